@@ -1,0 +1,17 @@
+/*
+ * libaios umbrella header: include this one to get the whole public API.
+ *
+ *   core.h       initialisation, versions, status codes, buffers, secrets
+ *
+ * Later modules (key, envelope, manifest, policy, telemetry, audit) add
+ * their headers here as they land.  Headers under aios/experimental/ are
+ * not part of the ABI promise and are never included from here.
+ */
+#ifndef AIOS_AIOS_H
+#define AIOS_AIOS_H
+
+#include "aios/export.h"
+#include "aios/version.h"
+#include "aios/core.h"
+
+#endif /* AIOS_AIOS_H */

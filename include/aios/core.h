@@ -1,0 +1,212 @@
+/*
+ * libaios core: initialisation, versions, status codes and error details,
+ * allocator hooks, library-owned byte buffers (plain or secure), constant-
+ * time comparison and wiping.  Every other module builds on this header.
+ *
+ * Thread safety
+ *   - aios_init(), aios_selftest() and every function in this header that
+ *     takes no handle may be called from any thread at any time, except
+ *     aios_set_allocator(), which must run before the first aios_init()
+ *     (it fails with AIOS_E_STATE afterwards).
+ *   - Error details are per thread: aios_last_error_*() describe the last
+ *     failure on the calling thread only.
+ *   - An aios_buffer has no lock: do not use one buffer from two threads at
+ *     once when either of them writes to it or frees it.  A buffer may move
+ *     between threads.
+ */
+#ifndef AIOS_CORE_H
+#define AIOS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aios/export.h"
+#include "aios/version.h"
+
+AIOS_BEGIN_DECLS
+
+/* ------------------------------------------------------------------ status
+ *
+ * Every fallible function returns int: AIOS_OK (0) or a negative
+ * aios_status.  Numbers are stable forever: never renumbered, never reused.
+ * Each module owns a block of one hundred codes:
+ *
+ *   core -1..-99   key -100..-199   envelope -200..-299   manifest -300..-399
+ *   policy -400..-499   telemetry -500..-599   audit -600..-699
+ *
+ * Callers that do not care about the exact code branch on its kind
+ * (aios_status_kind()).  docs/ERRORS.md lists every code.
+ */
+typedef enum aios_status {
+    AIOS_OK                 = 0,
+    AIOS_E_INVALID_ARGUMENT = -1,  /* a NULL, out-of-range or contradictory argument */
+    AIOS_E_NOMEM            = -2,  /* an allocation failed */
+    AIOS_E_BUFFER_TOO_SMALL = -3,  /* caller buffer too small; the size needed is reported */
+    AIOS_E_STATE            = -4,  /* not allowed in the current state */
+    AIOS_E_UNSUPPORTED      = -5,  /* not supported by this build, platform or CPU */
+    AIOS_E_FORMAT           = -6,  /* malformed or corrupt input data */
+    AIOS_E_VERSION          = -7,  /* unknown format, suite or options version */
+    AIOS_E_AUTH             = -8,  /* authentication or signature verification failed */
+    AIOS_E_NOT_FOUND        = -9,  /* the named object does not exist */
+    AIOS_E_DENIED           = -10, /* denied by policy */
+    AIOS_E_IO               = -11, /* an operating-system I/O call failed */
+    AIOS_E_LIMIT            = -12, /* a size, count or usage limit was exceeded */
+    AIOS_E_CALLBACK         = -13, /* a host callback failed; its error is passed through */
+    AIOS_E_CANCELLED        = -14, /* a host callback asked to stop */
+    AIOS_E_INTERNAL         = -15, /* a bug or an unexpected failure of a dependency */
+    AIOS_E_SELFTEST         = -16, /* a cryptographic self-test failed: do not use this build */
+    AIOS_STATUS__FORCE32    = 0x7fffffff
+} aios_status;
+
+/* The coarse kinds callers branch on; bindings map each to one exception
+ * class or sentinel error. */
+typedef enum aios_error_kind {
+    AIOS_KIND_NONE      = 0,  /* AIOS_OK */
+    AIOS_KIND_INVALID   = 1,  /* invalid input: arguments, malformed or unsupported data */
+    AIOS_KIND_AUTH      = 2,  /* authentication or verification failed */
+    AIOS_KIND_NOT_FOUND = 3,  /* no such key, file, version, ... */
+    AIOS_KIND_DENIED    = 4,  /* denied by policy */
+    AIOS_KIND_IO        = 5,  /* the operating system reported an I/O error */
+    AIOS_KIND_LIMIT     = 6,  /* a size, count or usage limit was exceeded */
+    AIOS_KIND_STATE     = 7,  /* wrong state or usage (not initialised, destroyed key, ...) */
+    AIOS_KIND_RESOURCE  = 8,  /* out of memory */
+    AIOS_KIND_CALLBACK  = 9,  /* a host callback failed or cancelled the operation */
+    AIOS_KIND_INTERNAL  = 10, /* a bug in libaios or a dependency; report it */
+    AIOS_KIND__FORCE32  = 0x7fffffff
+} aios_error_kind;
+
+/* Static text, never NULL.  aios_status_name(AIOS_E_AUTH) is "AIOS_E_AUTH";
+ * aios_status_str(AIOS_E_AUTH) is "authentication failed".  An unknown
+ * code yields "AIOS_E_UNKNOWN" / "unknown status" (and kind INTERNAL). */
+AIOS_API const char *aios_status_name(int status);
+AIOS_API const char *aios_status_str(int status);
+AIOS_API aios_error_kind aios_status_kind(int status);
+/* "invalid", "auth", "not_found", ...: a stable token for scripts and logs. */
+AIOS_API const char *aios_error_kind_name(aios_error_kind kind);
+
+/* --------------------------------------------------------- error details
+ *
+ * When a function fails it records, for the calling thread, its status and
+ * a message that says what failed and why, with context such as a file
+ * name or a JSON pointer.  Messages never contain key bytes, plaintext,
+ * passphrases or PINs.  A successful call leaves the record untouched, so
+ * read it right after the failing call.
+ */
+
+/* The message of the last failure on this thread; "" if none.  Never NULL.
+ * Valid until the next libaios call on this thread. */
+AIOS_API const char *aios_last_error_message(void);
+/* The status of the last failure on this thread; AIOS_OK if none. */
+AIOS_API int aios_last_error_status(void);
+/* Forget the last failure on this thread. */
+AIOS_API void aios_error_clear(void);
+
+/* ------------------------------------------------------ initialisation */
+
+/* Initialise libaios and the libraries it links (libsodium, mbedTLS),
+ * detect CPU features and run the power-on self-test once.  Idempotent and
+ * thread-safe: the first call does the work, the others return its result.
+ * Every function that needs it also calls it, so an explicit call is only
+ * needed to fix the moment of initialisation or to check its result. */
+AIOS_NODISCARD AIOS_API int aios_init(void);
+
+/* Called once for each known-answer test aios_selftest() runs. */
+typedef void (*aios_selftest_cb)(const char *name, int status, void *payload);
+
+/* Run every known-answer test of the cryptography libaios links (hashes,
+ * MACs, KDFs, AEADs, signatures, key agreement, wire encoding).  Calls cb
+ * (if not NULL) once per test.  Returns AIOS_OK when all pass, else
+ * AIOS_E_SELFTEST naming the first failing test. */
+AIOS_NODISCARD AIOS_API int aios_selftest(aios_selftest_cb cb, void *payload);
+
+/* ------------------------------------------------------------ versions */
+
+/* Run-time twins of AIOS_VERSION_STRING and AIOS_VERSION_NUMBER. */
+AIOS_API const char *aios_version_string(void);
+AIOS_API uint32_t aios_version_number(void);
+
+/* A static JSON object describing this build: libaios version and ABI,
+ * dependency versions (libsodium, mbedTLS, protobuf-c), the CPU features
+ * detected and used (AES-NI, SHA-NI, AVX2, ...), compiler and sanitizers.
+ * Never NULL; valid for the life of the process. */
+AIOS_API const char *aios_build_info(void);
+
+/* ---------------------------------------------------------- allocator */
+
+typedef void *(*aios_malloc_cb)(size_t size, void *payload);
+typedef void *(*aios_realloc_cb)(void *ptr, size_t size, void *payload);
+typedef void (*aios_free_cb)(void *ptr, void *payload);
+
+/* A plug-in table: it starts with its own size so it can grow.  Set size
+ * to sizeof(aios_allocator).  All three functions are required and must be
+ * thread-safe; free_fn accepts NULL. */
+typedef struct aios_allocator {
+    size_t          size;
+    aios_malloc_cb  malloc_fn;
+    aios_realloc_cb realloc_fn;
+    aios_free_cb    free_fn;
+    void           *payload;
+} aios_allocator;
+
+/* Route libaios' own allocations and protobuf-c's through the host.  Call
+ * before aios_init() (AIOS_E_STATE afterwards); NULL restores malloc.
+ * libsodium's guarded memory (secure buffers) and mbedTLS's allocations
+ * cannot be hooked with the Debian builds and keep their own allocators. */
+AIOS_API int aios_set_allocator(const aios_allocator *allocator);
+
+/* ------------------------------------------------------------- buffers
+ *
+ * A byte buffer that libaios allocates and the caller owns and releases
+ * with aios_buffer_free(), which wipes it.  With AIOS_BUFFER_SECURE the
+ * bytes live in libsodium's guarded memory: guard pages on both sides, a
+ * canary, locked into RAM (never swapped) and excluded from core dumps.
+ * Functions that return secrets (exported keys, decrypted data keys)
+ * always return secure buffers.
+ */
+typedef struct aios_buffer aios_buffer;
+
+#define AIOS_BUFFER_SECURE 0x1u
+
+/* Largest buffer libaios will allocate: 2^40 bytes; a secure buffer (locked
+ * RAM, meant for keys and other small secrets) at most 2^28 (256 MiB).
+ * Larger requests fail with AIOS_E_LIMIT before anything is allocated. */
+#define AIOS_BUFFER_MAX_LEN        ((uint64_t)1 << 40)
+#define AIOS_BUFFER_SECURE_MAX_LEN ((uint64_t)1 << 28)
+
+typedef enum aios_protection {
+    AIOS_PROTECT_READWRITE = 0,
+    AIOS_PROTECT_READONLY  = 1,
+    AIOS_PROTECT_NOACCESS  = 2,
+    AIOS_PROTECT__FORCE32  = 0x7fffffff
+} aios_protection;
+
+/* A zero-filled buffer of len bytes (len may be 0). */
+AIOS_API int aios_buffer_new(aios_buffer **out, size_t len, uint32_t flags);
+/* A buffer holding a copy of data[0..len). */
+AIOS_API int aios_buffer_from_bytes(aios_buffer **out, const uint8_t *data,
+                                    size_t len, uint32_t flags);
+/* The bytes (never NULL for a valid buffer, even when empty) and their
+ * count.  The pointer lives as long as the buffer. */
+AIOS_API const uint8_t *aios_buffer_data(const aios_buffer *buf);
+AIOS_API uint8_t *aios_buffer_data_mut(aios_buffer *buf);
+AIOS_API size_t aios_buffer_len(const aios_buffer *buf);
+AIOS_API uint32_t aios_buffer_flags(const aios_buffer *buf);
+/* Change the page protection of a secure buffer while it is not in use;
+ * touching a NOACCESS buffer kills the process.  AIOS_E_UNSUPPORTED for a
+ * plain buffer. */
+AIOS_API int aios_buffer_protect(aios_buffer *buf, aios_protection prot);
+/* Wipe and release.  NULL is a no-op. */
+AIOS_API void aios_buffer_free(aios_buffer *buf);
+
+/* ------------------------------------------------------ secret helpers */
+
+/* 1 if a[0..len) equals b[0..len), else 0, in time that depends only on
+ * len. */
+AIOS_NODISCARD AIOS_API int aios_ct_equal(const uint8_t *a, const uint8_t *b, size_t len);
+
+/* Overwrite p[0..len) with zeros in a way the compiler cannot elide. */
+AIOS_API void aios_wipe(void *p, size_t len);
+
+AIOS_END_DECLS
+
+#endif /* AIOS_CORE_H */

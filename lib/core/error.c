@@ -1,0 +1,183 @@
+/*
+ * Per-thread error details and the status table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* --------------------------------------------------------------- table */
+
+typedef struct status_entry {
+    int             status;
+    const char     *name;
+    const char     *text;
+    aios_error_kind kind;
+} status_entry;
+
+/* One row per code, in numeric order within each module block.  A retired
+ * code keeps its row (renamed "..._RETIRED") so its number is never
+ * reused.  tests/unit/test_status.c checks this table against core.h and
+ * docs/ERRORS.md. */
+static const status_entry status_table[] = {
+    { AIOS_OK,                 "AIOS_OK",                 "success",                          AIOS_KIND_NONE },
+    { AIOS_E_INVALID_ARGUMENT, "AIOS_E_INVALID_ARGUMENT", "invalid argument",                 AIOS_KIND_INVALID },
+    { AIOS_E_NOMEM,            "AIOS_E_NOMEM",            "out of memory",                    AIOS_KIND_RESOURCE },
+    { AIOS_E_BUFFER_TOO_SMALL, "AIOS_E_BUFFER_TOO_SMALL", "buffer too small",                 AIOS_KIND_INVALID },
+    { AIOS_E_STATE,            "AIOS_E_STATE",            "not allowed in the current state", AIOS_KIND_STATE },
+    { AIOS_E_UNSUPPORTED,      "AIOS_E_UNSUPPORTED",      "not supported",                    AIOS_KIND_INVALID },
+    { AIOS_E_FORMAT,           "AIOS_E_FORMAT",           "malformed or corrupt data",        AIOS_KIND_INVALID },
+    { AIOS_E_VERSION,          "AIOS_E_VERSION",          "unknown version",                  AIOS_KIND_INVALID },
+    { AIOS_E_AUTH,             "AIOS_E_AUTH",             "authentication failed",            AIOS_KIND_AUTH },
+    { AIOS_E_NOT_FOUND,        "AIOS_E_NOT_FOUND",        "not found",                        AIOS_KIND_NOT_FOUND },
+    { AIOS_E_DENIED,           "AIOS_E_DENIED",           "denied by policy",                 AIOS_KIND_DENIED },
+    { AIOS_E_IO,               "AIOS_E_IO",               "I/O error",                        AIOS_KIND_IO },
+    { AIOS_E_LIMIT,            "AIOS_E_LIMIT",            "limit exceeded",                   AIOS_KIND_LIMIT },
+    { AIOS_E_CALLBACK,         "AIOS_E_CALLBACK",         "host callback failed",             AIOS_KIND_CALLBACK },
+    { AIOS_E_CANCELLED,        "AIOS_E_CANCELLED",        "cancelled by the host",            AIOS_KIND_CALLBACK },
+    { AIOS_E_INTERNAL,         "AIOS_E_INTERNAL",         "internal error",                   AIOS_KIND_INTERNAL },
+    { AIOS_E_SELFTEST,         "AIOS_E_SELFTEST",         "cryptographic self-test failed",   AIOS_KIND_INTERNAL },
+};
+
+static const status_entry *status_find(int status)
+{
+    size_t i;
+    for (i = 0; i < sizeof(status_table) / sizeof(status_table[0]); i++) {
+        if (status_table[i].status == status)
+            return &status_table[i];
+    }
+    return NULL;
+}
+
+const char *aios_status_name(int status)
+{
+    const status_entry *e = status_find(status);
+    return e ? e->name : "AIOS_E_UNKNOWN";
+}
+
+const char *aios_status_str(int status)
+{
+    const status_entry *e = status_find(status);
+    return e ? e->text : "unknown status";
+}
+
+aios_error_kind aios_status_kind(int status)
+{
+    const status_entry *e = status_find(status);
+    return e ? e->kind : AIOS_KIND_INTERNAL;
+}
+
+const char *aios_error_kind_name(aios_error_kind kind)
+{
+    switch (kind) {
+    case AIOS_KIND_NONE:      return "none";
+    case AIOS_KIND_INVALID:   return "invalid";
+    case AIOS_KIND_AUTH:      return "auth";
+    case AIOS_KIND_NOT_FOUND: return "not_found";
+    case AIOS_KIND_DENIED:    return "denied";
+    case AIOS_KIND_IO:        return "io";
+    case AIOS_KIND_LIMIT:     return "limit";
+    case AIOS_KIND_STATE:     return "state";
+    case AIOS_KIND_RESOURCE:  return "resource";
+    case AIOS_KIND_CALLBACK:  return "callback";
+    case AIOS_KIND_INTERNAL:  return "internal";
+    case AIOS_KIND__FORCE32:  break;
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------- per-thread record */
+
+typedef struct error_record {
+    int  status;
+    char message[AIOS__ERROR_MESSAGE_MAX];
+} error_record;
+
+static _Thread_local error_record tls_error;
+
+/* Cut s (of buffer size cap) so it ends on a UTF-8 boundary with "...". */
+static void mark_truncated(char *s, size_t cap)
+{
+    size_t end = cap - 4;          /* room for "..." and NUL */
+    /* Step back over UTF-8 continuation bytes so no character is split. */
+    while (end > 0 && ((unsigned char)s[end] & 0xC0u) == 0x80u)
+        end--;
+    memcpy(s + end, "...", 4);
+}
+
+int aios__failv(int status, const char *fmt, va_list ap)
+{
+    int n;
+    tls_error.status = status;
+    n = vsnprintf(tls_error.message, sizeof(tls_error.message), fmt, ap);
+    if (n < 0)
+        tls_error.message[0] = '\0';
+    else if ((size_t)n >= sizeof(tls_error.message))
+        mark_truncated(tls_error.message, sizeof(tls_error.message));
+    return status;
+}
+
+int aios__fail(int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    aios__failv(status, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int aios__fail_errno(int status, int errnum, const char *fmt, ...)
+{
+    char errbuf[128];
+    char head[AIOS__ERROR_MESSAGE_MAX];
+    const char *etext;
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(head, sizeof(head), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        head[0] = '\0';
+    /* GNU strerror_r returns the text, which may not be errbuf. */
+    etext = strerror_r(errnum, errbuf, sizeof(errbuf));
+    return aios__fail(status, "%s: %s", head, etext ? etext : "unknown error");
+}
+
+int aios__error_prefix(const char *fmt, ...)
+{
+    char prefix[AIOS__ERROR_MESSAGE_MAX];
+    char old[AIOS__ERROR_MESSAGE_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return tls_error.status;
+    memcpy(old, tls_error.message, sizeof(old));
+    return aios__fail(tls_error.status, "%s: %s", prefix, old);
+}
+
+int aios__nomem(const char *what)
+{
+    return aios__fail(AIOS_E_NOMEM, "out of memory allocating %s", what);
+}
+
+const char *aios_last_error_message(void)
+{
+    return tls_error.message;
+}
+
+int aios_last_error_status(void)
+{
+    return tls_error.status;
+}
+
+void aios_error_clear(void)
+{
+    tls_error.status = AIOS_OK;
+    tls_error.message[0] = '\0';
+}

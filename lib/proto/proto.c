@@ -1,0 +1,200 @@
+/*
+ * protobuf-c glue: the allocator bridge, shared validation, and the
+ * known-answer test of the wire encoding.
+ */
+#include <string.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "proto.h"
+#include "../core/internal.h"
+#include "aios_common.pb-c.h"
+
+/* protobuf-c's unpack returns NULL both for malformed input and for a
+ * failed allocation; this per-thread flag tells the two apart. */
+static _Thread_local int proto_alloc_failed;
+
+static void *proto_alloc(void *data, size_t size)
+{
+    void *p;
+    (void)data;
+    p = aios__malloc(size);
+    if (!p)
+        proto_alloc_failed = 1;
+    return p;
+}
+
+static void proto_free(void *data, void *ptr);
+static ProtobufCAllocator proto_allocator = { proto_alloc, proto_free, NULL };
+
+/* Unpack through our allocator; NULL with the error recorded. */
+static ProtobufCMessage *unpack(const ProtobufCMessageDescriptor *desc, const uint8_t *data,
+                                size_t len, const char *what)
+{
+    ProtobufCMessage *msg;
+    proto_alloc_failed = 0;
+    msg = protobuf_c_message_unpack(desc, &proto_allocator, len, data);
+    if (!msg) {
+        if (proto_alloc_failed)
+            aios__nomem(what);
+        else
+            aios__fail(AIOS_E_FORMAT, "%s: not a valid protobuf message", what);
+    }
+    return msg;
+}
+
+static void proto_free(void *data, void *ptr)
+{
+    (void)data;
+    aios__free(ptr);
+}
+
+
+int aios__proto_init(void)
+{
+    return AIOS_OK;
+}
+
+void *aios__proto_allocator(void)
+{
+    return &proto_allocator;
+}
+
+const char *aios__proto_version(void)
+{
+    return protobuf_c_version();
+}
+
+/* ------------------------------------------------------------- KeyRef */
+
+int aios__keyref_check(const char *provider, const char *key_id, uint32_t version)
+{
+    size_t plen = provider ? strlen(provider) : 0;
+    size_t klen = key_id ? strlen(key_id) : 0;
+
+    if (plen == 0 || plen > AIOS__PROVIDER_MAX)
+        return aios__fail(AIOS_E_FORMAT, "key reference: provider name must be 1..%d bytes",
+                          AIOS__PROVIDER_MAX);
+    if (!aios__utf8_valid((const uint8_t *)provider, plen))
+        return aios__fail(AIOS_E_FORMAT, "key reference: provider name is not valid UTF-8");
+    if (klen == 0 || klen > AIOS__KEY_ID_MAX)
+        return aios__fail(AIOS_E_FORMAT, "key reference: key id must be 1..%d bytes",
+                          AIOS__KEY_ID_MAX);
+    if (!aios__utf8_valid((const uint8_t *)key_id, klen))
+        return aios__fail(AIOS_E_FORMAT, "key reference: key id is not valid UTF-8");
+    if (version == 0)
+        return aios__fail(AIOS_E_FORMAT, "key reference: version must be at least 1");
+    return AIOS_OK;
+}
+
+int aios__keyref_encode(aios_buffer **out, const aios__keyref *ref)
+{
+    Aios__V1__KeyRef msg = AIOS__V1__KEY_REF__INIT;
+    size_t n;
+    int rc;
+
+    *out = NULL;
+    if ((rc = aios__keyref_check(ref->provider, ref->key_id, ref->version)) != AIOS_OK)
+        return rc;
+    /* protobuf-c takes char *, but does not write through it. */
+    msg.provider = (char *)(uintptr_t)ref->provider;
+    msg.key_id = (char *)(uintptr_t)ref->key_id;
+    msg.version = ref->version;
+    n = aios__v1__key_ref__get_packed_size(&msg);
+    if ((rc = aios__buffer_new(out, n, 0)) != AIOS_OK)
+        return rc;
+    if (aios__v1__key_ref__pack(&msg, aios_buffer_data_mut(*out)) != n) {
+        aios_buffer_free(*out);
+        *out = NULL;
+        return aios__fail(AIOS_E_INTERNAL, "key reference: packed size mismatch");
+    }
+    return AIOS_OK;
+}
+
+/* Every decoder here insists on the canonical encoding: packing the
+ * decoded message again must give back the input byte for byte.  That one
+ * check rejects what protobuf-c would otherwise accept silently: a string
+ * with an embedded NUL (read as a shorter C string), a field given twice
+ * (last one wins), non-minimal varints and fields out of order, so one
+ * value has exactly one encoding.  Unknown fields survive (protobuf-c
+ * keeps and re-packs them), which keeps newer writers readable. */
+static int check_canonical(const ProtobufCMessage *msg, const uint8_t *data, size_t len,
+                           const char *what)
+{
+    uint8_t stackbuf[512];
+    uint8_t *buf = stackbuf;
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    int same;
+
+    if (n != len)
+        return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+    if (n > sizeof(stackbuf)) {
+        buf = aios__malloc(n);
+        if (!buf)
+            return aios__nomem(what);
+    }
+    same = protobuf_c_message_pack(msg, buf) == n && memcmp(buf, data, n) == 0;
+    if (buf != stackbuf)
+        aios__free(buf);
+    if (!same)
+        return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+    return AIOS_OK;
+}
+
+int aios__keyref_decode(aios__keyref *out, const uint8_t *data, size_t len)
+{
+    Aios__V1__KeyRef *msg;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (len > 4 + AIOS__PROVIDER_MAX + 4 + AIOS__KEY_ID_MAX + 8)
+        return aios__fail(AIOS_E_FORMAT, "key reference: %zu bytes is too long", len);
+    msg = (Aios__V1__KeyRef *)unpack(&aios__v1__key_ref__descriptor, data, len,
+                                     "key reference");
+    if (!msg)
+        return aios_last_error_status();
+    rc = check_canonical(&msg->base, data, len, "key reference");
+    if (rc == AIOS_OK)
+        rc = aios__keyref_check(msg->provider, msg->key_id, msg->version);
+    if (rc == AIOS_OK) {
+        memcpy(out->provider, msg->provider, strlen(msg->provider) + 1);
+        memcpy(out->key_id, msg->key_id, strlen(msg->key_id) + 1);
+        out->version = msg->version;
+    }
+    aios__v1__key_ref__free_unpacked(msg, aios__proto_allocator());
+    return rc;
+}
+
+/* ---------------------------------------------------------- self-test */
+
+int aios__proto_selftest(aios_selftest_cb cb, void *payload)
+{
+    /* provider "local", key id "k1", version 7, in canonical encoding. */
+    static const uint8_t expect[] = {
+        0x0a, 0x05, 'l', 'o', 'c', 'a', 'l', 0x12, 0x02, 'k', '1', 0x18, 0x07
+    };
+    aios__keyref ref, back;
+    aios_buffer *enc = NULL;
+    int rc;
+
+    memset(&ref, 0, sizeof(ref));
+    memcpy(ref.provider, "local", 6);
+    memcpy(ref.key_id, "k1", 3);
+    ref.version = 7;
+    rc = aios__keyref_encode(&enc, &ref);
+    if (rc == AIOS_OK && (aios_buffer_len(enc) != sizeof(expect) ||
+                          memcmp(aios_buffer_data(enc), expect, sizeof(expect)) != 0))
+        rc = aios__fail(AIOS_E_SELFTEST, "self-test proto-keyref: encoding differs");
+    aios_buffer_free(enc);
+    if (rc == AIOS_OK) {
+        rc = aios__keyref_decode(&back, expect, sizeof(expect));
+        if (rc == AIOS_OK && (strcmp(back.provider, "local") != 0 ||
+                              strcmp(back.key_id, "k1") != 0 || back.version != 7))
+            rc = aios__fail(AIOS_E_SELFTEST, "self-test proto-keyref: decoding differs");
+    }
+    if (rc != AIOS_OK && rc != AIOS_E_SELFTEST)
+        rc = aios__fail(AIOS_E_SELFTEST, "self-test proto-keyref: %s", aios_last_error_message());
+    if (cb)
+        cb("proto-keyref", rc, payload);
+    return rc;
+}

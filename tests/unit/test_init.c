@@ -1,0 +1,133 @@
+/* aios_init, versions, build info and the self-test. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void *init_thread(void *p)
+{
+    int *rc = p;
+    *rc = aios_init();
+    return NULL;
+}
+
+static void test_init_concurrent_and_idempotent(void **state)
+{
+    (void)state;
+    pthread_t t[16];
+    int rc[16];
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, init_thread, &rc[i]), 0);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+        assert_int_equal(rc[i], AIOS_OK);
+    }
+    tu_assert_ok(aios_init());
+    tu_assert_ok(aios_init());
+}
+
+static void test_versions_agree(void **state)
+{
+    (void)state;
+    char expect[32];
+    assert_string_equal(aios_version_string(), AIOS_VERSION_STRING);
+    assert_int_equal(aios_version_number(), AIOS_VERSION_NUMBER);
+    snprintf(expect, sizeof(expect), "%d.%d.%d", AIOS_VERSION_MAJOR, AIOS_VERSION_MINOR,
+             AIOS_VERSION_PATCH);
+    assert_string_equal(aios_version_string(), expect);
+    assert_int_equal(aios_version_number(),
+                     ((uint32_t)AIOS_VERSION_MAJOR << 16) | (AIOS_VERSION_MINOR << 8) |
+                     AIOS_VERSION_PATCH);
+    assert_true(AIOS_VERSION_AT_LEAST(0, 0, 1));
+    assert_true(AIOS_VERSION_AT_LEAST(AIOS_VERSION_MAJOR, AIOS_VERSION_MINOR, AIOS_VERSION_PATCH));
+    assert_false(AIOS_VERSION_AT_LEAST(AIOS_VERSION_MAJOR, AIOS_VERSION_MINOR,
+                                       AIOS_VERSION_PATCH + 1));
+    assert_false(AIOS_VERSION_AT_LEAST(AIOS_VERSION_MAJOR + 1, 0, 0));
+    assert_int_equal(AIOS_ABI_VERSION, 1);
+}
+
+static void test_build_info_is_json(void **state)
+{
+    (void)state;
+    json_error_t err;
+    const char *info = aios_build_info();
+    json_t *root = json_loads(info, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        fail_msg("build info is not JSON: %s: %s", err.text, info);
+    assert_string_equal(json_string_value(json_object_get(root, "version")), AIOS_VERSION_STRING);
+    assert_int_equal(json_integer_value(json_object_get(root, "abi")), 1);
+    json_t *deps = json_object_get(root, "dependencies");
+    assert_string_equal(json_string_value(json_object_get(deps, "libsodium")), "1.0.18");
+    assert_true(strncmp(json_string_value(json_object_get(deps, "mbedtls")), "2.28", 4) == 0);
+    assert_non_null(json_string_value(json_object_get(deps, "protobuf-c")));
+    json_t *cpu = json_object_get(root, "cpu");
+    assert_true(json_is_boolean(json_object_get(cpu, "aesni")));
+    assert_true(json_is_boolean(json_object_get(cpu, "sha_ni")));
+    const char *aead = json_string_value(json_object_get(json_object_get(root, "uses"), "bulk_aead"));
+    assert_non_null(aead);
+    /* The bulk AEAD follows the CPU: AES-GCM exactly when AES-NI is there. */
+    if (json_is_true(json_object_get(cpu, "aesni")) && json_is_true(json_object_get(cpu, "pclmul")))
+        assert_string_equal(aead, "aes256gcm");
+    else
+        assert_string_equal(aead, "xchacha20poly1305");
+    /* Same pointer every time: static text. */
+    assert_ptr_equal(aios_build_info(), info);
+    json_decref(root);
+}
+
+typedef struct seen {
+    int count;
+    int failures;
+    char names[64][32];
+} seen;
+
+static void record(const char *name, int status, void *payload)
+{
+    seen *s = payload;
+    assert_non_null(name);
+    if (status != AIOS_OK)
+        s->failures++;
+    if (s->count < 64)
+        snprintf(s->names[s->count], sizeof(s->names[0]), "%s", name);
+    s->count++;
+}
+
+static int saw(const seen *s, const char *name)
+{
+    for (int i = 0; i < s->count && i < 64; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_selftest(void **state)
+{
+    (void)state;
+    seen s;
+    memset(&s, 0, sizeof(s));
+    tu_assert_ok(aios_selftest(record, &s));
+    assert_int_equal(s.failures, 0);
+    /* Every family the library links is covered. */
+    assert_true(s.count >= 10);
+    assert_true(saw(&s, "sha256"));
+    assert_true(saw(&s, "hkdf-sha256"));
+    assert_true(saw(&s, "aead-xchacha20poly1305"));
+    assert_true(saw(&s, "ed25519"));
+    assert_true(saw(&s, "x25519"));
+    assert_true(saw(&s, "ecdsa-p256"));
+    assert_true(saw(&s, "proto-keyref"));
+    /* A NULL callback is fine. */
+    tu_assert_ok(aios_selftest(NULL, NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_init_concurrent_and_idempotent),
+        cmocka_unit_test(test_versions_agree),
+        cmocka_unit_test(test_build_info_is_json),
+        cmocka_unit_test(test_selftest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,111 @@
+/* Status codes: stable numbers, names, texts and kinds; docs agree. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+typedef struct expect_row {
+    int status;
+    const char *name;
+    aios_error_kind kind;
+} expect_row;
+
+/* The numbers are part of the ABI: this table pins them. */
+static const expect_row rows[] = {
+    { 0,   "AIOS_OK",                 AIOS_KIND_NONE },
+    { -1,  "AIOS_E_INVALID_ARGUMENT", AIOS_KIND_INVALID },
+    { -2,  "AIOS_E_NOMEM",            AIOS_KIND_RESOURCE },
+    { -3,  "AIOS_E_BUFFER_TOO_SMALL", AIOS_KIND_INVALID },
+    { -4,  "AIOS_E_STATE",            AIOS_KIND_STATE },
+    { -5,  "AIOS_E_UNSUPPORTED",      AIOS_KIND_INVALID },
+    { -6,  "AIOS_E_FORMAT",           AIOS_KIND_INVALID },
+    { -7,  "AIOS_E_VERSION",          AIOS_KIND_INVALID },
+    { -8,  "AIOS_E_AUTH",             AIOS_KIND_AUTH },
+    { -9,  "AIOS_E_NOT_FOUND",        AIOS_KIND_NOT_FOUND },
+    { -10, "AIOS_E_DENIED",           AIOS_KIND_DENIED },
+    { -11, "AIOS_E_IO",               AIOS_KIND_IO },
+    { -12, "AIOS_E_LIMIT",            AIOS_KIND_LIMIT },
+    { -13, "AIOS_E_CALLBACK",         AIOS_KIND_CALLBACK },
+    { -14, "AIOS_E_CANCELLED",        AIOS_KIND_CALLBACK },
+    { -15, "AIOS_E_INTERNAL",         AIOS_KIND_INTERNAL },
+    { -16, "AIOS_E_SELFTEST",         AIOS_KIND_INTERNAL },
+};
+#define NROWS (sizeof(rows) / sizeof(rows[0]))
+
+static void test_numbers_are_pinned(void **state)
+{
+    (void)state;
+    assert_int_equal(AIOS_OK, 0);
+    assert_int_equal(AIOS_E_INVALID_ARGUMENT, -1);
+    assert_int_equal(AIOS_E_AUTH, -8);
+    assert_int_equal(AIOS_E_SELFTEST, -16);
+    for (size_t i = 0; i < NROWS; i++) {
+        assert_string_equal(aios_status_name(rows[i].status), rows[i].name);
+        assert_int_equal(aios_status_kind(rows[i].status), rows[i].kind);
+    }
+}
+
+static void test_every_code_has_text(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NROWS; i++) {
+        const char *s = aios_status_str(rows[i].status);
+        assert_non_null(s);
+        assert_true(strlen(s) > 3);
+        assert_string_not_equal(s, "unknown status");
+        /* Texts are unique, so a message names one failure. */
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(s, aios_status_str(rows[j].status));
+    }
+}
+
+static void test_unknown_codes(void **state)
+{
+    (void)state;
+    int unknown[] = { 1, 42, -17, -99, -100, -1000, 0x7fffffff, (int)0x80000000u };
+    for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
+        assert_string_equal(aios_status_name(unknown[i]), "AIOS_E_UNKNOWN");
+        assert_string_equal(aios_status_str(unknown[i]), "unknown status");
+        assert_int_equal(aios_status_kind(unknown[i]), AIOS_KIND_INTERNAL);
+    }
+}
+
+static void test_kind_names(void **state)
+{
+    (void)state;
+    static const char *names[] = { "none", "invalid", "auth", "not_found", "denied",
+                                   "io", "limit", "state", "resource", "callback",
+                                   "internal" };
+    for (int k = 0; k <= AIOS_KIND_INTERNAL; k++)
+        assert_string_equal(aios_error_kind_name((aios_error_kind)k), names[k]);
+    assert_string_equal(aios_error_kind_name((aios_error_kind)99), "unknown");
+}
+
+/* docs/ERRORS.md lists every code with its number and kind. */
+static void test_docs_list_every_code(void **state)
+{
+    (void)state;
+    size_t len;
+    char *doc = tu_read_file(AIOS_TEST_SOURCE_DIR "/docs/ERRORS.md", &len);
+    for (size_t i = 0; i < NROWS; i++) {
+        char row[128];
+        snprintf(row, sizeof(row), "| `%s` | %d | %s |", rows[i].name, rows[i].status,
+                 aios_error_kind_name(rows[i].kind));
+        if (!strstr(doc, row))
+            fail_msg("docs/ERRORS.md lacks the row: %s", row);
+    }
+    free(doc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_numbers_are_pinned),
+        cmocka_unit_test(test_every_code_has_text),
+        cmocka_unit_test(test_unknown_codes),
+        cmocka_unit_test(test_kind_names),
+        cmocka_unit_test(test_docs_list_every_code),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,72 @@
+/*
+ * The aios command-line tool: shared declarations.
+ *
+ * Each verb lives in its own cmd_<verb>.c and is listed in the table in
+ * main.c.  A verb parses its own options, prints human text by default or
+ * one JSON document with --json, and returns an exit code from cli_exit().
+ * No verb ever prints key bytes, plaintext, passphrases or PINs.
+ */
+#ifndef AIOS_CLI_H
+#define AIOS_CLI_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "aios/aios.h"
+
+/* Exit codes (docs/CLI.md).  One per error kind, so scripts can branch
+ * without parsing text. */
+enum {
+    CLI_EXIT_OK        = 0,
+    CLI_EXIT_INTERNAL  = 1,   /* internal error, or a self-test failed */
+    CLI_EXIT_USAGE     = 2,   /* bad command line */
+    CLI_EXIT_INVALID   = 3,   /* invalid or malformed input */
+    CLI_EXIT_AUTH      = 4,   /* authentication or verification failed */
+    CLI_EXIT_NOT_FOUND = 5,
+    CLI_EXIT_DENIED    = 6,   /* denied by policy */
+    CLI_EXIT_IO        = 7,
+    CLI_EXIT_LIMIT     = 8,
+    CLI_EXIT_STATE     = 9,
+    CLI_EXIT_RESOURCE  = 10,  /* out of memory */
+    CLI_EXIT_CALLBACK  = 11   /* a provider or hook failed, or cancelled */
+};
+
+typedef struct cli_ctx {
+    int json;       /* --json: one JSON document on stdout */
+    int quiet;      /* --quiet: no progress or chatter on stderr */
+    const char *prog;
+} cli_ctx;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    const char *usage;      /* full --help text */
+    int (*run)(cli_ctx *ctx, int argc, char **argv);
+} cli_command;
+
+/* The exit code for a libaios status. */
+int cli_exit(int status);
+
+/* Report a libaios failure: on stderr as "aios <verb>: <message>", or as a
+ * JSON error object on stdout with --json.  Returns the exit code. */
+int cli_fail(cli_ctx *ctx, const char *verb, int status);
+/* Report a usage error and return CLI_EXIT_USAGE. */
+int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Print a JSON document (steals the reference) followed by a newline. */
+void cli_print_json(json_t *doc);
+
+/* Parse the common options of a verb (--json, --quiet, --help).  Returns
+ * -1 to continue, or an exit code when the verb must stop (help shown or
+ * a usage error).  On return argv[*optind_out..argc) are the operands. */
+int cli_parse_common(cli_ctx *ctx, const cli_command *cmd, int argc, char **argv,
+                     int *optind_out);
+
+extern const cli_command cli_cmd_version;
+extern const cli_command cli_cmd_selftest;
+
+#endif /* AIOS_CLI_H */
