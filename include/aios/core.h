@@ -110,20 +110,28 @@ AIOS_API void aios_error_clear(void);
  * needed to fix the moment of initialisation or to check its result. */
 AIOS_NODISCARD AIOS_API int aios_init(void);
 
-/* Called once for each known-answer test aios_selftest() runs. */
-typedef void (*aios_selftest_cb)(const char *name, int status, void *payload);
+/* Called once for each known-answer test aios_selftest() runs, with the
+ * test's name and result.  Return AIOS_OK to go on.  Any other value stops
+ * the run and becomes aios_selftest()'s result: return AIOS_E_CANCELLED to
+ * stop, or AIOS_E_CALLBACK when the host's own code failed (a positive
+ * value counts as AIOS_E_CANCELLED). */
+typedef int (*aios_selftest_cb)(const char *name, int status, void *payload);
 
 /* Run every known-answer test of the cryptography libaios links (hashes,
  * MACs, KDFs, AEADs, signatures, key agreement, wire encoding).  Calls cb
  * (if not NULL) once per test.  Returns AIOS_OK when all pass, else
- * AIOS_E_SELFTEST naming the first failing test. */
+ * AIOS_E_SELFTEST naming the first failing test, or what cb returned to
+ * stop the run. */
 AIOS_NODISCARD AIOS_API int aios_selftest(aios_selftest_cb cb, void *payload);
 
 /* ------------------------------------------------------------ versions */
 
-/* Run-time twins of AIOS_VERSION_STRING and AIOS_VERSION_NUMBER. */
+/* Run-time twins of AIOS_VERSION_STRING, AIOS_VERSION_NUMBER and
+ * AIOS_ABI_VERSION.  They do not initialise the library, so a binding may
+ * call them before aios_set_allocator(). */
 AIOS_API const char *aios_version_string(void);
 AIOS_API uint32_t aios_version_number(void);
+AIOS_API uint32_t aios_abi_version(void);
 
 /* A static JSON object describing this build: libaios version and ABI,
  * dependency versions (libsodium, mbedTLS, protobuf-c), the CPU features
@@ -134,16 +142,17 @@ AIOS_API const char *aios_build_info(void);
 /* ---------------------------------------------------------- allocator */
 
 typedef void *(*aios_malloc_cb)(size_t size, void *payload);
-typedef void *(*aios_realloc_cb)(void *ptr, size_t size, void *payload);
 typedef void (*aios_free_cb)(void *ptr, void *payload);
 
 /* A plug-in table: it starts with its own size so it can grow.  Set size
- * to sizeof(aios_allocator).  All three functions are required and must be
- * thread-safe; free_fn accepts NULL. */
+ * to sizeof(aios_allocator).  Both functions are required and must be
+ * thread-safe; malloc_fn is never asked for 0 bytes and returns memory
+ * aligned for any type (like malloc), or NULL; free_fn is never given
+ * NULL.  There is no realloc: libaios grows memory by copying, so the old
+ * bytes can be wiped. */
 typedef struct aios_allocator {
     size_t          size;
     aios_malloc_cb  malloc_fn;
-    aios_realloc_cb realloc_fn;
     aios_free_cb    free_fn;
     void           *payload;
 } aios_allocator;
@@ -186,11 +195,18 @@ AIOS_API int aios_buffer_new(aios_buffer **out, size_t len, uint32_t flags);
 AIOS_API int aios_buffer_from_bytes(aios_buffer **out, const uint8_t *data,
                                     size_t len, uint32_t flags);
 /* The bytes (never NULL for a valid buffer, even when empty) and their
- * count.  The pointer lives as long as the buffer. */
+ * count.  The pointer lives as long as the buffer.  Getters accept NULL
+ * and then return NULL or 0. */
 AIOS_API const uint8_t *aios_buffer_data(const aios_buffer *buf);
 AIOS_API uint8_t *aios_buffer_data_mut(aios_buffer *buf);
 AIOS_API size_t aios_buffer_len(const aios_buffer *buf);
 AIOS_API uint32_t aios_buffer_flags(const aios_buffer *buf);
+/* The current protection (AIOS_PROTECT_READWRITE for a plain buffer). */
+AIOS_API aios_protection aios_buffer_protection(const aios_buffer *buf);
+/* The largest buffer aios_buffer_new() accepts with these flags:
+ * AIOS_BUFFER_MAX_LEN, or AIOS_BUFFER_SECURE_MAX_LEN with
+ * AIOS_BUFFER_SECURE (the macros' run-time twin, for bindings). */
+AIOS_API uint64_t aios_buffer_max_len(uint32_t flags);
 /* Change the page protection of a secure buffer while it is not in use;
  * touching a NOACCESS buffer kills the process.  AIOS_E_UNSUPPORTED for a
  * plain buffer. */

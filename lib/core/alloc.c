@@ -15,12 +15,6 @@ static void *default_malloc(size_t size, void *payload)
     return malloc(size);
 }
 
-static void *default_realloc(void *ptr, size_t size, void *payload)
-{
-    (void)payload;
-    return realloc(ptr, size);
-}
-
 static void default_free(void *ptr, void *payload)
 {
     (void)payload;
@@ -28,7 +22,7 @@ static void default_free(void *ptr, void *payload)
 }
 
 static aios_allocator current = {
-    sizeof(aios_allocator), default_malloc, default_realloc, default_free, NULL
+    sizeof(aios_allocator), default_malloc, default_free, NULL
 };
 
 /* Set once aios_init() has started; the allocator is read-only after. */
@@ -46,7 +40,6 @@ int aios_set_allocator(const aios_allocator *allocator)
             "aios_set_allocator: must be called before aios_init()");
     if (allocator == NULL) {
         current.malloc_fn = default_malloc;
-        current.realloc_fn = default_realloc;
         current.free_fn = default_free;
         current.payload = NULL;
         return AIOS_OK;
@@ -56,11 +49,10 @@ int aios_set_allocator(const aios_allocator *allocator)
         return aios__fail(AIOS_E_VERSION,
             "aios_set_allocator: size %zu is smaller than the first version of aios_allocator",
             allocator->size);
-    if (!allocator->malloc_fn || !allocator->realloc_fn || !allocator->free_fn)
+    if (!allocator->malloc_fn || !allocator->free_fn)
         return aios__fail(AIOS_E_INVALID_ARGUMENT,
-            "aios_set_allocator: malloc_fn, realloc_fn and free_fn are all required");
+            "aios_set_allocator: malloc_fn and free_fn are both required");
     current.malloc_fn = allocator->malloc_fn;
-    current.realloc_fn = allocator->realloc_fn;
     current.free_fn = allocator->free_fn;
     current.payload = allocator->payload;
     return AIOS_OK;
@@ -83,11 +75,6 @@ void *aios__calloc(size_t n, size_t size)
     if (p)
         memset(p, 0, total > 0 ? total : 1);
     return p;
-}
-
-void *aios__realloc(void *ptr, size_t size)
-{
-    return current.realloc_fn(ptr, size ? size : 1, current.payload);
 }
 
 void aios__free(void *ptr)

@@ -8,9 +8,10 @@
 #include "../crypto/crypto.h"
 
 struct aios_buffer {
-    uint8_t *data;
-    size_t   len;
-    uint32_t flags;
+    uint8_t        *data;
+    size_t          len;
+    uint32_t        flags;
+    aios_protection prot;
 };
 
 static int check_flags(uint32_t flags, const char *fn)
@@ -76,6 +77,7 @@ static int buffer_make(aios_buffer **out, size_t len, uint32_t flags, const char
     }
     b->len = len;
     b->flags = flags;
+    b->prot = AIOS_PROTECT_READWRITE;
     *out = b;
     return AIOS_OK;
 }
@@ -133,8 +135,19 @@ uint32_t aios_buffer_flags(const aios_buffer *buf)
     return buf ? buf->flags : 0;
 }
 
+aios_protection aios_buffer_protection(const aios_buffer *buf)
+{
+    return buf ? buf->prot : AIOS_PROTECT_READWRITE;
+}
+
+uint64_t aios_buffer_max_len(uint32_t flags)
+{
+    return (flags & AIOS_BUFFER_SECURE) ? AIOS_BUFFER_SECURE_MAX_LEN : AIOS_BUFFER_MAX_LEN;
+}
+
 int aios_buffer_protect(aios_buffer *buf, aios_protection prot)
 {
+    int rc;
     AIOS__CHECK_ARG(buf != NULL, "buf is NULL");
     if (prot != AIOS_PROTECT_READWRITE && prot != AIOS_PROTECT_READONLY &&
         prot != AIOS_PROTECT_NOACCESS)
@@ -143,14 +156,17 @@ int aios_buffer_protect(aios_buffer *buf, aios_protection prot)
     if (!(buf->flags & AIOS_BUFFER_SECURE))
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "aios_buffer_protect: only secure buffers can change protection");
-    return aios__secure_protect(buf->data, prot);
+    rc = aios__secure_protect(buf->data, prot);
+    if (rc == AIOS_OK)
+        buf->prot = prot;
+    return rc;
 }
 
 void aios_buffer_free(aios_buffer *buf)
 {
     if (!buf)
         return;
-    if (buf->flags & AIOS_BUFFER_SECURE)
+    if ((buf->flags & AIOS_BUFFER_SECURE) && buf->prot != AIOS_PROTECT_READWRITE)
         (void)aios__secure_protect(buf->data, AIOS_PROTECT_READWRITE);
     bytes_free(buf->data, buf->len, buf->flags);
     aios__free(buf);
@@ -162,6 +178,8 @@ int aios__buffer_resize(aios_buffer *buf, size_t len)
     int rc;
     if ((rc = check_len(len, buf->flags, "aios__buffer_resize")) != AIOS_OK)
         return rc;
+    if (buf->prot != AIOS_PROTECT_READWRITE)
+        return aios__fail(AIOS_E_STATE, "cannot resize a buffer that is not read-write");
     if (len == buf->len)
         return AIOS_OK;
     /* Always copy, so the old bytes can be wiped: realloc would leave a

@@ -2,7 +2,7 @@
  * libaios core: internal API shared by every module (not installed).
  *
  * Error reporting:   return aios__fail(AIOS_E_FORMAT, "keyring %s: ...", path);
- * Allocation:        aios__malloc / aios__calloc / aios__realloc / aios__free
+ * Allocation:        aios__malloc / aios__calloc / aios__free
  *                    go through the host allocator (aios_set_allocator).
  * Options structs:   aios__options_copy() implements the versioned-options
  *                    rule of docs/conventions (copy what the caller's
@@ -52,7 +52,6 @@ int aios__nomem(const char *what);
 
 void *aios__malloc(size_t size);
 void *aios__calloc(size_t n, size_t size);   /* overflow-checked */
-void *aios__realloc(void *ptr, size_t size);
 void  aios__free(void *ptr);
 /* Wipe size bytes at ptr, then free it. */
 void  aios__free_secret(void *ptr, size_t size);
@@ -64,6 +63,10 @@ void  aios__allocator_freeze(void);
 
 /* aios_init() for internal callers: cheap after the first call. */
 int aios__ensure_init(void);
+/* The status a self-test returns when its callback returned crc != 0 to
+ * stop the run: crc itself when negative, else AIOS_E_CANCELLED; records
+ * the message. */
+int aios__selftest_stopped(int crc);
 /* Compute the aios_build_info() text (version.c); run once by init. */
 void aios__build_info_prepare(void);
 

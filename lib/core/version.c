@@ -38,6 +38,11 @@ uint32_t aios_version_number(void)
     return (uint32_t)AIOS_VERSION_NUMBER;
 }
 
+uint32_t aios_abi_version(void)
+{
+    return AIOS_ABI_VERSION;
+}
+
 static char build_info[1024];
 
 static const char *json_bool(int v)

@@ -194,7 +194,12 @@ int aios__proto_selftest(aios_selftest_cb cb, void *payload)
     }
     if (rc != AIOS_OK && rc != AIOS_E_SELFTEST)
         rc = aios__fail(AIOS_E_SELFTEST, "self-test proto-keyref: %s", aios_last_error_message());
-    if (cb)
-        cb("proto-keyref", rc, payload);
+    if (cb) {
+        int crc = cb("proto-keyref", rc, payload);
+        /* A request to stop wins over a failed known answer, as in
+         * aios__crypto_selftest(). */
+        if (crc != AIOS_OK)
+            rc = aios__selftest_stopped(crc);
+    }
     return rc;
 }

@@ -71,6 +71,9 @@ static void test_bad_arguments(void **state)
     assert_null(aios_buffer_data_mut(NULL));
     assert_int_equal(aios_buffer_len(NULL), 0);
     assert_int_equal(aios_buffer_flags(NULL), 0);
+    assert_int_equal(aios_buffer_protection(NULL), AIOS_PROTECT_READWRITE);
+    assert_int_equal(aios_buffer_max_len(0), AIOS_BUFFER_MAX_LEN);
+    assert_int_equal(aios_buffer_max_len(AIOS_BUFFER_SECURE), AIOS_BUFFER_SECURE_MAX_LEN);
     aios_buffer_free(NULL);
     tu_assert_status(aios_buffer_protect(NULL, AIOS_PROTECT_READONLY), AIOS_E_INVALID_ARGUMENT);
 }
@@ -99,10 +102,16 @@ static void test_protect(void **state)
     aios_buffer_free(b);
 
     tu_assert_ok(aios_buffer_from_bytes(&b, (const uint8_t *)"secret", 6, AIOS_BUFFER_SECURE));
+    assert_int_equal(aios_buffer_protection(b), AIOS_PROTECT_READWRITE);
     tu_assert_status(aios_buffer_protect(b, (aios_protection)7), AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios_buffer_protection(b), AIOS_PROTECT_READWRITE);
     tu_assert_ok(aios_buffer_protect(b, AIOS_PROTECT_READONLY));
+    assert_int_equal(aios_buffer_protection(b), AIOS_PROTECT_READONLY);
     assert_memory_equal(aios_buffer_data(b), "secret", 6);
+    /* Growing needs write access. */
+    tu_assert_status(aios__buffer_resize(b, 64), AIOS_E_STATE);
     tu_assert_ok(aios_buffer_protect(b, AIOS_PROTECT_NOACCESS));
+    assert_int_equal(aios_buffer_protection(b), AIOS_PROTECT_NOACCESS);
     /* Freeing a NOACCESS buffer works: free restores access to wipe. */
     aios_buffer_free(b);
 }

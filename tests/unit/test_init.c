@@ -45,6 +45,7 @@ static void test_versions_agree(void **state)
                                        AIOS_VERSION_PATCH + 1));
     assert_false(AIOS_VERSION_AT_LEAST(AIOS_VERSION_MAJOR + 1, 0, 0));
     assert_int_equal(AIOS_ABI_VERSION, 1);
+    assert_int_equal(aios_abi_version(), AIOS_ABI_VERSION);
 }
 
 static void test_build_info_is_json(void **state)
@@ -82,7 +83,7 @@ typedef struct seen {
     char names[64][32];
 } seen;
 
-static void record(const char *name, int status, void *payload)
+static int record(const char *name, int status, void *payload)
 {
     seen *s = payload;
     assert_non_null(name);
@@ -91,6 +92,20 @@ static void record(const char *name, int status, void *payload)
     if (s->count < 64)
         snprintf(s->names[s->count], sizeof(s->names[0]), "%s", name);
     s->count++;
+    return AIOS_OK;
+}
+
+/* Stops the run after `stop_after` results with the status in `with`. */
+typedef struct stopper {
+    int calls, stop_after, with;
+} stopper;
+
+static int stop_early(const char *name, int status, void *payload)
+{
+    stopper *st = payload;
+    (void)name;
+    (void)status;
+    return ++st->calls == st->stop_after ? st->with : AIOS_OK;
 }
 
 static int saw(const seen *s, const char *name)
@@ -121,6 +136,31 @@ static void test_selftest(void **state)
     tu_assert_ok(aios_selftest(NULL, NULL));
 }
 
+static void test_selftest_callback_stops_the_run(void **state)
+{
+    (void)state;
+    stopper st = { 0, 3, AIOS_E_CANCELLED };
+    tu_assert_status(aios_selftest(stop_early, &st), AIOS_E_CANCELLED);
+    assert_int_equal(st.calls, 3);
+    assert_non_null(strstr(aios_last_error_message(), "stopped"));
+
+    stopper cbfail = { 0, 1, AIOS_E_CALLBACK };
+    tu_assert_status(aios_selftest(stop_early, &cbfail), AIOS_E_CALLBACK);
+    assert_int_equal(cbfail.calls, 1);
+
+    stopper positive = { 0, 2, 7 };    /* any positive value means cancel */
+    tu_assert_status(aios_selftest(stop_early, &positive), AIOS_E_CANCELLED);
+    assert_int_equal(positive.calls, 2);
+
+    /* The last test (the wire encoding) can stop it too. */
+    seen s;
+    memset(&s, 0, sizeof(s));
+    tu_assert_ok(aios_selftest(record, &s));
+    stopper last = { 0, s.count, AIOS_E_CANCELLED };
+    tu_assert_status(aios_selftest(stop_early, &last), AIOS_E_CANCELLED);
+    assert_int_equal(last.calls, s.count);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_versions_agree),
         cmocka_unit_test(test_build_info_is_json),
         cmocka_unit_test(test_selftest),
+        cmocka_unit_test(test_selftest_callback_stops_the_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

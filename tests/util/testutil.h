@@ -26,7 +26,11 @@ char *tu_read_file(const char *path, size_t *len);
  * vectors are part of every checkout's environment, never skipped). */
 json_t *tu_wycheproof(const char *file);
 
-/* Walk every test of a Wycheproof file: fn is called with the group and
+/* 1 when the tests run under valgrind (scripts/test sets
+ * AIOS_TEST_UNDER_VALGRIND): slow loops may then sample. */
+int tu_under_valgrind(void);
+
+/* Walk every test of a Wycheproof file (a sample of them under valgrind): fn is called with the group and
  * the test object; returns the number of tests seen. */
 typedef void (*tu_wycheproof_fn)(json_t *group, json_t *test, void *arg);
 size_t tu_wycheproof_each(json_t *root, tu_wycheproof_fn fn, void *arg);

@@ -23,7 +23,7 @@ typedef struct results {
     int passed, failed;
 } results;
 
-static void on_result(const char *name, int status, void *payload)
+static int on_result(const char *name, int status, void *payload)
 {
     results *r = payload;
     if (status == AIOS_OK)
@@ -36,6 +36,7 @@ static void on_result(const char *name, int status, void *payload)
     } else if (!r->ctx->quiet || status != AIOS_OK) {
         printf("%-6s %s\n", status == AIOS_OK ? "ok" : "FAIL", name);
     }
+    return AIOS_OK;
 }
 
 static int run(cli_ctx *ctx, int argc, char **argv)

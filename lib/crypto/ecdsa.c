@@ -1,0 +1,347 @@
+/*
+ * ECDSA over P-256/SHA-256 and P-384/SHA-384 through mbedTLS 2.28.
+ *
+ * Signing uses deterministic nonces (RFC 6979, mbedtls_ecdsa_sign_det_ext)
+ * with libsodium's randombytes for mbedTLS's side-channel blinding.  DER
+ * signatures are written and parsed here, strictly (DER, not BER: minimal
+ * lengths and integers, no negative values, no trailing bytes), since
+ * mbedTLS's own parser is laxer than X.509 verifiers must be.  Public
+ * points are validated with mbedtls_ecp_check_pubkey.  Every mbedTLS
+ * object is freed (which zeroizes it) on every path.
+ */
+#include <string.h>
+
+#include <sodium.h>
+#include <mbedtls/bignum.h>
+#include <mbedtls/ecdsa.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
+
+#include "crypto.h"
+#include "../core/internal.h"
+
+/* mbedTLS's f_rng: the OS CSPRNG through libsodium. */
+static int ec_rng(void *unused, unsigned char *buf, size_t len)
+{
+    (void)unused;
+    randombytes_buf(buf, len);
+    return 0;
+}
+
+size_t aios__ec_scalar_len(aios__ec_curve curve)
+{
+    switch (curve) {
+    case AIOS__EC_P256: return 32;
+    case AIOS__EC_P384: return 48;
+    }
+    return 0;
+}
+
+size_t aios__ec_point_len(aios__ec_curve curve)
+{
+    size_t n = aios__ec_scalar_len(curve);
+    return n ? 2 * n + 1 : 0;
+}
+
+size_t aios__ec_hash_len(aios__ec_curve curve)
+{
+    return aios__ec_scalar_len(curve);   /* SHA-256 for P-256, SHA-384 for P-384 */
+}
+
+static const char *ec_name(aios__ec_curve curve)
+{
+    return curve == AIOS__EC_P256 ? "P-256" : curve == AIOS__EC_P384 ? "P-384" : "unknown curve";
+}
+
+/* Everything one operation needs, freed in one place. */
+typedef struct ec_ctx {
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point Q;
+    mbedtls_mpi       d, r, s;
+    size_t            n;       /* scalar length */
+} ec_ctx;
+
+static int ec_setup(ec_ctx *c, aios__ec_curve curve)
+{
+    mbedtls_ecp_group_init(&c->grp);
+    mbedtls_ecp_point_init(&c->Q);
+    mbedtls_mpi_init(&c->d);
+    mbedtls_mpi_init(&c->r);
+    mbedtls_mpi_init(&c->s);
+    c->n = aios__ec_scalar_len(curve);
+    if (c->n == 0)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown ECDSA curve %d", (int)curve);
+    if (mbedtls_ecp_group_load(&c->grp, curve == AIOS__EC_P256 ? MBEDTLS_ECP_DP_SECP256R1
+                                                               : MBEDTLS_ECP_DP_SECP384R1) != 0)
+        return aios__fail(AIOS_E_INTERNAL, "mbedTLS cannot load curve %s", ec_name(curve));
+    return AIOS_OK;
+}
+
+static void ec_free(ec_ctx *c)
+{
+    mbedtls_mpi_free(&c->s);        /* each _free zeroizes before releasing */
+    mbedtls_mpi_free(&c->r);
+    mbedtls_mpi_free(&c->d);
+    mbedtls_ecp_point_free(&c->Q);
+    mbedtls_ecp_group_free(&c->grp);
+}
+
+/* Load a private scalar and check 1 <= d < n. */
+static int ec_load_private(ec_ctx *c, const uint8_t *sk)
+{
+    if (mbedtls_mpi_read_binary(&c->d, sk, c->n) != 0)
+        return aios__fail(AIOS_E_NOMEM, "ECDSA: cannot load the private key");
+    if (mbedtls_ecp_check_privkey(&c->grp, &c->d) != 0)
+        return aios__fail(AIOS_E_FORMAT, "ECDSA: the private key is out of range");
+    return AIOS_OK;
+}
+
+/* Load an uncompressed SEC1 point and check it is on the curve. */
+static int ec_load_public(ec_ctx *c, const uint8_t *pk, size_t pklen)
+{
+    if (pk == NULL || pklen != 2 * c->n + 1 || pk[0] != 0x04)
+        return aios__fail(AIOS_E_FORMAT,
+                          "ECDSA: the public key is not an uncompressed %zu-byte point",
+                          2 * c->n + 1);
+    if (mbedtls_ecp_point_read_binary(&c->grp, &c->Q, pk, pklen) != 0 ||
+        mbedtls_ecp_check_pubkey(&c->grp, &c->Q) != 0)
+        return aios__fail(AIOS_E_FORMAT, "ECDSA: the public key is not a valid point");
+    return AIOS_OK;
+}
+
+static int ec_write_public(ec_ctx *c, uint8_t *pk)
+{
+    size_t olen = 0;
+    if (mbedtls_ecp_point_write_binary(&c->grp, &c->Q, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen,
+                                       pk, 2 * c->n + 1) != 0 || olen != 2 * c->n + 1)
+        return aios__fail(AIOS_E_INTERNAL, "ECDSA: cannot encode the public key");
+    return AIOS_OK;
+}
+
+static void ec_hash(aios__ec_curve curve, uint8_t *h, const uint8_t *msg, size_t len)
+{
+    if (curve == AIOS__EC_P256)
+        aios__sha256(h, msg, len);
+    else
+        aios__sha384(h, msg, len);
+}
+
+/* ------------------------------------------------------------------ keys */
+
+int aios__ecdsa_keypair(aios__ec_curve curve, uint8_t *sk, uint8_t *pk)
+{
+    ec_ctx c;
+    int rc;
+
+    AIOS__CHECK_ARG(sk != NULL && pk != NULL, "sk or pk is NULL");
+    if ((rc = ec_setup(&c, curve)) != AIOS_OK)
+        goto done;
+    if (mbedtls_ecp_gen_keypair(&c.grp, &c.d, &c.Q, ec_rng, NULL) != 0) {
+        rc = aios__fail(AIOS_E_INTERNAL, "ECDSA %s key generation failed", ec_name(curve));
+        goto done;
+    }
+    if (mbedtls_mpi_write_binary(&c.d, sk, c.n) != 0) {
+        rc = aios__fail(AIOS_E_INTERNAL, "ECDSA: cannot encode the private key");
+        goto done;
+    }
+    rc = ec_write_public(&c, pk);
+done:
+    if (rc != AIOS_OK && c.n != 0)
+        mbedtls_platform_zeroize(sk, c.n);
+    ec_free(&c);
+    return rc;
+}
+
+int aios__ecdsa_public(aios__ec_curve curve, const uint8_t *sk, uint8_t *pk)
+{
+    ec_ctx c;
+    int rc;
+
+    AIOS__CHECK_ARG(sk != NULL && pk != NULL, "sk or pk is NULL");
+    if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_private(&c, sk)) != AIOS_OK)
+        goto done;
+    if (mbedtls_ecp_mul(&c.grp, &c.Q, &c.d, &c.grp.G, ec_rng, NULL) != 0) {
+        rc = aios__fail(AIOS_E_INTERNAL, "ECDSA %s public key computation failed",
+                        ec_name(curve));
+        goto done;
+    }
+    rc = ec_write_public(&c, pk);
+done:
+    ec_free(&c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- DER */
+
+/* Append INTEGER v (n big-endian bytes, leading zeros allowed) in DER. */
+static size_t der_put_int(uint8_t *p, const uint8_t *v, size_t n)
+{
+    size_t skip = 0, len;
+    while (skip < n - 1 && v[skip] == 0)
+        skip++;
+    len = n - skip;
+    p[0] = 0x02;
+    if (v[skip] & 0x80) {
+        p[1] = (uint8_t)(len + 1);
+        p[2] = 0x00;
+        memcpy(p + 3, v + skip, len);
+        return len + 3;
+    }
+    p[1] = (uint8_t)len;
+    memcpy(p + 2, v + skip, len);
+    return len + 2;
+}
+
+/* Parse one DER INTEGER holding a positive value of at most n bytes into
+ * out (n bytes, big-endian, left-padded).  Returns the bytes consumed or 0. */
+static size_t der_get_int(const uint8_t *p, size_t avail, uint8_t *out, size_t n)
+{
+    size_t len;
+    if (avail < 2 || p[0] != 0x02)
+        return 0;
+    len = p[1];
+    /* Short-form length only: no valid integer here needs 128 bytes. */
+    if (len == 0 || len > 0x7f || len > avail - 2)
+        return 0;
+    p += 2;
+    if (p[0] & 0x80)
+        return 0;                          /* negative */
+    if (p[0] == 0x00) {
+        if (len == 1)
+            return 0;                      /* zero is never a valid r or s */
+        if (!(p[1] & 0x80))
+            return 0;                      /* non-minimal leading zero */
+        p++;
+        len--;
+        if (len > n)
+            return 0;
+        memset(out, 0, n - len);
+        memcpy(out + n - len, p, len);
+        return len + 3;
+    }
+    if (len > n)
+        return 0;
+    memset(out, 0, n - len);
+    memcpy(out + n - len, p, len);
+    return len + 2;
+}
+
+/* Strict DER SEQUENCE { r INTEGER, s INTEGER } to r || s (2n bytes). */
+static int der_to_raw(const uint8_t *sig, size_t siglen, uint8_t *raw, size_t n)
+{
+    size_t used, used2;
+    if (siglen < 2 || sig[0] != 0x30)
+        return 0;
+    /* With n <= 48 the content is at most 102 bytes: short form only. */
+    if (sig[1] > 0x7f || (size_t)sig[1] != siglen - 2)
+        return 0;
+    used = der_get_int(sig + 2, siglen - 2, raw, n);
+    if (used == 0)
+        return 0;
+    used2 = der_get_int(sig + 2 + used, siglen - 2 - used, raw + n, n);
+    if (used2 == 0 || 2 + used + used2 != siglen)
+        return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ sign/verify */
+
+int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size_t *siglen,
+                         const uint8_t *msg, size_t len, const uint8_t *sk)
+{
+    ec_ctx c;
+    uint8_t h[AIOS__SHA384_LEN], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
+    size_t pos;
+    int rc;
+
+    AIOS__CHECK_ARG(siglen != NULL, "siglen is NULL");
+    *siglen = 0;
+    AIOS__CHECK_ARG(sig != NULL && sk != NULL, "sig or sk is NULL");
+    AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
+    if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_private(&c, sk)) != AIOS_OK)
+        goto done;
+    ec_hash(curve, h, msg, len);
+    if (mbedtls_ecdsa_sign_det_ext(&c.grp, &c.r, &c.s, &c.d, h, c.n,
+                                   curve == AIOS__EC_P256 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA384,
+                                   ec_rng, NULL) != 0) {
+        rc = aios__fail(AIOS_E_INTERNAL, "ECDSA %s signing failed", ec_name(curve));
+        goto done;
+    }
+    if (mbedtls_mpi_write_binary(&c.r, raw, c.n) != 0 ||
+        mbedtls_mpi_write_binary(&c.s, raw + c.n, c.n) != 0) {
+        rc = aios__fail(AIOS_E_INTERNAL, "ECDSA: cannot encode the signature");
+        goto done;
+    }
+    pos = 2;
+    pos += der_put_int(der + pos, raw, c.n);
+    pos += der_put_int(der + pos, raw + c.n, c.n);
+    der[0] = 0x30;
+    der[1] = (uint8_t)(pos - 2);
+    if (pos > sigcap) {
+        *siglen = pos;
+        rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL,
+                        "ECDSA: the signature needs %zu bytes, the buffer has %zu", pos, sigcap);
+        goto done;
+    }
+    memcpy(sig, der, pos);
+    *siglen = pos;
+done:
+    ec_free(&c);
+    mbedtls_platform_zeroize(h, sizeof(h));
+    return rc;
+}
+
+/* Verify r || s (2n bytes) over msg against pk; raw == NULL means the
+ * signature was malformed (reported after the key, so that a bad key is
+ * always AIOS_E_FORMAT). */
+static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t *msg, size_t len,
+                         const uint8_t *pk, size_t pklen)
+{
+    ec_ctx c;
+    uint8_t h[AIOS__SHA384_LEN];
+    int rc;
+
+    if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_public(&c, pk, pklen)) != AIOS_OK)
+        goto done;
+    if (raw == NULL) {
+        rc = aios__fail(AIOS_E_AUTH, "ECDSA %s: the signature is malformed", ec_name(curve));
+        goto done;
+    }
+    if (mbedtls_mpi_read_binary(&c.r, raw, c.n) != 0 ||
+        mbedtls_mpi_read_binary(&c.s, raw + c.n, c.n) != 0) {
+        rc = aios__fail(AIOS_E_NOMEM, "ECDSA: cannot load the signature");
+        goto done;
+    }
+    ec_hash(curve, h, msg, len);
+    /* mbedtls_ecdsa_verify checks 1 <= r, s < n itself. */
+    if (mbedtls_ecdsa_verify(&c.grp, h, c.n, &c.Q, &c.r, &c.s) != 0)
+        rc = aios__fail(AIOS_E_AUTH, "ECDSA %s signature verification failed", ec_name(curve));
+done:
+    ec_free(&c);
+    return rc;
+}
+
+int aios__ecdsa_verify_der(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
+                           const uint8_t *msg, size_t len, const uint8_t *pk, size_t pklen)
+{
+    uint8_t raw[2 * AIOS__EC_SCALAR_MAX];
+    size_t n = aios__ec_scalar_len(curve);
+
+    AIOS__CHECK_ARG(n != 0, "unknown curve");
+    AIOS__CHECK_ARG(sig != NULL || siglen == 0, "sig is NULL with a nonzero length");
+    AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
+    return ec_verify_raw(curve, der_to_raw(sig, siglen, raw, n) ? raw : NULL, msg, len,
+                         pk, pklen);
+}
+
+int aios__ecdsa_verify_p1363(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
+                             const uint8_t *msg, size_t len, const uint8_t *pk, size_t pklen)
+{
+    size_t n = aios__ec_scalar_len(curve);
+
+    AIOS__CHECK_ARG(n != 0, "unknown curve");
+    AIOS__CHECK_ARG(sig != NULL || siglen == 0, "sig is NULL with a nonzero length");
+    AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
+    return ec_verify_raw(curve, siglen == 2 * n ? sig : NULL, msg, len, pk, pklen);
+}

@@ -1,0 +1,90 @@
+/*
+ * Small helpers shared by the tests/unit/test_crypto_*.c programs (on top
+ * of tests/util/testutil.h).  Header-only: every function is static.
+ */
+#ifndef AIOS_TEST_CRYPTO_UTIL_H
+#define AIOS_TEST_CRYPTO_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "crypto/crypto.h"
+
+/* A hex member decoded into a malloc'd buffer, with its length. */
+typedef struct tc_bytes {
+    uint8_t *p;
+    size_t   n;
+} tc_bytes;
+
+static inline tc_bytes tc_member(json_t *obj, const char *key)
+{
+    tc_bytes b;
+    b.p = tu_hexmember(obj, key, &b.n);
+    return b;
+}
+
+static inline tc_bytes tc_hex(const char *hex)
+{
+    tc_bytes b;
+    b.p = tu_hex(hex, &b.n);
+    return b;
+}
+
+static inline int tc_int(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!json_is_integer(v))
+        fail_msg("member %s missing or not an integer", key);
+    return (int)json_integer_value(v);
+}
+
+static inline int tc_is_zero(const uint8_t *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] != 0)
+            return 0;
+    return 1;
+}
+
+/* Counts kept by a Wycheproof walk; printed and checked by tc_report. */
+typedef struct tc_counts {
+    const char *file;
+    size_t valid, invalid, acceptable, skipped, failures;
+} tc_counts;
+
+static inline void tc_count(tc_counts *c, int result)
+{
+    if (result == 1) c->valid++;
+    else if (result == 0) c->invalid++;
+    else c->acceptable++;
+}
+
+static inline void tc_report(const tc_counts *c)
+{
+    printf("%s: %zu valid, %zu invalid, %zu acceptable run; %zu skipped (unsupported parameters)\n",
+           c->file, c->valid, c->invalid, c->acceptable, c->skipped);
+    fflush(stdout);
+    assert_int_equal(c->failures, 0);
+    assert_true(c->valid > 0);
+}
+
+/* Record a failed case without stopping, so one run shows every bad case. */
+#define TC_CHECK(c, cond, test, what) do {                                       \
+        if (!(cond)) {                                                           \
+            printf("  %s tcId %d: %s (%s)\n", (c)->file, tc_int((test), "tcId"),   \
+                   (what), aios_last_error_message());                           \
+            (c)->failures++;                                                     \
+        }                                                                        \
+    } while (0)
+
+/* Per-program setup: the crypto seam only needs its backend initialised. */
+static inline int tc_setup(void **state)
+{
+    (void)state;
+    return aios__crypto_init() == AIOS_OK ? 0 : -1;
+}
+
+#endif /* AIOS_TEST_CRYPTO_UTIL_H */
