@@ -1,0 +1,60 @@
+// Package aios is the Go binding of libaios, the embeddable C library for
+// keys, envelopes, signed models, policy and audit in AI workloads.
+//
+// The package calls the installed C library through cgo and finds it with
+// pkg-config (module "aios"): set PKG_CONFIG_PATH to the directory holding
+// aios.pc, and LD_LIBRARY_PATH to the library directory if it is not a
+// system one. It covers the whole public C API; a test fails if a function
+// of lib/libaios.map has no Go counterpart.
+//
+// # Errors
+//
+// Every fallible function returns an *Error carrying the C status code
+// (Status), its name, its coarse Kind and the library's message, which
+// says what failed and why. Branch on the kind with errors.Is and the
+// sentinels ErrInvalid, ErrAuth, ErrNotFound, ErrDenied, ErrIO, ErrLimit,
+// ErrState, ErrResource, ErrCallback and ErrInternal, or on one exact code
+// with errors.Is(err, aios.StatusFormat):
+//
+//	if errors.Is(err, aios.ErrAuth) { ... } // tampered data, wrong key
+//	var e *aios.Error
+//	if errors.As(err, &e) { log.Print(e.Name, e.Message) }
+//
+// libaios keeps error details per OS thread, and a goroutine may change
+// threads between two cgo calls, so the binding copies them inside the
+// failing call itself (a small C shim per function). LastErrorMessage and
+// friends exist for completeness and are rarely useful from Go.
+//
+// # Callbacks
+//
+// Where libaios calls back into the host (the self-test callback; key
+// providers and telemetry sinks), the binding passes a runtime/cgo.Handle
+// through C and back. A Go callback that returns an error stops the
+// library call, which fails with StatusCallback, and the returned *Error
+// unwraps to the callback's error unchanged, so errors.Is and errors.As
+// reach it. A callback that returns StatusCancelled (or an error wrapping
+// it) stops the call cleanly: it fails with StatusCancelled. A callback
+// that panics does not unwind through C: the library call stops and the
+// panic is raised again, with its original value, in the goroutine that
+// made the call.
+//
+// # Handles and memory
+//
+// Types that wrap a C object (Buffer; key handles, envelopes and manifests
+// as they come) are released with Close, which is idempotent; a runtime
+// cleanup releases a forgotten one when it is garbage collected. Using a
+// handle after Close returns an error of kind ErrState instead of touching
+// freed memory. Handles are safe for concurrent use.
+//
+// Secrets the library returns live in secure Buffers (guarded, locked
+// memory, wiped on Close). Buffer.View gives access to them in place;
+// Buffer.Bytes copies them into ordinary Go memory, which Go may copy
+// again and cannot lock: Wipe copies you make when done.
+//
+// # Threads
+//
+// Every function may be called from any goroutine. Init runs once, however
+// many goroutines call it; functions that need the library initialise it
+// themselves. SetAllocator is the exception: it must run before the
+// library is initialised.
+package aios

@@ -1,0 +1,3 @@
+module github.com/libaios/libaios/bindings/go
+
+go 1.24
