@@ -98,6 +98,22 @@ int aios__base64_decode(uint8_t *out, size_t outcap, size_t *outlen,
                           "base64: the decoded data needs %zu bytes, the buffer has %zu",
                           need, outcap);
     }
+    /* libsodium 1.0.18's decoder maps some bytes >= 0x80 to '/' or '_'
+     * (found by tests/fuzz/fuzz_encoding), so check the alphabet here:
+     * only the variant's 64 characters, then the padding counted above. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        int url = (v & 4) != 0;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 (url ? (c == '-' || c == '_') : (c == '+' || c == '/'));
+        if (!ok) {
+            if (outcap > 0)
+                aios__wipe(out, outcap);
+            return aios__fail(AIOS_E_FORMAT,
+                              "base64: character %zu is not in the %s alphabet", i,
+                              url ? "URL-safe" : "standard");
+        }
+    }
     /* No ignored characters and b64_end == NULL: trailing junk is an error. */
     if (sodium_base642bin(outcap > 0 ? out : dummy, outcap, in, inlen, NULL, &got, NULL,
                           (int)v) != 0) {

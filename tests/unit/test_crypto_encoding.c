@@ -88,6 +88,12 @@ static void test_base64_rejects(void **state)
         { "Zg==Zg==", 8, AIOS__B64_STANDARD, "padding mid-string" },
         { "=", 1, AIOS__B64_STANDARD, "padding only" },
         { "====", 4, AIOS__B64_STANDARD, "padding only" },
+        /* libsodium 1.0.18 alone decodes these as '/' or '_' (fuzzing). */
+        { "\xa7\xb8\x9d\xc7GGV6", 8, AIOS__B64_STANDARD, "bytes above 0x7f" },
+        { "\xa7\xb8\x9d\xc7GGV6", 8, AIOS__B64_URLSAFE_NOPAD, "bytes above 0x7f" },
+        { "Zm9v\xff", 5, AIOS__B64_STANDARD_NOPAD, "byte 0xff" },
+        { "Zm-v", 4, AIOS__B64_STANDARD, "URL-safe character in the standard alphabet" },
+        { "Zm+v", 4, AIOS__B64_URLSAFE, "standard character in the URL-safe alphabet" },
     };
     uint8_t dec[16];
     size_t i, n;
