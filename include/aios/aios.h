@@ -2,6 +2,7 @@
  * libaios umbrella header: include this one to get the whole public API.
  *
  *   core.h       initialisation, versions, status codes, buffers, secrets
+ *   key.h        key handles, keyrings, providers, the data-key cache
  *
  * Later modules (key, envelope, manifest, policy, telemetry, audit) add
  * their headers here as they land.  Headers under aios/experimental/ are
@@ -13,5 +14,6 @@
 #include "aios/export.h"
 #include "aios/version.h"
 #include "aios/core.h"
+#include "aios/key.h"
 
 #endif /* AIOS_AIOS_H */

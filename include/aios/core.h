@@ -55,6 +55,25 @@ typedef enum aios_status {
     AIOS_E_CANCELLED        = -14, /* a host callback asked to stop */
     AIOS_E_INTERNAL         = -15, /* a bug or an unexpected failure of a dependency */
     AIOS_E_SELFTEST         = -16, /* a cryptographic self-test failed: do not use this build */
+
+    /* key (key.h) */
+    AIOS_E_KEY_NOT_FOUND         = -100, /* no key with that id */
+    AIOS_E_KEY_VERSION_NOT_FOUND = -101, /* the key has no such version */
+    AIOS_E_KEY_EXISTS            = -102, /* a key (or keyring file) with that name exists */
+    AIOS_E_KEY_DESTROYED         = -103, /* the version was destroyed: its material is gone */
+    AIOS_E_KEY_DISABLED          = -104, /* the version is disabled, or below the minimum */
+    AIOS_E_KEY_DECRYPT_ONLY      = -105, /* the version may only unwrap or verify */
+    AIOS_E_KEY_USAGE             = -106, /* the key's type or purposes do not allow this */
+    AIOS_E_KEY_USAGE_LIMIT       = -107, /* the version has used up its operations */
+    AIOS_E_KEY_NOT_EXPORTABLE    = -108, /* the key may not leave its provider */
+    AIOS_E_KEY_EXPIRED           = -109, /* past the version's not-after time */
+    AIOS_E_KEYRING_PASSPHRASE    = -110, /* wrong passphrase or master key */
+    AIOS_E_KEYRING_TAMPERED      = -111, /* the keyring file was changed */
+    AIOS_E_KEYRING_CORRUPT       = -112, /* the keyring file is truncated or malformed */
+    AIOS_E_KEYRING_LOCKED        = -113, /* another writer holds the keyring */
+    AIOS_E_PKCS11                = -114, /* a PKCS#11 module or token failed */
+    AIOS_E_PKCS11_PIN            = -115, /* the token refused the PIN */
+    AIOS_E_PROVIDER_TIMEOUT      = -116, /* a provider did not answer in time */
     AIOS_STATUS__FORCE32    = 0x7fffffff
 } aios_status;
 

@@ -38,6 +38,24 @@ static const status_entry status_table[] = {
     { AIOS_E_CANCELLED,        "AIOS_E_CANCELLED",        "cancelled by the host",            AIOS_KIND_CALLBACK },
     { AIOS_E_INTERNAL,         "AIOS_E_INTERNAL",         "internal error",                   AIOS_KIND_INTERNAL },
     { AIOS_E_SELFTEST,         "AIOS_E_SELFTEST",         "cryptographic self-test failed",   AIOS_KIND_INTERNAL },
+    /* key */
+    { AIOS_E_KEY_NOT_FOUND,         "AIOS_E_KEY_NOT_FOUND",         "no such key",                       AIOS_KIND_NOT_FOUND },
+    { AIOS_E_KEY_VERSION_NOT_FOUND, "AIOS_E_KEY_VERSION_NOT_FOUND", "no such key version",               AIOS_KIND_NOT_FOUND },
+    { AIOS_E_KEY_EXISTS,            "AIOS_E_KEY_EXISTS",            "key already exists",                AIOS_KIND_STATE },
+    { AIOS_E_KEY_DESTROYED,         "AIOS_E_KEY_DESTROYED",         "key version destroyed",             AIOS_KIND_STATE },
+    { AIOS_E_KEY_DISABLED,          "AIOS_E_KEY_DISABLED",          "key version disabled",              AIOS_KIND_STATE },
+    { AIOS_E_KEY_DECRYPT_ONLY,      "AIOS_E_KEY_DECRYPT_ONLY",      "key version is decrypt-only",       AIOS_KIND_STATE },
+    { AIOS_E_KEY_USAGE,             "AIOS_E_KEY_USAGE",             "key purpose does not allow this",   AIOS_KIND_INVALID },
+    { AIOS_E_KEY_USAGE_LIMIT,       "AIOS_E_KEY_USAGE_LIMIT",       "key usage limit reached",           AIOS_KIND_LIMIT },
+    { AIOS_E_KEY_NOT_EXPORTABLE,    "AIOS_E_KEY_NOT_EXPORTABLE",    "key is not exportable",             AIOS_KIND_STATE },
+    { AIOS_E_KEY_EXPIRED,           "AIOS_E_KEY_EXPIRED",           "key version expired",               AIOS_KIND_STATE },
+    { AIOS_E_KEYRING_PASSPHRASE,    "AIOS_E_KEYRING_PASSPHRASE",    "wrong keyring passphrase or master key", AIOS_KIND_AUTH },
+    { AIOS_E_KEYRING_TAMPERED,      "AIOS_E_KEYRING_TAMPERED",      "keyring file tampered with",        AIOS_KIND_AUTH },
+    { AIOS_E_KEYRING_CORRUPT,       "AIOS_E_KEYRING_CORRUPT",       "keyring file corrupt",              AIOS_KIND_INVALID },
+    { AIOS_E_KEYRING_LOCKED,        "AIOS_E_KEYRING_LOCKED",        "keyring locked by another writer",  AIOS_KIND_STATE },
+    { AIOS_E_PKCS11,                "AIOS_E_PKCS11",                "PKCS#11 module or token error",     AIOS_KIND_IO },
+    { AIOS_E_PKCS11_PIN,            "AIOS_E_PKCS11_PIN",            "PKCS#11 PIN refused",               AIOS_KIND_AUTH },
+    { AIOS_E_PROVIDER_TIMEOUT,      "AIOS_E_PROVIDER_TIMEOUT",      "key provider timed out",            AIOS_KIND_CALLBACK },
 };
 
 static const status_entry *status_find(int status)

@@ -266,4 +266,131 @@ int aios__base64_decode(uint8_t *out, size_t outcap, size_t *outlen,
 int aios__hex_encode(char *out, size_t outcap, const uint8_t *in, size_t len);
 int aios__hex_decode(uint8_t *out, size_t outcap, size_t *outlen, const char *in, size_t inlen);
 
+/* ============================================================== key wrap */
+
+/* AES key wrap (RFC 3394, NIST SP 800-38F "KW") and AES key wrap with
+ * padding (RFC 5649, SP 800-38F "KWP") under a 128-, 192- or 256-bit KEK,
+ * on mbedTLS's AES block cipher (AES-NI where the CPU has it).
+ *
+ *   KW   wraps in_len >= 16 bytes, a multiple of 8, into in_len + 8 bytes.
+ *   KWP  wraps 1..AIOS__KEYWRAP_MAX bytes into AIOS__KWP_WRAPPED_LEN(len)
+ *        bytes (the input padded with zeros to a multiple of 8, plus 8).
+ *
+ * Wrapping is deterministic (the same KEK and input give the same output).
+ * Status: AIOS_E_INVALID_ARGUMENT for a NULL pointer, a KEK that is not 16,
+ * 24 or 32 bytes, or a length the mode cannot wrap; AIOS_E_LIMIT above
+ * AIOS__KEYWRAP_MAX (+ 8 to unwrap); AIOS_E_FORMAT for wrapped input of a
+ * length no wrap produces; AIOS_E_BUFFER_TOO_SMALL with *out_len set to
+ * the size needed; AIOS_E_AUTH when the integrity check fails on unwrap
+ * (wrong KEK or altered data; the check is constant time and one message
+ * covers every cause).  An unwrap needs out_cap >= in_len - 8 in both
+ * modes (KWP decrypts the padded block before it knows the real length);
+ * on any failure the output written so far is wiped and *out_len is 0.
+ * out may overlap in (in place), since the input is copied first. */
+#define AIOS__KEYWRAP_MAX       ((size_t)1 << 20)   /* 1 MiB of key data */
+#define AIOS__KW_OVERHEAD       8
+#define AIOS__KWP_WRAPPED_LEN(n) ((((size_t)(n) + 7) / 8) * 8 + 8)
+
+int aios__aes_kw_wrap(uint8_t *out, size_t out_cap, size_t *out_len,
+                      const uint8_t *kek, size_t kek_len,
+                      const uint8_t *in, size_t in_len);
+int aios__aes_kw_unwrap(uint8_t *out, size_t out_cap, size_t *out_len,
+                        const uint8_t *kek, size_t kek_len,
+                        const uint8_t *in, size_t in_len);
+int aios__aes_kwp_wrap(uint8_t *out, size_t out_cap, size_t *out_len,
+                       const uint8_t *kek, size_t kek_len,
+                       const uint8_t *in, size_t in_len);
+int aios__aes_kwp_unwrap(uint8_t *out, size_t out_cap, size_t *out_len,
+                         const uint8_t *kek, size_t kek_len,
+                         const uint8_t *in, size_t in_len);
+
+/* ========================================================= key encodings */
+
+/* Asymmetric keys in the standard containers other software exchanges:
+ *
+ *   public   SubjectPublicKeyInfo (RFC 5280 4.1.2.7), DER or PEM
+ *            "PUBLIC KEY" (RFC 7468); Ed25519 and X25519 per RFC 8410
+ *            (OIDs 1.3.101.112 and 1.3.101.110, no parameters), ECDSA per
+ *            RFC 5480 (id-ecPublicKey, namedCurve prime256v1 or
+ *            secp384r1, uncompressed point only).
+ *   private  PKCS#8 PrivateKeyInfo (RFC 5208; v2 OneAsymmetricKey of
+ *            RFC 5958 accepted on input), DER or PEM "PRIVATE KEY";
+ *            Ed25519/X25519 hold the 32-byte seed as an OCTET STRING in
+ *            the OCTET STRING (RFC 8410 section 7), ECDSA an ECPrivateKey
+ *            (RFC 5915) with its public key.  Decoding also accepts SEC1
+ *            "EC PRIVATE KEY" PEM (optionally after the "EC PARAMETERS"
+ *            block `openssl ecparam -genkey` writes) and SEC1 DER;
+ *            encoding always writes PKCS#8 v1 exactly as OpenSSL does.
+ *
+ * Raw key forms are those of the signature and key-agreement sections
+ * above: 32-byte Ed25519 seed and public key, 32-byte X25519 scalar and
+ * point, ECDSA big-endian scalar (32/48) and uncompressed point (65/97).
+ *
+ * Decoders take PEM or DER (PEM when the input starts, after optional
+ * whitespace, with "-----BEGIN "), parse strict DER (minimal lengths, no
+ * trailing bytes, exact key sizes) and check the key: ECDSA points on the
+ * curve, ECDSA scalars in [1, n-1], Ed25519 public keys canonical points
+ * of the main subgroup, and any public key embedded next to a private key
+ * equal to the one the private key gives.  Status: AIOS_E_FORMAT for
+ * anything malformed or inconsistent, with a message saying what;
+ * AIOS_E_UNSUPPORTED for a well-formed key we do not handle (RSA, DSA,
+ * Ed448, X448, other curves, explicit curve parameters, compressed points,
+ * encrypted PKCS#8 or PEM); AIOS_E_LIMIT for input over
+ * AIOS__KEYENC_INPUT_MAX; AIOS_E_BUFFER_TOO_SMALL (size needed in *_len).
+ *
+ * Private outputs (raw private keys from a decoder, PKCS#8 from an
+ * encoder) go to caller buffers, which callers should place in secure
+ * memory (aios__secure_malloc); every failure path wipes them, and every
+ * temporary copy made here is wiped. */
+typedef enum aios__keyenc_alg {
+    AIOS__KEYENC_ED25519 = 1,
+    AIOS__KEYENC_X25519  = 2,
+    AIOS__KEYENC_P256    = 3,   /* ECDSA P-256 (id-ecPublicKey, prime256v1) */
+    AIOS__KEYENC_P384    = 4    /* ECDSA P-384 (id-ecPublicKey, secp384r1) */
+} aios__keyenc_alg;
+
+#define AIOS__KEYENC_PUB_MAX   97     /* P-384 uncompressed point */
+#define AIOS__KEYENC_PRIV_MAX  48     /* P-384 scalar */
+#define AIOS__SPKI_DER_MAX     120    /* P-384 */
+#define AIOS__SPKI_PEM_MAX     216    /* P-384, NUL included */
+#define AIOS__PKCS8_DER_MAX    185    /* P-384 with its public key */
+#define AIOS__PKCS8_PEM_MAX    307    /* P-384, NUL included */
+#define AIOS__KEYENC_INPUT_MAX 65536  /* decoders' input cap (PEM or DER) */
+
+/* "ed25519", "x25519", "p256", "p384"; "unknown" otherwise. */
+const char *aios__keyenc_name(aios__keyenc_alg alg);
+size_t aios__keyenc_pub_len(aios__keyenc_alg alg);    /* 32, 32, 65, 97; 0 if unknown */
+size_t aios__keyenc_priv_len(aios__keyenc_alg alg);   /* 32, 32, 32, 48; 0 if unknown */
+/* The public key of a raw private key (AIOS_E_FORMAT for an ECDSA scalar
+ * out of range). */
+int aios__keyenc_public(aios__keyenc_alg alg, const uint8_t *priv, size_t priv_len,
+                        uint8_t *pub, size_t pub_cap, size_t *pub_len);
+
+/* SubjectPublicKeyInfo of a raw public key, which is checked as the
+ * decoder checks it.  The PEM form is NUL-terminated with LF line ends and
+ * 64-character lines; *out_len excludes the NUL on success, and on
+ * AIOS_E_BUFFER_TOO_SMALL is the capacity needed, NUL included. */
+int aios__spki_encode_der(uint8_t *out, size_t out_cap, size_t *out_len,
+                          aios__keyenc_alg alg, const uint8_t *pub, size_t pub_len);
+int aios__spki_encode_pem(char *out, size_t out_cap, size_t *out_len,
+                          aios__keyenc_alg alg, const uint8_t *pub, size_t pub_len);
+/* Decode a SubjectPublicKeyInfo, PEM or DER: *alg_out gets an
+ * aios__keyenc_alg (0 on failure), pub the raw public key.  X25519 points
+ * are not checked here (any 32 bytes are a valid encoding); aios__x25519
+ * refuses the low-order ones when they are used. */
+int aios__spki_decode(const uint8_t *in, size_t len, int *alg_out,
+                      uint8_t *pub, size_t pub_cap, size_t *pub_len);
+
+/* PKCS#8 of a raw private key (ECDSA: with the public key computed here).
+ * out holds a secret: put it in secure memory; it is wiped on failure. */
+int aios__pkcs8_encode_der(uint8_t *out, size_t out_cap, size_t *out_len,
+                           aios__keyenc_alg alg, const uint8_t *priv, size_t priv_len);
+int aios__pkcs8_encode_pem(char *out, size_t out_cap, size_t *out_len,
+                           aios__keyenc_alg alg, const uint8_t *priv, size_t priv_len);
+/* Decode PKCS#8 (or SEC1 for ECDSA), PEM or DER: *alg_out gets an
+ * aios__keyenc_alg (0 on failure), priv the raw private key (all priv_cap
+ * bytes wiped on failure).  len excludes any NUL terminator. */
+int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
+                       uint8_t *priv, size_t priv_cap, size_t *priv_len);
+
 #endif /* AIOS_LIB_CRYPTO_CRYPTO_H */

@@ -4,14 +4,15 @@
  * Every vector below is published: FIPS 180-4 / NIST examples, RFC 4231,
  * RFC 5869, the GCM specification (McGrew and Viega, test case 16),
  * RFC 8439, draft-irtf-cfrg-xchacha A.3.1, RFC 7693, RFC 8032, RFC 7748,
- * RFC 6979, RFC 4648, and libsodium's own Argon2id test suite.  None is
+ * RFC 6979, RFC 4648, RFC 3394, RFC 5649, and libsodium's own Argon2id
+ * test suite.  None is
  * derived from this code.
  *
  * Test names are stable (hosts may log or match them):
  *   fast: sha256 sha384 sha512 hmac-sha256 hkdf-sha256 aead-aes256gcm
  *         aead-chacha20poly1305 aead-xchacha20poly1305
  *   full: the above, then hmac-sha512 blake2b argon2id ed25519 x25519
- *         ecdsa-p256 ecdsa-p384 base64 hex
+ *         ecdsa-p256 ecdsa-p384 base64 hex aes-kw aes-kwp
  * aead-aes256gcm runs (and is reported) only where aios__aead_available()
  * says AES-256-GCM can run.  Every test runs even after one fails; the
  * first failure is returned.
@@ -475,6 +476,68 @@ static const char *kat_hex(void)
     return NULL;
 }
 
+/* ============================================================== key wrap */
+
+static const char *kat_aes_kw(void)
+{
+    /* RFC 3394 section 4.6: 256 bits of key data with a 256-bit KEK. */
+    uint8_t kek[32], key[32], exp[40], out[40], back[32];
+    size_t n = 0;
+    const char *why = NULL;
+    unhex(kek, sizeof(kek), "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    unhex(key, sizeof(key), "00112233445566778899aabbccddeeff000102030405060708090a0b0c0d0e0f");
+    unhex(exp, sizeof(exp), "28c9f404c4b810f4cbccb35cfb87f8263f5786e2d80ed326"
+                            "cbc7f0e71a99f43bfb988b9b7a02dd21");
+    if (aios__aes_kw_wrap(out, sizeof(out), &n, kek, 32, key, 32) != AIOS_OK || n != 40 ||
+        !eq(out, exp, 40))
+        why = "RFC 3394 4.6 wrap mismatch";
+    else if (aios__aes_kw_unwrap(back, sizeof(back), &n, kek, 32, exp, 40) != AIOS_OK ||
+             n != 32 || !eq(back, key, 32))
+        why = "RFC 3394 4.6 unwrap mismatch";
+    else {
+        exp[0] ^= 0x01;
+        if (aios__aes_kw_unwrap(back, sizeof(back), &n, kek, 32, exp, 40) != AIOS_E_AUTH)
+            why = "an altered wrapped key was accepted";
+        else if (!aios__ct_is_zero(back, sizeof(back)))
+            why = "a failed unwrap left key bytes behind";
+    }
+    aios__wipe(back, sizeof(back));
+    return why;
+}
+
+static const char *kat_aes_kwp(void)
+{
+    /* RFC 5649 section 6: both examples (20 and 7 bytes, 192-bit KEK). */
+    static const struct { const char *key, *wrapped; } v[] = {
+        { "c37b7e6492584340bed12207808941155068f738",
+          "138bdeaa9b8fa7fc61f97742e72248ee5ae6ae5360d1ae6a5f54f373fa543b6a" },
+        { "466f7250617369", "afbeb0f07dfbf5419200f2ccb50bb24f" },
+    };
+    uint8_t kek[24], key[20], exp[32], out[32], back[24];
+    size_t i, n = 0, klen, wlen;
+    const char *why = NULL;
+    unhex(kek, sizeof(kek), "5840df6e29b02af1ab493b705bf16ea1ae8338f4dcc176a8");
+    for (i = 0; why == NULL && i < sizeof(v) / sizeof(v[0]); i++) {
+        klen = unhex(key, sizeof(key), v[i].key);
+        wlen = unhex(exp, sizeof(exp), v[i].wrapped);
+        if (aios__aes_kwp_wrap(out, sizeof(out), &n, kek, 24, key, klen) != AIOS_OK ||
+            n != wlen || !eq(out, exp, wlen))
+            why = "RFC 5649 wrap mismatch";
+        else if (aios__aes_kwp_unwrap(back, sizeof(back), &n, kek, 24, exp, wlen) != AIOS_OK ||
+                 n != klen || !eq(back, key, klen))
+            why = "RFC 5649 unwrap mismatch";
+        else {
+            exp[wlen - 1] ^= 0x80;
+            if (aios__aes_kwp_unwrap(back, sizeof(back), &n, kek, 24, exp, wlen) != AIOS_E_AUTH)
+                why = "an altered wrapped key was accepted";
+            else if (!aios__ct_is_zero(back, sizeof(back)))
+                why = "a failed unwrap left key bytes behind";
+        }
+    }
+    aios__wipe(back, sizeof(back));
+    return why;
+}
+
 /* ================================================================ runner */
 
 typedef struct selftest_run {
@@ -539,6 +602,8 @@ int aios__crypto_selftest(int full, aios_selftest_cb cb, void *payload)
         run_one(&run, "ecdsa-p384", kat_ecdsa_p384);
         run_one(&run, "base64", kat_base64);
         run_one(&run, "hex", kat_hex);
+        run_one(&run, "aes-kw", kat_aes_kw);
+        run_one(&run, "aes-kwp", kat_aes_kwp);
     }
 
     if (run.stopped != AIOS_OK)

@@ -8,6 +8,7 @@
 
 #include "proto.h"
 #include "../core/internal.h"
+#include "../crypto/crypto.h"
 #include "aios_common.pb-c.h"
 
 /* protobuf-c's unpack returns NULL both for malformed input and for a
@@ -139,6 +140,100 @@ static int check_canonical(const ProtobufCMessage *msg, const uint8_t *data, siz
     if (!same)
         return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
     return AIOS_OK;
+}
+
+/* ------------------------------------------- helpers for format owners */
+
+void *aios__proto_unpack(const void *descriptor, const uint8_t *data, size_t len,
+                         const char *what)
+{
+    return unpack((const ProtobufCMessageDescriptor *)descriptor, data, len, what);
+}
+
+int aios__proto_check_canonical(const void *msg, const uint8_t *data, size_t len,
+                                const char *what, int secret)
+{
+    const ProtobufCMessage *m = (const ProtobufCMessage *)msg;
+    uint8_t *buf;
+    size_t n;
+    int same;
+
+    if (!secret)
+        return check_canonical(m, data, len, what);
+    /* The re-packed copy holds the same secrets as the input: secure
+     * memory, wiped by aios__secure_free. */
+    n = protobuf_c_message_get_packed_size(m);
+    if (n != len)
+        return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+    buf = aios__secure_malloc(n ? n : 1);
+    if (!buf)
+        return aios__nomem(what);
+    same = protobuf_c_message_pack(m, buf) == n && aios__ct_equal(buf, data, n);
+    aios__secure_free(buf);
+    if (!same)
+        return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+    return AIOS_OK;
+}
+
+/* A varint of at most 10 bytes whose last byte fits the 64 bits. */
+static int read_varint(const uint8_t *data, size_t len, size_t *pos, uint64_t *out)
+{
+    uint64_t v = 0;
+    unsigned shift = 0;
+    size_t i = *pos;
+
+    while (i < len) {
+        uint8_t b = data[i++];
+        if (shift == 63 && (b & 0x7e) != 0)
+            return -1;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *pos = i;
+            *out = v;
+            return 0;
+        }
+        shift += 7;
+        if (shift > 63)
+            return -1;
+    }
+    return -1;
+}
+
+int aios__proto_next_field(const uint8_t *data, size_t len, size_t *pos,
+                           aios__proto_field *f, const char *what)
+{
+    uint64_t key, n;
+
+    memset(f, 0, sizeof(*f));
+    if (*pos >= len)
+        return 0;
+    if (read_varint(data, len, pos, &key) != 0 || (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
+        return aios__fail(AIOS_E_FORMAT, "%s: bad field key at byte %zu", what, *pos);
+    f->number = (uint32_t)(key >> 3);
+    f->wire_type = (uint32_t)(key & 7);
+    switch (f->wire_type) {
+    case 0:
+        if (read_varint(data, len, pos, &f->varint) != 0)
+            return aios__fail(AIOS_E_FORMAT, "%s: bad varint in field %u", what, f->number);
+        return 1;
+    case 1:
+    case 5:
+        n = f->wire_type == 1 ? 8 : 4;
+        break;
+    case 2:
+        if (read_varint(data, len, pos, &n) != 0)
+            return aios__fail(AIOS_E_FORMAT, "%s: bad length in field %u", what, f->number);
+        break;
+    default:
+        return aios__fail(AIOS_E_FORMAT, "%s: wire type %u of field %u is not supported",
+                          what, f->wire_type, f->number);
+    }
+    if (n > len - *pos)
+        return aios__fail(AIOS_E_FORMAT, "%s: field %u runs past the end", what, f->number);
+    f->data = data + *pos;
+    f->len = (size_t)n;
+    *pos += (size_t)n;
+    return 1;
 }
 
 int aios__keyref_decode(aios__keyref *out, const uint8_t *data, size_t len)

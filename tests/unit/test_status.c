@@ -30,6 +30,23 @@ static const expect_row rows[] = {
     { -14, "AIOS_E_CANCELLED",        AIOS_KIND_CALLBACK },
     { -15, "AIOS_E_INTERNAL",         AIOS_KIND_INTERNAL },
     { -16, "AIOS_E_SELFTEST",         AIOS_KIND_INTERNAL },
+    { -100, "AIOS_E_KEY_NOT_FOUND",         AIOS_KIND_NOT_FOUND },
+    { -101, "AIOS_E_KEY_VERSION_NOT_FOUND", AIOS_KIND_NOT_FOUND },
+    { -102, "AIOS_E_KEY_EXISTS",            AIOS_KIND_STATE },
+    { -103, "AIOS_E_KEY_DESTROYED",         AIOS_KIND_STATE },
+    { -104, "AIOS_E_KEY_DISABLED",          AIOS_KIND_STATE },
+    { -105, "AIOS_E_KEY_DECRYPT_ONLY",      AIOS_KIND_STATE },
+    { -106, "AIOS_E_KEY_USAGE",             AIOS_KIND_INVALID },
+    { -107, "AIOS_E_KEY_USAGE_LIMIT",       AIOS_KIND_LIMIT },
+    { -108, "AIOS_E_KEY_NOT_EXPORTABLE",    AIOS_KIND_STATE },
+    { -109, "AIOS_E_KEY_EXPIRED",           AIOS_KIND_STATE },
+    { -110, "AIOS_E_KEYRING_PASSPHRASE",    AIOS_KIND_AUTH },
+    { -111, "AIOS_E_KEYRING_TAMPERED",      AIOS_KIND_AUTH },
+    { -112, "AIOS_E_KEYRING_CORRUPT",       AIOS_KIND_INVALID },
+    { -113, "AIOS_E_KEYRING_LOCKED",        AIOS_KIND_STATE },
+    { -114, "AIOS_E_PKCS11",                AIOS_KIND_IO },
+    { -115, "AIOS_E_PKCS11_PIN",            AIOS_KIND_AUTH },
+    { -116, "AIOS_E_PROVIDER_TIMEOUT",      AIOS_KIND_CALLBACK },
 };
 #define NROWS (sizeof(rows) / sizeof(rows[0]))
 
@@ -63,7 +80,7 @@ static void test_every_code_has_text(void **state)
 static void test_unknown_codes(void **state)
 {
     (void)state;
-    int unknown[] = { 1, 42, -17, -99, -100, -1000, 0x7fffffff, (int)0x80000000u };
+    int unknown[] = { 1, 42, -17, -99, -117, -199, -1000, 0x7fffffff, (int)0x80000000u };
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_string_equal(aios_status_name(unknown[i]), "AIOS_E_UNKNOWN");
         assert_string_equal(aios_status_str(unknown[i]), "unknown status");

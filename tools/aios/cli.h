@@ -66,7 +66,13 @@ void cli_print_json(json_t *doc);
 int cli_parse_common(cli_ctx *ctx, const cli_command *cmd, int argc, char **argv,
                      int *optind_out);
 
+/* Secrets (secret_input.c): into a new secure buffer, never echoed. */
+int cli_read_secret_file(const char *path, aios_buffer **out, const char *what);
+int cli_read_secret_fd(int fd, aios_buffer **out, const char *what);
+int cli_read_secret_tty(const char *prompt, aios_buffer **out);
+
 extern const cli_command cli_cmd_version;
 extern const cli_command cli_cmd_selftest;
+extern const cli_command cli_cmd_key;
 
 #endif /* AIOS_CLI_H */

@@ -11,6 +11,7 @@
 static const cli_command *const commands[] = {
     &cli_cmd_version,
     &cli_cmd_selftest,
+    &cli_cmd_key,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
