@@ -13,8 +13,8 @@ import (
 
 // Calling back from C into Go.
 //
-// A library call that may call Go code (the self-test callback today; key
-// providers and telemetry sinks later) goes through withCallbacks:
+// A library call that may call Go code for its own duration (the self-test
+// callback today; telemetry sinks later) goes through withCallbacks:
 //
 //  1. withCallbacks wraps the per-call Go state in a callbackCtx and gives
 //     C a runtime/cgo.Handle to it as the callback payload (a uintptr_t in
@@ -35,6 +35,14 @@ import (
 //
 // A new callback type needs a trampoline in shim.c, an //export-ed function
 // here that calls ctx.run, and a withCallbacks call in its API.
+//
+// Key providers (provider.go) cannot use withCallbacks: their payload
+// lives as long as the provider, not one library call, and the library
+// calls them on its own worker threads. Their handle is made by
+// NewCallbackProvider and deleted by the provider's release callback, and
+// a host's error finds its library call through a token in the worker
+// thread's error message, which the library carries back to the calling
+// thread (see hostFailure in provider.go).
 
 // callbackCtx is the Go side of one library call that may call into Go.
 // Callbacks may run on library worker threads, several at once.

@@ -121,6 +121,28 @@ func ErrorClear() {
 	C.aios_error_clear()
 }
 
+// SetError records a failure on the calling OS thread as libaios' own
+// functions do (aios_error_set) and returns the status recorded: status,
+// or StatusCallback when status is not a failure (>= 0). message says
+// what failed; "" records status's description (StatusString). libaios
+// keeps at most 511 bytes of it and stops at a NUL byte.
+//
+// It is for host callback code that runs on a thread libaios called it
+// on and is about to return a failure to the library: libaios carries a
+// message recorded on its worker thread back to the thread that made the
+// library call. The binding does this itself for the KMS methods of a
+// callback provider (see NewCallbackProvider), so Go code rarely needs
+// it; elsewhere the caveats of LastErrorMessage apply (call
+// runtime.LockOSThread first).
+func SetError(status Status, message string) Status {
+	var cm *C.char
+	if message != "" {
+		cm = C.CString(message)
+		defer freeCString(cm)
+	}
+	return Status(C.aios_error_set(C.int(status), cm))
+}
+
 // ------------------------------------------------------- secret helpers
 
 // ConstantTimeEqual reports whether a and b hold the same bytes

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/libaios/libaios/bindings/go/internal/dlsym"
 )
@@ -472,6 +473,32 @@ func TestLastErrorOnLockedThread(t *testing.T) {
 	ErrorClear()
 	if LastErrorStatus() != StatusOK || LastErrorMessage() != "" {
 		t.Errorf("after ErrorClear: %v %q", LastErrorStatus(), LastErrorMessage())
+	}
+}
+
+func TestSetError(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer ErrorClear()
+
+	if got := SetError(StatusAuth, "the host said no"); got != StatusAuth {
+		t.Errorf("SetError(StatusAuth) = %v", got)
+	}
+	if LastErrorStatus() != StatusAuth || LastErrorMessage() != "the host said no" {
+		t.Errorf("after SetError: %v %q", LastErrorStatus(), LastErrorMessage())
+	}
+	// Not a failure: recorded as StatusCallback. No message: the status's
+	// description.
+	if got := SetError(StatusOK, ""); got != StatusCallback {
+		t.Errorf("SetError(StatusOK) = %v, want StatusCallback", got)
+	}
+	if LastErrorStatus() != StatusCallback || LastErrorMessage() != StatusString(StatusCallback) {
+		t.Errorf("after SetError(StatusOK, \"\"): %v %q", LastErrorStatus(), LastErrorMessage())
+	}
+	// libaios keeps 511 bytes and marks the cut.
+	SetError(StatusIO, strings.Repeat("é", 400))
+	if m := LastErrorMessage(); len(m) > 511 || !strings.HasSuffix(m, "...") || !utf8.ValidString(m) {
+		t.Errorf("a long message was kept as %d bytes ending %q", len(m), m[len(m)-8:])
 	}
 }
 

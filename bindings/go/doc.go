@@ -22,13 +22,14 @@
 //
 // libaios keeps error details per OS thread, and a goroutine may change
 // threads between two cgo calls, so the binding copies them inside the
-// failing call itself (a small C shim per function). LastErrorMessage and
-// friends exist for completeness and are rarely useful from Go.
+// failing call itself (a small C shim per function). LastErrorMessage,
+// SetError and friends exist for completeness and are rarely useful from
+// Go.
 //
 // # Callbacks
 //
-// Where libaios calls back into the host (the self-test callback; key
-// providers and telemetry sinks), the binding passes a runtime/cgo.Handle
+// Where libaios calls back into the host (the self-test callback, key
+// providers; telemetry sinks later), the binding passes a runtime/cgo.Handle
 // through C and back. A Go callback that returns an error stops the
 // library call, which fails with StatusCallback, and the returned *Error
 // unwraps to the callback's error unchanged, so errors.Is and errors.As
@@ -38,10 +39,22 @@
 // panic is raised again, with its original value, in the goroutine that
 // made the call.
 //
+// # Keys
+//
+// Keyring (CreateKeyring, OpenKeyring) holds named, versioned keys in an
+// encrypted file; Key is a handle to one version, for Wrap, Unwrap, Sign,
+// Verify, MAC, Agree and the public key; Provider gives keys from a
+// PKCS#11 token (NewPKCS11Provider) or from a KMS written in Go
+// (NewCallbackProvider); DataKeyCache keeps unwrapped data keys. The key
+// statuses (StatusKeyDisabled, StatusKeyringLocked, ...) work with
+// errors.Is like the others. A callback provider's methods run on the
+// library's worker threads; their errors and panics still come back to
+// the goroutine that made the library call (see KMS).
+//
 // # Handles and memory
 //
-// Types that wrap a C object (Buffer; key handles, envelopes and manifests
-// as they come) are released with Close, which is idempotent; a runtime
+// Types that wrap a C object (Buffer, Key, Keyring, Provider,
+// DataKeyCache, CacheEntry; envelopes and manifests as they come) are released with Close, which is idempotent; a runtime
 // cleanup releases a forgotten one when it is garbage collected. Using a
 // handle after Close returns an error of kind ErrState instead of touching
 // freed memory. Handles are safe for concurrent use.

@@ -43,6 +43,29 @@ const (
 	StatusSelftest        Status = -16 // AIOS_E_SELFTEST: a cryptographic self-test failed: do not use this build
 )
 
+// The key module's status codes (include/aios/core.h, key.h). Each has a
+// kind too, so errors.Is(err, aios.StatusKeyDisabled) tests for the exact
+// code and errors.Is(err, aios.ErrState) for the whole class.
+const (
+	StatusKeyNotFound        Status = -100 // AIOS_E_KEY_NOT_FOUND: no key with that id (ErrNotFound)
+	StatusKeyVersionNotFound Status = -101 // AIOS_E_KEY_VERSION_NOT_FOUND: the key has no such version (ErrNotFound)
+	StatusKeyExists          Status = -102 // AIOS_E_KEY_EXISTS: a key (or keyring file) with that name exists (ErrState)
+	StatusKeyDestroyed       Status = -103 // AIOS_E_KEY_DESTROYED: the version was destroyed: its material is gone (ErrState)
+	StatusKeyDisabled        Status = -104 // AIOS_E_KEY_DISABLED: the version is disabled, or below the minimum (ErrState)
+	StatusKeyDecryptOnly     Status = -105 // AIOS_E_KEY_DECRYPT_ONLY: the version may only unwrap or verify (ErrState)
+	StatusKeyUsage           Status = -106 // AIOS_E_KEY_USAGE: the key's type or purposes do not allow this (ErrInvalid)
+	StatusKeyUsageLimit      Status = -107 // AIOS_E_KEY_USAGE_LIMIT: the version has used up its operations (ErrLimit)
+	StatusKeyNotExportable   Status = -108 // AIOS_E_KEY_NOT_EXPORTABLE: the key may not leave its provider (ErrState)
+	StatusKeyExpired         Status = -109 // AIOS_E_KEY_EXPIRED: past the version's not-after time (ErrState)
+	StatusKeyringPassphrase  Status = -110 // AIOS_E_KEYRING_PASSPHRASE: wrong passphrase or master key (ErrAuth)
+	StatusKeyringTampered    Status = -111 // AIOS_E_KEYRING_TAMPERED: the keyring file was changed (ErrAuth)
+	StatusKeyringCorrupt     Status = -112 // AIOS_E_KEYRING_CORRUPT: the keyring file is truncated or malformed (ErrInvalid)
+	StatusKeyringLocked      Status = -113 // AIOS_E_KEYRING_LOCKED: another writer holds the keyring (ErrState)
+	StatusPKCS11             Status = -114 // AIOS_E_PKCS11: a PKCS#11 module or token failed (ErrIO)
+	StatusPKCS11PIN          Status = -115 // AIOS_E_PKCS11_PIN: the token refused the PIN (ErrAuth)
+	StatusProviderTimeout    Status = -116 // AIOS_E_PROVIDER_TIMEOUT: a provider did not answer in time (ErrCallback)
+)
+
 // Name is the C constant's name, for example "AIOS_E_AUTH"
 // (aios_status_name). An unknown code yields "AIOS_E_UNKNOWN".
 func (s Status) Name() string { return StatusName(s) }
@@ -153,18 +176,21 @@ type Error struct {
 	Kind    Kind   // the coarse kind, for example KindAuth
 	Message string // libaios' description of this failure; may be empty
 
-	cause error // a host callback's error (StatusCallback, StatusCancelled)
+	cause      error // a host callback's error (StatusCallback, StatusCancelled)
+	causeShown bool  // Message already ends with the whole of cause's text
 }
 
 // Error formats the failure as "aios: <message> (<name>)", followed by
-// ": <cause>" when a host callback's error is attached.
+// ": <cause>" when a host callback's error is attached and Message does
+// not already end with its text (a callback provider's message carries
+// the host's error text).
 func (e *Error) Error() string {
 	msg := e.Message
 	if msg == "" {
 		msg = StatusString(e.Status)
 	}
 	s := "aios: " + msg + " (" + e.Name + ")"
-	if e.cause != nil {
+	if e.cause != nil && !e.causeShown {
 		s += ": " + e.cause.Error()
 	}
 	return s

@@ -5,8 +5,9 @@ import (
 	"sync"
 )
 
-// handle owns one libaios object (an aios_buffer today; key handles,
-// envelopes and manifests later).  Every Go type that wraps a C handle
+// handle owns one libaios object (an aios_buffer, aios_key, aios_keyring,
+// aios_provider, aios_dkcache or aios_dkcache_entry; envelopes and
+// manifests later).  Every Go type that wraps a C handle
 // embeds one and follows the same rules:
 //
 //   - Close is idempotent: it frees the object once and stops the cleanup.

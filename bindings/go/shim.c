@@ -1,11 +1,13 @@
 /*
  * The C half of the Go binding; see shim.h for the pattern.
  */
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shim.h"
-#include "_cgo_export.h"   /* the //export-ed Go functions (callbacks.go, allocator.go) */
+#include "_cgo_export.h"   /* the //export-ed Go functions (callbacks.go, allocator.go, provider.go) */
 
 /* Each C call from Go may run on any OS thread, so the shim does the whole
  * exchange with the per-thread error record inside one call. */
@@ -122,6 +124,439 @@ int aiosgo_buffer_protect(aios_buffer *buf, int prot, aiosgo_err *err)
     int rc;
     aiosgo_begin();
     rc = aios_buffer_protect(buf, (aios_protection)prot);
+    return aiosgo_end(rc, err);
+}
+
+/* -------------------------------------------------------------- key.h */
+
+/* A NUL-terminated copy of s[0..len) in a secure buffer, or NULL. */
+static int secure_cstr(aios_buffer **out, const uint8_t *s, size_t len)
+{
+    int rc = aios_buffer_new(out, len + 1, AIOS_BUFFER_SECURE);
+    if (rc == AIOS_OK && len > 0)
+        memcpy(aios_buffer_data_mut(*out), s, len);
+    return rc;
+}
+
+int aiosgo_keyring_open(int create, aios_keyring **out, const char *path, int unlock,
+                        const uint8_t *secret, size_t secret_len,
+                        const char *pkcs11_module, const char *pkcs11_uri,
+                        const uint8_t *pin, size_t pin_len, int has_pin,
+                        uint64_t argon2_ops, uint64_t argon2_mem, uint32_t flags,
+                        uint32_t lock_timeout_ms, aiosgo_err *err)
+{
+    aios_keyring_options o;
+    aios_buffer *sec = NULL, *pinbuf = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = aios_keyring_options_init(&o, AIOS_KEYRING_OPTIONS_VERSION);
+    /* The secrets live in guarded memory for the call only. */
+    if (rc == AIOS_OK && secret != NULL && secret_len > 0)
+        rc = aios_buffer_from_bytes(&sec, secret, secret_len, AIOS_BUFFER_SECURE);
+    if (rc == AIOS_OK && has_pin)
+        rc = secure_cstr(&pinbuf, pin, pin_len);
+    if (rc == AIOS_OK) {
+        o.unlock = (aios_keyring_unlock)unlock;
+        o.secret = sec ? aios_buffer_data(sec) : NULL;
+        o.secret_len = sec ? secret_len : 0;
+        o.pkcs11_module = pkcs11_module;
+        o.pkcs11_uri = pkcs11_uri;
+        o.pkcs11_pin = pinbuf ? (const char *)aios_buffer_data(pinbuf) : NULL;
+        o.argon2_opslimit = argon2_ops;
+        o.argon2_memlimit = argon2_mem;
+        o.flags = flags;
+        o.lock_timeout_ms = lock_timeout_ms;
+        rc = create ? aios_keyring_create(out, path, &o) : aios_keyring_open(out, path, &o);
+    }
+    aios_buffer_free(sec);      /* wipes */
+    aios_buffer_free(pinbuf);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_reload(aios_keyring *kr, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_reload(kr);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_add(aios_keyring *kr, aios_key **out, const char *key_id, int type,
+                       const uint8_t *material, size_t material_len,
+                       uint32_t purposes, uint32_t exportable, const char *attrs, size_t nattrs,
+                       uint64_t max_uses, int64_t not_after, aiosgo_err *err)
+{
+    aios_key_spec ks;
+    aios_key_attribute_pair *pairs = NULL;
+    const char *p;
+    int rc;
+
+    aiosgo_begin();
+    rc = aios_key_spec_init(&ks, AIOS_KEY_SPEC_VERSION);
+    if (rc == AIOS_OK && nattrs > 0) {
+        pairs = calloc(nattrs, sizeof(*pairs));
+        if (pairs == NULL) {
+            rc = AIOS_E_NOMEM;
+        } else {
+            p = attrs;
+            for (size_t i = 0; i < nattrs; i++) {
+                pairs[i].name = p;
+                p += strlen(p) + 1;
+                pairs[i].value = p;
+                p += strlen(p) + 1;
+            }
+        }
+    }
+    if (rc == AIOS_OK) {
+        ks.purposes = purposes;
+        ks.exportable = exportable;
+        ks.attributes = pairs;
+        ks.attribute_count = nattrs;
+        ks.max_uses = max_uses;
+        ks.not_after = not_after;
+        if (material != NULL)
+            rc = aios_keyring_import(kr, out, key_id, (aios_key_type)type, material, material_len, &ks);
+        else
+            rc = aios_keyring_add(kr, out, key_id, (aios_key_type)type, &ks);
+    }
+    free(pairs);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_get(aios_keyring *kr, aios_key **out, const char *key_id, uint32_t version,
+                       aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_get(kr, out, key_id, version);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_rotate(aios_keyring *kr, aios_key **out, const char *key_id, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_rotate(kr, out, key_id);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_add_version(aios_keyring *kr, aios_key **out, const char *key_id,
+                               aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_add_version(kr, out, key_id);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_promote(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_promote(kr, key_id, version);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_set_state(aios_keyring *kr, const char *key_id, uint32_t version, int state,
+                             aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_set_state(kr, key_id, version, (aios_key_state)state);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_destroy(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_destroy(kr, key_id, version);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_set_min_decrypt_version(aios_keyring *kr, const char *key_id,
+                                           uint32_t version, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_set_min_decrypt_version(kr, key_id, version);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_keyring_list_json(aios_keyring *kr, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_list_json(kr, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_attribute_at(const aios_key *key, size_t index, const char **name,
+                            const char **value, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_attribute_at(key, index, name, value);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_wrap(const aios_key *kek, aios_buffer **out, const uint8_t *data_key,
+                    size_t data_key_len, const uint8_t *ad, size_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_wrap(kek, out, data_key, data_key_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_unwrap(const aios_key *kek, aios_buffer **out, const uint8_t *wrapped,
+                      size_t wrapped_len, const uint8_t *ad, size_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_unwrap(kek, out, wrapped, wrapped_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_sign(const aios_key *key, aios_buffer **out, const uint8_t *msg, size_t msg_len,
+                    aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_sign(key, out, msg, msg_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_verify(const aios_key *key, const uint8_t *sig, size_t sig_len,
+                      const uint8_t *msg, size_t msg_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_verify(key, sig, sig_len, msg, msg_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_mac(const aios_key *key, uint8_t *out, const uint8_t *msg, size_t msg_len,
+                   aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_mac(key, out, msg, msg_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_agree(const aios_key *key, aios_buffer **out, const uint8_t *peer, size_t peer_len,
+                     aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_agree(key, out, peer, peer_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_public_pem(const aios_key *key, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_public_pem(key, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_public_raw(const aios_key *key, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_public_raw(key, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_export(const aios_key *key, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_export(key, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_key_from_public_pem(aios_key **out, const char *key_id, const char *pem,
+                               size_t pem_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_key_from_public_pem(out, key_id, pem, pem_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_provider_get_key(aios_provider *p, aios_key **out, const char *key_id,
+                            uint32_t version, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_provider_get_key(p, out, key_id, version);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_provider_pkcs11(aios_provider **out, const char *module, const char *uri,
+                           const uint8_t *pin, size_t pin_len, int has_pin, aiosgo_err *err)
+{
+    aios_pkcs11_options o;
+    aios_buffer *pinbuf = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = aios_pkcs11_options_init(&o, AIOS_PKCS11_OPTIONS_VERSION);
+    if (rc == AIOS_OK && has_pin)
+        rc = secure_cstr(&pinbuf, pin, pin_len);
+    if (rc == AIOS_OK) {
+        o.pin = pinbuf ? (const char *)aios_buffer_data(pinbuf) : NULL;
+        rc = aios_provider_pkcs11(out, module, uri, &o);
+    }
+    aios_buffer_free(pinbuf);   /* wipes */
+    return aiosgo_end(rc, err);
+}
+
+/* aios_provider_ops -> Go (provider.go).  The library calls these on its
+ * own worker threads, one thread per host call, possibly several at once;
+ * the Go side finds its provider state through the cgo.Handle payload. */
+#define INFO_HAS(info, m) \
+    ((info)->size >= offsetof(aios_provider_key_info, m) + sizeof((info)->m))
+
+static int prov_describe(void *payload, const char *key_id, uint32_t version,
+                         aios_provider_key_info *info, uint32_t deadline_ms)
+{
+    aiosgo_key_info gi;
+    int rc;
+
+    memset(&gi, 0, sizeof(gi));
+    rc = aiosgoProviderDescribe((uintptr_t)payload, (char *)key_id, version, &gi, deadline_ms);
+    if (rc == AIOS_OK) {
+        /* Only what the library's struct holds: it may be an older one. */
+        if (INFO_HAS(info, version))    info->version = gi.version;
+        if (INFO_HAS(info, type))       info->type = (aios_key_type)gi.type;
+        if (INFO_HAS(info, purposes))   info->purposes = gi.purposes;
+        if (INFO_HAS(info, state))      info->state = (aios_key_state)gi.state;
+        if (INFO_HAS(info, created_at)) info->created_at = gi.created_at;
+    }
+    return rc;
+}
+
+static int prov_wrap(void *payload, const char *key_id, uint32_t version,
+                     const uint8_t *data_key, size_t data_key_len, const uint8_t *ad, size_t ad_len,
+                     uint8_t *out, size_t out_cap, size_t *out_len, uint32_t deadline_ms)
+{
+    return aiosgoProviderCall((uintptr_t)payload, AIOSGO_OP_WRAP, (char *)key_id, version,
+                              (uint8_t *)data_key, data_key_len, (uint8_t *)ad, ad_len,
+                              out, out_cap, out_len, deadline_ms);
+}
+
+static int prov_unwrap(void *payload, const char *key_id, uint32_t version,
+                       const uint8_t *wrapped, size_t wrapped_len, const uint8_t *ad, size_t ad_len,
+                       uint8_t *out, size_t out_cap, size_t *out_len, uint32_t deadline_ms)
+{
+    return aiosgoProviderCall((uintptr_t)payload, AIOSGO_OP_UNWRAP, (char *)key_id, version,
+                              (uint8_t *)wrapped, wrapped_len, (uint8_t *)ad, ad_len,
+                              out, out_cap, out_len, deadline_ms);
+}
+
+static int prov_sign(void *payload, const char *key_id, uint32_t version,
+                     const uint8_t *msg, size_t msg_len,
+                     uint8_t *out, size_t out_cap, size_t *out_len, uint32_t deadline_ms)
+{
+    return aiosgoProviderCall((uintptr_t)payload, AIOSGO_OP_SIGN, (char *)key_id, version,
+                              (uint8_t *)msg, msg_len, NULL, 0, out, out_cap, out_len, deadline_ms);
+}
+
+static int prov_public_key(void *payload, const char *key_id, uint32_t version,
+                           uint8_t *out, size_t out_cap, size_t *out_len, uint32_t deadline_ms)
+{
+    return aiosgoProviderCall((uintptr_t)payload, AIOSGO_OP_PUBLIC_KEY, (char *)key_id, version,
+                              NULL, 0, NULL, 0, out, out_cap, out_len, deadline_ms);
+}
+
+static void prov_release(void *payload)
+{
+    aiosgoProviderRelease((uintptr_t)payload);
+}
+
+int aiosgo_provider_callback(aios_provider **out, const char *name, uint32_t capabilities,
+                             uintptr_t handle, uint32_t timeout_ms, aiosgo_err *err)
+{
+    aios_provider_ops ops;
+    aios_provider_options o;
+    int rc;
+
+    aiosgo_begin();
+    memset(&ops, 0, sizeof(ops));
+    ops.size = sizeof(ops);
+    ops.capabilities = capabilities;
+    ops.describe = prov_describe;
+    ops.wrap = prov_wrap;
+    ops.unwrap = prov_unwrap;
+    ops.sign = prov_sign;
+    ops.public_key = prov_public_key;
+    ops.release = prov_release;
+    rc = aios_provider_options_init(&o, AIOS_PROVIDER_OPTIONS_VERSION);
+    if (rc == AIOS_OK) {
+        o.timeout_ms = timeout_ms;
+        /* The library copies the table. */
+        rc = aios_provider_callback(out, name, &ops, (void *)handle, &o);
+    }
+    return aiosgo_end(rc, err);
+}
+
+uint64_t aiosgo_thread_id(void)
+{
+    return (uint64_t)(uintptr_t)pthread_self();
+}
+
+int aiosgo_dkcache_new(aios_dkcache **out, uint32_t capacity, uint64_t max_age_ms,
+                       uint64_t max_messages, uint64_t max_bytes, aiosgo_err *err)
+{
+    aios_dkcache_options o;
+    int rc;
+
+    aiosgo_begin();
+    rc = aios_dkcache_options_init(&o, AIOS_DKCACHE_OPTIONS_VERSION);
+    if (rc == AIOS_OK) {
+        o.capacity = capacity;
+        o.max_age_ms = max_age_ms;
+        o.max_messages = max_messages;
+        o.max_bytes = max_bytes;
+        rc = aios_dkcache_new(out, &o);
+    }
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_dkcache_put(aios_dkcache *cache, const aios_key *key, const uint8_t *context,
+                       size_t context_len, uint32_t suite, const uint8_t *data_key,
+                       size_t data_key_len, const uint8_t *wrapped, size_t wrapped_len,
+                       aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_dkcache_put(cache, key, context, context_len, suite, data_key, data_key_len,
+                          wrapped, wrapped_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_dkcache_get(aios_dkcache *cache, aios_dkcache_entry **out, const aios_key *key,
+                       const uint8_t *context, size_t context_len, uint32_t suite,
+                       uint64_t bytes, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_dkcache_get(cache, out, key, context, context_len, suite, bytes);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_dkcache_get_stats(aios_dkcache *cache, aios_dkcache_stats *stats, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    memset(stats, 0, sizeof(*stats));
+    stats->size = sizeof(*stats);
+    rc = aios_dkcache_get_stats(cache, stats);
     return aiosgo_end(rc, err);
 }
 

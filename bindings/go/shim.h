@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include <aios/core.h>
+#include <aios/key.h>
 
 /* Room for the per-thread message (libaios keeps 512 bytes, NUL included);
  * a longer message is cut at a UTF-8 boundary. */
@@ -67,6 +68,109 @@ int aiosgo_buffer_new(aios_buffer **out, size_t len, uint32_t flags, aiosgo_err 
 int aiosgo_buffer_from_bytes(aios_buffer **out, const uint8_t *data, size_t len,
                              uint32_t flags, aiosgo_err *err);
 int aiosgo_buffer_protect(aios_buffer *buf, int prot, aiosgo_err *err);
+
+/* ---- key.h
+ *
+ * Options structs are filled here with the library's _options_init
+ * functions, so Go never depends on a struct layout beyond the fields it
+ * sets.  Byte inputs are Go memory passed for the duration of the call. */
+
+/* Keyring unlock secrets (passphrase, master key, PIN) are copied into
+ * secure libaios buffers for the call and wiped after it.  has_pin: pin
+ * is set (it may be empty); the copy is NUL-terminated. */
+int aiosgo_keyring_open(int create, aios_keyring **out, const char *path, int unlock,
+                        const uint8_t *secret, size_t secret_len,
+                        const char *pkcs11_module, const char *pkcs11_uri,
+                        const uint8_t *pin, size_t pin_len, int has_pin,
+                        uint64_t argon2_ops, uint64_t argon2_mem, uint32_t flags,
+                        uint32_t lock_timeout_ms, aiosgo_err *err);
+int aiosgo_keyring_reload(aios_keyring *kr, aiosgo_err *err);
+
+/* aios_keyring_add, or aios_keyring_import when material is not NULL,
+ * with a spec built from the fields.  attrs holds nattrs name/value pairs
+ * packed as "name\0value\0name\0value\0" (names sorted). */
+int aiosgo_keyring_add(aios_keyring *kr, aios_key **out, const char *key_id, int type,
+                       const uint8_t *material, size_t material_len,
+                       uint32_t purposes, uint32_t exportable, const char *attrs, size_t nattrs,
+                       uint64_t max_uses, int64_t not_after, aiosgo_err *err);
+int aiosgo_keyring_get(aios_keyring *kr, aios_key **out, const char *key_id, uint32_t version,
+                       aiosgo_err *err);
+int aiosgo_keyring_rotate(aios_keyring *kr, aios_key **out, const char *key_id, aiosgo_err *err);
+int aiosgo_keyring_add_version(aios_keyring *kr, aios_key **out, const char *key_id,
+                               aiosgo_err *err);
+int aiosgo_keyring_promote(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err);
+int aiosgo_keyring_set_state(aios_keyring *kr, const char *key_id, uint32_t version, int state,
+                             aiosgo_err *err);
+int aiosgo_keyring_destroy(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err);
+int aiosgo_keyring_set_min_decrypt_version(aios_keyring *kr, const char *key_id,
+                                           uint32_t version, aiosgo_err *err);
+int aiosgo_keyring_list_json(aios_keyring *kr, aios_buffer **out, aiosgo_err *err);
+
+int aiosgo_key_attribute_at(const aios_key *key, size_t index, const char **name,
+                            const char **value, aiosgo_err *err);
+int aiosgo_key_wrap(const aios_key *kek, aios_buffer **out, const uint8_t *data_key,
+                    size_t data_key_len, const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+int aiosgo_key_unwrap(const aios_key *kek, aios_buffer **out, const uint8_t *wrapped,
+                      size_t wrapped_len, const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+int aiosgo_key_sign(const aios_key *key, aios_buffer **out, const uint8_t *msg, size_t msg_len,
+                    aiosgo_err *err);
+int aiosgo_key_verify(const aios_key *key, const uint8_t *sig, size_t sig_len,
+                      const uint8_t *msg, size_t msg_len, aiosgo_err *err);
+int aiosgo_key_mac(const aios_key *key, uint8_t *out, const uint8_t *msg, size_t msg_len,
+                   aiosgo_err *err);
+int aiosgo_key_agree(const aios_key *key, aios_buffer **out, const uint8_t *peer, size_t peer_len,
+                     aiosgo_err *err);
+int aiosgo_key_public_pem(const aios_key *key, aios_buffer **out, aiosgo_err *err);
+int aiosgo_key_public_raw(const aios_key *key, aios_buffer **out, aiosgo_err *err);
+int aiosgo_key_export(const aios_key *key, aios_buffer **out, aiosgo_err *err);
+int aiosgo_key_from_public_pem(aios_key **out, const char *key_id, const char *pem,
+                               size_t pem_len, aiosgo_err *err);
+
+int aiosgo_provider_get_key(aios_provider *p, aios_key **out, const char *key_id,
+                            uint32_t version, aiosgo_err *err);
+/* pin (pin_len bytes, copied NUL-terminated into a secure buffer for the
+ * call) is used when has_pin; module may be NULL (the URI's module-path). */
+int aiosgo_provider_pkcs11(aios_provider **out, const char *module, const char *uri,
+                           const uint8_t *pin, size_t pin_len, int has_pin, aiosgo_err *err);
+
+/* A callback provider whose table calls the //export-ed Go functions of
+ * provider.go with handle as payload; ops->release deletes the handle. */
+int aiosgo_provider_callback(aios_provider **out, const char *name, uint32_t capabilities,
+                             uintptr_t handle, uint32_t timeout_ms, aiosgo_err *err);
+
+/* What the Go describe function fills; the trampoline copies it into the
+ * library's aios_provider_key_info as far as the library's info->size
+ * goes. */
+typedef struct aiosgo_key_info {
+    uint32_t version;
+    int32_t type;
+    uint32_t purposes;
+    int32_t state;
+    int64_t created_at;
+} aiosgo_key_info;
+
+/* The host operations after describe, for aiosgoProviderCall. */
+enum {
+    AIOSGO_OP_WRAP = 1,
+    AIOSGO_OP_UNWRAP = 2,
+    AIOSGO_OP_SIGN = 3,
+    AIOSGO_OP_PUBLIC_KEY = 4
+};
+
+/* The calling OS thread, to recognise the library's retry of a host call
+ * on the same worker thread. */
+uint64_t aiosgo_thread_id(void);
+
+int aiosgo_dkcache_new(aios_dkcache **out, uint32_t capacity, uint64_t max_age_ms,
+                       uint64_t max_messages, uint64_t max_bytes, aiosgo_err *err);
+int aiosgo_dkcache_put(aios_dkcache *cache, const aios_key *key, const uint8_t *context,
+                       size_t context_len, uint32_t suite, const uint8_t *data_key,
+                       size_t data_key_len, const uint8_t *wrapped, size_t wrapped_len,
+                       aiosgo_err *err);
+int aiosgo_dkcache_get(aios_dkcache *cache, aios_dkcache_entry **out, const aios_key *key,
+                       const uint8_t *context, size_t context_len, uint32_t suite,
+                       uint64_t bytes, aiosgo_err *err);
+int aiosgo_dkcache_get_stats(aios_dkcache *cache, aios_dkcache_stats *stats, aiosgo_err *err);
 
 /* The C library's malloc and free, for CAllocator: cgo's own C.malloc
  * never returns NULL (it crashes the program instead), which an allocator

@@ -119,6 +119,14 @@ AIOS_API const char *aios_last_error_message(void);
 AIOS_API int aios_last_error_status(void);
 /* Forget the last failure on this thread. */
 AIOS_API void aios_error_clear(void);
+/* Record a failure on this thread as libaios' own functions do: for host
+ * callbacks (providers, sinks) about to return a failure.  When a host
+ * function fails on a libaios worker thread, libaios carries its message
+ * to the thread that called libaios (after a context prefix), so a
+ * binding can put a token in it that names the host's own exception and
+ * re-raise that exception when the call returns.  A status >= 0 records
+ * AIOS_E_CALLBACK; message may be NULL.  Returns the status recorded. */
+AIOS_API int aios_error_set(int status, const char *message);
 
 /* ------------------------------------------------------ initialisation */
 
@@ -214,8 +222,10 @@ AIOS_API int aios_buffer_new(aios_buffer **out, size_t len, uint32_t flags);
 AIOS_API int aios_buffer_from_bytes(aios_buffer **out, const uint8_t *data,
                                     size_t len, uint32_t flags);
 /* The bytes (never NULL for a valid buffer, even when empty) and their
- * count.  The pointer lives as long as the buffer.  Getters accept NULL
- * and then return NULL or 0. */
+ * count.  A NUL byte always follows the data (not counted in the length),
+ * so a buffer holding text (PEM, JSON) is also a C string.  The pointer
+ * lives as long as the buffer.  Getters accept NULL and then return NULL
+ * or 0. */
 AIOS_API const uint8_t *aios_buffer_data(const aios_buffer *buf);
 AIOS_API uint8_t *aios_buffer_data_mut(aios_buffer *buf);
 AIOS_API size_t aios_buffer_len(const aios_buffer *buf);

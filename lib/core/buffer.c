@@ -35,8 +35,10 @@ static int check_len(size_t len, uint32_t flags, const char *fn)
 static uint8_t *bytes_alloc(size_t len, uint32_t flags)
 {
     uint8_t *p;
-    /* Never allocate 0 bytes: an empty buffer still has a valid pointer. */
-    size_t n = len ? len : 1;
+    /* One byte more than asked, kept zero: a NUL always follows the data,
+     * so text outputs are C strings, and an empty buffer still has a valid
+     * pointer. */
+    size_t n = len + 1;
     if (flags & AIOS_BUFFER_SECURE)
         p = aios__secure_malloc(n);
     else
@@ -53,7 +55,7 @@ static void bytes_free(uint8_t *p, size_t len, uint32_t flags)
     if (flags & AIOS_BUFFER_SECURE)
         aios__secure_free(p);            /* wipes */
     else
-        aios__free_secret(p, len ? len : 1);
+        aios__free_secret(p, len + 1);
 }
 
 static int buffer_make(aios_buffer **out, size_t len, uint32_t flags, const char *fn)

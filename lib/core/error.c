@@ -194,6 +194,13 @@ int aios_last_error_status(void)
     return tls_error.status;
 }
 
+int aios_error_set(int status, const char *message)
+{
+    if (status >= 0)
+        status = AIOS_E_CALLBACK;
+    return aios__fail(status, "%s", message ? message : aios_status_str(status));
+}
+
 void aios_error_clear(void)
 {
     tls_error.status = AIOS_OK;

@@ -158,6 +158,13 @@ aios_provider *aios_keyring_provider(aios_keyring *kr)
 
 /* ------------------------------------------------------------- helpers */
 
+/* Creation times are stored as unix seconds >= 0. */
+static int64_t kr_now(void)
+{
+    int64_t t = aios__key_now();
+    return t < 0 ? 0 : t;
+}
+
 static void kr_release(aios_keyring *kr)
 {
     if (kr->link) {
@@ -552,7 +559,7 @@ static int key_make(aios__kr_key *k, const char *key_id, aios_key_type type, uin
     k->nversions = 1;
     k->versions[0].version = 1;
     k->versions[0].state = AIOS_KEY_ACTIVE;
-    k->versions[0].created_at = aios__key_now();
+    k->versions[0].created_at = kr_now();
     k->versions[0].kv = kv;
     k->id = aios__strdup(key_id);
     k->type = type;
@@ -778,7 +785,7 @@ static int kr_new_version(aios_keyring *kr, aios_key **key_out, const char *key_
     nv = &k->versions[k->nversions];
     nv->version = k->versions[k->nversions - 1].version + 1;
     nv->state = make_primary ? AIOS_KEY_ACTIVE : AIOS_KEY_PENDING;
-    nv->created_at = aios__key_now();
+    nv->created_at = kr_now();
     nv->kv = kv;
     if (key_out && (rc = kr_handle(kr, &h, k, nv)) != AIOS_OK) {
         aios__keyver_unref(kv);

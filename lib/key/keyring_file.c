@@ -1010,7 +1010,8 @@ int aios__kr_read_file(uint8_t **out, size_t *len_out, const char *path)
     *out = NULL;
     *len_out = 0;
     do {
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO in its place must not hang the open. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return io_fail(errno, "cannot open", path);
@@ -1163,9 +1164,17 @@ int aios__kr_write_file(const char *path, const uint8_t *data, size_t len, int c
         goto fail;
     }
     if (create) {
-        /* link() refuses an existing path: create never replaces a keyring. */
-        if (step_fails(4) || link(tmp, path) != 0) {
+        /* link() refuses an existing path: create never replaces a keyring.
+         * Where the file system has no hard links, rename without
+         * replacing does the same. */
+        e = 0;
+        if (step_fails(4) || link(tmp, path) != 0)
             e = errno;
+#ifdef RENAME_NOREPLACE
+        if (e == EPERM || e == ENOTSUP || e == ENOSYS)
+            e = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0 ? 0 : errno;
+#endif
+        if (e != 0) {
             rc = e == EEXIST
                 ? aios__fail(AIOS_E_KEY_EXISTS, "keyring %s: the file already exists", path)
                 : aios__fail_errno(AIOS_E_IO, e, "keyring %s: cannot create it", path);

@@ -361,12 +361,11 @@ int aios__public_pem(const aios_key *key, aios_buffer **out)
                                    key->ver->public_raw, key->ver->public_len);
     if (rc != AIOS_OK)
         return rc;
-    /* Keep the NUL inside the buffer so the text can be used as a C
-     * string; the length excludes it. */
-    if ((rc = aios__buffer_new(out, pem_len + 1, 0)) != AIOS_OK)
+    /* aios_buffer keeps a NUL after the data: the PEM is a C string. */
+    if ((rc = aios__buffer_new(out, pem_len, 0)) != AIOS_OK)
         return rc;
-    memcpy(aios_buffer_data_mut(*out), pem, pem_len + 1);
-    return aios__buffer_resize(*out, pem_len) == AIOS_OK ? AIOS_OK : aios_last_error_status();
+    memcpy(aios_buffer_data_mut(*out), pem, pem_len);
+    return AIOS_OK;
 }
 
 /* ------------------------------------------------- public-only keys */

@@ -117,5 +117,89 @@ class Selftest(unittest.TestCase):
         self.assertTrue(all(t["status"] == "AIOS_OK" for t in doc["tests"]))
 
 
+class Key(unittest.TestCase):
+    """aios key: a keyring driven end to end, secrets from files only."""
+
+    def setUp(self):
+        import tempfile
+        self.dir = tempfile.TemporaryDirectory()
+        d = self.dir.name
+        self.ring = os.path.join(d, "ring.aioskr")
+        self.pw = os.path.join(d, "pass")
+        with open(self.pw, "w") as f:
+            f.write("correct horse battery\n")
+        self.auth = ["--passphrase-file", self.pw]
+        rc, out, err = run("key", "create", self.ring, *self.auth,
+                           "--argon2-ops", "1", "--argon2-mem", str(8 << 20))
+        self.assertEqual(rc, 0, err)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def key(self, *args):
+        rc, out, err = run("key", *args, self.ring, *self.auth) if False else \
+            run("key", args[0], self.ring, *args[1:], *self.auth)
+        return rc, out, err
+
+    def test_lifecycle_json(self):
+        rc, out, err = self.key("add", "kek", "--type", "aes256", "--attr", "tenant=acme", "--json")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["key"]["id"], "kek")
+        self.assertEqual(doc["key"]["version"], 1)
+        self.assertEqual(doc["key"]["attributes"], {"tenant": "acme"})
+        self.assertEqual(doc["key"]["purposes"], ["wrap"])
+        rc, out, _ = self.key("rotate", "kek", "--json")
+        self.assertEqual(json.loads(out)["key"]["version"], 2)
+        rc, out, _ = self.key("list", "--json")
+        self.assertEqual(rc, 0)
+        keys = {k["id"]: k for k in json.loads(out)["keys"]}
+        self.assertEqual(keys["kek"]["primary"], 2)
+        states = {v["version"]: v["state"] for v in keys["kek"]["versions"]}
+        self.assertEqual(states, {1: "decrypt-only", 2: "active"})
+        rc, _, _ = self.key("disable", "kek", "1")
+        self.assertEqual(rc, 0)
+        rc, _, _ = self.key("destroy", "kek", "1")
+        self.assertEqual(rc, 0)
+        rc, out, _ = self.key("show", "kek", "--version", "1", "--json")
+        self.assertEqual(json.loads(out)["key"]["state"], "destroyed")
+        # The primary cannot be destroyed: exit code of the state kind.
+        rc, _, err = self.key("destroy", "kek", "2")
+        self.assertEqual(rc, 9)
+        self.assertIn("primary", err)
+
+    def test_public_key_export(self):
+        rc, _, err = self.key("add", "signer", "--type", "ecdsa-p256")
+        self.assertEqual(rc, 0, err)
+        rc, out, _ = self.key("export-public", "signer")
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("-----BEGIN PUBLIC KEY-----"))
+        # A symmetric key has no public half: invalid-input exit code.
+        self.key("add", "kek", "--type", "aes256")
+        rc, _, _ = self.key("export-public", "kek")
+        self.assertEqual(rc, 3)
+
+    def test_wrong_passphrase_and_no_secret_echo(self):
+        bad = os.path.join(self.dir.name, "bad")
+        with open(bad, "w") as f:
+            f.write("tr0ub4dor")
+        rc, out, err = run("key", "list", self.ring, "--passphrase-file", bad)
+        self.assertEqual(rc, 4)
+        self.assertIn("AIOS_E_KEYRING_PASSPHRASE", err)
+        self.assertNotIn("tr0ub4dor", out + err)
+        self.assertNotIn("correct horse", out + err)
+
+    def test_usage_errors(self):
+        for argv in (("add", "k"), ("add", "k", "--type", "rot13"), ("promote", "k"),
+                     ("frobnicate",), ("destroy", "k", "zero")):
+            rc, _, _ = self.key(*argv)
+            self.assertEqual(rc, 2, argv)
+
+    def test_unknown_key(self):
+        rc, out, _ = self.key("show", "nope", "--json")
+        self.assertEqual(rc, 5)
+        self.assertEqual(json.loads(out)["error"]["status"], "AIOS_E_KEY_NOT_FOUND")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -24,6 +24,22 @@ static void test_new_is_zeroed(void **state)
     }
 }
 
+static void test_nul_after_data(void **state)
+{
+    (void)state;
+    for (uint32_t flags = 0; flags <= AIOS_BUFFER_SECURE; flags++) {
+        aios_buffer *b = NULL;
+        tu_assert_ok(aios_buffer_from_bytes(&b, (const uint8_t *)"PEM text", 8, flags));
+        assert_int_equal(aios_buffer_data(b)[8], 0);
+        assert_string_equal((const char *)aios_buffer_data(b), "PEM text");
+        tu_assert_ok(aios__buffer_resize(b, 3));
+        assert_string_equal((const char *)aios_buffer_data(b), "PEM");
+        tu_assert_ok(aios__buffer_resize(b, 40));
+        assert_int_equal(aios_buffer_data(b)[40], 0);
+        aios_buffer_free(b);
+    }
+}
+
 static void test_from_bytes_copies(void **state)
 {
     (void)state;
@@ -213,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_is_zeroed),
+        cmocka_unit_test(test_nul_after_data),
         cmocka_unit_test(test_from_bytes_copies),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_bad_arguments),

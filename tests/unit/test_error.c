@@ -71,6 +71,18 @@ static void test_prefix_and_errno(void **state)
     assert_int_equal(aios_last_error_status(), AIOS_E_IO);
 }
 
+static void test_error_set(void **state)
+{
+    (void)state;
+    assert_int_equal(aios_error_set(AIOS_E_AUTH, "host said no [token 42]"), AIOS_E_AUTH);
+    assert_int_equal(aios_last_error_status(), AIOS_E_AUTH);
+    assert_string_equal(aios_last_error_message(), "host said no [token 42]");
+    /* A non-negative status is a callback failure; NULL uses the text. */
+    assert_int_equal(aios_error_set(0, NULL), AIOS_E_CALLBACK);
+    assert_string_equal(aios_last_error_message(), "host callback failed");
+    assert_int_equal(aios_error_set(7, "x"), AIOS_E_CALLBACK);
+}
+
 typedef struct thread_arg {
     int index;
     int ok;
@@ -116,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_null_out),
         cmocka_unit_test(test_long_message_is_cut_on_utf8_boundary),
         cmocka_unit_test(test_prefix_and_errno),
+        cmocka_unit_test(test_error_set),
         cmocka_unit_test(test_messages_are_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

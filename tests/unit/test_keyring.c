@@ -252,7 +252,9 @@ static void test_create_exists_open_missing(void **state)
     assert_false(kt_exists(kt_path(f->dir, "missing.lock", 1)));
     tu_assert_status(aios_keyring_open(&kr2, kt_path(f->dir, "no/such/dir/k", 1), &o),
                      AIOS_E_NOT_FOUND);
-    tu_assert_status(aios_keyring_open(&kr2, f->dir, &o), AIOS_E_KEYRING_CORRUPT);
+    assert_int_equal(mkdir(kt_path(f->dir, "sub", 1), 0700), 0);
+    tu_assert_status(aios_keyring_open(&kr2, kt_path(f->dir, "sub", 1), &o), AIOS_E_KEYRING_CORRUPT);
+    assert_non_null(strstr(aios_last_error_message(), "not a regular file"));
     tu_assert_status(aios_keyring_open(&kr2, other, &o), AIOS_E_KEYRING_CORRUPT);
     /* Create in a folder that does not exist: an I/O error naming it. */
     tu_assert_status(aios_keyring_create(&kr2, kt_path(f->dir, "no/such/k", 1), &o), AIOS_E_IO);

@@ -9,8 +9,9 @@ static aios__keyref make(const char *provider, const char *key_id, uint32_t vers
 {
     aios__keyref r;
     memset(&r, 0, sizeof(r));
-    snprintf(r.provider, sizeof(r.provider), "%s", provider);
-    snprintf(r.key_id, sizeof(r.key_id), "%s", key_id);
+    /* Callers pass strings that fit; cut defensively all the same. */
+    memcpy(r.provider, provider, strnlen(provider, AIOS__PROVIDER_MAX));
+    memcpy(r.key_id, key_id, strnlen(key_id, AIOS__KEY_ID_MAX));
     r.version = version;
     return r;
 }

@@ -14,6 +14,10 @@ True
 
 Errors are exceptions by kind (:class:`InvalidInputError`,
 :class:`AuthenticationError`, ...), all subclasses of :class:`AiosError`.
+
+Modules: :mod:`aios.core` (buffers, versions, errors, allocator) and
+:mod:`aios.key` (:class:`Key`, :class:`Keyring`, :class:`Provider`,
+:class:`DataKeyCache`); everything public is re-exported here.
 """
 
 from ._version import __version__
@@ -64,6 +68,34 @@ from .core import (  # noqa: E402 - loads libaios
     version_string,
     wipe,
 )
+from .key import (  # noqa: E402
+    KEY_DATA_KEY_MAX,
+    KEY_MAC_LEN,
+    KEY_WRAPPED_MAX,
+    CacheEntry,
+    DataKeyCache,
+    Key,
+    KeyDecryptOnlyError,
+    KeyDestroyedError,
+    KeyDisabledError,
+    KeyExistsError,
+    KeyInfo,
+    KeyNotExportableError,
+    KeyNotFoundError,
+    Keyring,
+    KeyringLockedError,
+    KeyringPassphraseError,
+    KeyringTamperedError,
+    KeyringUnlock,
+    KeyState,
+    KeyType,
+    KeyUsageLimitError,
+    KeyUse,
+    Pkcs11PinError,
+    Provider,
+    ProviderCaps,
+    ProviderTimeoutError,
+)
 
 __all__ = [
     "__version__",
@@ -112,4 +144,31 @@ __all__ = [
     "BUFFER_SECURE_MAX_LEN",
     "Allocator",
     "set_allocator",
+    # key
+    "KeyType",
+    "KeyState",
+    "KeyUse",
+    "KeyringUnlock",
+    "ProviderCaps",
+    "KeyInfo",
+    "Key",
+    "Keyring",
+    "Provider",
+    "DataKeyCache",
+    "CacheEntry",
+    "KEY_DATA_KEY_MAX",
+    "KEY_WRAPPED_MAX",
+    "KEY_MAC_LEN",
+    "KeyNotFoundError",
+    "KeyExistsError",
+    "KeyDestroyedError",
+    "KeyDisabledError",
+    "KeyDecryptOnlyError",
+    "KeyNotExportableError",
+    "KeyUsageLimitError",
+    "KeyringPassphraseError",
+    "KeyringTamperedError",
+    "KeyringLockedError",
+    "Pkcs11PinError",
+    "ProviderTimeoutError",
 ]

@@ -27,6 +27,13 @@ header) builds the Pythonic API on top of it.  What lives here:
   does the same for callbacks that return a status to C and can stop the
   operation (``AIOS_E_CALLBACK`` when Python raised, ``AIOS_E_CANCELLED``
   when it asked to stop).
+* **Worker-thread callbacks**: libaios runs some callbacks (callback key
+  providers) on worker threads of its own, where the per-thread slot of
+  the calling thread cannot be reached.  :func:`park_worker_exception`
+  keeps the exception under a numbered token and records the token in
+  the worker's error message with ``aios_error_set``; libaios carries that
+  message to the calling thread, whose errcheck finds the token, takes
+  the exception back and raises the C error chained from it.
 
 To add a C function: write its row in :data:`FUNCTIONS` (in the section of
 its header) and use it as ``lib.<name>`` from the Python module of that
@@ -38,18 +45,23 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import itertools
 import os
 import platform
+import re
+import secrets
 import struct
 import sys
 import sysconfig
 import threading
+import time
 from ctypes import (
     CFUNCTYPE,
     POINTER,
     Structure,
     c_char_p,
     c_int,
+    c_int64,
     c_size_t,
     c_ubyte,
     c_uint32,
@@ -376,6 +388,161 @@ class aios_allocator(Structure):
     ]
 
 
+# ---- key.h ------------------------------------------------------------
+
+aios_key, aios_key_p = _opaque("aios_key")
+aios_keyring, aios_keyring_p = _opaque("aios_keyring")
+aios_provider, aios_provider_p = _opaque("aios_provider")
+aios_dkcache, aios_dkcache_p = _opaque("aios_dkcache")
+aios_dkcache_entry, aios_dkcache_entry_p = _opaque("aios_dkcache_entry")
+
+# C enums (aios_key_type, aios_key_state, aios_keyring_unlock) are ints;
+# ``unsigned int`` is c_uint.
+
+
+class aios_keyring_options(Structure):
+    """``struct aios_keyring_options`` (version 1), field for field."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("unlock", c_int),  # aios_keyring_unlock
+        ("secret", c_void_p),  # const uint8_t *: an address, so any buffer (or Buffer) passes without a copy
+        ("secret_len", c_size_t),
+        ("pkcs11_module", c_char_p),
+        ("pkcs11_uri", c_char_p),
+        ("pkcs11_pin", c_char_p),  # set to the address of a wipeable copy (never read back)
+        ("argon2_opslimit", c_uint64),
+        ("argon2_memlimit", c_uint64),
+        ("flags", c_uint32),
+        ("lock_timeout_ms", c_uint32),
+    ]
+
+
+class aios_key_attribute_pair(Structure):
+    """``struct aios_key_attribute_pair``."""
+
+    _fields_ = [("name", c_char_p), ("value", c_char_p)]
+
+
+class aios_key_spec(Structure):
+    """``struct aios_key_spec`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("purposes", c_uint32),
+        ("exportable", c_uint32),
+        ("attributes", POINTER(aios_key_attribute_pair)),
+        ("attribute_count", c_size_t),
+        ("max_uses", c_uint64),
+        ("not_after", c_int64),
+    ]
+
+
+class aios_pkcs11_options(Structure):
+    """``struct aios_pkcs11_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("pin", c_char_p),  # set to the address of a wipeable copy (never read back)
+        ("flags", c_uint32),
+    ]
+
+
+class aios_provider_key_info(Structure):
+    """``struct aios_provider_key_info``: what a host's describe() fills."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("version", c_uint32),
+        ("type", c_int),  # aios_key_type
+        ("purposes", c_uint32),
+        ("state", c_int),  # aios_key_state
+        ("created_at", c_int64),
+    ]
+
+
+# The members of struct aios_provider_ops.  Byte pointers are c_void_p so
+# ctypes hands the callback plain addresses (no conversion, no copy).
+#   int (*describe)(void *payload, const char *key_id, uint32_t version,
+#                   aios_provider_key_info *info, uint32_t deadline_ms);
+aios_provider_describe_fn = CFUNCTYPE(
+    c_int, c_void_p, c_char_p, c_uint32, POINTER(aios_provider_key_info), c_uint32
+)
+#   int (*wrap)(payload, key_id, version, data_key, data_key_len, ad, ad_len,
+#               out, out_cap, out_len, deadline_ms);   (unwrap: the same)
+aios_provider_wrap_fn = CFUNCTYPE(
+    c_int,
+    c_void_p,
+    c_char_p,
+    c_uint32,
+    c_void_p,
+    c_size_t,
+    c_void_p,
+    c_size_t,
+    c_void_p,
+    c_size_t,
+    POINTER(c_size_t),
+    c_uint32,
+)
+aios_provider_unwrap_fn = aios_provider_wrap_fn
+#   int (*sign)(payload, key_id, version, msg, msg_len, out, out_cap, out_len, deadline_ms);
+aios_provider_sign_fn = CFUNCTYPE(
+    c_int, c_void_p, c_char_p, c_uint32, c_void_p, c_size_t, c_void_p, c_size_t, POINTER(c_size_t), c_uint32
+)
+#   int (*public_key)(payload, key_id, version, out, out_cap, out_len, deadline_ms);
+aios_provider_public_key_fn = CFUNCTYPE(
+    c_int, c_void_p, c_char_p, c_uint32, c_void_p, c_size_t, POINTER(c_size_t), c_uint32
+)
+#   void (*release)(void *payload);
+aios_provider_release_fn = CFUNCTYPE(None, c_void_p)
+
+
+class aios_provider_ops(Structure):
+    """``struct aios_provider_ops``: a plug-in table that starts with its size."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("capabilities", c_uint32),
+        ("describe", aios_provider_describe_fn),
+        ("wrap", aios_provider_wrap_fn),
+        ("unwrap", aios_provider_unwrap_fn),
+        ("sign", aios_provider_sign_fn),
+        ("public_key", aios_provider_public_key_fn),
+        ("release", aios_provider_release_fn),
+    ]
+
+
+class aios_provider_options(Structure):
+    """``struct aios_provider_options`` (version 1)."""
+
+    _fields_ = [("version", ctypes.c_uint), ("timeout_ms", c_uint32)]
+
+
+class aios_dkcache_options(Structure):
+    """``struct aios_dkcache_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("capacity", c_uint32),
+        ("max_age_ms", c_uint64),
+        ("max_messages", c_uint64),
+        ("max_bytes", c_uint64),
+    ]
+
+
+class aios_dkcache_stats(Structure):
+    """``struct aios_dkcache_stats``: ``size`` is set by the caller."""
+
+    _fields_ = [
+        ("size", c_size_t),
+        ("hits", c_uint64),
+        ("misses", c_uint64),
+        ("evictions", c_uint64),
+        ("expirations", c_uint64),
+        ("entries", c_uint64),
+    ]
+
+
 # ---- byte arguments --------------------------------------------------
 
 
@@ -489,7 +656,8 @@ def guard_callback(fn: Callable[..., Any], default: Any = None) -> Callable[...,
     are re-raised as they are.
 
     The slot is per thread: a callback that libaios runs on one of its own
-    worker threads must route failures through its payload object instead.
+    worker threads returns a status with :func:`park_worker_exception`
+    instead.
     """
 
     @functools.wraps(fn)
@@ -542,6 +710,86 @@ def status_callback(fn: Callable[..., Any]) -> Callable[..., int]:
     return guarded
 
 
+# ---- callbacks on libaios worker threads ------------------------------
+#
+# A token names a parked exception: "[py-exc <secret> <n>]".  The secret is
+# random per process, so text that merely looks like a token (a key id in
+# the message's prefix, a host's message) never matches one; only the last
+# match in a message is taken (ours comes after libaios' context prefix)
+# and only a token still parked is honoured.
+
+_WORKER_SECRET = secrets.token_hex(8)
+_WORKER_TOKEN = re.compile(r"\[py-exc " + _WORKER_SECRET + r" (\d+)\]")
+_worker_ids = itertools.count(1)
+_worker_lock = threading.Lock()
+# n -> (expires (monotonic s), exception, the text to take out of the message)
+_worker_parked: Dict[int, Tuple[float, BaseException, str]] = {}
+#: How long a parked exception waits for its caller beyond the call's own
+#: deadline (a caller that timed out never comes: it is then dropped).
+WORKER_GRACE_S = 60.0
+
+
+def park_worker_exception(exc: BaseException, status: int, deadline_ms: int = 0) -> int:
+    """On a libaios worker thread: keep ``exc`` for the caller and record it.
+
+    Records ``status`` with a message naming a token for ``exc``
+    (``aios_error_set``, on this thread), so that libaios carries it to
+    the thread that made the C call, where :func:`claim_worker_exception`
+    (called by every errcheck that raises) takes it back.  The C message
+    holds the token and the exception's type name only (an
+    :class:`aios.AiosError` adds its message, which libaios wrote): never
+    the text of other exceptions, which may hold anything.  Returns
+    ``status``, for the callback to return to C.
+    """
+    n = next(_worker_ids)
+    token = f"[py-exc {_WORKER_SECRET} {n}]"
+    if isinstance(exc, AiosError):
+        inserted = f"{token} "
+        text = f"{inserted}{exc.message or type(exc).__name__}"
+    else:
+        inserted = f"{token} {type(exc).__name__}"
+        text = inserted
+    now = time.monotonic()
+    drop_expired_worker_exceptions(now)
+    with _worker_lock:
+        _worker_parked[n] = (now + deadline_ms / 1000.0 + WORKER_GRACE_S, exc, inserted)
+    return int(lib.aios_error_set(int(status), text.encode("utf-8", "replace")))
+
+
+def drop_expired_worker_exceptions(now: Optional[float] = None) -> int:
+    """Forget parked exceptions whose caller can no longer come; how many were dropped."""
+    when = time.monotonic() if now is None else now
+    with _worker_lock:
+        expired = [k for k, v in _worker_parked.items() if v[0] <= when]
+        for k in expired:
+            del _worker_parked[k]
+    return len(expired)
+
+
+def claim_worker_exception(message: str) -> Tuple[str, Optional[BaseException]]:
+    """``(message without the token, the parked exception or None)``."""
+    found = None
+    for found in _WORKER_TOKEN.finditer(message):
+        pass
+    if found is None:
+        return message, None
+    with _worker_lock:
+        entry = _worker_parked.pop(int(found.group(1)), None)
+    if entry is None:
+        return message, None
+    _, exc, inserted = entry
+    at = message.rfind(inserted)
+    if at >= 0:
+        message = message[:at] + message[at + len(inserted):]
+    return message.rstrip(": "), exc
+
+
+def parked_worker_exceptions() -> int:
+    """How many parked exceptions no caller has claimed yet (for tests)."""
+    with _worker_lock:
+        return len(_worker_parked)
+
+
 # =====================================================================
 # errcheck functions
 # =====================================================================
@@ -568,17 +816,21 @@ def error_for_status(status: int, message: Optional[str] = None) -> AiosError:
 
 
 def _raise(status: int, func: Any, host_exc: Optional[BaseException]) -> NoReturn:
-    if host_exc is not None and not isinstance(host_exc, Exception):
-        raise host_exc  # KeyboardInterrupt, SystemExit: not ours to wrap
     name = getattr(func, "__name__", "libaios")
+    message = ""
     if status < 0:
         # The record is per thread and we are on the calling thread, right
         # after the call: nothing else has touched it.  A record that does
         # not match the status is stale (the function did not set one).
         if lib.aios_last_error_status() == status:
             message = lib.aios_last_error_message()
-        else:
-            message = ""
+        # A callback that failed on a libaios worker thread left a token.
+        message, worker_exc = claim_worker_exception(message)
+        if host_exc is None:
+            host_exc = worker_exc
+    if host_exc is not None and not isinstance(host_exc, Exception):
+        raise host_exc  # KeyboardInterrupt, SystemExit: not ours to wrap
+    if status < 0:
         message = message or f"{name}: {lib.aios_status_str(status)}"
         if host_exc is not None and status == Status.E_CALLBACK:
             message = f"{message}: a Python callback raised {type(host_exc).__name__}: {host_exc}"
@@ -628,6 +880,20 @@ def check_text(result: Optional[bytes], func: Any, args: Tuple[Any, ...]) -> str
     return _text(result)
 
 
+def check_optional_text(result: Optional[bytes], func: Any, args: Tuple[Any, ...]) -> Optional[str]:
+    """errcheck for ``const char *`` that may be NULL (unknown value, no such attribute)."""
+    check_value(result, func, args)
+    return None if result is None else _text(result)
+
+
+def check_handle(result: Any, func: Any, args: Tuple[Any, ...]) -> Any:
+    """errcheck for typed handle pointers that are never NULL for valid arguments."""
+    check_value(result, func, args)
+    if not result:
+        raise error_for_status(Status.E_INTERNAL, f"{func.__name__} returned NULL")
+    return result
+
+
 def check_pointer(result: Optional[int], func: Any, args: Tuple[Any, ...]) -> int:
     """errcheck for pointers that are never NULL for valid arguments."""
     check_value(result, func, args)
@@ -660,6 +926,8 @@ FUNCTIONS: Tuple[Fn, ...] = (
     Fn("aios_last_error_message", c_char_p, (), check_text),
     Fn("aios_last_error_status", c_int, (), check_value),
     Fn("aios_error_clear", None, (), check_value),
+    # Returns the status it recorded: never raises (used by callbacks).
+    Fn("aios_error_set", c_int, (c_int, c_char_p), check_value),
     # ---- core.h: initialisation
     Fn("aios_init", c_int, (), check_status),
     Fn("aios_selftest", c_int, (aios_selftest_cb, c_void_p), check_status),
@@ -689,6 +957,137 @@ FUNCTIONS: Tuple[Fn, ...] = (
     # ---- core.h: secret helpers
     Fn("aios_ct_equal", c_int, (ConstBytes, ConstBytes, c_size_t), check_bool),
     Fn("aios_wipe", None, (MutBytes, c_size_t), check_value),
+    # ---- key.h: names
+    Fn("aios_key_type_name", c_char_p, (c_int,), check_optional_text),
+    Fn("aios_key_state_name", c_char_p, (c_int,), check_optional_text),
+    # ---- key.h: handles
+    Fn("aios_key_ref", aios_key_p, (aios_key_p,), check_handle),
+    Fn("aios_key_unref", None, (aios_key_p,), check_value),
+    Fn("aios_key_id", c_char_p, (aios_key_p,), check_text),
+    Fn("aios_key_version", c_uint32, (aios_key_p,), check_value),
+    Fn("aios_key_get_type", c_int, (aios_key_p,), check_value),
+    Fn("aios_key_purposes", c_uint32, (aios_key_p,), check_value),
+    Fn("aios_key_get_state", c_int, (aios_key_p,), check_value),
+    Fn("aios_key_provider_name", c_char_p, (aios_key_p,), check_text),
+    Fn("aios_key_created_at", c_int64, (aios_key_p,), check_value),
+    Fn("aios_key_exportable", c_int, (aios_key_p,), check_bool),
+    Fn("aios_key_attribute", c_char_p, (aios_key_p, c_char_p), check_optional_text),
+    Fn("aios_key_attribute_count", c_size_t, (aios_key_p,), check_value),
+    Fn(
+        "aios_key_attribute_at",
+        c_int,
+        (aios_key_p, c_size_t, POINTER(c_char_p), POINTER(c_char_p)),
+        check_status,
+    ),
+    # ---- key.h: operations
+    Fn(
+        "aios_key_wrap",
+        c_int,
+        (aios_key_p, POINTER(aios_buffer_p), ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_key_unwrap",
+        c_int,
+        (aios_key_p, POINTER(aios_buffer_p), ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn("aios_key_sign", c_int, (aios_key_p, POINTER(aios_buffer_p), ConstBytes, c_size_t), check_status),
+    Fn("aios_key_verify", c_int, (aios_key_p, ConstBytes, c_size_t, ConstBytes, c_size_t), check_status),
+    Fn("aios_key_mac", c_int, (aios_key_p, MutBytes, ConstBytes, c_size_t), check_status),
+    Fn("aios_key_agree", c_int, (aios_key_p, POINTER(aios_buffer_p), ConstBytes, c_size_t), check_status),
+    Fn("aios_key_public_pem", c_int, (aios_key_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_key_public_raw", c_int, (aios_key_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_key_export", c_int, (aios_key_p, POINTER(aios_buffer_p)), check_status),
+    Fn(
+        "aios_key_from_public_pem",
+        c_int,
+        (POINTER(aios_key_p), c_char_p, ConstBytes, c_size_t),
+        check_status,
+    ),
+    # ---- key.h: keyring
+    Fn("aios_keyring_options_init", c_int, (POINTER(aios_keyring_options), ctypes.c_uint), check_status),
+    Fn(
+        "aios_keyring_create",
+        c_int,
+        (POINTER(aios_keyring_p), c_char_p, POINTER(aios_keyring_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_keyring_open",
+        c_int,
+        (POINTER(aios_keyring_p), c_char_p, POINTER(aios_keyring_options)),
+        check_status,
+    ),
+    Fn("aios_keyring_free", None, (aios_keyring_p,), check_value),
+    Fn("aios_keyring_reload", c_int, (aios_keyring_p,), check_status),
+    Fn("aios_key_spec_init", c_int, (POINTER(aios_key_spec), ctypes.c_uint), check_status),
+    Fn(
+        "aios_keyring_add",
+        c_int,
+        (aios_keyring_p, POINTER(aios_key_p), c_char_p, c_int, POINTER(aios_key_spec)),
+        check_status,
+    ),
+    Fn(
+        "aios_keyring_import",
+        c_int,
+        (aios_keyring_p, POINTER(aios_key_p), c_char_p, c_int, ConstBytes, c_size_t, POINTER(aios_key_spec)),
+        check_status,
+    ),
+    Fn("aios_keyring_get", c_int, (aios_keyring_p, POINTER(aios_key_p), c_char_p, c_uint32), check_status),
+    Fn("aios_keyring_rotate", c_int, (aios_keyring_p, POINTER(aios_key_p), c_char_p), check_status),
+    Fn("aios_keyring_add_version", c_int, (aios_keyring_p, POINTER(aios_key_p), c_char_p), check_status),
+    Fn("aios_keyring_promote", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),
+    Fn("aios_keyring_set_state", c_int, (aios_keyring_p, c_char_p, c_uint32, c_int), check_status),
+    Fn("aios_keyring_destroy", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),
+    Fn("aios_keyring_set_min_decrypt_version", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),
+    Fn("aios_keyring_list_json", c_int, (aios_keyring_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_keyring_provider", aios_provider_p, (aios_keyring_p,), check_handle),
+    # ---- key.h: providers
+    Fn("aios_provider_ref", aios_provider_p, (aios_provider_p,), check_handle),
+    Fn("aios_provider_unref", None, (aios_provider_p,), check_value),
+    Fn("aios_provider_name", c_char_p, (aios_provider_p,), check_text),
+    Fn(
+        "aios_provider_get_key",
+        c_int,
+        (aios_provider_p, POINTER(aios_key_p), c_char_p, c_uint32),
+        check_status,
+    ),
+    Fn("aios_pkcs11_options_init", c_int, (POINTER(aios_pkcs11_options), ctypes.c_uint), check_status),
+    Fn(
+        "aios_provider_pkcs11",
+        c_int,
+        (POINTER(aios_provider_p), c_char_p, c_char_p, POINTER(aios_pkcs11_options)),
+        check_status,
+    ),
+    Fn("aios_provider_options_init", c_int, (POINTER(aios_provider_options), ctypes.c_uint), check_status),
+    Fn(
+        "aios_provider_callback",
+        c_int,
+        (POINTER(aios_provider_p), c_char_p, POINTER(aios_provider_ops), c_void_p, POINTER(aios_provider_options)),
+        check_status,
+    ),
+    # ---- key.h: data-key cache
+    Fn("aios_dkcache_options_init", c_int, (POINTER(aios_dkcache_options), ctypes.c_uint), check_status),
+    Fn("aios_dkcache_new", c_int, (POINTER(aios_dkcache_p), POINTER(aios_dkcache_options)), check_status),
+    Fn("aios_dkcache_free", None, (aios_dkcache_p,), check_value),
+    Fn(
+        "aios_dkcache_put",
+        c_int,
+        (aios_dkcache_p, aios_key_p, ConstBytes, c_size_t, c_uint32, ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_dkcache_get",
+        c_int,
+        (aios_dkcache_p, POINTER(aios_dkcache_entry_p), aios_key_p, ConstBytes, c_size_t, c_uint32, c_uint64),
+        check_status,
+    ),
+    Fn("aios_dkcache_entry_data_key", c_void_p, (aios_dkcache_entry_p, POINTER(c_size_t)), check_value),
+    Fn("aios_dkcache_entry_wrapped", c_void_p, (aios_dkcache_entry_p, POINTER(c_size_t)), check_value),
+    Fn("aios_dkcache_entry_release", None, (aios_dkcache_entry_p,), check_value),
+    Fn("aios_dkcache_evict_key", None, (aios_dkcache_p, aios_key_p), check_value),
+    Fn("aios_dkcache_get_stats", c_int, (aios_dkcache_p, POINTER(aios_dkcache_stats)), check_status),
 )
 
 #: Names of every declared C function (tests compare it with libaios.map).

@@ -81,6 +81,25 @@ class Status(enum.IntEnum):
     E_INTERNAL = -15
     E_SELFTEST = -16
 
+    # key (include/aios/key.h): -100..-199
+    E_KEY_NOT_FOUND = -100
+    E_KEY_VERSION_NOT_FOUND = -101
+    E_KEY_EXISTS = -102
+    E_KEY_DESTROYED = -103
+    E_KEY_DISABLED = -104
+    E_KEY_DECRYPT_ONLY = -105
+    E_KEY_USAGE = -106
+    E_KEY_USAGE_LIMIT = -107
+    E_KEY_NOT_EXPORTABLE = -108
+    E_KEY_EXPIRED = -109
+    E_KEYRING_PASSPHRASE = -110
+    E_KEYRING_TAMPERED = -111
+    E_KEYRING_CORRUPT = -112
+    E_KEYRING_LOCKED = -113
+    E_PKCS11 = -114
+    E_PKCS11_PIN = -115
+    E_PROVIDER_TIMEOUT = -116
+
 
 class ErrorKind(enum.IntEnum):
     """``aios_error_kind``: the coarse kinds callers branch on.

@@ -80,3 +80,25 @@ def pytest_report_header(config: pytest.Config) -> List[str]:
         f"aios package: {Path(aios.__file__).parent}",
         f"libaios: {aios.library_path()} ({aios.library_version()})",
     ]
+
+
+# ------------------------------------------------------------- key helpers
+
+#: Argon2id parameters small enough for tests (1 pass, 8 MiB).
+FAST_ARGON2 = {"argon2_ops": 1, "argon2_mem": 8192 * 1024}
+
+
+@pytest.fixture
+def master_key() -> bytearray:
+    """A fresh random 32-byte raw master key (a bytearray, so it can be wiped)."""
+    return bytearray(os.urandom(32))
+
+
+@pytest.fixture
+def keyring(tmp_path: Path, master_key: bytearray):  # type: ignore[no-untyped-def]
+    """A new keyring (raw master key: no Argon2 cost) in tmp_path, closed afterwards."""
+    kr = aios.Keyring.create(tmp_path / "keys.akr", master_key=master_key)
+    try:
+        yield kr
+    finally:
+        kr.close()

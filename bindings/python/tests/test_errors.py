@@ -45,6 +45,24 @@ EXPECTED_KIND: Dict[Status, ErrorKind] = {
     Status.E_CANCELLED: ErrorKind.CALLBACK,
     Status.E_INTERNAL: ErrorKind.INTERNAL,
     Status.E_SELFTEST: ErrorKind.INTERNAL,
+    # key.h
+    Status.E_KEY_NOT_FOUND: ErrorKind.NOT_FOUND,
+    Status.E_KEY_VERSION_NOT_FOUND: ErrorKind.NOT_FOUND,
+    Status.E_KEY_EXISTS: ErrorKind.STATE,
+    Status.E_KEY_DESTROYED: ErrorKind.STATE,
+    Status.E_KEY_DISABLED: ErrorKind.STATE,
+    Status.E_KEY_DECRYPT_ONLY: ErrorKind.STATE,
+    Status.E_KEY_USAGE: ErrorKind.INVALID,
+    Status.E_KEY_USAGE_LIMIT: ErrorKind.LIMIT,
+    Status.E_KEY_NOT_EXPORTABLE: ErrorKind.STATE,
+    Status.E_KEY_EXPIRED: ErrorKind.STATE,
+    Status.E_KEYRING_PASSPHRASE: ErrorKind.AUTH,
+    Status.E_KEYRING_TAMPERED: ErrorKind.AUTH,
+    Status.E_KEYRING_CORRUPT: ErrorKind.INVALID,
+    Status.E_KEYRING_LOCKED: ErrorKind.STATE,
+    Status.E_PKCS11: ErrorKind.IO,
+    Status.E_PKCS11_PIN: ErrorKind.AUTH,
+    Status.E_PROVIDER_TIMEOUT: ErrorKind.CALLBACK,
 }
 
 EXPECTED_CLASS: Dict[ErrorKind, Tuple[Type[aios.AiosError], Tuple[type, ...]]] = {
@@ -63,6 +81,21 @@ EXPECTED_CLASS: Dict[ErrorKind, Tuple[Type[aios.AiosError], Tuple[type, ...]]] =
 # Statuses with a class of their own, below their kind's class.
 EXPECTED_STATUS_CLASS: Dict[Status, Type[aios.AiosError]] = {
     Status.E_CANCELLED: aios.CancelledError,
+    # key.h (aios/key.py registers them)
+    Status.E_KEY_NOT_FOUND: aios.KeyNotFoundError,
+    Status.E_KEY_VERSION_NOT_FOUND: aios.KeyNotFoundError,
+    Status.E_KEY_EXISTS: aios.KeyExistsError,
+    Status.E_KEY_DESTROYED: aios.KeyDestroyedError,
+    Status.E_KEY_DISABLED: aios.KeyDisabledError,
+    Status.E_KEY_DECRYPT_ONLY: aios.KeyDecryptOnlyError,
+    Status.E_KEY_EXPIRED: aios.KeyDecryptOnlyError,
+    Status.E_KEY_NOT_EXPORTABLE: aios.KeyNotExportableError,
+    Status.E_KEY_USAGE_LIMIT: aios.KeyUsageLimitError,
+    Status.E_KEYRING_PASSPHRASE: aios.KeyringPassphraseError,
+    Status.E_KEYRING_TAMPERED: aios.KeyringTamperedError,
+    Status.E_KEYRING_LOCKED: aios.KeyringLockedError,
+    Status.E_PKCS11_PIN: aios.Pkcs11PinError,
+    Status.E_PROVIDER_TIMEOUT: aios.ProviderTimeoutError,
 }
 
 ERROR_STATUSES = [s for s in Status if s != Status.OK]
@@ -124,7 +157,7 @@ def test_exceptions_pickle(status: Status) -> None:
     assert (copy.status, copy.name, copy.kind, copy.message) == (exc.status, exc.name, exc.kind, exc.message)
 
 
-@pytest.mark.parametrize("code", [-99, -100, -12345, 1, 42])
+@pytest.mark.parametrize("code", [-99, -117, -199, -12345, 1, 42])
 def test_unknown_status(code: int) -> None:
     assert aios.status_name(code) == "AIOS_E_UNKNOWN"
     assert aios.status_str(code) == "unknown status"

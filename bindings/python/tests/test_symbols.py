@@ -77,7 +77,9 @@ _SCALARS = {
     "int": ctypes.c_int,
     "uint32_t": ctypes.c_uint32,
     "uint64_t": ctypes.c_uint64,
+    "int64_t": ctypes.c_int64,
     "size_t": ctypes.c_size_t,
+    "unsigned int": ctypes.c_uint,
 }
 
 
@@ -111,7 +113,7 @@ def test_declaration_matches_header(name: str) -> None:
     assert len(row.argtypes) == len(args), f"{name}: {args} vs {row.argtypes}"
     for decl, argtype in zip(args, row.argtypes):
         ctype = re.sub(r"\s*\b\w+$", "", decl)  # drop the parameter name
-        if "*" in decl:
+        if "*" in decl or decl.endswith("]"):  # an array parameter is a pointer
             assert _is_pointer_type(argtype), f"{name}: {decl!r} declared as {argtype}"
         elif re.search(r"aios_\w+_cb\b", decl):
             assert issubclass(argtype, ctypes._CFuncPtr), f"{name}: {decl!r} needs a CFUNCTYPE"  # type: ignore[attr-defined]
