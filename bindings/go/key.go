@@ -27,10 +27,15 @@ const (
 	KeyECDSAP256  KeyType = 5 // AIOS_KEY_ECDSA_P256: ECDSA P-256 with SHA-256, DER signatures
 	KeyECDSAP384  KeyType = 6 // AIOS_KEY_ECDSA_P384: ECDSA P-384 with SHA-384, DER signatures
 	KeyX25519     KeyType = 7 // AIOS_KEY_X25519: X25519 recipient key (or public key)
+	KeyRSA        KeyType = 8 // AIOS_KEY_RSA: RSA key in a PKCS#11 token, wraps data keys with RSA-OAEP
 )
 
 // KeyTypes lists every key type, in the order of their values.
-var KeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519}
+var KeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519, KeyRSA}
+
+// LocalKeyTypes are the types a keyring can generate and hold (KeyRSA
+// lives only in a PKCS#11 token).
+var LocalKeyTypes = KeyTypes[:7]
 
 // Name returns the stable token of t ("aes256", "hmac-sha256", "blake2b",
 // "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519"; aios_key_type_name), or

@@ -109,7 +109,7 @@ func TestKeyStatuses(t *testing.T) {
 }
 
 func TestKeyEnumNames(t *testing.T) {
-	names := []string{"aes256", "hmac-sha256", "blake2b", "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519"}
+	names := []string{"aes256", "hmac-sha256", "blake2b", "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa"}
 	for i, typ := range KeyTypes {
 		if typ.Name() != names[i] || typ.String() != names[i] {
 			t.Errorf("KeyType(%d) = %q, want %q", typ, typ.Name(), names[i])
@@ -121,8 +121,8 @@ func TestKeyEnumNames(t *testing.T) {
 	if KeyType(99).Name() != "" || KeyType(99).String() != "KeyType(99)" {
 		t.Errorf("KeyType(99) = %q / %q", KeyType(99).Name(), KeyType(99).String())
 	}
-	if _, err := ParseKeyType("rsa"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("ParseKeyType(rsa) = %v", err)
+	if _, err := ParseKeyType("rsa-pss"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ParseKeyType(rsa-pss) = %v", err)
 	}
 	states := []string{"active", "decrypt-only", "disabled", "destroyed", "pending"}
 	for i, s := range KeyStates {
@@ -282,7 +282,7 @@ func TestEveryKeyType(t *testing.T) {
 		KeyECDSAP384: KeyUseSign | KeyUseVerify, KeyX25519: KeyUseDerive,
 	}
 	before := time.Now().Add(-2 * time.Second)
-	for _, typ := range KeyTypes {
+	for _, typ := range LocalKeyTypes {
 		id := "k-" + typ.Name()
 		k := mustAdd(t, kr, id, typ, KeySpec{Attributes: map[string]string{"type": typ.Name(), "tenant": "acme"}})
 		if k.ID() != id || k.Version() != 1 || k.Type() != typ || k.State() != KeyActive ||

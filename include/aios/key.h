@@ -46,12 +46,15 @@ typedef enum aios_key_type {
     AIOS_KEY_ECDSA_P256  = 5,  /* ECDSA P-256 with SHA-256, DER signatures */
     AIOS_KEY_ECDSA_P384  = 6,  /* ECDSA P-384 with SHA-384, DER signatures */
     AIOS_KEY_X25519      = 7,  /* X25519 recipient key (or public key) */
+    AIOS_KEY_RSA         = 8,  /* RSA key in a PKCS#11 token: wraps data keys with RSA-OAEP
+                                  (SHA-256; SHA-1 where the token offers no other);
+                                  never generated or held locally */
     AIOS_KEY_TYPE__FORCE32 = 0x7fffffff
 } aios_key_type;
 
 /* Purposes, a bit set.  A key only does what its purposes allow
  * (AIOS_E_KEY_USAGE otherwise); types limit which purposes make sense. */
-#define AIOS_KEY_USE_WRAP    0x01u  /* wrap and unwrap data keys (AES256) */
+#define AIOS_KEY_USE_WRAP    0x01u  /* wrap and unwrap data keys (AES256, RSA) */
 #define AIOS_KEY_USE_SIGN    0x02u  /* sign (Ed25519, ECDSA) */
 #define AIOS_KEY_USE_VERIFY  0x04u  /* verify (Ed25519, ECDSA, also public-only keys) */
 #define AIOS_KEY_USE_MAC     0x08u  /* MAC and pseudonymise (HMAC, BLAKE2b) */
@@ -246,7 +249,9 @@ typedef struct aios_key_spec {
 #define AIOS_KEY_SPEC_INIT { AIOS_KEY_SPEC_VERSION, 0, 0, NULL, 0, 0, 0 }
 AIOS_API int aios_key_spec_init(aios_key_spec *spec, unsigned int version);
 
-/* Generate a new key (version 1, active, primary).  key_out may be NULL. */
+/* Generate a new key (version 1, active, primary).  key_out may be NULL.
+ * A keyring holds every type but AIOS_KEY_RSA, which lives only in a
+ * PKCS#11 token (AIOS_E_UNSUPPORTED, here and for import). */
 AIOS_API int aios_keyring_add(aios_keyring *kr, aios_key **key_out, const char *key_id,
                               aios_key_type type, const aios_key_spec *spec);
 /* Import existing material as a new key: the raw 32 bytes of a symmetric
@@ -316,10 +321,12 @@ AIOS_API int aios_pkcs11_options_init(aios_pkcs11_options *opts, unsigned int ve
  * have version 1 (0 also names it; others are
  * AIOS_E_KEY_VERSION_NOT_FOUND).  AES keys wrap inside the token with
  * AES-GCM where it offers it, else AES key wrap with padding (RFC 5649),
- * binding ad as docs/PKCS11.md specifies; EC keys sign inside it (ECDSA,
- * DER signatures) and verify here.  Keys are never exportable.  The
- * provider may be used from any number of threads (a session pool per
- * token); after fork() open a new provider in the child. */
+ * binding ad as docs/PKCS11.md specifies; RSA keys (2048 bits and up)
+ * wrap with RSA-OAEP in it and unwrap in it (AIOS_KEY_RSA); EC keys sign
+ * inside it (ECDSA, DER signatures) and verify here.  Keys are never
+ * exportable.  The provider may be used from any number of threads (a
+ * session pool per token); after fork() open a new provider in the
+ * child. */
 AIOS_API int aios_provider_pkcs11(aios_provider **out, const char *module_path,
                                   const char *uri, const aios_pkcs11_options *opts);
 

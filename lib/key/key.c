@@ -22,6 +22,7 @@ const char *aios_key_type_name(aios_key_type type)
     case AIOS_KEY_ECDSA_P256:  return "ecdsa-p256";
     case AIOS_KEY_ECDSA_P384:  return "ecdsa-p384";
     case AIOS_KEY_X25519:      return "x25519";
+    case AIOS_KEY_RSA:         return "rsa";
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return NULL;
@@ -55,6 +56,23 @@ uint32_t aios__key_type_allowed(aios_key_type type)
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:  return AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY;
     case AIOS_KEY_X25519:      return AIOS_KEY_USE_DERIVE;
+    case AIOS_KEY_RSA:         return AIOS_KEY_USE_WRAP;
+    case AIOS_KEY_TYPE__FORCE32: break;
+    }
+    return 0;
+}
+
+int aios__key_type_local(aios_key_type type)
+{
+    switch (type) {
+    case AIOS_KEY_AES256:
+    case AIOS_KEY_HMAC_SHA256:
+    case AIOS_KEY_BLAKE2B:
+    case AIOS_KEY_ED25519:
+    case AIOS_KEY_ECDSA_P256:
+    case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_X25519:      return 1;
+    case AIOS_KEY_RSA:         /* only ever in a PKCS#11 token */
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return 0;

@@ -151,6 +151,10 @@ uint32_t aios__key_type_allowed(aios_key_type type);
 uint32_t aios__key_type_natural(aios_key_type type);
 /* 1 for a known type. */
 int aios__key_type_valid(aios_key_type type);
+/* 1 for a type whose material this process can generate, import and hold
+ * (a keyring); 0 for AIOS_KEY_RSA, which only a PKCS#11 token holds, and
+ * for unknown types. */
+int aios__key_type_local(aios_key_type type);
 
 /* --------------------------------------------- local material (local.c) */
 

@@ -43,6 +43,9 @@ int aios__local_generate(aios_key_type type, uint8_t *material, size_t *material
     int rc = AIOS_OK;
     *material_len = 0;
     *public_len = 0;
+    if (aios__key_type_valid(type) && !aios__key_type_local(type))
+        return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never generated here: they live "
+                          "only in a PKCS#11 token", aios_key_type_name(type));
     switch (type) {
     case AIOS_KEY_AES256:
     case AIOS_KEY_HMAC_SHA256:
@@ -123,6 +126,9 @@ int aios__local_import(aios_key_type type, const uint8_t *in, size_t in_len,
     *public_len = 0;
     if (!aios__key_type_valid(type))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown key type %d", (int)type);
+    if (!aios__key_type_local(type))
+        return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never imported here: they live "
+                          "only in a PKCS#11 token", aios_key_type_name(type));
     if (is_symmetric(type)) {
         if (in_len != 32)
             return aios__fail(AIOS_E_FORMAT, "a %s key is 32 raw bytes, not %zu",

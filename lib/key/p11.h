@@ -94,9 +94,14 @@ int aios__p11uri_read_pin_source(const char *source, char **pin_out, size_t *pin
 /* Wrapped-key formats (docs/PKCS11.md). */
 #define AIOS__P11_WRAP_GCM   0x02    /* 0x02 || iv(12) || ct || tag(16) */
 #define AIOS__P11_WRAP_KWP   0x03    /* 0x03 || dk_len || KWP(dk || SHA-256(ad) || 0*) */
+#define AIOS__P11_WRAP_OAEP_SHA256 0x04  /* 0x04 || RSA-OAEP(SHA-256, MGF1-SHA-256)(dk || SHA-256(ad)) */
+#define AIOS__P11_WRAP_OAEP_SHA1   0x05  /* 0x05 || RSA-OAEP(SHA-1, MGF1-SHA-1)(dk || SHA-256(ad)) */
 
 /* Tests only: when on, keys and keyring unlock use AES key wrap with
  * padding even where the token offers AES-GCM (process-wide). */
 void aios__pkcs11_test_force_kwp(int on);
+/* Tests only: when on, RSA keys wrap and unwrap as if no token offered
+ * CKM_RSA_PKCS_OAEP (process-wide). */
+void aios__pkcs11_test_hide_oaep(int on);
 
 #endif /* AIOS_LIB_KEY_P11_H */

@@ -18,7 +18,9 @@
  *               operations (a session runs one operation at a time).
  *   provider    impl = its p11_token.
  *   key         prov_data = p11_keydata: the object handle found at
- *               get_key time and how to use it.
+ *               get_key time and how to use it (for an RSA key also its
+ *               public key: an object, or modulus and exponent to make a
+ *               session object from for each wrap).
  * Both registries (modules and their tokens) live under g_lock; a token's
  * session pool has its own mutex and condition variable.
  *
@@ -61,6 +63,11 @@
 #define P11_HASH_LEN     AIOS__SHA256_LEN
 #define P11_LABEL_LEN    32      /* CK_TOKEN_INFO.label */
 #define P11_EC_PARAMS_MAX 64
+#define P11_RSA_MIN_BITS  2048
+/* The format byte and the ciphertext (the modulus' length) must fit
+ * AIOS_KEY_WRAPPED_MAX: moduli up to 8184 bits. */
+#define P11_RSA_MOD_MAX   (AIOS_KEY_WRAPPED_MAX - 1)
+#define P11_RSA_ATTR_MAX  4096    /* CKA_MODULUS or CKA_PUBLIC_EXPONENT read at all */
 
 /* The OID forms of CKA_EC_PARAMS for the two curves we take. */
 static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
@@ -234,6 +241,8 @@ struct p11_token {
     uint8_t pin_tag[AIOS__SHA256_LEN];
     int has_gcm;                    /* CKM_AES_GCM encrypt + decrypt */
     CK_MECHANISM_TYPE kwp;          /* RFC 5649 wrap + unwrap, or 0 */
+    int has_oaep;                   /* CKM_RSA_PKCS_OAEP encrypt + decrypt */
+    atomic_int oaep_sha1_only;      /* it refused OAEP with SHA-256 parameters */
     char label[P11_LABEL_LEN + 1];  /* for messages */
     /* the session pool */
     pthread_mutex_t lock;
@@ -247,10 +256,16 @@ static p11_module *g_modules;
 static uint8_t g_pin_key[32];
 static int g_pin_key_ready;
 static atomic_int g_force_kwp;
+static atomic_int g_hide_oaep;
 
 void aios__pkcs11_test_force_kwp(int on)
 {
     atomic_store(&g_force_kwp, on ? 1 : 0);
+}
+
+void aios__pkcs11_test_hide_oaep(int on)
+{
+    atomic_store(&g_hide_oaep, on ? 1 : 0);
 }
 
 /* g_lock held. */
@@ -495,12 +510,15 @@ static int probe_mechanisms(p11_token *t)
     }
     for (i = 0; i < n; i++) {
         CK_MECHANISM_TYPE mt = list[i];
-        if (mt != CKM_AES_GCM && mt != P11_CKM_AES_KEY_WRAP_KWP && mt != P11_CKM_AES_KEY_WRAP_PAD)
+        if (mt != CKM_AES_GCM && mt != P11_CKM_AES_KEY_WRAP_KWP &&
+            mt != P11_CKM_AES_KEY_WRAP_PAD && mt != CKM_RSA_PKCS_OAEP)
             continue;
         if (f->C_GetMechanismInfo(t->slot, mt, &mi) != CKR_OK)
             continue;
         if (mt == CKM_AES_GCM)
             t->has_gcm = (mi.flags & (CKF_ENCRYPT | CKF_DECRYPT)) == (CKF_ENCRYPT | CKF_DECRYPT);
+        else if (mt == CKM_RSA_PKCS_OAEP)
+            t->has_oaep = (mi.flags & (CKF_ENCRYPT | CKF_DECRYPT)) == (CKF_ENCRYPT | CKF_DECRYPT);
         else if ((mi.flags & (CKF_WRAP | CKF_UNWRAP)) == (CKF_WRAP | CKF_UNWRAP))
             *(mt == P11_CKM_AES_KEY_WRAP_KWP ? &have_kwp : &have_pad) = 1;
     }
@@ -821,10 +839,24 @@ static int attr_present(const CK_ATTRIBUTE *a)
 enum { MODE_NONE = 0, MODE_GCM = AIOS__P11_WRAP_GCM, MODE_KWP = AIOS__P11_WRAP_KWP };
 
 typedef struct p11_keydata {
-    CK_OBJECT_HANDLE obj;
+    CK_OBJECT_HANDLE obj;           /* the secret or private key */
     int mode;                       /* AES: MODE_GCM or MODE_KWP */
     aios__ec_curve curve;           /* ECDSA */
+    /* RSA: the modulus' length (the ciphertext's), and the public key to
+     * encrypt with: an object, or else (CK_INVALID_HANDLE) modulus ||
+     * exponent to make a session object from. */
+    size_t mod_len;
+    CK_OBJECT_HANDLE pub;
+    uint8_t *pub_parts;
+    size_t exp_len;
 } p11_keydata;
+
+static void keydata_free(p11_keydata *kd)
+{
+    if (kd != NULL)
+        aios__free(kd->pub_parts);
+    aios__free(kd);
+}
 
 /* An AES key: check it is AES-256 and choose how it wraps. */
 static int aes_key_mode(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj, const char *what,
@@ -927,8 +959,8 @@ static int ec_key_info(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
         return rc;
     if (!attr_present(&a[0]) || kt != CKK_EC)
         return aios__fail(AIOS_E_UNSUPPORTED,
-                          "pkcs11: private key '%s' on token '%s' is not an EC key", label,
-                          t->label);
+                          "pkcs11: private key '%s' on token '%s' is neither an EC nor an RSA "
+                          "key", label, t->label);
     if (!attr_present(&a[1]) || !curve_of(params, a[1].ulValueLen, curve))
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "pkcs11: EC key '%s' on token '%s' is on a curve other than P-256 or "
@@ -968,6 +1000,121 @@ static int ec_key_info(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                           "pkcs11: the public key '%s' on token '%s' has no uncompressed "
                           "CKA_EC_POINT", label, t->label);
     return AIOS_OK;
+}
+
+/* A private key's CKA_KEY_TYPE (CK_UNAVAILABLE_INFORMATION if it shows none). */
+static int private_key_type(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
+                            CK_KEY_TYPE *kt)
+{
+    CK_ATTRIBUTE a[] = { { CKA_KEY_TYPE, kt, sizeof(*kt) } };
+    int rc;
+
+    *kt = CK_UNAVAILABLE_INFORMATION;
+    if ((rc = get_attrs(t, s, obj, a, 1)) != AIOS_OK)
+        return rc;
+    if (!attr_present(&a[0]) || a[0].ulValueLen != sizeof(*kt))
+        *kt = CK_UNAVAILABLE_INFORMATION;
+    return AIOS_OK;
+}
+
+/* An RSA private key that wraps: it may decrypt; its modulus has 2048
+ * bits or more and its wrapped keys fit AIOS_KEY_WRAPPED_MAX; and there
+ * is a public key to encrypt with: a CKO_PUBLIC_KEY with the same modulus
+ * that may encrypt (whatever its label), else the private key's
+ * CKA_PUBLIC_EXPONENT, from which each wrap makes a session object. */
+static int rsa_key_info(p11_token *t, CK_SESSION_HANDLE s, p11_keydata *kd, const char *label)
+{
+    CK_BBOOL dec = CK_FALSE, yes = CK_TRUE;
+    CK_ATTRIBUTE a[] = {
+        { CKA_DECRYPT, &dec, sizeof(dec) },
+        { CKA_MODULUS, NULL, 0 },
+        { CKA_PUBLIC_EXPONENT, NULL, 0 },
+    };
+    CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY;
+    CK_KEY_TYPE rsa = CKK_RSA;
+    CK_ATTRIBUTE q[4];
+    CK_OBJECT_HANDLE found[1];
+    CK_ULONG count = 0;
+    uint8_t *buf = NULL;
+    size_t raw_len, mod_len, exp_len, skip = 0, bits;
+    unsigned int top;
+    int rc;
+
+    /* Lengths first (pValue NULL), then the values. */
+    if ((rc = get_attrs(t, s, kd->obj, a, 3)) != AIOS_OK)
+        return rc;
+    if (!attr_present(&a[0]) || !dec)
+        return aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: RSA key '%s' on token '%s' may not "
+                          "decrypt (CKA_DECRYPT), so it cannot unwrap", label, t->label);
+    if (!attr_present(&a[1]) || a[1].ulValueLen == 0 || a[1].ulValueLen > P11_RSA_ATTR_MAX)
+        return aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: RSA key '%s' on token '%s' shows no "
+                          "usable modulus (CKA_MODULUS)", label, t->label);
+    raw_len = a[1].ulValueLen;
+    exp_len = attr_present(&a[2]) && a[2].ulValueLen <= P11_RSA_ATTR_MAX ? a[2].ulValueLen : 0;
+    buf = aios__calloc(1, raw_len + exp_len + 1);
+    if (buf == NULL)
+        return aios__nomem("an RSA public key");
+    a[1].pValue = buf;
+    a[2].pValue = buf + raw_len;
+    if ((rc = get_attrs(t, s, kd->obj, a + 1, exp_len > 0 ? 2 : 1)) != AIOS_OK)
+        goto out;
+    if (!attr_present(&a[1]) || a[1].ulValueLen != raw_len) {
+        rc = aios__fail(AIOS_E_PKCS11, "pkcs11: token '%s' gave the modulus of RSA key '%s' "
+                        "with two lengths", t->label, label);
+        goto out;
+    }
+    if (exp_len > 0 && (!attr_present(&a[2]) || a[2].ulValueLen != exp_len))
+        exp_len = 0;
+
+    /* A big-endian integer: leading zero bytes do not count. */
+    while (skip < raw_len && buf[skip] == 0)
+        skip++;
+    mod_len = raw_len - skip;
+    bits = mod_len * 8;
+    for (top = mod_len > 0 ? buf[skip] : 0x80u; top != 0 && !(top & 0x80u); top <<= 1)
+        bits--;
+    if (mod_len == 0 || bits < P11_RSA_MIN_BITS) {
+        rc = aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: RSA key '%s' on token '%s' has %zu bits; "
+                        "RSA keys that wrap have %d bits or more", label, t->label, bits,
+                        P11_RSA_MIN_BITS);
+        goto out;
+    }
+    if (mod_len > P11_RSA_MOD_MAX) {
+        rc = aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: RSA key '%s' on token '%s' has %zu bits: "
+                        "its wrapped keys (%zu bytes) would exceed AIOS_KEY_WRAPPED_MAX (%d); "
+                        "RSA keys that wrap have at most %d bits", label, t->label, bits,
+                        1 + mod_len, AIOS_KEY_WRAPPED_MAX, P11_RSA_MOD_MAX * 8);
+        goto out;
+    }
+    kd->mod_len = mod_len;
+
+    /* The public key object: same modulus (as the token writes it), may
+     * encrypt. */
+    q[0].type = CKA_CLASS; q[0].pValue = &pub_class; q[0].ulValueLen = sizeof(pub_class);
+    q[1].type = CKA_KEY_TYPE; q[1].pValue = &rsa; q[1].ulValueLen = sizeof(rsa);
+    q[2].type = CKA_MODULUS; q[2].pValue = buf; q[2].ulValueLen = (CK_ULONG)raw_len;
+    q[3].type = CKA_ENCRYPT; q[3].pValue = &yes; q[3].ulValueLen = sizeof(yes);
+    if ((rc = find_objects(t, s, q, 4, found, 1, &count)) != AIOS_OK)
+        goto out;
+    if (count > 0) {
+        kd->pub = found[0];
+    } else if (exp_len > 0) {
+        /* modulus (without leading zeros) || exponent, kept for wraps */
+        memmove(buf, buf + skip, mod_len);
+        memmove(buf + mod_len, buf + raw_len, exp_len);
+        kd->pub = CK_INVALID_HANDLE;
+        kd->pub_parts = buf;
+        kd->exp_len = exp_len;
+        buf = NULL;
+    } else {
+        rc = aios__fail(AIOS_E_KEY_NOT_FOUND, "pkcs11: RSA key '%s' on token '%s' has no public "
+                        "key to wrap with: no CKO_PUBLIC_KEY with its modulus that may encrypt "
+                        "(CKA_ENCRYPT), and no CKA_PUBLIC_EXPONENT on the private key", label,
+                        t->label);
+    }
+out:
+    aios__free(buf);
+    return rc;
 }
 
 /* ================================================ wrap, unwrap, sign */
@@ -1128,6 +1275,9 @@ static int unwrap_with(p11_token *t, CK_OBJECT_HANDLE kek, const char *what, aio
             w_len != 2 + kwp_plain_len(dk_len) + 8)
             return aios__fail(AIOS_E_AUTH, "pkcs11: %s on token '%s': the wrapped key was "
                               "changed (its length byte does not fit)", what, t->label);
+    } else if (w[0] == AIOS__P11_WRAP_OAEP_SHA256 || w[0] == AIOS__P11_WRAP_OAEP_SHA1) {
+        return aios__fail(AIOS_E_AUTH, "pkcs11: %s on token '%s' is an AES key, but an RSA key "
+                          "wrapped this key (format 0x%02x)", what, t->label, w[0]);
     } else {
         return aios__fail(AIOS_E_VERSION, "pkcs11: unknown wrapped-key format 0x%02x", w[0]);
     }
@@ -1221,6 +1371,194 @@ static int unwrap_with(p11_token *t, CK_OBJECT_HANDLE kek, const char *what, aio
     }
 
 done:
+    session_put(t, s, ok);
+    if (rc == AIOS_OK && (rc = aios__buffer_new(out, dk_len, AIOS_BUFFER_SECURE)) == AIOS_OK)
+        memcpy(aios_buffer_data_mut(*out), plain, dk_len);
+    aios__secure_free(plain);
+    return rc;
+}
+
+/* RSA-OAEP: SHA-256 (format 0x04) or SHA-1 (0x05), MGF1 with the same
+ * hash, and an empty label.  Not every token takes a label, so ad is
+ * bound in the plaintext instead, as for AES key wrap: dk || SHA-256(ad). */
+static void oaep_params(CK_RSA_PKCS_OAEP_PARAMS *op, int sha1)
+{
+    memset(op, 0, sizeof(*op));
+    op->hashAlg = sha1 ? CKM_SHA_1 : CKM_SHA256;
+    op->mgf = sha1 ? CKG_MGF1_SHA1 : CKG_MGF1_SHA256;
+    op->source = CKZ_DATA_SPECIFIED;
+    op->pSourceData = NULL;
+    op->ulSourceDataLen = 0;
+}
+
+/* What a token answers to OAEP parameters it does not take: SoftHSM2 2.6
+ * says CKR_ARGUMENTS_BAD to any hash but SHA-1.  Only asked about
+ * C_EncryptInit and C_DecryptInit with a key that passed get_key. */
+static int ckr_is_param(CK_RV rv)
+{
+    return rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD;
+}
+
+static int oaep_check(const p11_token *t, const char *what)
+{
+    if (t->has_oaep && !atomic_load(&g_hide_oaep))
+        return AIOS_OK;
+    return aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: token '%s' does not offer CKM_RSA_PKCS_OAEP "
+                      "(encryption and decryption), which RSA %s needs to wrap and unwrap",
+                      t->label, what);
+}
+
+/* 0x04 || RSA-OAEP-SHA-256(pub, dk || SHA-256(ad)), or 0x05 and SHA-1
+ * where the token takes no SHA-256 parameters (learned once per token). */
+static int rsa_wrap(p11_token *t, const p11_keydata *kd, const char *what, aios_buffer **out,
+                    const uint8_t *dk, size_t dk_len, const uint8_t *ad, size_t ad_len)
+{
+    CK_FUNCTION_LIST_PTR f = t->mod->f;
+    CK_RSA_PKCS_OAEP_PARAMS op;
+    CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
+    CK_OBJECT_HANDLE key = kd->pub, tmp = CK_INVALID_HANDLE;
+    uint8_t res[AIOS_KEY_WRAPPED_MAX];
+    size_t plen = dk_len + P11_HASH_LEN;
+    uint8_t *plain;
+    CK_ULONG cl = 0;
+    CK_SESSION_HANDLE s;
+    CK_RV rv = CKR_OK;
+    int rc, ok = 1, sha1 = atomic_load(&t->oaep_sha1_only);
+
+    *out = NULL;
+    if (dk_len == 0 || dk_len > AIOS_KEY_DATA_KEY_MAX)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "a data key is 1..%d bytes, not %zu",
+                          AIOS_KEY_DATA_KEY_MAX, dk_len);
+    if ((rc = oaep_check(t, what)) != AIOS_OK)
+        return rc;
+    plain = aios__secure_malloc(plen);
+    if (plain == NULL)
+        return aios__nomem("a data key");
+    memcpy(plain, dk, dk_len);
+    aios__sha256(plain + dk_len, ad_len > 0 ? ad : empty_ad, ad_len);
+    if ((rc = session_get(t, &s)) != AIOS_OK) {
+        aios__secure_free(plain);
+        return rc;
+    }
+
+    if (key == CK_INVALID_HANDLE) {
+        /* No public key object: a session object from the private key's
+         * modulus and exponent (closing the session destroys it too). */
+        CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+        CK_KEY_TYPE kt = CKK_RSA;
+        CK_BBOOL no = CK_FALSE, yes = CK_TRUE;
+        CK_ATTRIBUTE tmpl[] = {
+            { CKA_CLASS, &cls, sizeof(cls) },
+            { CKA_KEY_TYPE, &kt, sizeof(kt) },
+            { CKA_TOKEN, &no, sizeof(no) },
+            { CKA_ENCRYPT, &yes, sizeof(yes) },
+            { CKA_MODULUS, (void *)(uintptr_t)kd->pub_parts, (CK_ULONG)kd->mod_len },
+            { CKA_PUBLIC_EXPONENT, (void *)(uintptr_t)(kd->pub_parts + kd->mod_len),
+              (CK_ULONG)kd->exp_len },
+        };
+        rv = f->C_CreateObject(s, tmpl, 6, &tmp);
+        if (rv != CKR_OK)
+            rc = p11_fail(rv, "pkcs11: making a session object of the public key of RSA %s "
+                          "on token '%s'", what, t->label);
+        key = tmp;
+    }
+    if (rv == CKR_OK) {
+        oaep_params(&op, sha1);
+        rv = f->C_EncryptInit(s, &mech, key);
+        if (!sha1 && ckr_is_param(rv)) {
+            atomic_store(&t->oaep_sha1_only, 1);
+            sha1 = 1;
+            oaep_params(&op, sha1);
+            rv = f->C_EncryptInit(s, &mech, key);
+        }
+        if (rv == CKR_OK) {
+            cl = (CK_ULONG)(sizeof(res) - 1);
+            rv = f->C_Encrypt(s, plain, (CK_ULONG)plen, res + 1, &cl);
+        }
+        if (rv != CKR_OK)
+            rc = p11_fail(rv, "pkcs11: RSA-OAEP wrap with %s on token '%s'", what, t->label);
+        else if (cl != kd->mod_len)
+            rc = aios__fail(AIOS_E_PKCS11, "pkcs11: RSA-OAEP on token '%s' gave %lu bytes, not "
+                            "the modulus' %zu", t->label, (unsigned long)cl, kd->mod_len);
+    }
+    if (rv != CKR_OK)
+        ok = 0;
+    if (tmp != CK_INVALID_HANDLE && f->C_DestroyObject(s, tmp) != CKR_OK)
+        ok = 0;
+    session_put(t, s, ok);
+    aios__secure_free(plain);
+    res[0] = sha1 ? AIOS__P11_WRAP_OAEP_SHA1 : AIOS__P11_WRAP_OAEP_SHA256;
+    if (rc == AIOS_OK && (rc = aios__buffer_new(out, 1 + kd->mod_len, 0)) == AIOS_OK)
+        memcpy(aios_buffer_data_mut(*out), res, 1 + kd->mod_len);
+    return rc;
+}
+
+/* C_Decrypt in the token, then dk || SHA-256(ad) checked here. */
+static int rsa_unwrap(p11_token *t, const p11_keydata *kd, const char *what, aios_buffer **out,
+                      const uint8_t *w, size_t w_len, const uint8_t *ad, size_t ad_len)
+{
+    CK_FUNCTION_LIST_PTR f = t->mod->f;
+    CK_RSA_PKCS_OAEP_PARAMS op;
+    CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
+    uint8_t h[P11_HASH_LEN];
+    uint8_t *plain;
+    size_t dk_len = 0;
+    CK_ULONG pl;
+    CK_SESSION_HANDLE s;
+    CK_RV rv;
+    int rc, ok = 1;
+
+    *out = NULL;
+    if (w_len == 0)
+        return aios__fail(AIOS_E_FORMAT, "pkcs11: the wrapped key is empty");
+    if (w[0] == AIOS__P11_WRAP_GCM || w[0] == AIOS__P11_WRAP_KWP)
+        return aios__fail(AIOS_E_AUTH, "pkcs11: %s on token '%s' is an RSA key, but an AES key "
+                          "wrapped this key (format 0x%02x)", what, t->label, w[0]);
+    if (w[0] != AIOS__P11_WRAP_OAEP_SHA256 && w[0] != AIOS__P11_WRAP_OAEP_SHA1)
+        return aios__fail(AIOS_E_VERSION, "pkcs11: unknown wrapped-key format 0x%02x", w[0]);
+    if (w_len != 1 + kd->mod_len)
+        return aios__fail(AIOS_E_FORMAT, "pkcs11: an RSA-OAEP wrapped key under %s is %zu "
+                          "bytes, not %zu", what, 1 + kd->mod_len, w_len);
+    if ((rc = oaep_check(t, what)) != AIOS_OK)
+        return rc;
+    plain = aios__secure_malloc(kd->mod_len);
+    if (plain == NULL)
+        return aios__nomem("a data key");
+    if ((rc = session_get(t, &s)) != AIOS_OK) {
+        aios__secure_free(plain);
+        return rc;
+    }
+
+    oaep_params(&op, w[0] == AIOS__P11_WRAP_OAEP_SHA1);
+    rv = f->C_DecryptInit(s, &mech, kd->obj);
+    if (rv != CKR_OK) {
+        ok = 0;
+        if (w[0] == AIOS__P11_WRAP_OAEP_SHA256 && ckr_is_param(rv))
+            rc = aios__fail(AIOS_E_UNSUPPORTED, "pkcs11: token '%s' does not take RSA-OAEP with "
+                            "SHA-256, which this wrapped key (format 0x04) needs", t->label);
+        else
+            rc = p11_fail(rv, "pkcs11: RSA-OAEP unwrap with %s on token '%s'", what, t->label);
+    } else {
+        pl = (CK_ULONG)kd->mod_len;
+        rv = f->C_Decrypt(s, (CK_BYTE_PTR)(uintptr_t)(w + 1), (CK_ULONG)kd->mod_len, plain, &pl);
+        if (rv != CKR_OK) {
+            ok = 0;
+            rc = ckr_is_auth(rv) ? auth_fail(rv, what, t)
+                                 : p11_fail(rv, "pkcs11: RSA-OAEP unwrap with %s on token '%s'",
+                                            what, t->label);
+        } else if (pl < 1 + P11_HASH_LEN || pl > AIOS_KEY_DATA_KEY_MAX + P11_HASH_LEN) {
+            /* Only a holder of the public key makes such a ciphertext. */
+            rc = aios__fail(AIOS_E_AUTH, "pkcs11: %s on token '%s': the wrapped key or its "
+                            "associated data does not authenticate (it opens to %lu bytes)",
+                            what, t->label, (unsigned long)pl);
+        } else {
+            dk_len = (size_t)pl - P11_HASH_LEN;
+            aios__sha256(h, ad_len > 0 ? ad : empty_ad, ad_len);
+            if (!aios__ct_equal(plain + dk_len, h, P11_HASH_LEN))
+                rc = aios__fail(AIOS_E_AUTH, "pkcs11: %s on token '%s': the wrapped key or its "
+                                "associated data does not authenticate", what, t->label);
+        }
+    }
     session_put(t, s, ok);
     if (rc == AIOS_OK && (rc = aios__buffer_new(out, dk_len, AIOS_BUFFER_SECURE)) == AIOS_OK)
         memcpy(aios_buffer_data_mut(*out), plain, dk_len);
@@ -1352,11 +1690,19 @@ static int p11_get_key(aios_provider *p, aios_key **out, const char *key_id, uin
         desc.type = AIOS_KEY_AES256;
         desc.purposes = AIOS_KEY_USE_WRAP;
     } else if (rc == AIOS_OK) {
-        int can_sign = 0;
+        CK_KEY_TYPE kt = CK_UNAVAILABLE_INFORMATION;
         kd->obj = found_p[0];
-        rc = ec_key_info(t, s, kd->obj, key_id, &kd->curve, &can_sign, pub, &pub_len);
-        desc.type = kd->curve == AIOS__EC_P384 ? AIOS_KEY_ECDSA_P384 : AIOS_KEY_ECDSA_P256;
-        desc.purposes = AIOS_KEY_USE_VERIFY | (can_sign ? AIOS_KEY_USE_SIGN : 0u);
+        rc = private_key_type(t, s, kd->obj, &kt);
+        if (rc == AIOS_OK && kt == CKK_RSA) {
+            rc = rsa_key_info(t, s, kd, key_id);
+            desc.type = AIOS_KEY_RSA;
+            desc.purposes = AIOS_KEY_USE_WRAP;
+        } else if (rc == AIOS_OK) {
+            int can_sign = 0;
+            rc = ec_key_info(t, s, kd->obj, key_id, &kd->curve, &can_sign, pub, &pub_len);
+            desc.type = kd->curve == AIOS__EC_P384 ? AIOS_KEY_ECDSA_P384 : AIOS_KEY_ECDSA_P256;
+            desc.purposes = AIOS_KEY_USE_VERIFY | (can_sign ? AIOS_KEY_USE_SIGN : 0u);
+        }
     }
     /* After a token error the session may be gone: do not keep it. */
     session_put(t, s, rc != AIOS_E_PKCS11 && rc != AIOS_E_PKCS11_PIN);
@@ -1369,7 +1715,7 @@ static int p11_get_key(aios_provider *p, aios_key **out, const char *key_id, uin
         if (rc == AIOS_OK)
             return AIOS_OK;
     }
-    aios__free(kd);
+    keydata_free(kd);
     return rc;
 }
 
@@ -1379,6 +1725,8 @@ static int p11_wrap(const aios_key *key, aios_buffer **out, const uint8_t *dk, s
     const p11_keydata *kd = key->prov_data;
     char what[AIOS__KEY_ID_MAX_LEN + 8];
     snprintf(what, sizeof(what), "key '%s'", key->id);
+    if (key->type == AIOS_KEY_RSA)
+        return rsa_wrap(key->provider->impl, kd, what, out, dk, dk_len, ad, ad_len);
     return wrap_with(key->provider->impl, kd->obj, kd->mode, what, out, dk, dk_len, ad, ad_len);
 }
 
@@ -1388,6 +1736,8 @@ static int p11_unwrap(const aios_key *key, aios_buffer **out, const uint8_t *w, 
     const p11_keydata *kd = key->prov_data;
     char what[AIOS__KEY_ID_MAX_LEN + 8];
     snprintf(what, sizeof(what), "key '%s'", key->id);
+    if (key->type == AIOS_KEY_RSA)
+        return rsa_unwrap(key->provider->impl, kd, what, out, w, w_len, ad, ad_len);
     return unwrap_with(key->provider->impl, kd->obj, what, out, w, w_len, ad, ad_len);
 }
 
@@ -1404,7 +1754,7 @@ static int p11_sign(const aios_key *key, aios_buffer **out, const uint8_t *msg, 
 
 static void p11_key_free(void *prov_data)
 {
-    aios__free(prov_data);
+    keydata_free(prov_data);
 }
 
 static void p11_destroy(aios_provider *p)

@@ -44,10 +44,32 @@ static void test_names(void **state)
     (void)state;
     assert_string_equal(aios_key_type_name(AIOS_KEY_AES256), "aes256");
     assert_string_equal(aios_key_type_name(AIOS_KEY_ECDSA_P384), "ecdsa-p384");
+    assert_string_equal(aios_key_type_name(AIOS_KEY_RSA), "rsa");
+    assert_null(aios_key_type_name((aios_key_type)9));
     assert_null(aios_key_type_name((aios_key_type)99));
+    /* RSA wraps, and only a token holds it. */
+    assert_int_equal(aios__key_type_allowed(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
+    assert_int_equal(aios__key_type_natural(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
+    assert_true(aios__key_type_valid(AIOS_KEY_RSA));
+    assert_false(aios__key_type_local(AIOS_KEY_RSA));
+    assert_true(aios__key_type_local(AIOS_KEY_X25519));
+    assert_false(aios__key_type_local((aios_key_type)99));
     assert_string_equal(aios_key_state_name(AIOS_KEY_DECRYPT_ONLY), "decrypt-only");
     assert_string_equal(aios_key_state_name(AIOS_KEY_PENDING), "pending");
     assert_null(aios_key_state_name((aios_key_state)0));
+}
+
+/* Nothing local generates or imports an RSA key. */
+static void test_rsa_not_local(void **state)
+{
+    uint8_t m[AIOS__MATERIAL_MAX], p[AIOS__PUBLIC_MAX];
+    size_t ml = 99, pl = 99;
+    (void)state;
+    tu_assert_status(aios__local_generate(AIOS_KEY_RSA, m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
+    assert_int_equal(ml, 0);
+    assert_int_equal(pl, 0);
+    assert_non_null(strstr(aios_last_error_message(), "PKCS#11"));
+    tu_assert_status(aios__local_import(AIOS_KEY_RSA, m, 32, m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
 }
 
 static void test_metadata_and_attributes(void **state)
@@ -117,8 +139,10 @@ static void test_wrap_unwrap(void **state)
     aios_buffer *w2 = NULL;
     tu_assert_ok(aios_key_wrap(k, &w2, dk, sizeof(dk), NULL, 0));
     assert_memory_not_equal(aios_buffer_data(w) + 1, aios_buffer_data(w2) + 1, 24);
-    tu_assert_status(aios_key_wrap(k, &w2, dk, 0, NULL, 0), AIOS_E_INVALID_ARGUMENT);
-    tu_assert_status(aios_key_wrap(k, &w2, dk, AIOS_KEY_DATA_KEY_MAX + 1, NULL, 0),
+    aios_buffer *none = (aios_buffer *)0x1;
+    tu_assert_status(aios_key_wrap(k, &none, dk, 0, NULL, 0), AIOS_E_INVALID_ARGUMENT);
+    assert_null(none);
+    tu_assert_status(aios_key_wrap(k, &none, dk, AIOS_KEY_DATA_KEY_MAX + 1, NULL, 0),
                      AIOS_E_INVALID_ARGUMENT);
     aios_buffer_free(w);
     aios_buffer_free(w2);
@@ -413,6 +437,7 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_rsa_not_local),
         cmocka_unit_test(test_metadata_and_attributes),
         cmocka_unit_test(test_wrap_unwrap),
         cmocka_unit_test(test_sign_verify_every_type),

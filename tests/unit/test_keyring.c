@@ -376,6 +376,21 @@ static void test_add_errors(void **state)
     tu_assert_status(aios_keyring_import(kr, &k, "i", AIOS_KEY_ED25519, raw, 32, NULL), AIOS_E_FORMAT);
     assert_null(k);
 
+    /* RSA keys live only in a PKCS#11 token: neither generated nor imported. */
+    tu_assert_status(aios_keyring_add(kr, &k, "r", AIOS_KEY_RSA, NULL), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "PKCS#11"));
+    assert_non_null(strstr(aios_last_error_message(), "'r'"));
+    assert_null(k);
+    spec = (aios_key_spec)AIOS_KEY_SPEC_INIT;
+    spec.purposes = AIOS_KEY_USE_WRAP;
+    tu_assert_status(aios_keyring_add(kr, &k, "r", AIOS_KEY_RSA, &spec), AIOS_E_UNSUPPORTED);
+    tu_assert_status(aios_keyring_import(kr, &k, "r", AIOS_KEY_RSA, raw, 32, NULL),
+                     AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "import"));
+    assert_null(k);
+    spec = (aios_key_spec)AIOS_KEY_SPEC_INIT;
+    tu_assert_status(aios_keyring_get(kr, &k, "r", 0), AIOS_E_KEY_NOT_FOUND);
+
     /* An id is taken once; a failed add changed nothing. */
     add_aes(kr, "k");
     tu_assert_status(aios_keyring_add(kr, &k, "k", AIOS_KEY_HMAC_SHA256, NULL), AIOS_E_KEY_EXISTS);

@@ -816,7 +816,10 @@ static void test_body_invalid(void **state)
     CASE((b.key[0].id = (char *)""), "an empty id");
     CASE((b.key[0].id = (char *)"a\tb"), "a control character in an id");
     CASE((b.key[0].id = (char *)bad_utf8), "an id that is not UTF-8");
-    CASE(b.key[0].type = 8, "an unknown type");
+    CASE(b.key[0].type = 9, "an unknown type");
+    CASE(b.key[0].type = AIOS_KEY_RSA, "an RSA key (it lives only in a token)");
+    CASE((b.key[0].type = AIOS_KEY_RSA, b.ver[0].material.len = 0, b.ver[1].material.len = 0),
+         "an RSA key without material");
     CASE(b.key[0].type = 0, "type 0");
     CASE(b.key[0].purposes = 0, "no purposes");
     CASE(b.key[0].purposes = AIOS_KEY_USE_SIGN, "purposes the type cannot have");

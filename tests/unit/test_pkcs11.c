@@ -15,7 +15,13 @@
  *   kek128        AES-128 (refused), hmac (a generic secret: refused),
  *   dup           two AES keys with one label (refused),
  *   signer        ECDSA P-256 key pair,   signer384  ECDSA P-384 key pair,
- *   lonely        an EC private key without its public key object.
+ *   lonely        an EC private key without its public key object,
+ *   rsa-kek       RSA-2048 key pair (decrypt / encrypt): wraps with RSA-OAEP,
+ *   rsa-lonely    RSA-2048 private key without its public key object (wraps
+ *                 through a session object made from its modulus and exponent),
+ *   rsa-small, rsa-8184, rsa-8192, rsa-nodecrypt
+ *                 RSA private keys of made-up numbers (1024, 8184 and 8192
+ *                 bits; 2048 bits without CKA_DECRYPT) for get_key's checks.
  *
  * The module is found through AIOS_TEST_SOFTHSM2_MODULE, p11-kit's module
  * directory and the usual install paths; its absence fails the test (it
@@ -259,6 +265,60 @@ static int gen_ec(CK_SESSION_HANDLE s, const char *label, int p384, int keep_pub
     return 0;
 }
 
+static int gen_rsa(CK_SESSION_HANDLE s, const char *label, int keep_public)
+{
+    static const uint8_t e[] = { 0x01, 0x00, 0x01 };
+    CK_BBOOL yes = CK_TRUE, tok = keep_public ? CK_TRUE : CK_FALSE;
+    CK_ULONG bits = 2048;
+    CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_OBJECT_HANDLE pub, priv;
+    CK_ATTRIBUTE pt[] = {
+        { CKA_TOKEN, &tok, 1 },
+        { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_MODULUS_BITS, &bits, sizeof(bits) },
+        { CKA_PUBLIC_EXPONENT, (void *)e, sizeof(e) },
+        { CKA_ENCRYPT, &yes, 1 },
+    };
+    CK_ATTRIBUTE st[] = {
+        { CKA_TOKEN, &yes, 1 },
+        { CKA_PRIVATE, &yes, 1 },
+        { CKA_SENSITIVE, &yes, 1 },
+        { CKA_EXTRACTABLE, &yes, 1 },
+        { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_DECRYPT, &yes, 1 },
+    };
+    CKCHECK(fl->C_GenerateKeyPair(s, &mech, pt, 5, st, 6, &pub, &priv));
+    return 0;
+}
+
+/* An RSA private key of made-up numbers, of mod_bytes bytes: enough for
+ * get_key to read its size and flags. */
+static int create_rsa_fake(CK_SESSION_HANDLE s, const char *label, size_t mod_bytes,
+                           CK_BBOOL decrypt)
+{
+    static uint8_t n[1024], d[1024];
+    static const uint8_t e[] = { 0x01, 0x00, 0x01 };
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_KEY_TYPE kt = CKK_RSA;
+    CK_BBOOL yes = CK_TRUE;
+    CK_OBJECT_HANDLE h;
+    CK_ATTRIBUTE t[] = {
+        { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_KEY_TYPE, &kt, sizeof(kt) },
+        { CKA_TOKEN, &yes, 1 },
+        { CKA_PRIVATE, &yes, 1 },
+        { CKA_LABEL, (void *)label, strlen(label) },
+        { CKA_MODULUS, n, mod_bytes },
+        { CKA_PUBLIC_EXPONENT, (void *)e, sizeof(e) },
+        { CKA_PRIVATE_EXPONENT, d, mod_bytes },
+        { CKA_DECRYPT, &decrypt, 1 },
+    };
+    memset(n, 0xc5, sizeof(n));
+    memset(d, 0x3b, sizeof(d));
+    CKCHECK(fl->C_CreateObject(s, t, 9, &h));
+    return 0;
+}
+
 static int group_setup(void **state)
 {
     char path[160];
@@ -312,7 +372,13 @@ static int group_setup(void **state)
         create_secret(s, "hmac", CKK_GENERIC_SECRET, hmac_key, sizeof(hmac_key)) != 0 ||
         gen_ec(s, "signer", 0, 1) != 0 ||
         gen_ec(s, "signer384", 1, 1) != 0 ||
-        gen_ec(s, "lonely", 0, 0) != 0)
+        gen_ec(s, "lonely", 0, 0) != 0 ||
+        gen_rsa(s, "rsa-kek", 1) != 0 ||
+        gen_rsa(s, "rsa-lonely", 0) != 0 ||
+        create_rsa_fake(s, "rsa-small", 128, CK_TRUE) != 0 ||
+        create_rsa_fake(s, "rsa-8184", 1023, CK_TRUE) != 0 ||
+        create_rsa_fake(s, "rsa-8192", 1024, CK_TRUE) != 0 ||
+        create_rsa_fake(s, "rsa-nodecrypt", 256, CK_FALSE) != 0)
         return setup_fail(__LINE__);
     /* The second token holds a "kek" too: a URI must say which token. */
     if (gen_aes(s2, "kek", 32, CK_TRUE, NULL, 0) != 0)
@@ -343,6 +409,7 @@ static int after_each(void **state)
 {
     (void)state;
     aios__pkcs11_test_force_kwp(0);
+    aios__pkcs11_test_hide_oaep(0);
     /* Every test releases what it opened: the module is finalised again. */
     return module_initialised() ? -1 : 0;
 }
@@ -380,6 +447,8 @@ static void round_trip(const aios_key *k, size_t dk_len, const uint8_t *ad, size
     assert_int_equal(aios_buffer_data(w)[0], format);
     if (format == AIOS__P11_WRAP_GCM) {
         assert_int_equal(aios_buffer_len(w), 1 + 12 + dk_len + 16);
+    } else if (format == AIOS__P11_WRAP_OAEP_SHA256 || format == AIOS__P11_WRAP_OAEP_SHA1) {
+        assert_int_equal(aios_buffer_len(w), 1 + 256);      /* RSA-2048 */
     } else {
         assert_int_equal(aios_buffer_data(w)[1], dk_len);
         assert_int_equal(aios_buffer_len(w), 2 + (dk_len + 32 + 7) / 8 * 8 + 8);
@@ -850,10 +919,293 @@ static void test_sign_and_verify(void **state)
     aios_provider_unref(p);
 }
 
+/* ---- RSA */
+
+/* The format the token wraps with: 0x04 (RSA-OAEP with SHA-256) or, where
+ * the token takes only SHA-1 parameters as SoftHSM2 2.6 does, 0x05. */
+static int oaep_format(const aios_key *k)
+{
+    static const uint8_t dk[16] = { 1 };
+    aios_buffer *w = NULL;
+    int f;
+    tu_assert_ok(aios_key_wrap(k, &w, dk, sizeof(dk), NULL, 0));
+    f = aios_buffer_data(w)[0];
+    assert_true(f == AIOS__P11_WRAP_OAEP_SHA256 || f == AIOS__P11_WRAP_OAEP_SHA1);
+    aios_buffer_free(w);
+    return f;
+}
+
+static void test_rsa_get_key(void **state)
+{
+    static const uint8_t dk[32] = { 3 };
+    aios_provider *p;
+    aios_key *k = NULL;
+    aios_buffer *buf = NULL, *w = NULL;
+    uint8_t mac[AIOS_KEY_MAC_LEN] = { 0 };
+    (void)state;
+    p = open_ok(URI, NULL);
+
+    k = key_ok(p, "rsa-kek");
+    assert_string_equal(aios_key_id(k), "rsa-kek");
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_RSA);
+    assert_string_equal(aios_key_type_name(aios_key_get_type(k)), "rsa");
+    assert_int_equal(aios_key_purposes(k), AIOS_KEY_USE_WRAP);
+    assert_int_equal(aios_key_version(k), 1);
+    assert_int_equal(aios_key_get_state(k), AIOS_KEY_ACTIVE);
+    assert_int_equal(aios_key_exportable(k), 0);
+    assert_string_equal(aios_key_provider_name(k), "pkcs11");
+    /* It wraps, and does nothing else. */
+    tu_assert_status(aios_key_sign(k, &buf, (const uint8_t *)"m", 1), AIOS_E_KEY_USAGE);
+    assert_null(buf);
+    tu_assert_status(aios_key_verify(k, mac, 8, (const uint8_t *)"m", 1), AIOS_E_KEY_USAGE);
+    tu_assert_status(aios_key_mac(k, mac, (const uint8_t *)"m", 1), AIOS_E_KEY_USAGE);
+    tu_assert_status(aios_key_public_raw(k, &buf), AIOS_E_KEY_USAGE);
+    tu_assert_status(aios_key_export(k, &buf), AIOS_E_KEY_NOT_EXPORTABLE);
+    assert_null(buf);
+    aios_key_unref(k);
+    k = NULL;
+    tu_assert_ok(aios_provider_get_key(p, &k, "rsa-kek", 1));
+    aios_key_unref(k);
+    k = NULL;
+    tu_assert_status(aios_provider_get_key(p, &k, "rsa-kek", 2), AIOS_E_KEY_VERSION_NOT_FOUND);
+
+    /* No public key object: each wrap makes a session object from the
+     * private key's modulus and exponent. */
+    k = key_ok(p, "rsa-lonely");
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_RSA);
+    round_trip(k, 32, (const uint8_t *)"ad", 2, oaep_format(k));
+    aios_key_unref(k);
+    k = NULL;
+
+    /* 8184 bits: the largest modulus whose wrapped keys fit. */
+    k = key_ok(p, "rsa-8184");
+    tu_assert_ok(aios_key_wrap(k, &w, dk, sizeof(dk), NULL, 0));
+    assert_int_equal(aios_buffer_len(w), AIOS_KEY_WRAPPED_MAX);
+    aios_buffer_free(w);
+    aios_key_unref(k);
+    k = NULL;
+
+    tu_assert_status(aios_provider_get_key(p, &k, "rsa-8192", 0), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "AIOS_KEY_WRAPPED_MAX"));
+    tu_assert_status(aios_provider_get_key(p, &k, "rsa-small", 0), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "1024 bits"));
+    tu_assert_status(aios_provider_get_key(p, &k, "rsa-nodecrypt", 0), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "CKA_DECRYPT"));
+    assert_null(k);
+    aios_provider_unref(p);
+}
+
+static void test_rsa_wrap(void **state)
+{
+    static const uint8_t ad[] = "tenant=7";
+    static const uint8_t dk[32] = { 9, 8, 7 };
+    aios_provider *p;
+    aios_key *k, *other, *aes;
+    aios_buffer *w = NULL, *w2 = NULL, *back = NULL;
+    uint8_t buf[AIOS_KEY_WRAPPED_MAX];
+    size_t n, len;
+    int fmt, rc;
+    (void)state;
+    p = open_ok(URI, NULL);
+    k = key_ok(p, "rsa-kek");
+    fmt = oaep_format(k);
+    if (fmt == AIOS__P11_WRAP_OAEP_SHA1)
+        print_message("the token takes RSA-OAEP with SHA-1 only: format 0x05\n");
+    for (n = 1; n <= AIOS_KEY_DATA_KEY_MAX; n += (n < 40 ? 3 : 8))
+        round_trip(k, n, ad, sizeof(ad) - 1, fmt);
+    round_trip(k, AIOS_KEY_DATA_KEY_MAX, NULL, 0, fmt);
+    /* Another ad, no ad, every byte changed, unknown format, truncated. */
+    tamper_all(k, fmt);
+
+    /* Randomised: the same data key and ad wrap to other bytes each time. */
+    tu_assert_ok(aios_key_wrap(k, &w, dk, sizeof(dk), ad, sizeof(ad) - 1));
+    tu_assert_ok(aios_key_wrap(k, &w2, dk, sizeof(dk), ad, sizeof(ad) - 1));
+    len = aios_buffer_len(w);
+    assert_int_equal(aios_buffer_len(w2), len);
+    assert_memory_not_equal(aios_buffer_data(w), aios_buffer_data(w2), len);
+    aios_buffer_free(w2);
+
+    /* The other OAEP format byte names another hash: it does not open (or
+     * the token does not take SHA-256 at all). */
+    memcpy(buf, aios_buffer_data(w), len);
+    buf[0] = fmt == AIOS__P11_WRAP_OAEP_SHA256 ? AIOS__P11_WRAP_OAEP_SHA1
+                                               : AIOS__P11_WRAP_OAEP_SHA256;
+    rc = aios_key_unwrap(k, &back, buf, len, ad, sizeof(ad) - 1);
+    assert_true(rc == AIOS_E_AUTH ||
+                (buf[0] == AIOS__P11_WRAP_OAEP_SHA256 && rc == AIOS_E_UNSUPPORTED));
+    assert_null(back);
+    buf[0] = (uint8_t)fmt;
+    /* A length other than the modulus'. */
+    tu_assert_status(aios_key_unwrap(k, &back, buf, len - 1, ad, sizeof(ad) - 1), AIOS_E_FORMAT);
+    buf[len] = 0;
+    tu_assert_status(aios_key_unwrap(k, &back, buf, len + 1, ad, sizeof(ad) - 1), AIOS_E_FORMAT);
+    assert_null(back);
+
+    /* Another RSA key, an AES key: AIOS_E_AUTH, both ways. */
+    other = key_ok(p, "rsa-lonely");
+    tu_assert_status(aios_key_unwrap(other, &back, buf, len, ad, sizeof(ad) - 1), AIOS_E_AUTH);
+    aes = key_ok(p, "kek");
+    tu_assert_status(aios_key_unwrap(aes, &back, buf, len, ad, sizeof(ad) - 1), AIOS_E_AUTH);
+    assert_non_null(strstr(aios_last_error_message(), "RSA"));
+    aios_buffer_free(w);
+    w = NULL;
+    tu_assert_ok(aios_key_wrap(aes, &w, dk, sizeof(dk), ad, sizeof(ad) - 1));
+    tu_assert_status(aios_key_unwrap(k, &back, aios_buffer_data(w), aios_buffer_len(w), ad,
+                                     sizeof(ad) - 1), AIOS_E_AUTH);
+    assert_null(back);
+    aios_buffer_free(w);
+    /* Intact, it still opens. */
+    tu_assert_ok(aios_key_unwrap(k, &back, buf, len, ad, sizeof(ad) - 1));
+    assert_memory_equal(aios_buffer_data(back), dk, sizeof(dk));
+    aios_buffer_free(back);
+    aios_key_unref(aes);
+    aios_key_unref(other);
+    aios_key_unref(k);
+    aios_provider_unref(p);
+}
+
+static CK_OBJECT_HANDLE find_one(CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls, const char *label)
+{
+    CK_ATTRIBUTE q[] = {
+        { CKA_CLASS, &cls, sizeof(cls) },
+        { CKA_LABEL, (void *)label, strlen(label) },
+    };
+    CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
+    CK_ULONG n = 0;
+    assert_int_equal(fl->C_FindObjectsInit(s, q, 2), CKR_OK);
+    assert_int_equal(fl->C_FindObjects(s, &h, 1, &n), CKR_OK);
+    assert_int_equal(fl->C_FindObjectsFinal(s), CKR_OK);
+    assert_int_equal(n, 1);
+    return h;
+}
+
+/* The RSA formats are what docs/PKCS11.md says: the test opens a wrapped
+ * key with the token itself, and makes wrapped keys of its own. */
+static void test_rsa_format_pinned(void **state)
+{
+    static const uint8_t ad[] = "tenant=42";
+    static const struct { size_t dk_len; int good_hash; int expect; } cases[] = {
+        { 40, 1, AIOS_OK }, { 1, 1, AIOS_OK }, { 64, 1, AIOS_OK },
+        { 40, 0, AIOS_E_AUTH },             /* another ad's hash */
+        { 0, 1, AIOS_E_AUTH },              /* no data key */
+        { 65, 1, AIOS_E_AUTH },             /* a data key over 64 bytes */
+    };
+    uint8_t dk[65], plain[512], ct[1 + 256], h[32];
+    CK_RSA_PKCS_OAEP_PARAMS op;
+    CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
+    CK_SLOT_ID slot;
+    CK_SESSION_HANDLE s;
+    CK_OBJECT_HANDLE priv, pub;
+    CK_ULONG pl, cl;
+    aios_provider *p;
+    aios_key *k;
+    aios_buffer *w = NULL, *back = NULL;
+    size_t i;
+    int fmt;
+    (void)state;
+
+    aios__random_bytes(dk, sizeof(dk));
+    aios__sha256(h, ad, sizeof(ad) - 1);
+    p = open_ok(URI, NULL);
+    k = key_ok(p, "rsa-kek");
+    tu_assert_ok(aios_key_wrap(k, &w, dk, 40, ad, sizeof(ad) - 1));
+    fmt = aios_buffer_data(w)[0];
+    memset(&op, 0, sizeof(op));
+    op.hashAlg = fmt == AIOS__P11_WRAP_OAEP_SHA256 ? CKM_SHA256 : CKM_SHA_1;
+    op.mgf = fmt == AIOS__P11_WRAP_OAEP_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1;
+    op.source = CKZ_DATA_SPECIFIED;
+
+    /* The test's own session on the token (libaios' login covers it). */
+    assert_int_equal(find_token_slot(TOKEN, &slot), 0);
+    assert_int_equal(fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s), CKR_OK);
+    priv = find_one(s, CKO_PRIVATE_KEY, "rsa-kek");
+    pub = find_one(s, CKO_PUBLIC_KEY, "rsa-kek");
+
+    /* fmt || RSA-OAEP(pub, dk || SHA-256(ad)) */
+    assert_int_equal(aios_buffer_len(w), 1 + 256);
+    pl = sizeof(plain);
+    assert_int_equal(fl->C_DecryptInit(s, &mech, priv), CKR_OK);
+    assert_int_equal(fl->C_Decrypt(s, (CK_BYTE_PTR)(uintptr_t)(aios_buffer_data(w) + 1), 256,
+                                   plain, &pl), CKR_OK);
+    assert_int_equal(pl, 40 + 32);
+    assert_memory_equal(plain, dk, 40);
+    assert_memory_equal(plain + 40, h, 32);
+    aios_buffer_free(w);
+
+    /* Wrapped keys the test makes: only dk || SHA-256(ad) with 1..64
+     * bytes of data key opens. */
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = cases[i].dk_len;
+        memcpy(plain, dk, n);
+        memcpy(plain + n, h, 32);
+        if (!cases[i].good_hash)
+            plain[n + 31] ^= 0x01;
+        cl = sizeof(ct) - 1;
+        assert_int_equal(fl->C_EncryptInit(s, &mech, pub), CKR_OK);
+        assert_int_equal(fl->C_Encrypt(s, plain, (CK_ULONG)(n + 32), ct + 1, &cl), CKR_OK);
+        assert_int_equal(cl, 256);
+        ct[0] = (uint8_t)fmt;
+        if (cases[i].expect == AIOS_OK) {
+            tu_assert_ok(aios_key_unwrap(k, &back, ct, sizeof(ct), ad, sizeof(ad) - 1));
+            assert_int_equal(aios_buffer_len(back), n);
+            assert_memory_equal(aios_buffer_data(back), dk, n);
+            assert_true(aios_buffer_flags(back) & AIOS_BUFFER_SECURE);
+            aios_buffer_free(back);
+            back = NULL;
+        } else {
+            tu_assert_status(aios_key_unwrap(k, &back, ct, sizeof(ct), ad, sizeof(ad) - 1),
+                             cases[i].expect);
+            assert_null(back);
+        }
+    }
+    assert_int_equal(fl->C_CloseSession(s), CKR_OK);
+    aios_key_unref(k);
+    aios_provider_unref(p);
+}
+
+/* A token without CKM_RSA_PKCS_OAEP: the key is found, but neither wraps
+ * nor unwraps. */
+static void test_rsa_without_oaep(void **state)
+{
+    static const uint8_t dk[32] = { 5 };
+    aios_provider *p;
+    aios_key *k;
+    aios_buffer *w = NULL, *back = NULL;
+    (void)state;
+    p = open_ok(URI, NULL);
+    k = key_ok(p, "rsa-kek");
+    tu_assert_ok(aios_key_wrap(k, &w, dk, sizeof(dk), NULL, 0));
+    aios_key_unref(k);
+
+    aios__pkcs11_test_hide_oaep(1);
+    k = key_ok(p, "rsa-kek");
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_RSA);
+    tu_assert_status(aios_key_wrap(k, &back, dk, sizeof(dk), NULL, 0), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "CKM_RSA_PKCS_OAEP"));
+    assert_null(back);
+    tu_assert_status(aios_key_unwrap(k, &back, aios_buffer_data(w), aios_buffer_len(w), NULL, 0),
+                     AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "CKM_RSA_PKCS_OAEP"));
+    assert_null(back);
+    /* AES keys do not need it. */
+    {
+        aios_key *aes = key_ok(p, "kek");
+        round_trip(aes, 32, NULL, 0, AIOS__P11_WRAP_GCM);
+        aios_key_unref(aes);
+    }
+    aios__pkcs11_test_hide_oaep(0);
+    tu_assert_ok(aios_key_unwrap(k, &back, aios_buffer_data(w), aios_buffer_len(w), NULL, 0));
+    assert_memory_equal(aios_buffer_data(back), dk, sizeof(dk));
+    aios_buffer_free(back);
+    aios_buffer_free(w);
+    aios_key_unref(k);
+    aios_provider_unref(p);
+}
+
 /* ---- threads */
 
 typedef struct thread_arg {
-    aios_key *gcm, *kwp, *signer;
+    aios_key *gcm, *kwp, *signer, *rsa;
     int failures;
     int seed;
 } thread_arg;
@@ -863,7 +1215,7 @@ static void *worker(void *v)
     thread_arg *a = v;
     int i;
     for (i = 0; i < 40; i++) {
-        aios_key *k = (i + a->seed) % 2 ? a->gcm : a->kwp;
+        aios_key *k = i % 10 == 5 ? a->rsa : (i + a->seed) % 2 ? a->gcm : a->kwp;
         uint8_t dk[32], ad[8];
         aios_buffer *w = NULL, *back = NULL, *sig = NULL;
         aios__random_bytes(dk, sizeof(dk));
@@ -898,18 +1250,20 @@ static void test_threads(void **state)
     aios_provider *p;
     thread_arg args[4];
     pthread_t th[4];
-    aios_key *gcm, *kwp, *signer;
+    aios_key *gcm, *kwp, *signer, *rsa;
     int i;
     (void)state;
     p = open_ok(URI, NULL);
     gcm = key_ok(p, "kek");
     kwp = key_ok(p, "kek-wraponly");
     signer = key_ok(p, "signer");
+    rsa = key_ok(p, "rsa-kek");
     aios_provider_unref(p);             /* the keys keep it alive */
     for (i = 0; i < 4; i++) {
         args[i].gcm = gcm;
         args[i].kwp = kwp;
         args[i].signer = signer;
+        args[i].rsa = rsa;
         args[i].failures = 0;
         args[i].seed = i;
         assert_int_equal(pthread_create(&th[i], NULL, worker, &args[i]), 0);
@@ -922,6 +1276,7 @@ static void test_threads(void **state)
     aios_key_unref(gcm);
     aios_key_unref(kwp);
     aios_key_unref(signer);
+    aios_key_unref(rsa);
 }
 
 /* ---- module and token sharing */
@@ -1071,6 +1426,10 @@ int main(void)
         cmocka_unit_test_teardown(test_wrap_kwp_fallback, after_each),
         cmocka_unit_test_teardown(test_formats_known_key, after_each),
         cmocka_unit_test_teardown(test_sign_and_verify, after_each),
+        cmocka_unit_test_teardown(test_rsa_get_key, after_each),
+        cmocka_unit_test_teardown(test_rsa_wrap, after_each),
+        cmocka_unit_test_teardown(test_rsa_format_pinned, after_each),
+        cmocka_unit_test_teardown(test_rsa_without_oaep, after_each),
         cmocka_unit_test_teardown(test_threads, after_each),
         cmocka_unit_test_teardown(test_module_refcount, after_each),
         cmocka_unit_test_teardown(test_module_initialised_elsewhere, after_each),

@@ -274,6 +274,7 @@ class KeyType(enum.IntEnum):
     ECDSA_P256 = 5  #: ECDSA P-256 with SHA-256, DER signatures
     ECDSA_P384 = 6  #: ECDSA P-384 with SHA-384, DER signatures
     X25519 = 7  #: X25519 recipient key (or public key)
+    RSA = 8  #: RSA key in a PKCS#11 token: wraps data keys with RSA-OAEP
 
     @property
     def token(self) -> str:

@@ -186,7 +186,7 @@ def test_describe_may_return_tuple_or_dict(keyring: Keyring) -> None:
     "answer, fragment",
     [
         ("not a tuple", "describe must return"),
-        ((1, "rsa"), "unknown key type"),
+        ((1, "rsa-pss"), "unknown key type"),
         ((1, KeyType.AES256, 0, "bogus"), "unknown key state"),
         ({"version": 1}, "type"),
         ((0, KeyType.AES256), "version 0"),
