@@ -909,66 +909,7 @@ static void test_many_threads(void **state)
 
 /* ------------------------------------------- allocation-failure injection */
 
-/* A counting host allocator (installed before aios_init) that fails the
- * k-th allocation from the moment it is armed. */
-static atomic_long n_alloc, n_free, fail_countdown = -1;
-static atomic_int injected;
-
-static void *t_malloc(size_t size, void *payload)
-{
-    (void)payload;
-    long left = atomic_load(&fail_countdown);
-    if (left == 0) {
-        atomic_store(&injected, 1);
-        return NULL;
-    }
-    if (left > 0)
-        atomic_fetch_sub(&fail_countdown, 1);
-    atomic_fetch_add(&n_alloc, 1);
-    return malloc(size);
-}
-
-static void t_free(void *ptr, void *payload)
-{
-    (void)payload;
-    atomic_fetch_add(&n_free, 1);
-    free(ptr);
-}
-
-static long outstanding(void)
-{
-    return atomic_load(&n_alloc) - atomic_load(&n_free);
-}
-
-/* Run op with allocation k failing, k = 0, 1, ... until op gets through
- * without reaching the failure: each run fails with AIOS_E_NOMEM and
- * leaves nothing allocated (worker threads may free a moment later). */
-static void inject_everywhere(int (*op)(void), const char *what)
-{
-    for (long k = 0; k < 2000; k++) {
-        long before = outstanding();
-        atomic_store(&injected, 0);
-        atomic_store(&fail_countdown, k);
-        int rc = op();
-        atomic_store(&fail_countdown, -1);
-        for (int i = 0; i < 2000 && outstanding() != before; i++) {
-            struct timespec ts = { 0, 1000000 };
-            nanosleep(&ts, NULL);
-        }
-        if (outstanding() != before)
-            fail_msg("%s: allocation %ld failing leaked %ld allocations", what, k,
-                     outstanding() - before);
-        if (!atomic_load(&injected)) {
-            tu_assert_ok(rc);
-            assert_true(k > 3);         /* it did allocate, and every site was failed */
-            return;
-        }
-        if (rc != AIOS_E_NOMEM)
-            fail_msg("%s: allocation %ld failing gave %s (%s), not AIOS_E_NOMEM", what, k,
-                     aios_status_name(rc), aios_last_error_message());
-    }
-    fail_msg("%s: never got through", what);
-}
+/* The harness is tests/util's (tu_alloc_install, tu_inject_everywhere). */
 
 /* The whole life of a provider: create, resolve keys, wrap, unwrap, sign,
  * free.  Returns the first failure. */
@@ -1032,9 +973,9 @@ static int provider_retry(void)
 static void test_allocation_failures(void **state)
 {
     (void)state;
-    inject_everywhere(provider_life, "provider life");
+    assert_true(tu_inject_everywhere(provider_life, "provider life") > 3);
     kms.ask_size = 700;
-    inject_everywhere(provider_retry, "wrap with a retry");
+    assert_true(tu_inject_everywhere(provider_retry, "wrap with a retry") > 3);
 }
 
 int main(void)
@@ -1053,8 +994,7 @@ int main(void)
         cmocka_unit_test_setup(test_many_threads, kms_reset),
         cmocka_unit_test_setup(test_allocation_failures, kms_reset),
     };
-    aios_allocator a = { sizeof(a), t_malloc, t_free, NULL };
-    if (aios_set_allocator(&a) != AIOS_OK)
+    if (tu_alloc_install() != AIOS_OK)
         return 1;
     return cmocka_run_group_tests(tests, kms_setup, kms_teardown);
 }

@@ -4,31 +4,10 @@
  * AIOS_E_NOMEM or succeeds, nothing leaks (ASan, valgrind), and what is
  * on disk afterwards always opens and agrees with what the calls said.
  */
-#include <stdatomic.h>
 
 #include "test_keyring_util.h"
 
-static atomic_long countdown = -1;
-static atomic_int injected;
-
-static void *t_malloc(size_t size, void *payload)
-{
-    long left = atomic_load(&countdown);
-    (void)payload;
-    if (left == 0) {
-        atomic_store(&injected, 1);
-        return NULL;
-    }
-    if (left > 0)
-        atomic_fetch_sub(&countdown, 1);
-    return malloc(size);
-}
-
-static void t_free(void *ptr, void *payload)
-{
-    (void)payload;
-    free(ptr);
-}
+/* The counting allocator is tests/util's (tu_alloc_*). */
 
 static void check(int rc, const char *what)
 {
@@ -47,8 +26,7 @@ static int pass(const char *path, const uint8_t *orig, size_t len, long n)
     int rc, done;
 
     kt_write(path, orig, len);
-    atomic_store(&injected, 0);
-    atomic_store(&countdown, n);
+    tu_alloc_arm(n);
     rc = aios_keyring_open(&kr, path, &o);
     check(rc, "open");
     if (rc == AIOS_OK) {
@@ -69,8 +47,8 @@ static int pass(const char *path, const uint8_t *orig, size_t len, long n)
         check(aios_keyring_reload(kr), "reload");
         aios_keyring_free(kr);
     }
-    atomic_store(&countdown, -1);
-    done = !atomic_load(&injected);
+    tu_alloc_arm(-1);
+    done = !tu_alloc_injected();
     /* Whatever happened, the file opens, holds the original key, and its
      * listing parses. */
     kr = NULL;
@@ -117,8 +95,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_allocation_fails_once),
     };
-    aios_allocator a = { sizeof(a), t_malloc, t_free, NULL };
-    if (aios_set_allocator(&a) != AIOS_OK || aios_init() != AIOS_OK)
+    if (tu_alloc_install() != AIOS_OK || aios_init() != AIOS_OK)
         return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

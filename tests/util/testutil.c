@@ -1,6 +1,8 @@
 #include "testutil.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,5 +113,82 @@ int tu_result(json_t *test)
     if (strcmp(r, "invalid") == 0) return 0;
     if (strcmp(r, "acceptable") == 0) return -1;
     fail_msg("unknown result %s", r);
+    return 0;
+}
+
+/* ------------------------------------------- allocation-failure injection */
+
+static atomic_long tu_n_alloc, tu_n_free, tu_countdown = -1;
+static atomic_int tu_injected;
+
+static void *tu_malloc(size_t size, void *payload)
+{
+    long left = atomic_load(&tu_countdown);
+    (void)payload;
+    if (left == 0) {
+        atomic_store(&tu_injected, 1);
+        return NULL;
+    }
+    if (left > 0)
+        atomic_fetch_sub(&tu_countdown, 1);
+    atomic_fetch_add(&tu_n_alloc, 1);
+    return malloc(size);
+}
+
+static void tu_free(void *ptr, void *payload)
+{
+    (void)payload;
+    atomic_fetch_add(&tu_n_free, 1);
+    free(ptr);
+}
+
+int tu_alloc_install(void)
+{
+    aios_allocator a = { sizeof(a), tu_malloc, tu_free, NULL };
+    return aios_set_allocator(&a);
+}
+
+void tu_alloc_arm(long k)
+{
+    /* Arming forgets the last injection; disarming keeps it readable. */
+    if (k >= 0)
+        atomic_store(&tu_injected, 0);
+    atomic_store(&tu_countdown, k);
+}
+
+int tu_alloc_injected(void)
+{
+    return atomic_load(&tu_injected);
+}
+
+long tu_alloc_outstanding(void)
+{
+    return atomic_load(&tu_n_alloc) - atomic_load(&tu_n_free);
+}
+
+long tu_inject_everywhere(int (*op)(void), const char *what)
+{
+    for (long k = 0; k < 2000; k++) {
+        long before = tu_alloc_outstanding();
+        tu_alloc_arm(k);
+        int rc = op();
+        tu_alloc_arm(-1);
+        for (int i = 0; i < 2000 && tu_alloc_outstanding() != before; i++) {
+            struct timespec ts = { 0, 1000000 };
+            nanosleep(&ts, NULL);
+        }
+        if (tu_alloc_outstanding() != before)
+            fail_msg("%s: allocation %ld failing leaked %ld allocations", what, k,
+                     tu_alloc_outstanding() - before);
+        if (!tu_alloc_injected()) {
+            tu_assert_ok(rc);
+            assert_true(k > 0);         /* it did allocate, and every site was failed */
+            return k;
+        }
+        if (rc != AIOS_E_NOMEM)
+            fail_msg("%s: allocation %ld failing gave %s (%s), not AIOS_E_NOMEM", what, k,
+                     aios_status_name(rc), aios_last_error_message());
+    }
+    fail_msg("%s: never got through", what);
     return 0;
 }

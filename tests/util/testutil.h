@@ -41,6 +41,22 @@ uint8_t *tu_hexmember(json_t *obj, const char *key, size_t *len);
 /* 1 for "valid", 0 for "invalid", -1 for "acceptable". */
 int tu_result(json_t *test);
 
+/* ---- allocation-failure injection (one harness for every test program)
+ *
+ * tu_alloc_install() routes libaios' allocations (and protobuf-c's)
+ * through a counting allocator that can fail the k-th allocation; call it
+ * in main() before aios_init().  tu_inject_everywhere(op) runs op with
+ * allocation k failing for k = 0, 1, ... until op gets through without
+ * reaching the failure: each failing run must return AIOS_E_NOMEM and
+ * leave nothing allocated (frees made by worker threads a moment later
+ * are waited for). */
+int  tu_alloc_install(void);
+void tu_alloc_arm(long k);          /* fail the k-th allocation from now; -1 disarms */
+int  tu_alloc_injected(void);       /* 1 if the armed failure happened */
+long tu_alloc_outstanding(void);    /* allocations minus frees so far */
+/* Returns how many allocation sites op reached (each was failed once). */
+long tu_inject_everywhere(int (*op)(void), const char *what);
+
 /* Assert a status and print the library's message if it differs. */
 #define tu_assert_status(expr, expected) do {                                 \
         int tu_rc_ = (expr);                                                   \
