@@ -393,4 +393,63 @@ int aios__pkcs8_encode_pem(char *out, size_t out_cap, size_t *out_len,
 int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
                        uint8_t *priv, size_t priv_cap, size_t *priv_len);
 
+/* =============================================================== AES-SIV */
+
+/* AES-SIV (RFC 5297 "SIV-AES": S2V over AES-CMAC, then AES-CTR), the
+ * deterministic AEAD: the same key, associated data and plaintext always
+ * give the same output, so equal plaintexts can be matched (joined)
+ * without being decrypted, and nothing else about them leaks.  Built on
+ * mbedTLS's AES-CMAC and AES block cipher.
+ *
+ *   key   32, 48 or 64 bytes: AES-SIV-CMAC-256/384/512, K1 || K2 with K1
+ *         keying S2V and K2 the CTR encryption (RFC 5297 section 2.6).
+ *   ad    a vector of ad_count associated data strings (0..126, RFC 5297
+ *         section 2.6), each authenticated as a separate component: their
+ *         number, order and boundaries all matter (["ab", "c"] is not
+ *         ["a", "bc"], and one empty string is not zero strings).  ad may
+ *         be NULL when ad_count is 0; a string's p may be NULL when its
+ *         len is 0.
+ *   nonce optional: RFC 5297 section 3 treats a nonce as the LAST
+ *         associated data component.  Pass it as ad[ad_count - 1]; with
+ *         a fresh nonce the output is randomised (no longer joinable).
+ *
+ * Seal writes V (AIOS__SIV_TAG_LEN bytes, the synthetic IV) || C, pt_len +
+ * 16 bytes; open takes V || C and writes the in_len - 16 plaintext bytes
+ * after checking V in constant time.  In-place and overlapping use is
+ * allowed in both directions: out may overlap pt/in anywhere (the input is
+ * read or moved before the output is written over it).
+ *
+ * Status: AIOS_E_INVALID_ARGUMENT for a NULL pointer (out must be non-NULL
+ * even when nothing is written) or a key of another length; AIOS_E_LIMIT
+ * for more than AIOS__SIV_AD_MAX strings, or a plaintext or associated
+ * data string over AIOS__SIV_MAX bytes (input over AIOS__SIV_MAX + 16 to
+ * open); AIOS_E_FORMAT for sealed input shorter than 16 bytes;
+ * AIOS_E_BUFFER_TOO_SMALL with *out_len set to the size needed (nothing
+ * written); AIOS_E_AUTH when the recomputed V differs (wrong key, wrong
+ * associated data, or altered input: one message for every cause).  On any
+ * failure *out_len is 0 and whatever was written to out is wiped, so a
+ * failed open leaves no unauthenticated plaintext behind. */
+#define AIOS__SIV_TAG_LEN 16
+#define AIOS__SIV_AD_MAX  126
+#define AIOS__SIV_MAX     ((size_t)1 << 31)   /* bytes of plaintext or of one AD string */
+
+typedef struct aios__siv_ad {
+    const uint8_t *p;
+    size_t         len;
+} aios__siv_ad;
+
+int aios__aes_siv_seal(uint8_t *out, size_t out_cap, size_t *out_len,
+                       const uint8_t *key, size_t key_len,
+                       const aios__siv_ad *ad, size_t ad_count,
+                       const uint8_t *pt, size_t pt_len);
+int aios__aes_siv_open(uint8_t *out, size_t out_cap, size_t *out_len,
+                       const uint8_t *key, size_t key_len,
+                       const aios__siv_ad *ad, size_t ad_count,
+                       const uint8_t *in, size_t in_len);
+
+/* Internal, exposed for the unit tests: add one to a 128-bit big-endian
+ * counter, modulo 2^128, in time independent of its value.  The CTR step
+ * of AES-SIV uses it on Q.  Cannot fail. */
+void aios__aes_siv_ctr_inc(uint8_t ctr[AIOS__SIV_TAG_LEN]);
+
 #endif /* AIOS_LIB_CRYPTO_CRYPTO_H */
