@@ -15,7 +15,6 @@ import enum
 import json
 import threading
 import weakref
-from types import TracebackType
 from typing import (
     Any,
     Callable,
@@ -25,12 +24,12 @@ from typing import (
     Optional,
     Protocol,
     Tuple,
-    Type,
     Union,
 )
 
 from . import _ffi
 from ._ffi import lib
+from ._handle import _Handle
 from .errors import AiosError, ErrorKind, Status
 
 __all__ = [
@@ -316,7 +315,7 @@ BUFFER_MAX_LEN: int = _max_len(False)
 BUFFER_SECURE_MAX_LEN: int = _max_len(True)
 
 
-class Buffer:
+class Buffer(_Handle):
     """Bytes that libaios allocated (``aios_buffer``); plain or secure.
 
     A *secure* buffer lives in libsodium's guarded memory: guard pages,
@@ -334,10 +333,9 @@ class Buffer:
     pickled or copied implicitly (they may hold secrets).
     """
 
-    __slots__ = ("_handle_", "_finalizer", "_exports", "__weakref__")
+    __slots__ = ("_exports",)
 
-    _handle_: Any
-    _finalizer: "weakref.finalize[[Any], Buffer]"
+    _closed_message = "aios.Buffer: the buffer is closed"
     _exports: List[Tuple["weakref.ReferenceType[Any]", bool]]
 
     def __init__(self) -> None:
@@ -349,8 +347,7 @@ class Buffer:
         if not handle:
             raise _ffi.error_for_status(Status.E_INTERNAL, "libaios returned a NULL buffer")
         self = object.__new__(cls)
-        self._handle_ = handle
-        self._finalizer = weakref.finalize(self, _free_buffer, handle)
+        self._own(handle, _free_buffer)
         self._exports = []
         return self
 
@@ -385,13 +382,7 @@ class Buffer:
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` ran (or the buffer was handed over)."""
-        return not self._finalizer.alive
-
-    def _handle(self) -> Any:
-        """The ``aios_buffer *`` for passing to C; StateError once closed."""
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.Buffer: the buffer is closed")
-        return self._handle_
+        return super().closed
 
     def _live_exports(self) -> List[bool]:
         """The read-only flag of every view still alive (pruning dead ones)."""
@@ -399,40 +390,20 @@ class Buffer:
         self._exports = alive
         return [ro for _, ro in alive]
 
+    def _check_close(self) -> None:
+        if self._live_exports():
+            raise BufferError(
+                "aios.Buffer.close: memoryviews from view() still refer to the buffer; "
+                "release them first (use `with buf.view() as v:` or v.release())"
+            )
+
     def close(self) -> None:
         """Wipe and free the bytes.  Idempotent.
 
         Raises ``BufferError`` (and stays open) while a memoryview from
         :meth:`view` is alive: release views first (``with buf.view() as v:``).
         """
-        if not self._finalizer.alive:
-            return
-        if self._live_exports():
-            raise BufferError(
-                "aios.Buffer.close: memoryviews from view() still refer to the buffer; "
-                "release them first (use `with buf.view() as v:` or v.release())"
-            )
-        self._finalizer()
-
-    def __enter__(self) -> "Buffer":
-        self._handle()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc: Optional[BaseException],
-        tb: Optional[TracebackType],
-    ) -> None:
-        if exc_type is None:
-            self.close()
-            return
-        try:
-            self.close()
-        except BufferError:
-            # Do not hide the exception in flight; the finalizer frees the
-            # buffer once the last view is gone.
-            pass
+        super().close()
 
     # ---- contents
 

@@ -59,7 +59,6 @@ import secrets
 import threading
 import time
 import weakref
-from types import TracebackType
 from typing import (
     Any,
     Callable,
@@ -76,6 +75,7 @@ from typing import (
 
 from . import _ffi
 from ._ffi import lib
+from ._handle import _Handle
 from .core import Buffer, BytesLike
 from .errors import (
     AiosError,
@@ -774,7 +774,7 @@ def _unref_key(handle: Any) -> None:
     lib.aios_key_unref(handle)
 
 
-class Key:
+class Key(_Handle):
     """A key handle (``aios_key``): one version of a named key in a provider.
 
     Get one from :meth:`Keyring.add`, :meth:`Keyring.get`,
@@ -790,10 +790,9 @@ class Key:
     one while another thread uses it.
     """
 
-    __slots__ = ("_handle_", "_finalizer", "__weakref__")
+    __slots__ = ()
 
-    _handle_: Any
-    _finalizer: "weakref.finalize[[Any], Key]"
+    _closed_message = "aios.Key: the key handle is closed"
 
     def __init__(self) -> None:
         raise TypeError("keys come from aios.Keyring, aios.Provider or aios.Key.from_public_pem()")
@@ -803,8 +802,7 @@ class Key:
         if not handle:
             raise _ffi.error_for_status(Status.E_INTERNAL, "libaios returned a NULL key")
         self = object.__new__(cls)
-        self._handle_ = handle
-        self._finalizer = weakref.finalize(self, _unref_key, handle)
+        self._own(handle, _unref_key)
         return self
 
     @classmethod
@@ -822,30 +820,11 @@ class Key:
         lib.aios_key_from_public_pem(ctypes.byref(out), kid, arg, n)
         return cls._adopt(out)
 
-    # ---- lifetime
-
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` ran."""
-        return not self._finalizer.alive
-
-    def _handle(self) -> Any:
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.Key: the key handle is closed")
-        return self._handle_
+    # ---- lifetime (closed, _handle(), with: see _Handle)
 
     def close(self) -> None:
         """Drop this handle's reference (``aios_key_unref``).  Idempotent."""
-        self._finalizer()
-
-    def __enter__(self) -> "Key":
-        self._handle()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self.close()
+        super().close()
 
     def __copy__(self) -> "Key":
         return Key._adopt(lib.aios_key_ref(self._handle()))
@@ -1023,7 +1002,7 @@ def _free_keyring(handle: Any) -> None:
     lib.aios_keyring_free(handle)
 
 
-class Keyring:
+class Keyring(_Handle):
     """A keyring file (``aios_keyring``): named keys with all their versions.
 
     Create one with :meth:`create`, open one with :meth:`open`; give
@@ -1044,10 +1023,9 @@ class Keyring:
     lock and wipes the keys in memory; keys already taken stay valid.
     """
 
-    __slots__ = ("_handle_", "_finalizer", "_path", "__weakref__")
+    __slots__ = ("_path",)
 
-    _handle_: Any
-    _finalizer: "weakref.finalize[[Any], Keyring]"
+    _closed_message = "aios.Keyring: the keyring is closed"
     _path: str
 
     def __init__(self) -> None:
@@ -1110,9 +1088,8 @@ class Keyring:
             opts.secret = None
             opts.secret_len = 0
         self = object.__new__(cls)
-        self._handle_ = out
         self._path = os.fsdecode(path)
-        self._finalizer = weakref.finalize(self, _free_keyring, out)
+        self._own(out, _free_keyring)
         return self
 
     @classmethod
@@ -1167,30 +1144,12 @@ class Keyring:
         """The file this keyring was created or opened from."""
         return self._path
 
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def _handle(self) -> Any:
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.Keyring: the keyring is closed")
-        return self._handle_
-
     def close(self) -> None:
         """Release the writer lock and wipe every key in memory.  Idempotent.
 
         Keys taken from it stay valid; its :attr:`provider` does not.
         """
-        self._finalizer()
-
-    def __enter__(self) -> "Keyring":
-        self._handle()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self.close()
+        super().close()
 
     def __reduce__(self) -> Any:
         raise TypeError("aios.Keyring cannot be pickled")
@@ -1382,7 +1341,7 @@ def _unref_provider(handle: Any) -> None:
     lib.aios_provider_unref(handle)
 
 
-class Provider:
+class Provider(_Handle):
     """A key provider (``aios_provider``): where keys live and operations run.
 
     * :attr:`Keyring.provider`: a keyring's ``"local"`` provider (borrowed).
@@ -1395,10 +1354,9 @@ class Provider:
     another reference.  Providers may be used from any number of threads.
     """
 
-    __slots__ = ("_handle_", "_finalizer", "_host", "_owner", "__weakref__")
+    __slots__ = ("_host", "_owner")
 
-    _handle_: Any
-    _finalizer: Optional["weakref.finalize[[Any], Provider]"]
+    _closed_message = "aios.Provider: the provider is closed"
     _host: Optional[_HostState]
     _owner: Optional[Keyring]
 
@@ -1410,10 +1368,9 @@ class Provider:
         if not handle:
             raise _ffi.error_for_status(Status.E_INTERNAL, "libaios returned a NULL provider")
         self = object.__new__(cls)
-        self._handle_ = handle
         self._host = host
         self._owner = None
-        self._finalizer = weakref.finalize(self, _unref_provider, handle)
+        self._own(handle, _unref_provider)
         return self
 
     @classmethod
@@ -1422,7 +1379,7 @@ class Provider:
         self._handle_ = handle
         self._host = None
         self._owner = owner
-        self._finalizer = None
+        self._finalizer = None  # not owned: close() does nothing
         return self
 
     # ---- constructors
@@ -1560,18 +1517,14 @@ class Provider:
         """Whether :meth:`close` ran (for a keyring's provider: whether the keyring is closed)."""
         if self._owner is not None:
             return self._owner.closed
-        assert self._finalizer is not None
-        return not self._finalizer.alive
+        return super().closed
 
     def _handle(self) -> Any:
         if self._owner is not None:
             if self._owner.closed:
                 raise _ffi.error_for_status(Status.E_STATE, "aios.Provider: its keyring is closed")
             return self._handle_
-        assert self._finalizer is not None
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.Provider: the provider is closed")
-        return self._handle_
+        return super()._handle()
 
     def close(self) -> None:
         """Drop this reference (``aios_provider_unref``).  Idempotent.
@@ -1580,17 +1533,7 @@ class Provider:
         the keyring).  A callback provider's host is released once the
         last key taken from it is closed and no host call is running.
         """
-        if self._finalizer is not None:
-            self._finalizer()
-
-    def __enter__(self) -> "Provider":
-        self._handle()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self.close()
+        super().close()
 
     def __copy__(self) -> "Provider":
         if self._owner is not None:
@@ -1648,7 +1591,7 @@ def _release_entry(handle: Any) -> None:
     lib.aios_dkcache_entry_release(handle)
 
 
-class CacheEntry:
+class CacheEntry(_Handle):
     """A data-key cache hit (``aios_dkcache_entry``), the caller's until released.
 
     :attr:`data_key` is a read-only ``memoryview`` of the cache's secure
@@ -1660,10 +1603,9 @@ class CacheEntry:
     is closed.
     """
 
-    __slots__ = ("_handle_", "_finalizer", "_exports", "__weakref__")
+    __slots__ = ("_exports",)
 
-    _handle_: Any
-    _finalizer: "weakref.finalize[[Any], CacheEntry]"
+    _closed_message = "aios.CacheEntry: the entry was released"
     _exports: List["weakref.ReferenceType[Any]"]
 
     def __init__(self) -> None:
@@ -1672,19 +1614,13 @@ class CacheEntry:
     @classmethod
     def _adopt(cls, handle: Any) -> "CacheEntry":
         self = object.__new__(cls)
-        self._handle_ = handle
         self._exports = []
-        self._finalizer = weakref.finalize(self, _release_entry, handle)
+        self._own(handle, _release_entry)
         return self
 
     @property
     def released(self) -> bool:
-        return not self._finalizer.alive
-
-    def _handle(self) -> Any:
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.CacheEntry: the entry was released")
-        return self._handle_
+        return self.closed
 
     @property
     def data_key(self) -> memoryview:
@@ -1703,35 +1639,20 @@ class CacheEntry:
         addr = lib.aios_dkcache_entry_wrapped(self._handle(), ctypes.byref(n))
         return _bytes_of(addr, n.value)
 
+    def _check_close(self) -> None:
+        self._exports = [ref for ref in self._exports if ref() is not None]
+        if self._exports:
+            raise BufferError("aios.CacheEntry.release: views from data_key are still alive; release them first")
+
     def release(self) -> None:
         """Give the entry back to the cache.  Idempotent.
 
         Raises ``BufferError`` (and keeps the entry) while a view from
         :attr:`data_key` is alive.
         """
-        if not self._finalizer.alive:
-            return
-        self._exports = [ref for ref in self._exports if ref() is not None]
-        if self._exports:
-            raise BufferError("aios.CacheEntry.release: views from data_key are still alive; release them first")
-        self._finalizer()
+        super().close()
 
     close = release
-
-    def __enter__(self) -> "CacheEntry":
-        self._handle()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        if exc_type is None:
-            self.release()
-            return
-        try:
-            self.release()
-        except BufferError:
-            pass  # do not hide the exception in flight; the finalizer releases it later
 
     def __reduce__(self) -> Any:
         raise TypeError("aios.CacheEntry cannot be pickled (it holds a data key)")
@@ -1740,7 +1661,7 @@ class CacheEntry:
         return f"<aios.CacheEntry{' released' if self.released else ''}>"
 
 
-class DataKeyCache:
+class DataKeyCache(_Handle):
     """A data-key cache (``aios_dkcache``): unwrapped or freshly generated
     data keys, so a host does not call its KMS for every record.
 
@@ -1751,7 +1672,9 @@ class DataKeyCache:
     Internally locked: any number of threads may use one cache.
     """
 
-    __slots__ = ("_handle_", "_finalizer", "__weakref__")
+    __slots__ = ()
+
+    _closed_message = "aios.DataKeyCache: the cache is closed"
 
     def __init__(self, capacity: int = 0, max_age_ms: int = 0, max_messages: int = 0, max_bytes: int = 0) -> None:
         opts = _ffi.aios_dkcache_options()
@@ -1762,30 +1685,11 @@ class DataKeyCache:
         opts.max_bytes = _u64(max_bytes, "max_bytes")
         out = _ffi.aios_dkcache_p()
         lib.aios_dkcache_new(ctypes.byref(out), ctypes.byref(opts))
-        self._handle_ = out
-        self._finalizer = weakref.finalize(self, _free_cache, out)
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
-
-    def _handle(self) -> Any:
-        if not self._finalizer.alive:
-            raise _ffi.error_for_status(Status.E_STATE, "aios.DataKeyCache: the cache is closed")
-        return self._handle_
+        self._own(out, _free_cache)
 
     def close(self) -> None:
         """Wipe every entry and free the cache.  Idempotent.  Entries still held stay valid."""
-        self._finalizer()
-
-    def __enter__(self) -> "DataKeyCache":
-        self._handle()
-        return self
-
-    def __exit__(
-        self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
-    ) -> None:
-        self.close()
+        super().close()
 
     def __reduce__(self) -> Any:
         raise TypeError("aios.DataKeyCache cannot be pickled")

@@ -1,0 +1,94 @@
+"""The lifecycle shared by every class that owns a libaios handle (private).
+
+:class:`aios.Buffer`, :class:`aios.Key`, :class:`aios.Keyring`,
+:class:`aios.Provider`, :class:`aios.CacheEntry` and
+:class:`aios.DataKeyCache` wrap one C object each.  :class:`_Handle` gives
+them the same life:
+
+* ``self._own(handle, release)``, called once the C object exists, arms a
+  ``weakref.finalize`` that runs ``release(handle)`` exactly once: on
+  :meth:`_Handle.close`, or as a safety net when the object is garbage
+  collected (or at interpreter exit) without having been closed;
+* :attr:`_Handle.closed`; ``_handle()`` returns the C handle, or raises
+  :class:`aios.StateError` with the class's ``_closed_message`` once closed;
+* :meth:`_Handle.close` is idempotent; a subclass may refuse it by raising
+  ``BufferError`` from ``_check_close()`` (memoryviews still alive);
+* ``with`` enters only while open and closes on exit, never hiding the
+  exception in flight behind a ``BufferError`` from a refused close (the
+  finalizer releases the handle later).
+"""
+
+from __future__ import annotations
+
+import weakref
+from types import TracebackType
+from typing import Any, Callable, ClassVar, Optional, Type, TypeVar
+
+from . import _ffi
+from .errors import Status
+
+_H = TypeVar("_H", bound="_Handle")
+
+
+class _Handle:
+    """Base of the handle classes; see the module doc."""
+
+    __slots__ = ("_handle_", "_finalizer", "__weakref__")
+
+    #: The StateError message of any use after close, e.g.
+    #: ``"aios.Key: the key handle is closed"`` (kept whole so it can be grepped).
+    _closed_message: ClassVar[str] = "aios: the handle is closed"
+
+    _handle_: Any
+    #: Runs the release function once; None for a handle this object does
+    #: not own (a borrowed :class:`aios.Provider`, which overrides
+    #: :attr:`closed` and ``_handle()``).
+    _finalizer: Optional["weakref.finalize[[Any], _Handle]"]
+
+    def _own(self, handle: Any, release: Callable[[Any], Any]) -> None:
+        """Take ownership of ``handle``: ``release(handle)`` runs exactly once."""
+        self._handle_ = handle
+        # The callback must not refer to self, or the object would never die.
+        self._finalizer = weakref.finalize(self, release, handle)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran."""
+        return self._finalizer is None or not self._finalizer.alive
+
+    def _handle(self) -> Any:
+        """The handle for passing to C; StateError once closed."""
+        if self.closed:
+            raise _ffi.error_for_status(Status.E_STATE, self._closed_message)
+        return self._handle_
+
+    def _check_close(self) -> None:
+        """Raise (``BufferError``) to refuse :meth:`close`; runs only while open."""
+
+    def close(self) -> None:
+        """Release the handle.  Idempotent."""
+        finalizer = self._finalizer
+        if finalizer is None or not finalizer.alive:
+            return
+        self._check_close()
+        finalizer()
+
+    def __enter__(self: _H) -> _H:
+        self._handle()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except BufferError:
+            # Do not hide the exception in flight; the finalizer releases
+            # the handle once the last view is gone.
+            pass
