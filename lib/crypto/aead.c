@@ -4,6 +4,11 @@
  * ChaCha20-Poly1305 (IETF, RFC 8439) and XChaCha20-Poly1305 (192-bit
  * nonce), all with detached tags.
  *
+ * On a CPU without AES-NI/PCLMULQDQ an AES-256-GCM key object is still
+ * made, but it can only open: decryption then runs on mbedTLS's software
+ * GCM (docs/FORMAT.md section 4: a reader opens every suite on every CPU;
+ * bulk sealing never uses mbedTLS GCM).
+ *
  * Key objects live in libsodium's guarded memory, are read-only after
  * construction (so they may be shared between threads) and are wiped when
  * freed.
@@ -12,6 +17,8 @@
 #include <string.h>
 
 #include <sodium.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/cipher.h>
 
 #include "crypto.h"
 #include "../core/internal.h"
@@ -31,10 +38,20 @@ _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == AIOS__AEAD_NONCE_
  * places the block right before a guard page, so its alignment is that of
  * its size. */
 struct aios__aead_key {
-    crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM only */
-    uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* ChaCha20 variants only */
+    crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM on libsodium only */
+    uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* ChaCha20 variants, soft GCM */
     aios__aead_alg              alg;
+    int                         soft;    /* AES-256-GCM on mbedTLS: open only */
 };
+
+/* Test-only: make AES-256-GCM key objects use the software path even
+ * where libsodium's is available.  Read when a key object is made. */
+static int force_soft_gcm;
+
+void aios__aead_test_force_soft_gcm(int on)
+{
+    force_soft_gcm = on != 0;
+}
 
 #define AEAD_KEY_ALLOC (((sizeof(struct aios__aead_key) + 63) / 64) * 64)
 
@@ -97,10 +114,8 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
     AIOS__CHECK_ARG(key != NULL, "key is NULL");
     if (aios__aead_nonce_len(alg) == 0)
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown AEAD algorithm %d", (int)alg);
-    if (!aios__aead_available(alg))
-        return aios__fail(AIOS_E_UNSUPPORTED,
-                          "AEAD %s needs AES-NI and PCLMULQDQ, which this CPU lacks",
-                          aios__aead_name(alg));
+    /* Only AES-256-GCM can be unavailable, and it then gets the
+     * open-only software path. */
 
     k = aios__secure_malloc(AEAD_KEY_ALLOC);
     if (k == NULL)
@@ -111,7 +126,12 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
     }
     memset(k, 0, AEAD_KEY_ALLOC);
     k->alg = alg;
-    if (alg == AIOS__AEAD_AES256GCM) {
+    if (alg == AIOS__AEAD_AES256GCM && (force_soft_gcm || !aios__aead_available(alg))) {
+        /* mbedTLS's GCM context is mutated by every operation, so it is
+         * set up per open from the raw key (see soft_gcm_open). */
+        k->soft = 1;
+        memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
+    } else if (alg == AIOS__AEAD_AES256GCM) {
         if (crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0) {
             aios__secure_free(k);
             return aios__fail(AIOS_E_INTERNAL, "AES-256-GCM key expansion failed");
@@ -133,6 +153,42 @@ void aios__aead_key_free(aios__aead_key *key)
 aios__aead_alg aios__aead_key_alg(const aios__aead_key *key)
 {
     return key->alg;
+}
+
+int aios__aead_key_can_seal(const aios__aead_key *key)
+{
+    return key != NULL && !key->soft;
+}
+
+/* AES-256-GCM open on mbedTLS (software AES tables, or its own AES-NI
+ * code).  A fresh context per call keeps the shared key object read-only,
+ * so any number of threads may open with it; the cost (key expansion and
+ * the GHASH table) is small next to a chunk.  mbedtls_gcm_auth_decrypt
+ * checks the tag in constant time and zeroes the output on failure; the
+ * caller wipes again whatever happens. */
+static int soft_gcm_open(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct, size_t len,
+                         const uint8_t tag[AIOS__AEAD_TAG_LEN], const uint8_t *ad, size_t adlen,
+                         const uint8_t *nonce)
+{
+    mbedtls_gcm_context gcm;
+    int rc;
+
+    mbedtls_gcm_init(&gcm);
+    rc = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key->key, AIOS__AEAD_KEY_LEN * 8);
+    if (rc != 0) {
+        mbedtls_gcm_free(&gcm);
+        if (rc == MBEDTLS_ERR_CIPHER_ALLOC_FAILED)
+            return aios__fail(AIOS_E_NOMEM, "AEAD open with aes256gcm (software): out of memory");
+        return aios__fail(AIOS_E_INTERNAL, "AEAD open with aes256gcm (software): key set-up failed");
+    }
+    rc = mbedtls_gcm_auth_decrypt(&gcm, len, nonce, crypto_aead_aes256gcm_NPUBBYTES, ad, adlen,
+                                  tag, AIOS__AEAD_TAG_LEN, ct, pt);
+    mbedtls_gcm_free(&gcm);   /* zeroizes the context (key schedule, H table) */
+    if (rc == MBEDTLS_ERR_GCM_AUTH_FAILED)
+        return 1;
+    if (rc != 0)
+        return aios__fail(AIOS_E_INTERNAL, "AEAD open with aes256gcm (software) failed");
+    return 0;
 }
 
 static int aead_check(const aios__aead_key *key, const void *out, const void *in, size_t len,
@@ -160,6 +216,10 @@ int aios__aead_seal(const aios__aead_key *key, uint8_t *ct, uint8_t tag[AIOS__AE
 
     if ((rc = aead_check(key, ct, pt, len, tag, ad, adlen, nonce, "AEAD seal")) != AIOS_OK)
         return rc;
+    if (key->soft)
+        return aios__fail(AIOS_E_UNSUPPORTED,
+                          "AEAD seal with aes256gcm needs AES-NI and PCLMULQDQ, which this CPU "
+                          "lacks (this key can only open)");
     /* libsodium wants valid pointers even for empty inputs. */
     if (len == 0) {
         ct = &dummy;
@@ -212,8 +272,17 @@ int aios__aead_open(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct, s
 
     switch (key->alg) {
     case AIOS__AEAD_AES256GCM:
-        rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
-                                                            nonce, &key->gcm);
+        if (key->soft) {
+            rc = soft_gcm_open(key, pt, ct, len, tag, ad, adlen, nonce);
+            if (rc < 0) {
+                if (len > 0)
+                    aios__wipe(pt_out, len);
+                return rc;
+            }
+        } else {
+            rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
+                                                                nonce, &key->gcm);
+        }
         break;
     case AIOS__AEAD_CHACHA20POLY1305:
         rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(pt, NULL, ct, len, tag, ad, adlen,

@@ -170,12 +170,29 @@ size_t aios__aead_nonce_len(aios__aead_alg alg);   /* 0 for an unknown alg */
 const char *aios__aead_name(aios__aead_alg alg);   /* "aes256gcm", ... */
 
 /* A key with its schedule precomputed (AES-GCM's expanded key and H
- * powers), in secure memory.  Build once, seal/open many records. */
+ * powers), in secure memory.  Build once, seal/open many records.  Key
+ * objects are read-only after creation: any number of threads may seal
+ * and open with one at once.
+ *
+ * AES-256-GCM without AES-NI + PCLMULQDQ (aios__aead_available() == 0):
+ * aios__aead_key_new still succeeds, but the key is OPEN-ONLY: opening
+ * runs on mbedTLS's software GCM (table-based AES, docs/FORMAT.md
+ * sections 4 and 14.8; a fresh mbedTLS context per call), and
+ * aios__aead_seal returns AIOS_E_UNSUPPORTED.  Callers that must seal
+ * check aios__aead_available() first; callers that refuse the software
+ * path (FORMAT.md's `no_soft_gcm`) check aios__aead_key_can_seal(). */
 typedef struct aios__aead_key aios__aead_key;
 int  aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
                         const uint8_t key[AIOS__AEAD_KEY_LEN]);
 void aios__aead_key_free(aios__aead_key *key);           /* NULL ok; wipes */
 aios__aead_alg aios__aead_key_alg(const aios__aead_key *key);
+/* 1 if seal works with this key; 0 for an open-only (software
+ * AES-256-GCM) key or NULL. */
+int  aios__aead_key_can_seal(const aios__aead_key *key);
+/* TEST ONLY: when on != 0, AES-256-GCM key objects made from now on use
+ * the open-only software path even where libsodium's is available.  Not
+ * thread-safe; set it while no other thread makes key objects. */
+void aios__aead_test_force_soft_gcm(int on);
 
 /* Detached seal: ct and pt have the same length and may be the same
  * pointer (in place).  nonce is aios__aead_nonce_len(alg) bytes. */
