@@ -469,4 +469,85 @@ int aios__aes_siv_open(uint8_t *out, size_t out_cap, size_t *out_len,
  * of AES-SIV uses it on Q.  Cannot fail. */
 void aios__aes_siv_ctr_inc(uint8_t ctr[AIOS__SIV_TAG_LEN]);
 
+/* ================================================================== HPKE */
+
+/* RFC 9180 Hybrid Public Key Encryption, base mode (mode_base: no PSK, no
+ * sender authentication), for exactly one ciphersuite:
+ *
+ *   KEM  0x0020  DHKEM(X25519, HKDF-SHA256)   Nenc = Npk = Nsk = 32, Nsecret = 32
+ *   KDF  0x0001  HKDF-SHA256                  Nh = 32
+ *   AEAD 0x0003  ChaCha20Poly1305             Nk = 32, Nn = 12, Nt = 16
+ *
+ * LabeledExtract/LabeledExpand use the RFC's "HPKE-v1" prefix with the
+ * suite ids "KEM" || 0x0020 (inside the KEM) and "HPKE" || 0x0020 ||
+ * 0x0001 || 0x0003 (key schedule).  Single-shot only: seal and open
+ * protect one message with sequence number 0 (the nonce is base_nonce),
+ * which is all docs/FORMAT.md section 6.2 uses; the exporter is not
+ * provided.  Checked against RFC 9180 appendix A.2.1.
+ *
+ * ct is the AEAD output with its tag appended: pt_len + AIOS__HPKE_TAG_LEN
+ * bytes, exactly the RFC's "ct".  info and aad may be NULL with length 0.
+ *
+ * Status: AIOS_E_INVALID_ARGUMENT for a NULL pointer with a nonzero
+ * length; AIOS_E_AUTH when a DH output is all zeros (a low-order pkR or
+ * enc, refused by aios__x25519) and, from open, when the tag does not
+ * verify (wrong skR, or altered enc, ct, aad or info: one status for every
+ * cause); AIOS_E_FORMAT for a ct shorter than the tag; AIOS_E_LIMIT for a
+ * message the AEAD cannot take.  Every intermediate secret (ephemeral
+ * private key, DH output, shared secret, key schedule secrets, AEAD key)
+ * is wiped on every path; on failure the secret outputs (shared_secret,
+ * key, base_nonce, open's pt) are wiped, seal's enc is zeroed, and ct
+ * holds no ciphertext (whatever the AEAD wrote is wiped; a failure before
+ * the AEAD leaves ct as it was, so an in-place seal keeps its plaintext). */
+#define AIOS__HPKE_ENC_LEN    32   /* Nenc: the serialized ephemeral public key */
+#define AIOS__HPKE_SECRET_LEN 32   /* Nsecret: the KEM shared secret */
+#define AIOS__HPKE_KEY_LEN    32   /* Nk */
+#define AIOS__HPKE_NONCE_LEN  12   /* Nn */
+#define AIOS__HPKE_TAG_LEN    16   /* Nt */
+
+/* DHKEM Encap(pkR) with a fresh ephemeral key pair (libsodium CSPRNG). */
+int aios__hpke_encap(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                     uint8_t enc[AIOS__HPKE_ENC_LEN],
+                     const uint8_t pkR[AIOS__X25519_LEN]);
+/* Encap with the caller's ephemeral private key skE, for known-answer
+ * tests only (reusing skE destroys HPKE's security). */
+int aios__hpke_encap_derand(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                            uint8_t enc[AIOS__HPKE_ENC_LEN],
+                            const uint8_t pkR[AIOS__X25519_LEN],
+                            const uint8_t skE[AIOS__X25519_LEN]);
+/* DHKEM Decap(enc, skR). */
+int aios__hpke_decap(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                     const uint8_t enc[AIOS__HPKE_ENC_LEN],
+                     const uint8_t skR[AIOS__X25519_LEN]);
+/* KeySchedule(mode_base, shared_secret, info, psk = "", psk_id = ""):
+ * the AEAD key and base_nonce (the exporter secret is not derived). */
+int aios__hpke_key_schedule_base(uint8_t key[AIOS__HPKE_KEY_LEN],
+                                 uint8_t base_nonce[AIOS__HPKE_NONCE_LEN],
+                                 const uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                                 const uint8_t *info, size_t info_len);
+
+/* SealBase(pkR, info, aad, pt) -> (enc, ct): ct receives pt_len + 16
+ * bytes; ct may be the same pointer as pt (in place). */
+int aios__hpke_seal_base(uint8_t enc[AIOS__HPKE_ENC_LEN], uint8_t *ct,
+                         const uint8_t pkR[AIOS__X25519_LEN],
+                         const uint8_t *info, size_t info_len,
+                         const uint8_t *aad, size_t aad_len,
+                         const uint8_t *pt, size_t pt_len);
+/* SealBase with the caller's ephemeral private key: known-answer tests
+ * only. */
+int aios__hpke_seal_base_derand(uint8_t enc[AIOS__HPKE_ENC_LEN], uint8_t *ct,
+                                const uint8_t pkR[AIOS__X25519_LEN],
+                                const uint8_t *info, size_t info_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *pt, size_t pt_len,
+                                const uint8_t skE[AIOS__X25519_LEN]);
+/* OpenBase(enc, skR, info, aad, ct) -> pt: pt receives ct_len - 16 bytes
+ * and may be the same pointer as ct.  On any failure those bytes are
+ * wiped (no unauthenticated plaintext is left behind). */
+int aios__hpke_open_base(uint8_t *pt, const uint8_t enc[AIOS__HPKE_ENC_LEN],
+                         const uint8_t skR[AIOS__X25519_LEN],
+                         const uint8_t *info, size_t info_len,
+                         const uint8_t *aad, size_t aad_len,
+                         const uint8_t *ct, size_t ct_len);
+
 #endif /* AIOS_LIB_CRYPTO_CRYPTO_H */

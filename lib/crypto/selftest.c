@@ -4,14 +4,14 @@
  * Every vector below is published: FIPS 180-4 / NIST examples, RFC 4231,
  * RFC 5869, the GCM specification (McGrew and Viega, test case 16),
  * RFC 8439, draft-irtf-cfrg-xchacha A.3.1, RFC 7693, RFC 8032, RFC 7748,
- * RFC 6979, RFC 4648, RFC 3394, RFC 5649, RFC 5297, and libsodium's own
- * Argon2id test suite.  None is derived from this code.
+ * RFC 6979, RFC 4648, RFC 3394, RFC 5649, RFC 5297, RFC 9180 (A.2.1), and
+ * libsodium's own Argon2id test suite.  None is derived from this code.
  *
  * Test names are stable (hosts may log or match them):
  *   fast: sha256 sha384 sha512 hmac-sha256 hkdf-sha256 aead-aes256gcm
  *         aead-chacha20poly1305 aead-xchacha20poly1305
  *   full: the above, then hmac-sha512 blake2b argon2id ed25519 x25519
- *         ecdsa-p256 ecdsa-p384 base64 hex aes-kw aes-kwp aes-siv
+ *         ecdsa-p256 ecdsa-p384 base64 hex aes-kw aes-kwp aes-siv hpke-x25519
  * aead-aes256gcm runs (and is reported) only where aios__aead_available()
  * says AES-256-GCM can run.  Every test runs even after one fails; the
  * first failure is returned.
@@ -572,6 +572,62 @@ static const char *kat_aes_siv(void)
     return why;
 }
 
+/* ================================================================== HPKE */
+
+static const char *kat_hpke_x25519(void)
+{
+    /* RFC 9180 A.2.1: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+     * ChaCha20Poly1305, mode_base, sequence number 0. */
+    uint8_t info[20], skEm[32], pkRm[32], skRm[32], enc_exp[32], ss_exp[32], key_exp[32];
+    uint8_t nonce_exp[12], pt[29], aad[7], ct_exp[45];
+    uint8_t ss[32], enc[32], key[32], nonce[12], ct[45], back[29];
+    const char *why = NULL;
+    unhex(info, sizeof(info), "4f6465206f6e2061204772656369616e2055726e");
+    unhex(skEm, sizeof(skEm), "f4ec9b33b792c372c1d2c2063507b684ef925b8c75a42dbcbf57d63ccd381600");
+    unhex(pkRm, sizeof(pkRm), "4310ee97d88cc1f088a5576c77ab0cf5c3ac797f3d95139c6c84b5429c59662a");
+    unhex(skRm, sizeof(skRm), "8057991eef8f1f1af18f4a9491d16a1ce333f695d4db8e38da75975c4478e0fb");
+    unhex(enc_exp, sizeof(enc_exp),
+          "1afa08d3dec047a643885163f1180476fa7ddb54c6a8029ea33f95796bf2ac4a");
+    unhex(ss_exp, sizeof(ss_exp),
+          "0bbe78490412b4bbea4812666f7916932b828bba79942424abb65244930d69a7");
+    unhex(key_exp, sizeof(key_exp),
+          "ad2744de8e17f4ebba575b3f5f5a8fa1f69c2a07f6e7500bc60ca6e3e3ec1c91");
+    unhex(nonce_exp, sizeof(nonce_exp), "5c4d98150661b848853b547f");
+    unhex(pt, sizeof(pt), "4265617574792069732074727574682c20747275746820626561757479");
+    unhex(aad, sizeof(aad), "436f756e742d30");
+    unhex(ct_exp, sizeof(ct_exp), "1c5250d8034ec2b784ba2cfd69dbdb8af406cfe3ff938e131f0def8c8b60b4db"
+                                  "21993c62ce81883d2dd1b51a28");
+    if (aios__hpke_encap_derand(ss, enc, pkRm, skEm) != AIOS_OK || !eq(enc, enc_exp, 32) ||
+        !eq(ss, ss_exp, 32))
+        why = "RFC 9180 A.2.1 encap mismatch";
+    else if (aios__hpke_decap(ss, enc_exp, skRm) != AIOS_OK || !eq(ss, ss_exp, 32))
+        why = "RFC 9180 A.2.1 decap mismatch";
+    else if (aios__hpke_key_schedule_base(key, nonce, ss_exp, info, sizeof(info)) != AIOS_OK ||
+             !eq(key, key_exp, 32) || !eq(nonce, nonce_exp, 12))
+        why = "RFC 9180 A.2.1 key schedule mismatch";
+    else if (aios__hpke_seal_base_derand(enc, ct, pkRm, info, sizeof(info), aad, sizeof(aad),
+                                         pt, sizeof(pt), skEm) != AIOS_OK ||
+             !eq(enc, enc_exp, 32) || !eq(ct, ct_exp, sizeof(ct)))
+        why = "RFC 9180 A.2.1 seal mismatch";
+    else if (aios__hpke_open_base(back, enc_exp, skRm, info, sizeof(info), aad, sizeof(aad),
+                                  ct_exp, sizeof(ct_exp)) != AIOS_OK || !eq(back, pt, sizeof(pt)))
+        why = "RFC 9180 A.2.1 open mismatch";
+    else {
+        ct_exp[0] ^= 0x01;
+        if (aios__hpke_open_base(back, enc_exp, skRm, info, sizeof(info), aad, sizeof(aad),
+                                 ct_exp, sizeof(ct_exp)) != AIOS_E_AUTH)
+            why = "an altered ciphertext was accepted";
+        else if (!aios__ct_is_zero(back, sizeof(back)))
+            why = "a failed open left plaintext behind";
+    }
+    aios__wipe(skEm, sizeof(skEm));
+    aios__wipe(skRm, sizeof(skRm));
+    aios__wipe(ss, sizeof(ss));
+    aios__wipe(key, sizeof(key));
+    aios__wipe(back, sizeof(back));
+    return why;
+}
+
 /* ================================================================ runner */
 
 typedef struct selftest_run {
@@ -639,6 +695,7 @@ int aios__crypto_selftest(int full, aios_selftest_cb cb, void *payload)
         run_one(&run, "aes-kw", kat_aes_kw);
         run_one(&run, "aes-kwp", kat_aes_kwp);
         run_one(&run, "aes-siv", kat_aes_siv);
+        run_one(&run, "hpke-x25519", kat_hpke_x25519);
     }
 
     if (run.stopped != AIOS_OK)

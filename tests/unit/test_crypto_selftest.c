@@ -42,7 +42,7 @@ static const char *const fast_names[] = {
 };
 static const char *const full_names[] = {
     "hmac-sha512", "blake2b", "argon2id", "ed25519", "x25519", "ecdsa-p256", "ecdsa-p384",
-    "base64", "hex", "aes-kw", "aes-kwp", "aes-siv",
+    "base64", "hex", "aes-kw", "aes-kwp", "aes-siv", "hpke-x25519",
 };
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
