@@ -16,55 +16,8 @@
 
 #include "aios/aios.h"
 #include "crypto/crypto.h"
+#include "bench_util.h"
 
-static double budget = 0.5;   /* seconds per case */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-typedef void (*bench_fn)(void *arg);
-
-/* Run fn in growing batches until `secs` is spent; ns per call. */
-static double measure_for(bench_fn fn, void *arg, double secs)
-{
-    unsigned long n = 0, batch = 1;
-    double t0 = now(), t;
-    for (;;) {
-        for (unsigned long i = 0; i < batch; i++)
-            fn(arg);
-        n += batch;
-        t = now() - t0;
-        if (t >= secs)
-            break;
-        if (batch < (1ul << 20))
-            batch *= 2;
-    }
-    return t * 1e9 / (double)n;
-}
-
-static double measure(bench_fn fn, void *arg)
-{
-    return measure_for(fn, arg, budget);
-}
-
-#define ROUNDS 5
-
-/* Two functions measured in alternating rounds, best round of each, so a
- * noisy neighbour or a frequency change hits both alike. */
-static void measure_pair(bench_fn a, bench_fn b, void *arg, double *ns_a, double *ns_b)
-{
-    *ns_a = *ns_b = 1e300;
-    for (int r = 0; r < ROUNDS; r++) {
-        double x = measure_for(a, arg, budget / ROUNDS);
-        double y = measure_for(b, arg, budget / ROUNDS);
-        if (x < *ns_a) *ns_a = x;
-        if (y < *ns_b) *ns_b = y;
-    }
-}
 
 /* ------------------------------------------------------------ AEAD */
 
@@ -123,7 +76,7 @@ static void bench_aead(aios__aead_alg alg, size_t len)
     if (alg == AIOS__AEAD_AES256GCM)
         crypto_aead_aes256gcm_beforenm(&c.gcm, c.raw_key);
     double ns_seam, ns_raw;
-    measure_pair(seam_seal, raw_seal, &c, &ns_seam, &ns_raw);
+    bench_measure_pair(seam_seal, raw_seal, &c, &ns_seam, &ns_raw);
     printf("seal %-18s %7zu B  aios %10.1f ns  raw %10.1f ns  overhead %+7.1f ns  ratio %.3f",
            aios__aead_name(alg), len, ns_seam, ns_raw, ns_seam - ns_raw, ns_raw / ns_seam);
     if (len >= 4096)
@@ -159,7 +112,7 @@ static void bench_sha256(void)
     h.len = 1 << 20;
     h.buf = calloc(1, h.len);
     double ns_seam, ns_raw;
-    measure_pair(seam_sha256, raw_sha256, &h, &ns_seam, &ns_raw);
+    bench_measure_pair(seam_sha256, raw_sha256, &h, &ns_seam, &ns_raw);
     printf("sha256 (1 MiB)                     aios %6.3f GB/s  raw %6.3f GB/s  ratio %.3f\n",
            (double)h.len / ns_seam, (double)h.len / ns_raw, ns_raw / ns_seam);
     free(h.buf);
@@ -193,13 +146,13 @@ int main(int argc, char **argv)
 {
     int sink;
     if (argc > 1)
-        budget = atof(argv[1]);
+        bench_budget = atof(argv[1]);
     if (aios_init() != AIOS_OK) {
         fprintf(stderr, "aios_init: %s\n", aios_last_error_message());
         return 1;
     }
     printf("# libaios %s  bench_crypto  %.2f s per case\n# %s\n", aios_version_string(),
-           budget, aios_build_info());
+           bench_budget, aios_build_info());
     static const size_t sizes[] = { 64, 1024, 65536 };
     static const aios__aead_alg algs[] = { AIOS__AEAD_AES256GCM, AIOS__AEAD_CHACHA20POLY1305,
                                            AIOS__AEAD_XCHACHA20POLY1305 };
@@ -207,8 +160,8 @@ int main(int argc, char **argv)
         for (size_t s = 0; s < 3; s++)
             bench_aead(algs[a], sizes[s]);
     bench_sha256();
-    printf("aios_buffer_new+free (32 B plain)  %8.1f ns/op\n", measure(plain_buffer, NULL));
-    printf("aios_buffer_new+free (32 B secure) %8.1f ns/op\n", measure(secure_buffer, NULL));
-    printf("aios_ct_equal (32 B)               %8.1f ns/op\n", measure(ct_equal32, &sink));
+    printf("aios_buffer_new+free (32 B plain)  %8.1f ns/op\n", bench_measure(plain_buffer, NULL));
+    printf("aios_buffer_new+free (32 B secure) %8.1f ns/op\n", bench_measure(secure_buffer, NULL));
+    printf("aios_ct_equal (32 B)               %8.1f ns/op\n", bench_measure(ct_equal32, &sink));
     return 0;
 }

@@ -19,41 +19,7 @@
 #include <p11-kit/pkcs11.h>
 
 #include "aios/aios.h"
-
-static double budget = 0.5;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-typedef void (*bench_fn)(void *arg);
-
-static double measure(bench_fn fn, void *arg)
-{
-    unsigned long n = 0, batch = 1;
-    double best = 1e300;
-    for (int round = 0; round < 3; round++) {
-        double t0 = now(), t;
-        n = 0;
-        batch = 1;
-        for (;;) {
-            for (unsigned long i = 0; i < batch; i++)
-                fn(arg);
-            n += batch;
-            t = now() - t0;
-            if (t >= budget / 3)
-                break;
-            if (batch < (1ul << 16))
-                batch *= 2;
-        }
-        if (t * 1e9 / (double)n < best)
-            best = t * 1e9 / (double)n;
-    }
-    return best;
-}
+#include "bench_util.h"
 
 #define CHECK(expr) do { int rc_ = (expr); if (rc_ != AIOS_OK) { \
     fprintf(stderr, "%s: %s: %s\n", #expr, aios_status_name(rc_), aios_last_error_message()); \
@@ -113,9 +79,9 @@ static void bench_key_ops(const char *label, ctx *c)
     char name[96];
     CHECK(aios_key_wrap(c->key, &c->wrapped, c->dk, 32, (const uint8_t *)"ctx", 3));
     snprintf(name, sizeof(name), "wrap 32 B data key (%s)", label);
-    row(name, measure(wrap, c));
+    row(name, bench_measure(wrap, c));
     snprintf(name, sizeof(name), "unwrap 32 B data key (%s)", label);
-    row(name, measure(unwrap, c));
+    row(name, bench_measure(unwrap, c));
     aios_buffer_free(c->wrapped);
     c->wrapped = NULL;
 }
@@ -198,12 +164,12 @@ int main(int argc, char **argv)
     ctx c;
 
     if (argc > 1)
-        budget = atof(argv[1]);
+        bench_budget = atof(argv[1]);
     CHECK(aios_init());
     memset(&c, 0, sizeof(c));
     memset(c.dk, 0x42, sizeof(c.dk));
-    printf("# libaios %s  bench_key  %.2f s per case (best of 3 rounds)\n", aios_version_string(),
-           budget);
+    printf("# libaios %s  bench_key  %.2f s per case (best of %d rounds)\n", aios_version_string(),
+           bench_budget, BENCH_ROUNDS);
 
     if (!mkdtemp(dir))
         return 1;
@@ -218,14 +184,14 @@ int main(int argc, char **argv)
         snprintf(id, sizeof(id), "other-%02d", i);
         CHECK(aios_keyring_add(c.kr, NULL, id, AIOS_KEY_AES256, NULL));
     }
-    row("keyring get + unref (100 keys)", measure(get_key, &c));
+    row("keyring get + unref (100 keys)", bench_measure(get_key, &c));
     CHECK(aios_keyring_get(c.kr, &c.key, "kek", 0));
     bench_key_ops("local provider", &c);
 
     CHECK(aios_dkcache_new(&c.cache, NULL));
     CHECK(aios_dkcache_put(c.cache, c.key, (const uint8_t *)"tenant=acme", 11, 1, c.dk, 32,
                            NULL, 0));
-    row("data-key cache hit (get + release)", measure(cache_hit, &c));
+    row("data-key cache hit (get + release)", bench_measure(cache_hit, &c));
     aios_dkcache_free(c.cache);
     aios_key_unref(c.key);
     c.key = NULL;

@@ -23,50 +23,7 @@
 #include <time.h>
 
 #include "aios/aios.h"
-#include "aios/key.h"   /* until the umbrella header includes it */
-
-static double budget = 0.5;   /* seconds per case */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-typedef void (*bench_fn)(void *arg);
-
-/* Run fn in growing batches until `secs` is spent; ns per call. */
-static double measure_for(bench_fn fn, void *arg, double secs)
-{
-    unsigned long n = 0, batch = 1;
-    double t0 = now(), t;
-    for (;;) {
-        for (unsigned long i = 0; i < batch; i++)
-            fn(arg);
-        n += batch;
-        t = now() - t0;
-        if (t >= secs)
-            break;
-        if (batch < (1ul << 16))
-            batch *= 2;
-    }
-    return t * 1e9 / (double)n;
-}
-
-#define ROUNDS 5
-
-/* Best of ROUNDS rounds, so a noisy neighbour does not set the figure. */
-static double measure(bench_fn fn, void *arg)
-{
-    double best = 1e300;
-    for (int r = 0; r < ROUNDS; r++) {
-        double x = measure_for(fn, arg, budget / ROUNDS);
-        if (x < best)
-            best = x;
-    }
-    return best;
-}
+#include "bench_util.h"
 
 static void die(const char *what, int rc)
 {
@@ -176,7 +133,7 @@ static void *hit_thread(void *p)
     thread_arg *a = p;
     while (!atomic_load(a->go))
         ;
-    a->ns = measure(do_hit, a->c);
+    a->ns = bench_measure(do_hit, a->c);
     return NULL;
 }
 
@@ -238,7 +195,7 @@ int main(int argc, char **argv)
     int rc;
 
     if (argc > 1)
-        budget = atof(argv[1]);
+        bench_budget = atof(argv[1]);
     if ((rc = aios_init()) != AIOS_OK)
         die("aios_init", rc);
     if ((rc = aios_provider_callback(&p, "bench", &host_ops, NULL, NULL)) != AIOS_OK)
@@ -249,23 +206,23 @@ int main(int argc, char **argv)
         die("aios_dkcache_new", rc);
 
     printf("libaios %s: data-key cache and callback provider (best of %d rounds, %.2f s per case)\n\n",
-           aios_version_string(), ROUNDS, budget);
+           aios_version_string(), BENCH_ROUNDS, bench_budget);
     printf("%-48s %12s\n", "case", "ns/op");
     printf("%-48s %12s\n", "------------------------------------------------", "------------");
 
     case_init(&cases[0], cache, key, 32, 1);
     case_init(&cases[1], cache, key, 32, 2);
     case_init(&cases[2], cache, key, 1024, 3);
-    printf("%-48s %12.1f\n", "hit (get + release), 32 B context, 1 thread", measure(do_hit, &cases[0]));
+    printf("%-48s %12.1f\n", "hit (get + release), 32 B context, 1 thread", bench_measure(do_hit, &cases[0]));
     printf("%-48s %12.1f\n", "hit (get + release), 32 B context, 2 threads", hit_threads(cases, 2));
-    printf("%-48s %12.1f\n", "hit (get + release), 1 KiB context, 1 thread", measure(do_hit, &cases[2]));
-    printf("%-48s %12.1f\n", "miss (get -> AIOS_E_NOT_FOUND), 32 B context", measure(do_miss, &cases[0]));
-    printf("%-48s %12.1f\n", "put (replacing an entry), 32 B context", measure(do_put, &cases[0]));
+    printf("%-48s %12.1f\n", "hit (get + release), 1 KiB context, 1 thread", bench_measure(do_hit, &cases[2]));
+    printf("%-48s %12.1f\n", "miss (get -> AIOS_E_NOT_FOUND), 32 B context", bench_measure(do_miss, &cases[0]));
+    printf("%-48s %12.1f\n", "put (replacing an entry), 32 B context", bench_measure(do_put, &cases[0]));
 
     memset(&cc, 0x17, sizeof(cc));
     cc.key = key;
-    double via = measure(do_unwrap_via_provider, &cc);
-    double direct = measure(do_unwrap_direct, &cc);
+    double via = bench_measure(do_unwrap_via_provider, &cc);
+    double direct = bench_measure(do_unwrap_direct, &cc);
     printf("%-48s %12.1f\n", "callback unwrap, no-op host, through libaios", via);
     printf("%-48s %12.1f\n", "the same host function called directly", direct);
     printf("\nDeadline overhead per host call: %.1f us (thread per call).\n", (via - direct) / 1000.0);

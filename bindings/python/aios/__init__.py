@@ -68,6 +68,7 @@ from .core import (  # noqa: E402 - loads libaios
     version_string,
     wipe,
 )
+from .key import __all__ as _key_all
 from .key import (  # noqa: E402
     KEY_DATA_KEY_MAX,
     KEY_MAC_LEN,
@@ -144,31 +145,6 @@ __all__ = [
     "BUFFER_SECURE_MAX_LEN",
     "Allocator",
     "set_allocator",
-    # key
-    "KeyType",
-    "KeyState",
-    "KeyUse",
-    "KeyringUnlock",
-    "ProviderCaps",
-    "KeyInfo",
-    "Key",
-    "Keyring",
-    "Provider",
-    "DataKeyCache",
-    "CacheEntry",
-    "KEY_DATA_KEY_MAX",
-    "KEY_WRAPPED_MAX",
-    "KEY_MAC_LEN",
-    "KeyNotFoundError",
-    "KeyExistsError",
-    "KeyDestroyedError",
-    "KeyDisabledError",
-    "KeyDecryptOnlyError",
-    "KeyNotExportableError",
-    "KeyUsageLimitError",
-    "KeyringPassphraseError",
-    "KeyringTamperedError",
-    "KeyringLockedError",
-    "Pkcs11PinError",
-    "ProviderTimeoutError",
 ]
+# Everything aios.key exports, listed once, in aios.key.
+__all__ += _key_all
