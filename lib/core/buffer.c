@@ -16,6 +16,7 @@ struct aios_buffer {
 
 static int check_flags(uint32_t flags, const char *fn)
 {
+    flags &= ~AIOS__BUFFER_SLAB;   /* set only by aios__buffer_new */
     if (flags & ~AIOS_BUFFER_SECURE)
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: unknown flags 0x%x",
                           fn, (unsigned)(flags & ~AIOS_BUFFER_SECURE));
@@ -39,7 +40,9 @@ static uint8_t *bytes_alloc(size_t len, uint32_t flags)
      * so text outputs are C strings, and an empty buffer still has a valid
      * pointer. */
     size_t n = len + 1;
-    if (flags & AIOS_BUFFER_SECURE)
+    if (flags & AIOS__BUFFER_SLAB)
+        p = aios__secret_alloc(n);
+    else if (flags & AIOS_BUFFER_SECURE)
         p = aios__secure_malloc(n);
     else
         p = aios__malloc(n);
@@ -52,7 +55,9 @@ static void bytes_free(uint8_t *p, size_t len, uint32_t flags)
 {
     if (!p)
         return;
-    if (flags & AIOS_BUFFER_SECURE)
+    if (flags & AIOS__BUFFER_SLAB)
+        aios__secret_free(p, len + 1);   /* wipes */
+    else if (flags & AIOS_BUFFER_SECURE)
         aios__secure_free(p);            /* wipes */
     else
         aios__free_secret(p, len + 1);
@@ -86,6 +91,8 @@ static int buffer_make(aios_buffer **out, size_t len, uint32_t flags, const char
 
 int aios__buffer_new(aios_buffer **out, size_t len, uint32_t flags)
 {
+    if ((flags & AIOS__BUFFER_SLAB) && (!(flags & AIOS_BUFFER_SECURE) || len >= AIOS__SECRET_SLOT_MAX))
+        flags &= ~AIOS__BUFFER_SLAB;
     return buffer_make(out, len, flags, "aios_buffer_new");
 }
 
@@ -96,6 +103,9 @@ int aios_buffer_new(aios_buffer **out, size_t len, uint32_t flags)
     *out = NULL;
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
+    if (flags & AIOS__BUFFER_SLAB)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "aios_buffer_new: unknown flags 0x%x",
+                          (unsigned)(flags & ~AIOS_BUFFER_SECURE));
     return buffer_make(out, len, flags, "aios_buffer_new");
 }
 
@@ -110,6 +120,11 @@ int aios_buffer_from_bytes(aios_buffer **out, const uint8_t *data, size_t len, u
     if ((rc = aios__ensure_init()) != AIOS_OK) {
         *out = NULL;
         return rc;
+    }
+    if (flags & AIOS__BUFFER_SLAB) {
+        *out = NULL;
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "aios_buffer_from_bytes: unknown flags 0x%x",
+                          (unsigned)(flags & ~AIOS_BUFFER_SECURE));
     }
     rc = buffer_make(out, len, flags, "aios_buffer_from_bytes");
     if (rc == AIOS_OK && len)
@@ -134,7 +149,7 @@ size_t aios_buffer_len(const aios_buffer *buf)
 
 uint32_t aios_buffer_flags(const aios_buffer *buf)
 {
-    return buf ? buf->flags : 0;
+    return buf ? (buf->flags & ~AIOS__BUFFER_SLAB) : 0;
 }
 
 aios_protection aios_buffer_protection(const aios_buffer *buf)
@@ -158,6 +173,11 @@ int aios_buffer_protect(aios_buffer *buf, aios_protection prot)
     if (!(buf->flags & AIOS_BUFFER_SECURE))
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "aios_buffer_protect: only secure buffers can change protection");
+    if (buf->flags & AIOS__BUFFER_SLAB)
+        return aios__fail(AIOS_E_UNSUPPORTED,
+                          "aios_buffer_protect: this small secure buffer lives in the library's "
+                          "locked slab and cannot change protection; copy it into a buffer from "
+                          "aios_buffer_new(AIOS_BUFFER_SECURE)");
     rc = aios__secure_protect(buf->data, prot);
     if (rc == AIOS_OK)
         buf->prot = prot;

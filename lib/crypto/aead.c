@@ -33,10 +33,9 @@ _Static_assert(crypto_aead_aes256gcm_NPUBBYTES <= AIOS__AEAD_NONCE_MAX, "AES-256
 _Static_assert(crypto_aead_chacha20poly1305_ietf_NPUBBYTES <= AIOS__AEAD_NONCE_MAX, "ChaCha20 nonce length");
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == AIOS__AEAD_NONCE_MAX, "XChaCha20 nonce length");
 
-/* The key object.  The AES-GCM state needs 16-byte alignment; the
- * allocation size is rounded to a multiple of 64 because sodium_malloc()
- * places the block right before a guard page, so its alignment is that of
- * its size. */
+/* The key object, in a slot of the small-secret slab (locked, undumpable,
+ * wiped on free; aligned to the slot size, at least 64, which the AES-GCM
+ * state's 16-byte alignment needs). */
 struct aios__aead_key {
     crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM on libsodium only */
     uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* ChaCha20 variants, soft GCM */
@@ -54,6 +53,7 @@ void aios__aead_test_force_soft_gcm(int on)
 }
 
 #define AEAD_KEY_ALLOC (((sizeof(struct aios__aead_key) + 63) / 64) * 64)
+_Static_assert(AEAD_KEY_ALLOC <= AIOS__SECRET_SLOT_MAX, "an AEAD key object fits a slab slot");
 
 _Static_assert(64 % _Alignof(struct aios__aead_key) == 0, "aead key alignment");
 
@@ -117,11 +117,11 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
     /* Only AES-256-GCM can be unavailable, and it then gets the
      * open-only software path. */
 
-    k = aios__secure_malloc(AEAD_KEY_ALLOC);
+    k = aios__secret_alloc(AEAD_KEY_ALLOC);
     if (k == NULL)
         return aios__fail(AIOS_E_NOMEM, "cannot allocate secure memory for an AEAD key");
     if ((uintptr_t)k % _Alignof(struct aios__aead_key) != 0) {
-        aios__secure_free(k);
+        aios__secret_free(k, AEAD_KEY_ALLOC);
         return aios__fail(AIOS_E_INTERNAL, "secure memory is misaligned for an AEAD key");
     }
     memset(k, 0, AEAD_KEY_ALLOC);
@@ -133,21 +133,19 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
         memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
     } else if (alg == AIOS__AEAD_AES256GCM) {
         if (crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0) {
-            aios__secure_free(k);
+            aios__secret_free(k, AEAD_KEY_ALLOC);
             return aios__fail(AIOS_E_INTERNAL, "AES-256-GCM key expansion failed");
         }
     } else {
         memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
     }
-    /* Immutable from here on; best effort (sodium_free() undoes it). */
-    (void)sodium_mprotect_readonly(k);
     *out = k;
     return AIOS_OK;
 }
 
 void aios__aead_key_free(aios__aead_key *key)
 {
-    aios__secure_free(key);   /* NULL-safe; makes it writable, wipes, unmaps */
+    aios__secret_free(key, AEAD_KEY_ALLOC);   /* NULL-safe; wipes */
 }
 
 aios__aead_alg aios__aead_key_alg(const aios__aead_key *key)

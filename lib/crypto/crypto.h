@@ -56,6 +56,10 @@ int aios__crypto_selftest(int full, aios_selftest_cb cb, void *payload);
 
 /* Fill out with len bytes from the OS CSPRNG (libsodium randombytes). */
 void aios__random_bytes(uint8_t *out, size_t len);
+/* Tests only (known-answer vectors): every aios__random_bytes call goes to
+ * fn instead of the CSPRNG; NULL restores it.  Not thread-safe; never set
+ * by the library. */
+void aios__random_set_for_testing(void (*fn)(uint8_t *out, size_t len));
 
 /* ========================================================= secure memory */
 
@@ -66,6 +70,21 @@ void *aios__secure_malloc(size_t len);
 void  aios__secure_free(void *p);
 /* Change the protection of a region from aios__secure_malloc(). */
 int   aios__secure_protect(void *p, aios_protection prot);
+/* Small secrets (data keys, derived keys, AEAD key objects) from a slab:
+ * 64 KiB regions of guarded, locked, undumpable memory (sodium_malloc)
+ * cut into slots of 64, 256 or 1024 bytes, so a small secret costs a
+ * mutex and a bit scan instead of four mappings and an mlock (~25 us).
+ * Slots are aligned to their size (at least 64).  No guard page between
+ * slots and no per-slot page protection: for secrets that live briefly or
+ * inside library objects.  Larger requests go to aios__secure_malloc.
+ * free wipes the slot; len must be the length given to alloc.  NULL on
+ * failure (no error recorded).  Thread-safe. */
+#define AIOS__SECRET_SLOT_MAX 1024
+void *aios__secret_alloc(size_t len);
+void  aios__secret_free(void *p, size_t len);   /* NULL ok */
+/* Slabs in use and slots handed out, for tests. */
+void  aios__secret_stats(size_t *slabs, size_t *slots);
+
 /* Lock an ordinary region into RAM and out of core dumps (best effort). */
 void  aios__mlock(void *p, size_t len);
 void  aios__munlock(void *p, size_t len);   /* also wipes */
@@ -519,6 +538,15 @@ int aios__hpke_encap_derand(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
 int aios__hpke_decap(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
                      const uint8_t enc[AIOS__HPKE_ENC_LEN],
                      const uint8_t skR[AIOS__X25519_LEN]);
+/* The rest of DHKEM Decap when the recipient's private key never leaves a
+ * key handle: the caller computed dh = DH(skR, enc) itself (aios_key_agree)
+ * and gives the recipient's public key pkR; this is ExtractAndExpand(dh,
+ * kem_context = enc || pkR) (RFC 9180 4.1).  An all-zero dh (a low-order
+ * enc) is AIOS_E_AUTH, shared_secret wiped. */
+int aios__hpke_decap_from_dh(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                             const uint8_t dh[AIOS__X25519_LEN],
+                             const uint8_t enc[AIOS__HPKE_ENC_LEN],
+                             const uint8_t pkR[AIOS__X25519_LEN]);
 /* KeySchedule(mode_base, shared_secret, info, psk = "", psk_id = ""):
  * the AEAD key and base_nonce (the exporter secret is not derived). */
 int aios__hpke_key_schedule_base(uint8_t key[AIOS__HPKE_KEY_LEN],
@@ -549,5 +577,43 @@ int aios__hpke_open_base(uint8_t *pt, const uint8_t enc[AIOS__HPKE_ENC_LEN],
                          const uint8_t *info, size_t info_len,
                          const uint8_t *aad, size_t aad_len,
                          const uint8_t *ct, size_t ct_len);
+/* OpenBase from a KEM shared secret already in hand (aios__hpke_decap or
+ * aios__hpke_decap_from_dh): KeySchedule, then the sequence-0 Open.  Same
+ * statuses and wiping as aios__hpke_open_base. */
+int aios__hpke_open_base_shared(uint8_t *pt, const uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                                const uint8_t *info, size_t info_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *ct, size_t ct_len);
+
+/* ============================================ precomputed HMAC, one-shot AEAD
+ * (hmac_state.c, aead_once.c: the per-record path of envelope sessions) */
+
+/* An HMAC-SHA-256 key with its inner and outer states precomputed: each
+ * MAC then costs the compressions of the message and of the inner hash
+ * only (two for up to 55 bytes).  The state is key material: keep it in
+ * secure memory, wipe it with aios__hmac_sha256_key_wipe.  A set-up key is
+ * read-only, so any number of threads may MAC with it at once. */
+typedef struct aios__hmac_sha256_key { _Alignas(64) uint8_t opaque[256]; } aios__hmac_sha256_key;
+
+void aios__hmac_sha256_key_init(aios__hmac_sha256_key *k, const uint8_t *key, size_t keylen);
+void aios__hmac_sha256_key_wipe(aios__hmac_sha256_key *k);
+/* HMAC(key, in): the state is copied to the stack and wiped.  Cannot fail. */
+void aios__hmac_sha256_key_mac(const aios__hmac_sha256_key *k, uint8_t out[AIOS__SHA256_LEN],
+                               const uint8_t *in, size_t len);
+
+/* Detached AEAD with a raw key, for a key used once (no key object, no
+ * allocation, no system call on libsodium's paths).  Arguments and
+ * statuses as aios__aead_seal / aios__aead_open; sealing AES-256-GCM
+ * without AES-NI + PCLMULQDQ is AIOS_E_UNSUPPORTED, and so is opening it
+ * unless soft_ok (then mbedTLS's software GCM, docs/FORMAT.md section 4).
+ * On AIOS_E_AUTH pt is wiped. */
+int aios__aead_seal_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LEN],
+                         uint8_t *ct, uint8_t tag[AIOS__AEAD_TAG_LEN],
+                         const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen,
+                         const uint8_t *nonce);
+int aios__aead_open_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LEN],
+                         uint8_t *pt, const uint8_t *ct, size_t len,
+                         const uint8_t tag[AIOS__AEAD_TAG_LEN], const uint8_t *ad, size_t adlen,
+                         const uint8_t *nonce, int soft_ok);
 
 #endif /* AIOS_LIB_CRYPTO_CRYPTO_H */

@@ -1,5 +1,6 @@
 /*
- * Hashes: SHA-256 and SHA-512 (libsodium), SHA-384 (mbedTLS: libsodium
+ * Hashes: SHA-256 (sha256.c: the CPU's SHA instructions where present,
+ * else libsodium), SHA-512 (libsodium), SHA-384 (mbedTLS: libsodium
  * 1.0.18 has none) and BLAKE2b (libsodium crypto_generichash).
  *
  * The contexts of crypto.h are opaque storage; each backend state is
@@ -12,14 +13,16 @@
 #include <mbedtls/sha512.h>
 
 #include "crypto.h"
+#include "sha256.h"
 #include "../core/internal.h"
 
 /* ---- layout checks */
 
-_Static_assert(sizeof(crypto_hash_sha256_state) <= sizeof(((aios__sha256_ctx *)0)->opaque),
-               "aios__sha256_ctx too small for libsodium's SHA-256 state");
-_Static_assert(_Alignof(aios__sha256_ctx) % _Alignof(crypto_hash_sha256_state) == 0,
-               "aios__sha256_ctx misaligned for libsodium's SHA-256 state");
+/* aios__sha256_state has libsodium's layout (sha256.c checks that). */
+_Static_assert(sizeof(aios__sha256_state) <= sizeof(((aios__sha256_ctx *)0)->opaque),
+               "aios__sha256_ctx too small for the SHA-256 state");
+_Static_assert(_Alignof(aios__sha256_ctx) % _Alignof(aios__sha256_state) == 0,
+               "aios__sha256_ctx misaligned for the SHA-256 state");
 _Static_assert(sizeof(crypto_hash_sha512_state) <= sizeof(((aios__sha512_ctx *)0)->opaque),
                "aios__sha512_ctx too small for libsodium's SHA-512 state");
 _Static_assert(_Alignof(aios__sha512_ctx) % _Alignof(crypto_hash_sha512_state) == 0,
@@ -48,9 +51,9 @@ _Static_assert(crypto_generichash_KEYBYTES_MAX == AIOS__BLAKE2B_KEY_MAX, "BLAKE2
 
 /* Casts through void *: the opaque member is the struct's first and
  * carries the struct's alignment. */
-static crypto_hash_sha256_state *sha256_state(aios__sha256_ctx *ctx)
+static aios__sha256_state *sha256_state(aios__sha256_ctx *ctx)
 {
-    return (crypto_hash_sha256_state *)(void *)ctx->opaque;
+    return (aios__sha256_state *)(void *)ctx->opaque;
 }
 
 static crypto_hash_sha512_state *sha512_state(aios__sha512_ctx *ctx)
@@ -72,27 +75,27 @@ static blake2b_state *blake2b_st(aios__blake2b_ctx *ctx)
 
 void aios__sha256_init(aios__sha256_ctx *ctx)
 {
-    (void)crypto_hash_sha256_init(sha256_state(ctx));
+    aios__sha256_state_init(sha256_state(ctx));
 }
 
 void aios__sha256_update(aios__sha256_ctx *ctx, const uint8_t *in, size_t len)
 {
-    if (len > 0)
-        (void)crypto_hash_sha256_update(sha256_state(ctx), in, len);
+    aios__sha256_state_update(sha256_state(ctx), in, len);
 }
 
 void aios__sha256_final(aios__sha256_ctx *ctx, uint8_t out[AIOS__SHA256_LEN])
 {
-    (void)crypto_hash_sha256_final(sha256_state(ctx), out);
+    aios__sha256_state_final(sha256_state(ctx), out);
     aios__wipe(ctx, sizeof(*ctx));
 }
 
 void aios__sha256(uint8_t out[AIOS__SHA256_LEN], const uint8_t *in, size_t len)
 {
-    aios__sha256_ctx ctx;
-    aios__sha256_init(&ctx);
-    aios__sha256_update(&ctx, in, len);
-    aios__sha256_final(&ctx, out);
+    /* The bare state, not a 256-byte context: less to wipe. */
+    aios__sha256_state st;
+    aios__sha256_state_init(&st);
+    aios__sha256_state_update(&st, in, len);
+    aios__sha256_state_final(&st, out);   /* wipes st */
 }
 
 /* ================================================================ SHA-512 */

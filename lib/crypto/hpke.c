@@ -188,6 +188,34 @@ int aios__hpke_decap(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
     return rc;
 }
 
+int aios__hpke_decap_from_dh(uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                             const uint8_t dh[AIOS__X25519_LEN],
+                             const uint8_t enc[AIOS__HPKE_ENC_LEN],
+                             const uint8_t pkR[AIOS__X25519_LEN])
+{
+    uint8_t kem_context[2 * AIOS__X25519_LEN];
+    int rc;
+
+    AIOS__CHECK_ARG(shared_secret != NULL, "shared_secret is NULL");
+    AIOS__CHECK_ARG(dh != NULL && enc != NULL && pkR != NULL, "dh, enc or pkR is NULL");
+
+    /* The DH was computed elsewhere (a key handle's agree): refuse its
+     * all-zero output here too (7.1.4), whatever computed it. */
+    if (aios__ct_is_zero(dh, AIOS__X25519_LEN)) {
+        aios__wipe(shared_secret, AIOS__HPKE_SECRET_LEN);
+        return aios__fail(AIOS_E_AUTH, "HPKE decap: the DH output is all zeros (enc of small "
+                          "order)");
+    }
+    /* kem_context = concat(enc, pkRm). */
+    memcpy(kem_context, enc, AIOS__HPKE_ENC_LEN);
+    memcpy(kem_context + AIOS__HPKE_ENC_LEN, pkR, AIOS__X25519_LEN);
+    rc = extract_and_expand(shared_secret, dh, kem_context);
+    if (rc != AIOS_OK)
+        aios__wipe(shared_secret, AIOS__HPKE_SECRET_LEN);
+    aios__wipe(kem_context, sizeof(kem_context));
+    return rc;
+}
+
 int aios__hpke_key_schedule_base(uint8_t key[AIOS__HPKE_KEY_LEN],
                                  uint8_t base_nonce[AIOS__HPKE_NONCE_LEN],
                                  const uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
@@ -313,32 +341,61 @@ int aios__hpke_seal_base(uint8_t enc[AIOS__HPKE_ENC_LEN], uint8_t *ct,
     return rc;
 }
 
-int aios__hpke_open_base(uint8_t *pt, const uint8_t enc[AIOS__HPKE_ENC_LEN],
-                         const uint8_t skR[AIOS__X25519_LEN],
-                         const uint8_t *info, size_t info_len,
-                         const uint8_t *aad, size_t aad_len,
-                         const uint8_t *ct, size_t ct_len)
+static int open_args(const uint8_t *pt, const uint8_t *info, size_t info_len,
+                     const uint8_t *aad, size_t aad_len, const uint8_t *ct, size_t ct_len)
 {
-    uint8_t shared_secret[AIOS__HPKE_SECRET_LEN], nonce[AIOS__HPKE_NONCE_LEN];
-    aios__aead_key *k = NULL;
-    size_t pt_len;
-    int rc;
-
-    AIOS__CHECK_ARG(enc != NULL && skR != NULL, "enc or skR is NULL");
     AIOS__CHECK_ARG(ct != NULL, "ct is NULL");
     AIOS__CHECK_ARG(info != NULL || info_len == 0, "info is NULL with a nonzero length");
     AIOS__CHECK_ARG(aad != NULL || aad_len == 0, "aad is NULL with a nonzero length");
     if (ct_len < AIOS__HPKE_TAG_LEN)
         return aios__fail(AIOS_E_FORMAT, "HPKE open: a %zu-byte ciphertext is shorter than "
                           "the %d-byte tag", ct_len, AIOS__HPKE_TAG_LEN);
-    pt_len = ct_len - AIOS__HPKE_TAG_LEN;
-    AIOS__CHECK_ARG(pt != NULL || pt_len == 0, "pt is NULL with a nonzero length");
+    AIOS__CHECK_ARG(pt != NULL || ct_len == AIOS__HPKE_TAG_LEN,
+                    "pt is NULL with a nonzero length");
+    return AIOS_OK;
+}
+
+int aios__hpke_open_base(uint8_t *pt, const uint8_t enc[AIOS__HPKE_ENC_LEN],
+                         const uint8_t skR[AIOS__X25519_LEN],
+                         const uint8_t *info, size_t info_len,
+                         const uint8_t *aad, size_t aad_len,
+                         const uint8_t *ct, size_t ct_len)
+{
+    uint8_t shared_secret[AIOS__HPKE_SECRET_LEN];
+    int rc;
+
+    AIOS__CHECK_ARG(enc != NULL && skR != NULL, "enc or skR is NULL");
+    if ((rc = open_args(pt, info, info_len, aad, aad_len, ct, ct_len)) != AIOS_OK)
+        return rc;
 
     /* 6.1 OpenBase: SetupBaseR(enc, skR, info), then ctx.Open(aad, ct). */
     rc = aios__hpke_decap(shared_secret, enc, skR);
     if (rc == AIOS_OK)
-        rc = context_key(&k, nonce, shared_secret, info, info_len);
+        rc = aios__hpke_open_base_shared(pt, shared_secret, info, info_len, aad, aad_len, ct,
+                                         ct_len);
+    else if (ct_len > AIOS__HPKE_TAG_LEN)
+        aios__wipe(pt, ct_len - AIOS__HPKE_TAG_LEN);
     aios__wipe(shared_secret, sizeof(shared_secret));
+    return rc;
+}
+
+int aios__hpke_open_base_shared(uint8_t *pt, const uint8_t shared_secret[AIOS__HPKE_SECRET_LEN],
+                                const uint8_t *info, size_t info_len,
+                                const uint8_t *aad, size_t aad_len,
+                                const uint8_t *ct, size_t ct_len)
+{
+    uint8_t nonce[AIOS__HPKE_NONCE_LEN];
+    aios__aead_key *k = NULL;
+    size_t pt_len;
+    int rc;
+
+    AIOS__CHECK_ARG(shared_secret != NULL, "shared_secret is NULL");
+    if ((rc = open_args(pt, info, info_len, aad, aad_len, ct, ct_len)) != AIOS_OK)
+        return rc;
+    pt_len = ct_len - AIOS__HPKE_TAG_LEN;
+
+    /* The rest of SetupBaseR (KeySchedule), then ctx.Open(aad, ct). */
+    rc = context_key(&k, nonce, shared_secret, info, info_len);
     if (rc == AIOS_OK) {
         rc = aios__aead_open(k, pt, ct, pt_len, ct + pt_len, aad, aad_len, nonce);
         if (rc == AIOS_E_AUTH)

@@ -7,6 +7,7 @@
 #include <mbedtls/version.h>
 
 #include "crypto.h"
+#include "sha256.h"
 #include "../core/internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -31,9 +32,13 @@ static void detect_cpu(void)
 #if defined(__x86_64__) || defined(__i386__)
     {
         unsigned int a, b, c, d;
-        /* CPUID leaf 7, sub-leaf 0: EBX bit 29 is SHA. */
+        /* CPUID leaf 7, sub-leaf 0: EBX bit 29 is SHA.  The SHA-256
+         * kernel (sha256.c) also needs SSSE3 (PSHUFB) and SSE4.1
+         * (PBLENDW): report SHA only with them, as every CPU that has it
+         * does. */
         if (__get_cpuid_max(0, NULL) >= 7 && __get_cpuid_count(7, 0, &a, &b, &c, &d))
-            cpu.sha_ni = (b >> 29) & 1;
+            cpu.sha_ni = ((b >> 29) & 1) && sodium_runtime_has_ssse3() &&
+                         sodium_runtime_has_sse41();
     }
 #endif
 #if defined(__aarch64__) && defined(__linux__)
@@ -51,6 +56,7 @@ int aios__crypto_init(void)
     if (sodium_init() < 0)
         return aios__fail(AIOS_E_INTERNAL, "libsodium failed to initialise");
     detect_cpu();
+    aios__sha256_select();   /* SHA-256 kernel for the features just found */
     mbedtls_version_get_string(mbedtls_version);
     return AIOS_OK;
 }

@@ -1,6 +1,7 @@
 /*
- * Key derivation: HKDF-SHA-256 (RFC 5869) built on the HMAC of mac.c, and
- * Argon2id v1.3 (RFC 9106) through libsodium's crypto_pwhash (one lane).
+ * Key derivation: HKDF-SHA-256 (RFC 5869) built on the HMAC-SHA-256 of
+ * sha256.c, and Argon2id v1.3 (RFC 9106) through libsodium's
+ * crypto_pwhash (one lane).
  */
 #include <errno.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sodium.h>
 
 #include "crypto.h"
+#include "sha256.h"
 #include "../core/internal.h"
 
 _Static_assert(crypto_pwhash_argon2id_SALTBYTES == AIOS__ARGON2_SALT_LEN, "Argon2id salt length");
@@ -31,7 +33,7 @@ void aios__hkdf_sha256_extract(uint8_t prk[AIOS__SHA256_LEN],
 int aios__hkdf_sha256_expand(uint8_t *out, size_t outlen, const uint8_t prk[AIOS__SHA256_LEN],
                              const uint8_t *info, size_t infolen)
 {
-    aios__hmac_sha256_ctx ctx;
+    aios__hmac_sha256_state keyed, st;
     uint8_t t[AIOS__SHA256_LEN];
     size_t done = 0;
     uint8_t counter = 0;
@@ -44,19 +46,22 @@ int aios__hkdf_sha256_expand(uint8_t *out, size_t outlen, const uint8_t prk[AIOS
                           "HKDF-SHA-256 output of %zu bytes is more than %u", outlen,
                           HKDF_SHA256_MAX);
     }
-    /* T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty. */
+    /* T(i) = HMAC(PRK, T(i-1) || info || i), T(0) empty.  The PRK's
+     * padded blocks are absorbed once; each T(i) starts from a copy. */
+    aios__hmac_sha256_state_init(&keyed, prk, AIOS__SHA256_LEN);
     while (done < outlen) {
         size_t n = outlen - done < sizeof(t) ? outlen - done : sizeof(t);
         counter++;
-        aios__hmac_sha256_init(&ctx, prk, AIOS__SHA256_LEN);
+        memcpy(&st, &keyed, sizeof(st));
         if (counter > 1)
-            aios__hmac_sha256_update(&ctx, t, sizeof(t));
-        aios__hmac_sha256_update(&ctx, info, infolen);
-        aios__hmac_sha256_update(&ctx, &counter, 1);
-        aios__hmac_sha256_final(&ctx, t);      /* wipes ctx */
+            aios__hmac_sha256_state_update(&st, t, sizeof(t));
+        aios__hmac_sha256_state_update(&st, info, infolen);
+        aios__hmac_sha256_state_update(&st, &counter, 1);
+        aios__hmac_sha256_state_final(&st, t);      /* wipes st */
         memcpy(out + done, t, n);
         done += n;
     }
+    aios__wipe(&keyed, sizeof(keyed));
     aios__wipe(t, sizeof(t));
     return AIOS_OK;
 }

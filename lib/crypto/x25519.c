@@ -14,7 +14,7 @@ _Static_assert(crypto_scalarmult_curve25519_SCALARBYTES == AIOS__X25519_LEN, "X2
 int aios__x25519_keypair(uint8_t pk[AIOS__X25519_LEN], uint8_t sk[AIOS__X25519_LEN])
 {
     AIOS__CHECK_ARG(pk != NULL && sk != NULL, "pk or sk is NULL");
-    randombytes_buf(sk, AIOS__X25519_LEN);
+    aios__random_bytes(sk, AIOS__X25519_LEN);
     if (crypto_scalarmult_curve25519_base(pk, sk) != 0) {
         aios__wipe(sk, AIOS__X25519_LEN);
         aios__wipe(pk, AIOS__X25519_LEN);

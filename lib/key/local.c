@@ -218,7 +218,7 @@ int aios__local_unwrap(const aios_key *key, aios_buffer **out, const uint8_t *wr
     dk_len = wrapped_len - AIOS__LOCAL_WRAP_OVERHEAD;
     if ((aead = wrap_key(key)) == NULL)
         return aios_last_error_status();
-    rc = aios__buffer_new(out, dk_len, AIOS_BUFFER_SECURE);
+    rc = aios__buffer_new(out, dk_len, AIOS_BUFFER_SECURE | AIOS__BUFFER_SLAB);
     if (rc == AIOS_OK) {
         rc = aios__aead_open(aead, aios_buffer_data_mut(*out), wrapped + 25, dk_len,
                              wrapped + 25 + dk_len, ad, ad_len, wrapped + 1);
@@ -321,7 +321,7 @@ int aios__local_agree(const aios_key *key, aios_buffer **out, const uint8_t *pee
     if (peer_len != AIOS__X25519_LEN)
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "an X25519 public key is 32 bytes, not %zu",
                           peer_len);
-    if ((rc = aios__buffer_new(out, AIOS__X25519_LEN, AIOS_BUFFER_SECURE)) != AIOS_OK)
+    if ((rc = aios__buffer_new(out, AIOS__X25519_LEN, AIOS_BUFFER_SECURE | AIOS__BUFFER_SLAB)) != AIOS_OK)
         return rc;
     rc = aios__x25519(aios_buffer_data_mut(*out), key->ver->material, peer);
     if (rc != AIOS_OK) {

@@ -2,9 +2,12 @@
  * Hashes of the crypto seam: FIPS 180-4 / NIST CSRC examples for SHA-256,
  * SHA-384 and SHA-512 (empty, "abc", the 448-bit and 896-bit messages, a
  * million 'a' through incremental updates), RFC 7693 BLAKE2b-512("abc"),
- * the BLAKE2 reference keyed KATs, and BLAKE2b's argument checks.
+ * the BLAKE2 reference keyed KATs, and BLAKE2b's argument checks.  The
+ * SHA-256 examples run on the kernel chosen for this CPU and again on the
+ * portable one (test_crypto_sha256.c has the NIST CAVP files).
  */
 #include "test_crypto_util.h"
+#include "crypto/sha256.h"
 
 static const char m448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 static const char m896[] = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
@@ -98,6 +101,23 @@ static void test_sha256(void **state)
         assert_memory_equal(out, exp.p, 32);
         free(exp.p);
     }
+}
+
+/* The same examples on libsodium's portable kernel (where the CPU has an
+ * accelerated one, test_sha256 above ran on that). */
+static void test_sha256_portable_kernel(void **state)
+{
+    aios__sha256_test_force_portable(1);
+    assert_string_equal(aios__sha256_kernel(), "libsodium");
+    test_sha256(state);
+    aios__sha256_test_force_portable(0);
+}
+
+static int reset_sha256_kernel(void **state)
+{
+    (void)state;
+    aios__sha256_test_force_portable(0);
+    return 0;
 }
 
 static void test_sha384(void **state)
@@ -232,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test_teardown(test_sha256_portable_kernel, reset_sha256_kernel),
         cmocka_unit_test(test_sha384),
         cmocka_unit_test(test_sha512),
         cmocka_unit_test(test_blake2b_known_answers),

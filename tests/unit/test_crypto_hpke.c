@@ -4,7 +4,9 @@
  * appendix A.2.1 (shared_secret, key, base_nonce and the sequence-0
  * ciphertext, through the deterministic encap with the RFC's skEm), round
  * trips with random keys, every kind of tampering refused with the output
- * wiped, and low-order keys refused.
+ * wiped, and low-order keys refused.  The split recipient path (the DH
+ * computed elsewhere, then aios__hpke_decap_from_dh and
+ * aios__hpke_open_base_shared) is held to the same vector.
  */
 #include "test_crypto_util.h"
 
@@ -116,6 +118,82 @@ static void test_rfc9180_a21_in_place(void **state)
     tu_assert_ok(aios__hpke_open_base(buf, enc, v.skRm, v.info, sizeof(v.info), v.aad,
                                       sizeof(v.aad), buf, sizeof(buf)));
     assert_memory_equal(buf, v.pt, 29);
+}
+
+/* The recipient whose private key stays in a handle: DH done outside,
+ * then ExtractAndExpand(dh, enc || pkR), KeySchedule and Open. */
+static void test_rfc9180_a21_split(void **state)
+{
+    a21 v;
+    uint8_t dh[32], shared[32], pt[29], bad[45], pk2[32], sk2[32];
+    (void)state;
+    load_a21(&v);
+
+    tu_assert_ok(aios__x25519(dh, v.skRm, v.enc));
+    memset(shared, 0xcc, sizeof(shared));
+    tu_assert_ok(aios__hpke_decap_from_dh(shared, dh, v.enc, v.pkRm));
+    assert_memory_equal(shared, v.shared, 32);
+    memset(pt, 0xcc, sizeof(pt));
+    tu_assert_ok(aios__hpke_open_base_shared(pt, v.shared, v.info, sizeof(v.info), v.aad,
+                                             sizeof(v.aad), v.ct, sizeof(v.ct)));
+    assert_memory_equal(pt, v.pt, 29);
+    /* In place. */
+    memcpy(bad, v.ct, sizeof(bad));
+    tu_assert_ok(aios__hpke_open_base_shared(bad, v.shared, v.info, sizeof(v.info), v.aad,
+                                             sizeof(v.aad), bad, sizeof(bad)));
+    assert_memory_equal(bad, v.pt, 29);
+
+    /* kem_context binds enc and pkR: either one changed gives another
+     * shared secret, and the ciphertext does not open with it. */
+    tu_assert_ok(aios__x25519_keypair(pk2, sk2));
+    tu_assert_ok(aios__hpke_decap_from_dh(shared, dh, v.enc, pk2));
+    assert_memory_not_equal(shared, v.shared, 32);
+    memset(pt, 0xcc, sizeof(pt));
+    assert_int_equal(aios__hpke_open_base_shared(pt, shared, v.info, sizeof(v.info), v.aad,
+                                                 sizeof(v.aad), v.ct, sizeof(v.ct)),
+                     AIOS_E_AUTH);
+    assert_true(tc_is_zero(pt, sizeof(pt)));
+    tu_assert_ok(aios__hpke_decap_from_dh(shared, dh, pk2, v.pkRm));
+    assert_memory_not_equal(shared, v.shared, 32);
+    /* So does another DH value. */
+    dh[0] ^= 1;
+    tu_assert_ok(aios__hpke_decap_from_dh(shared, dh, v.enc, v.pkRm));
+    assert_memory_not_equal(shared, v.shared, 32);
+
+    /* Open with the right shared secret refuses changed info, aad, ct. */
+    memcpy(bad, v.ct, sizeof(bad));
+    bad[44] ^= 0x40;
+    assert_int_equal(aios__hpke_open_base_shared(pt, v.shared, v.info, sizeof(v.info), v.aad,
+                                                 sizeof(v.aad), bad, sizeof(bad)),
+                     AIOS_E_AUTH);
+    assert_int_equal(aios__hpke_open_base_shared(pt, v.shared, v.info, sizeof(v.info) - 1,
+                                                 v.aad, sizeof(v.aad), v.ct, sizeof(v.ct)),
+                     AIOS_E_AUTH);
+    assert_int_equal(aios__hpke_open_base_shared(pt, v.shared, v.info, sizeof(v.info), NULL,
+                                                 0, v.ct, sizeof(v.ct)),
+                     AIOS_E_AUTH);
+    assert_true(tc_is_zero(pt, sizeof(pt)));
+
+    /* An all-zero DH (what a low-order enc gives) is refused, output wiped. */
+    memset(dh, 0, sizeof(dh));
+    memset(shared, 0xcc, sizeof(shared));
+    assert_int_equal(aios__hpke_decap_from_dh(shared, dh, v.enc, v.pkRm), AIOS_E_AUTH);
+    assert_true(tc_is_zero(shared, 32));
+
+    /* Arguments. */
+    assert_int_equal(aios__hpke_decap_from_dh(NULL, dh, v.enc, v.pkRm), AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_decap_from_dh(shared, NULL, v.enc, v.pkRm),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_decap_from_dh(shared, dh, NULL, v.pkRm), AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_decap_from_dh(shared, dh, v.enc, NULL), AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_open_base_shared(pt, NULL, NULL, 0, NULL, 0, v.ct, sizeof(v.ct)),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_open_base_shared(pt, v.shared, NULL, 0, NULL, 0, v.ct, 15),
+                     AIOS_E_FORMAT);
+    assert_int_equal(aios__hpke_open_base_shared(NULL, v.shared, NULL, 0, NULL, 0, v.ct,
+                                                 sizeof(v.ct)), AIOS_E_INVALID_ARGUMENT);
+    assert_int_equal(aios__hpke_open_base_shared(pt, v.shared, NULL, 1, NULL, 0, v.ct,
+                                                 sizeof(v.ct)), AIOS_E_INVALID_ARGUMENT);
 }
 
 static void test_round_trips(void **state)
@@ -320,6 +398,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc9180_a21),
         cmocka_unit_test(test_rfc9180_a21_in_place),
+        cmocka_unit_test(test_rfc9180_a21_split),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_tampering),
         cmocka_unit_test(test_low_order),

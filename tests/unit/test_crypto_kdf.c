@@ -1,8 +1,10 @@
 /*
- * KDFs of the crypto seam: Wycheproof and RFC 5869 HKDF-SHA-256, and
+ * KDFs of the crypto seam: Wycheproof and RFC 5869 HKDF-SHA-256 (on the
+ * SHA-256 kernel chosen for this CPU and again on the portable one), and
  * Argon2id known answers from libsodium's own test suite.
  */
 #include "test_crypto_util.h"
+#include "crypto/sha256.h"
 
 static void hkdf_case(json_t *group, json_t *test, void *arg)
 {
@@ -140,6 +142,24 @@ static const argon2_vec argon2_vecs[] = {
       1, 1631659 },
 };
 
+/* Wycheproof and RFC 5869 again on libsodium's portable SHA-256 kernel
+ * (the tests above ran on the accelerated one where the CPU has it). */
+static void test_hkdf_portable_kernel(void **state)
+{
+    aios__sha256_test_force_portable(1);
+    assert_string_equal(aios__sha256_kernel(), "libsodium");
+    test_wycheproof_hkdf(state);
+    test_hkdf_rfc5869(state);
+    aios__sha256_test_force_portable(0);
+}
+
+static int reset_sha256_kernel(void **state)
+{
+    (void)state;
+    aios__sha256_test_force_portable(0);
+    return 0;
+}
+
 static void test_argon2id_known_answers(void **state)
 {
     size_t i;
@@ -199,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wycheproof_hkdf),
         cmocka_unit_test(test_hkdf_rfc5869),
+        cmocka_unit_test_teardown(test_hkdf_portable_kernel, reset_sha256_kernel),
         cmocka_unit_test(test_argon2id_known_answers),
         cmocka_unit_test(test_argon2id_small),
         cmocka_unit_test(test_argon2id_arguments),

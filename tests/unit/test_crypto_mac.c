@@ -1,9 +1,12 @@
 /*
  * MACs of the crypto seam: Wycheproof HMAC-SHA-256 (full 256-bit tags
  * compared fully, truncated tags compared as a prefix), RFC 4231
- * HMAC-SHA-512, and incremental = one-shot.
+ * HMAC-SHA-256 (all seven cases) and HMAC-SHA-512, and incremental =
+ * one-shot.  The HMAC-SHA-256 checks run on the SHA-256 kernel chosen for
+ * this CPU and again on the portable one.
  */
 #include "test_crypto_util.h"
+#include "crypto/sha256.h"
 
 static void hmac_case(json_t *group, json_t *test, void *arg)
 {
@@ -54,19 +57,76 @@ static void test_wycheproof_hmac_sha256(void **state)
 
 static void test_hmac_sha256_rfc4231(void **state)
 {
+    /* RFC 4231 section 4, the HMAC-SHA-256 results of test cases 1-7: a
+     * key byte repeated (or 01..19 for case 4) and a message, a data byte
+     * repeated 50 times for cases 3 and 4.  Case 5 is published truncated
+     * to 128 bits; cases 6 and 7 have a key longer than the block, which is
+     * hashed first. */
+    static const struct {
+        int key_byte;              /* -1: 0x01, 0x02, ... */
+        size_t keylen;
+        const char *msg;           /* NULL: 50 bytes of data_byte */
+        uint8_t data_byte;
+        const char *mac;
+    } cases[7] = {
+        { 0x0b, 20, "Hi There", 0,
+          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7" },
+        { 0, 4, "what do ya want for nothing?", 0,   /* key "Jefe" */
+          "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
+        { 0xaa, 20, NULL, 0xdd,
+          "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
+        { -1, 25, NULL, 0xcd,
+          "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
+        { 0x0c, 20, "Test With Truncation", 0,
+          "a3b6167473100ee06e0c796c2955552b" },
+        { 0xaa, 131, "Test Using Larger Than Block-Size Key - Hash Key First", 0,
+          "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
+        { 0xaa, 131, "This is a test using a larger than block-size key and a larger "
+                     "than block-size data. The key needs to be hashed before being "
+                     "used by the HMAC algorithm.", 0,
+          "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2" },
+    };
+    uint8_t out[32], key[131], data[50];
+    size_t c, i;
     (void)state;
-    uint8_t out[32], key[131];
-    /* Case 1 and case 6 (a key longer than the block is hashed first). */
-    tc_bytes e1 = tc_hex("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
-    tc_bytes e6 = tc_hex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-    static const char m6[] = "Test Using Larger Than Block-Size Key - Hash Key First";
-    memset(key, 0x0b, 20);
-    aios__hmac_sha256(out, key, 20, (const uint8_t *)"Hi There", 8);
-    assert_memory_equal(out, e1.p, 32);
-    memset(key, 0xaa, sizeof(key));
-    aios__hmac_sha256(out, key, sizeof(key), (const uint8_t *)m6, sizeof(m6) - 1);
-    assert_memory_equal(out, e6.p, 32);
-    free(e1.p); free(e6.p);
+
+    for (c = 0; c < 7; c++) {
+        tc_bytes e = tc_hex(cases[c].mac);
+        const uint8_t *msg = (const uint8_t *)cases[c].msg;
+        size_t len = msg != NULL ? strlen(cases[c].msg) : sizeof(data);
+        if (c == 1)
+            memcpy(key, "Jefe", 4);
+        else
+            for (i = 0; i < cases[c].keylen; i++)
+                key[i] = cases[c].key_byte < 0 ? (uint8_t)(i + 1) : (uint8_t)cases[c].key_byte;
+        if (msg == NULL) {
+            memset(data, cases[c].data_byte, sizeof(data));
+            msg = data;
+        }
+        aios__hmac_sha256(out, key, cases[c].keylen, msg, len);
+        if (memcmp(out, e.p, e.n) != 0)
+            fail_msg("RFC 4231 test case %zu differs (SHA-256 kernel %s)", c + 1,
+                     aios__sha256_kernel());
+        free(e.p);
+    }
+}
+
+/* Wycheproof and RFC 4231 again on libsodium's portable SHA-256 kernel
+ * (the tests above ran on the accelerated one where the CPU has it). */
+static void test_hmac_sha256_portable_kernel(void **state)
+{
+    aios__sha256_test_force_portable(1);
+    assert_string_equal(aios__sha256_kernel(), "libsodium");
+    test_wycheproof_hmac_sha256(state);
+    test_hmac_sha256_rfc4231(state);
+    aios__sha256_test_force_portable(0);
+}
+
+static int reset_sha256_kernel(void **state)
+{
+    (void)state;
+    aios__sha256_test_force_portable(0);
+    return 0;
 }
 
 static void test_hmac_sha512_rfc4231(void **state)
@@ -109,6 +169,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wycheproof_hmac_sha256),
         cmocka_unit_test(test_hmac_sha256_rfc4231),
+        cmocka_unit_test_teardown(test_hmac_sha256_portable_kernel, reset_sha256_kernel),
         cmocka_unit_test(test_hmac_sha512_rfc4231),
         cmocka_unit_test(test_empty_key_and_message),
     };
