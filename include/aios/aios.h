@@ -3,6 +3,7 @@
  *
  *   core.h       initialisation, versions, status codes, buffers, secrets
  *   key.h        key handles, keyrings, providers, the data-key cache
+ *   envelope.h   envelope encryption: messages, streams, sessions, JSON fields
  *
  * Later modules (key, envelope, manifest, policy, telemetry, audit) add
  * their headers here as they land.  Headers under aios/experimental/ are
@@ -15,5 +16,6 @@
 #include "aios/version.h"
 #include "aios/core.h"
 #include "aios/key.h"
+#include "aios/envelope.h"
 
 #endif /* AIOS_AIOS_H */

@@ -74,6 +74,15 @@ typedef enum aios_status {
     AIOS_E_PKCS11                = -114, /* a PKCS#11 module or token failed */
     AIOS_E_PKCS11_PIN            = -115, /* the token refused the PIN */
     AIOS_E_PROVIDER_TIMEOUT      = -116, /* a provider did not answer in time */
+
+    /* envelope (-200..-299; docs/FORMAT.md section 12.4) */
+    AIOS_E_ENVELOPE_NO_RECIPIENT     = -200, /* no recipient record matches a key the caller holds */
+    AIOS_E_ENVELOPE_COMMITMENT       = -201, /* the data key does not match the key commitment */
+    AIOS_E_ENVELOPE_CONTEXT_MISMATCH = -202, /* the encryption context is not the one expected */
+    AIOS_E_ENVELOPE_TRUNCATED        = -203, /* the payload ended before its final chunk */
+    AIOS_E_ENVELOPE_TRAILING_DATA    = -204, /* bytes follow the final chunk or the header */
+    AIOS_E_ENVELOPE_UNKNOWN_SESSION  = -205, /* a record names a session that is not open */
+    AIOS_E_ENVELOPE_MODE             = -206, /* a deterministic record under a session not made for them */
     AIOS_STATUS__FORCE32    = 0x7fffffff
 } aios_status;
 

@@ -56,6 +56,14 @@ static const status_entry status_table[] = {
     { AIOS_E_PKCS11,                "AIOS_E_PKCS11",                "PKCS#11 module or token error",     AIOS_KIND_IO },
     { AIOS_E_PKCS11_PIN,            "AIOS_E_PKCS11_PIN",            "PKCS#11 PIN refused",               AIOS_KIND_AUTH },
     { AIOS_E_PROVIDER_TIMEOUT,      "AIOS_E_PROVIDER_TIMEOUT",      "key provider timed out",            AIOS_KIND_CALLBACK },
+    /* envelope */
+    { AIOS_E_ENVELOPE_NO_RECIPIENT,     "AIOS_E_ENVELOPE_NO_RECIPIENT",     "no recipient matches the keys given",       AIOS_KIND_NOT_FOUND },
+    { AIOS_E_ENVELOPE_COMMITMENT,       "AIOS_E_ENVELOPE_COMMITMENT",       "data key does not match the key commitment", AIOS_KIND_AUTH },
+    { AIOS_E_ENVELOPE_CONTEXT_MISMATCH, "AIOS_E_ENVELOPE_CONTEXT_MISMATCH", "encryption context mismatch",               AIOS_KIND_AUTH },
+    { AIOS_E_ENVELOPE_TRUNCATED,        "AIOS_E_ENVELOPE_TRUNCATED",        "envelope truncated",                        AIOS_KIND_AUTH },
+    { AIOS_E_ENVELOPE_TRAILING_DATA,    "AIOS_E_ENVELOPE_TRAILING_DATA",    "data after the end of the envelope",        AIOS_KIND_INVALID },
+    { AIOS_E_ENVELOPE_UNKNOWN_SESSION,  "AIOS_E_ENVELOPE_UNKNOWN_SESSION",  "record of a session that is not open",      AIOS_KIND_NOT_FOUND },
+    { AIOS_E_ENVELOPE_MODE,             "AIOS_E_ENVELOPE_MODE",             "deterministic record under a random-only session", AIOS_KIND_INVALID },
 };
 
 static const status_entry *status_find(int status)

@@ -1,12 +1,6 @@
 /*
  * The STREAM chunk layer of docs/FORMAT.md section 8: cutting, sealing and
  * opening single chunks, and the streaming opener of section 8.4.
- *
- * TODO(envelope status): the envelope status block (FORMAT.md 12.4) needs
- * a public header change.  Until then AIOS_E_ENVELOPE_TRUNCATED is
- * reported as AIOS_E_AUTH (STATUS_TRUNCATED) and
- * AIOS_E_ENVELOPE_TRAILING_DATA as AIOS_E_FORMAT (STATUS_TRAILING); the
- * two macros below are the only places to change.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -14,10 +8,9 @@
 #include "chunk.h"
 #include "../core/internal.h"
 
-/* TODO(envelope status): AIOS_E_ENVELOPE_TRUNCATED (-203). */
-#define STATUS_TRUNCATED AIOS_E_AUTH
-/* TODO(envelope status): AIOS_E_ENVELOPE_TRAILING_DATA (-204). */
-#define STATUS_TRAILING  AIOS_E_FORMAT
+/* FORMAT.md 8.3, 8.4, 8.5, 12.4. */
+#define STATUS_TRUNCATED AIOS_E_ENVELOPE_TRUNCATED
+#define STATUS_TRAILING  AIOS_E_ENVELOPE_TRAILING_DATA
 
 /* ------------------------------------------------------------- cutting */
 

@@ -16,10 +16,9 @@
  * may seal or open different indices of one message at once.  An opener
  * (the streaming state machine) is used by one thread at a time.
  *
- * Status codes: the spec's envelope block (-200..) is not in the public
- * header yet.  Until it is, TRUNCATED is reported as AIOS_E_AUTH and
- * TRAILING_DATA as AIOS_E_FORMAT; each site is marked
- * "TODO(envelope status)" in chunk.c.
+ * Status codes (section 12.4): a stream that ends before its final chunk
+ * is AIOS_E_ENVELOPE_TRUNCATED, bytes after the final chunk
+ * AIOS_E_ENVELOPE_TRAILING_DATA, a chunk that does not verify AIOS_E_AUTH.
  */
 #ifndef AIOS_LIB_ENVELOPE_CHUNK_H
 #define AIOS_LIB_ENVELOPE_CHUNK_H
@@ -65,7 +64,7 @@ int aios__chunk_payload_len(uint64_t *out, uint64_t pt_len, uint32_t cs);
 /* Section 8.5: from a payload length, the chunk count and the plaintext
  * length it implies.  A length no writer produces (0, or a last piece
  * shorter than 17 bytes after a full chunk, or shorter than 16) is
- * TRUNCATED (AIOS_E_AUTH for now); over the limits AIOS_E_LIMIT. */
+ * AIOS_E_ENVELOPE_TRUNCATED; over the limits AIOS_E_LIMIT. */
 int aios__chunk_layout(uint64_t *n_out, uint64_t *pt_len_out, uint64_t payload_len,
                        uint32_t cs);
 
@@ -110,14 +109,16 @@ int aios__chunk_open(const aios__aead_key *kc, const uint8_t d[AIOS__CHUNK_DIGES
  *   final(out, out_cap, &out_len)
  *       the input ended: opens the held piece as the final chunk.
  *
- * Statuses (8.4): AIOS_E_AUTH (a chunk does not verify; also, for now,
- * TRUNCATED), AIOS_E_FORMAT (for now: TRAILING_DATA, a full chunk that
- * opens as final followed by more input, or input after final()),
- * AIOS_E_LIMIT (2^32 chunks or 2^48 bytes without a final chunk).  An
- * error is sticky: every later call returns it.  No plaintext of a chunk
- * is written to out before its tag verifies, and out is wiped on failure;
- * plaintext released by earlier calls is provisional until final()
- * returns AIOS_OK (section 8.4). */
+ * Statuses (8.4): AIOS_E_AUTH (a chunk does not verify, including a cut
+ * inside a chunk), AIOS_E_ENVELOPE_TRUNCATED (the input ended with no
+ * final chunk, or was cut at a chunk boundary),
+ * AIOS_E_ENVELOPE_TRAILING_DATA (a full chunk that opens as final followed
+ * by more input, or input after the final chunk), AIOS_E_LIMIT (2^32
+ * chunks or 2^48 bytes without a final chunk).  An error is sticky: every
+ * later call returns it.  No plaintext of a chunk is written to out before
+ * its tag verifies, and out is wiped on failure; plaintext released by
+ * earlier calls is provisional until final() returns AIOS_OK (section
+ * 8.4). */
 typedef struct aios__chunk_opener aios__chunk_opener;
 
 /* first_index: the index of the first chunk fed (0 for a whole payload;

@@ -823,9 +823,8 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
     h->raw.len = off;
     /* Step 13 (structural part). */
     if (h->prefix.type == AIOS__ENV_TYPE_S && len != off) {
-        /* TODO(envelope status): AIOS_E_ENVELOPE_TRAILING_DATA (-204). */
-        rc = aios__fail(AIOS_E_FORMAT, "envelope session header: %zu bytes after the header tag",
-                        len - off);
+        rc = aios__fail(AIOS_E_ENVELOPE_TRAILING_DATA, "envelope session header: %zu bytes "
+                        "after the header tag", len - off);
         goto fail;
     }
     return AIOS_OK;
@@ -935,9 +934,8 @@ int aios__env_header_verify(const aios__env_header *h, const uint8_t dk[AIOS__EN
     aios__env_prk(prk, dk, h->core.message_id);
     rc = aios__env_expand(c, sizeof(c), prk, AIOS__ENV_LABEL_COMMITMENT, h->prefix.suite, NULL);
     if (rc == AIOS_OK && !aios__ct_equal(c, h->commitment, AIOS__ENV_KEY_LEN))
-        /* TODO(envelope status): AIOS_E_ENVELOPE_COMMITMENT (-201). */
-        rc = aios__fail(AIOS_E_AUTH, "envelope header: the data key does not match the key "
-                        "commitment");
+        rc = aios__fail(AIOS_E_ENVELOPE_COMMITMENT, "envelope header: the data key does not "
+                        "match the key commitment");
     if (rc == AIOS_OK)
         rc = aios__env_expand(kh, sizeof(kh), prk, AIOS__ENV_LABEL_HEADER, h->prefix.suite, NULL);
     if (rc == AIOS_OK) {

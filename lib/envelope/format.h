@@ -11,10 +11,11 @@
  *   - the header checks after a data key is unwrapped (commitment, then
  *     tag), aios__env_header_verify.
  *
- * Statuses.  The envelope status block of section 12.4 (-200..-206) needs a
- * public header change and does not exist yet; until it does, this file
- * returns the nearest existing code and marks each place with
- * "TODO(envelope status)".
+ * Statuses: the existing codes of section 12.1 (AIOS_E_FORMAT,
+ * AIOS_E_VERSION, AIOS_E_LIMIT, AIOS_E_AUTH) and, from the envelope block
+ * of section 12.4, AIOS_E_ENVELOPE_TRAILING_DATA (bytes after a session
+ * header) and AIOS_E_ENVELOPE_COMMITMENT (a data key that does not match
+ * the commitment).
  *
  * Nothing here includes protobuf-c: the generated code is private to
  * format.c.
@@ -238,8 +239,8 @@ void aios__env_header_tag(uint8_t t[AIOS__ENV_KEY_LEN], const uint8_t kh[AIOS__E
 
 /* The checks of section 5 / 12.1 steps 11-12 once a data key dk is in
  * hand, for a header h decoded from data (h's views point into it):
- * recompute C and compare in constant time (AIOS_E_AUTH for now;
- * TODO(envelope status): AIOS_E_ENVELOPE_COMMITMENT), then recompute T and
+ * recompute C and compare in constant time (AIOS_E_ENVELOPE_COMMITMENT),
+ * then recompute T and
  * compare in constant time (AIOS_E_AUTH).  prk_out (32 bytes of secure
  * memory, or NULL) receives the PRK on success, for deriving Kc, Ks or Kr;
  * it is wiped on failure. */

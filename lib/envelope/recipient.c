@@ -1,12 +1,18 @@
 /*
- * lib/envelope: kind-1 recipient records, record selection and the
- * expected-context check (docs/FORMAT.md 6.1, 6.3, 6.4, 7.3).  See
+ * lib/envelope: kind-1 and kind-2 recipient records, record selection and
+ * the expected-context check (docs/FORMAT.md 6.1, 6.2, 6.3, 6.4, 7.3).  See
  * recipient.h.
  */
 #include <string.h>
 
 #include "recipient.h"
 #include "core/internal.h"
+#include "crypto/crypto.h"
+
+_Static_assert(AIOS__ENV_X25519_LEN == AIOS__X25519_LEN, "pkR is an X25519 point");
+_Static_assert(AIOS__ENV_X25519_LEN == AIOS__HPKE_ENC_LEN, "enc is an X25519 point");
+_Static_assert(AIOS__ENV_HPKE_CT_LEN == AIOS__ENV_DK_LEN + AIOS__HPKE_TAG_LEN,
+               "the HPKE ciphertext is the data key and its tag");
 
 static void put_u32be(uint8_t *p, uint32_t v)
 {
@@ -176,12 +182,278 @@ int aios__env_kek_unwrap(aios_buffer **dk_out, const aios__env_binding *b,
     return AIOS_OK;
 }
 
+/* ---------------------------------------------------------- kind 2: XAD */
+
+/* The label rule of section 6.2: 0..256 bytes of UTF-8, no control
+ * characters (the decoder's rule, aios__env_recipient_check). */
+static int label_ok(const uint8_t *p, size_t len)
+{
+    size_t i;
+    if (len > AIOS__ENV_LABEL_MAX || (len && !aios__utf8_valid(p, len)))
+        return 0;
+    for (i = 0; i < len; i++)
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+int aios__env_x25519_xad(aios_buffer **out, const aios__env_binding *b,
+                         const uint8_t pk[AIOS__ENV_X25519_LEN],
+                         const uint8_t *label, size_t label_len)
+{
+    aios_buffer *buf = NULL;
+    uint8_t *p;
+    size_t len;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    AIOS__CHECK_ARG(b != NULL && b->mid != NULL, "binding or message id is NULL");
+    AIOS__CHECK_ARG(b->ctx.p != NULL || b->ctx.len == 0, "context bytes are NULL");
+    AIOS__CHECK_ARG(pk != NULL, "recipient public key is NULL");
+    AIOS__CHECK_ARG(label != NULL || label_len == 0, "label is NULL");
+    if (b->ctx.len > AIOS__ENV_CTX_MAX)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 XAD: a context of %zu "
+                          "bytes is over %d", b->ctx.len, AIOS__ENV_CTX_MAX);
+    if (label_len > AIOS__ENV_LABEL_MAX)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 XAD: a label of %zu bytes "
+                          "is over %d", label_len, AIOS__ENV_LABEL_MAX);
+
+    len = AIOS__ENV_X25519_LABEL_LEN + AIOS__ENV_PREFIX_LEN + AIOS__ENV_ID_LEN +
+          4 + b->ctx.len + 4 + AIOS__ENV_X25519_LEN + 4 + label_len;
+    if ((rc = aios__buffer_new(&buf, len, 0)) != AIOS_OK)
+        return rc;
+    p = aios_buffer_data_mut(buf);
+    memcpy(p, AIOS__ENV_X25519_LABEL, AIOS__ENV_X25519_LABEL_LEN);
+    p += AIOS__ENV_X25519_LABEL_LEN;
+    memcpy(p, b->prefix, AIOS__ENV_PREFIX_LEN);
+    p += AIOS__ENV_PREFIX_LEN;
+    memcpy(p, b->mid, AIOS__ENV_ID_LEN);
+    p += AIOS__ENV_ID_LEN;
+    put_u32be(p, (uint32_t)b->ctx.len);
+    p += 4;
+    if (b->ctx.len)
+        memcpy(p, b->ctx.p, b->ctx.len);
+    p += b->ctx.len;
+    put_u32be(p, AIOS__ENV_KIND_X25519);
+    p += 4;
+    memcpy(p, pk, AIOS__ENV_X25519_LEN);
+    p += AIOS__ENV_X25519_LEN;
+    put_u32be(p, (uint32_t)label_len);
+    p += 4;
+    if (label_len)
+        memcpy(p, label, label_len);
+    *out = buf;
+    return AIOS_OK;
+}
+
+/* ------------------------------------------------- kind 2: wrap, unwrap */
+
+void aios__env_x25519_record_clear(aios__env_x25519_record *r)
+{
+    if (!r)
+        return;
+    aios_buffer_free(r->label);
+    aios__wipe(r, sizeof(*r));
+}
+
+/* Sealing to a key is a new use of it: the states that refuse aios_key_wrap
+ * refuse it too (a public-only handle is always active). */
+static int x25519_state_check(const aios_key *k)
+{
+    const char *id = aios_key_id(k), *name;
+    unsigned v = (unsigned)aios_key_version(k);
+    aios_key_state state = aios_key_get_state(k);
+    switch (state) {
+    case AIOS_KEY_ACTIVE:
+        return AIOS_OK;
+    case AIOS_KEY_DESTROYED:
+        return aios__fail(AIOS_E_KEY_DESTROYED, "envelope x25519 wrap: key '%s' version %u "
+                          "was destroyed", id, v);
+    case AIOS_KEY_DISABLED:
+        return aios__fail(AIOS_E_KEY_DISABLED, "envelope x25519 wrap: key '%s' version %u is "
+                          "disabled", id, v);
+    default:
+        name = aios_key_state_name(state);
+        return aios__fail(AIOS_E_KEY_DECRYPT_ONLY, "envelope x25519 wrap: key '%s' version %u "
+                          "is %s: it can no longer be sealed to", id, v,
+                          name ? name : "not active");
+    }
+}
+
+int aios__env_x25519_wrap(aios__env_x25519_record *out, const aios__env_binding *b,
+                          const aios_key *recipient, const uint8_t dk[AIOS__ENV_DK_LEN])
+{
+    aios_buffer *pub = NULL, *xad = NULL;
+    const char *key_id;
+    size_t label_len;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    memset(out, 0, sizeof(*out));
+    AIOS__CHECK_ARG(b != NULL && recipient != NULL && dk != NULL,
+                    "binding, key or data key is NULL");
+    key_id = aios_key_id(recipient);
+    if (aios_key_get_type(recipient) != AIOS_KEY_X25519 ||
+        !(aios_key_purposes(recipient) & AIOS_KEY_USE_DERIVE)) {
+        const char *type = aios_key_type_name(aios_key_get_type(recipient));
+        return aios__fail(AIOS_E_KEY_USAGE, "envelope x25519 wrap: key '%s' (%s) is not an "
+                          "X25519 key for key agreement", key_id, type ? type : "unknown type");
+    }
+    if ((rc = x25519_state_check(recipient)) != AIOS_OK)
+        return rc;
+    label_len = strlen(key_id);
+    if (!label_ok((const uint8_t *)key_id, label_len))
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 wrap: the key id (%zu "
+                          "bytes) cannot be a record label (at most %d bytes of UTF-8 without "
+                          "control characters)", label_len, AIOS__ENV_LABEL_MAX);
+
+    if ((rc = aios_key_public_raw(recipient, &pub)) != AIOS_OK) {
+        aios__error_prefix("envelope x25519 wrap (key '%s')", key_id);
+        goto fail;
+    }
+    if (aios_buffer_len(pub) != AIOS__ENV_X25519_LEN) {
+        rc = aios__fail(AIOS_E_INTERNAL, "envelope x25519 wrap: key '%s' has a public key of "
+                        "%zu bytes", key_id, aios_buffer_len(pub));
+        goto fail;
+    }
+    memcpy(out->pk, aios_buffer_data(pub), AIOS__ENV_X25519_LEN);
+    if (label_len) {
+        if ((rc = aios__buffer_new(&out->label, label_len, 0)) != AIOS_OK)
+            goto fail;
+        memcpy(aios_buffer_data_mut(out->label), key_id, label_len);
+    }
+    if ((rc = aios__env_x25519_xad(&xad, b, out->pk, (const uint8_t *)key_id, label_len)) !=
+        AIOS_OK)
+        goto fail;
+    /* SetupBaseS with a fresh ephemeral key pair for this record alone;
+     * skE is wiped inside. */
+    rc = aios__hpke_seal_base(out->enc, out->wrapped, out->pk,
+                              (const uint8_t *)AIOS__ENV_X25519_LABEL, AIOS__ENV_X25519_LABEL_LEN,
+                              aios_buffer_data(xad), aios_buffer_len(xad), dk, AIOS__ENV_DK_LEN);
+    if (rc == AIOS_E_AUTH) {
+        rc = aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 wrap: the public key of '%s' "
+                        "is of small order (no recipient can hold it)", key_id);
+        goto fail;
+    }
+    if (rc != AIOS_OK) {
+        aios__error_prefix("envelope x25519 wrap (key '%s')", key_id);
+        goto fail;
+    }
+    aios_buffer_free(xad);
+    aios_buffer_free(pub);
+    out->rec.kind = AIOS__ENV_KIND_X25519;
+    out->rec.has_key = 0;
+    out->rec.wrapped_key.p = out->wrapped;
+    out->rec.wrapped_key.len = AIOS__ENV_HPKE_CT_LEN;
+    out->rec.recipient_public.p = out->pk;
+    out->rec.recipient_public.len = AIOS__ENV_X25519_LEN;
+    out->rec.ephemeral_public.p = out->enc;
+    out->rec.ephemeral_public.len = AIOS__ENV_X25519_LEN;
+    out->rec.label.p = out->label ? aios_buffer_data(out->label) : NULL;
+    out->rec.label.len = label_len;
+    return AIOS_OK;
+fail:
+    aios_buffer_free(xad);
+    aios_buffer_free(pub);
+    aios__env_x25519_record_clear(out);
+    return rc;
+}
+
+static int x25519_record_ok(const aios__env_recipient *r)
+{
+    return r->kind == AIOS__ENV_KIND_X25519 && !r->has_key &&
+           r->wrapped_key.len == AIOS__ENV_HPKE_CT_LEN && r->wrapped_key.p &&
+           r->recipient_public.len == AIOS__ENV_X25519_LEN && r->recipient_public.p &&
+           r->ephemeral_public.len == AIOS__ENV_X25519_LEN && r->ephemeral_public.p &&
+           r->label.len <= AIOS__ENV_LABEL_MAX && (r->label.p || r->label.len == 0);
+}
+
+int aios__env_x25519_unwrap(aios_buffer **dk_out, const aios__env_binding *b,
+                            const aios__env_recipient *r, const aios_key *key)
+{
+    aios_buffer *dh = NULL, *pub = NULL, *xad = NULL, *dk = NULL;
+    uint8_t shared[AIOS__HPKE_SECRET_LEN];
+    const char *key_id;
+    int rc;
+
+    AIOS__CHECK_ARG(dk_out != NULL, "dk_out is NULL");
+    *dk_out = NULL;
+    AIOS__CHECK_ARG(b != NULL && r != NULL && key != NULL, "binding, record or key is NULL");
+    if (!x25519_record_ok(r))
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 unwrap: record of kind %u "
+                          "is not a well-formed x25519-hpke record", (unsigned)r->kind);
+    key_id = aios_key_id(key);
+
+    /* dh = DH(skR, enc), inside the handle (a low-order enc: AIOS_E_AUTH). */
+    rc = aios_key_agree(key, &dh, r->ephemeral_public.p, AIOS__ENV_X25519_LEN);
+    if (rc == AIOS_OK && aios_buffer_len(dh) != AIOS__X25519_LEN)
+        rc = aios__fail(AIOS_E_INTERNAL, "key agreement gave %zu bytes", aios_buffer_len(dh));
+    /* kem_context's pkR is the key's own public key (pk(skR), RFC 9180
+     * 4.1); XAD binds the record's.  A mismatch fails the open. */
+    if (rc == AIOS_OK)
+        rc = aios_key_public_raw(key, &pub);
+    if (rc == AIOS_OK && aios_buffer_len(pub) != AIOS__X25519_LEN)
+        rc = aios__fail(AIOS_E_INTERNAL, "key '%s' has a public key of %zu bytes", key_id,
+                        aios_buffer_len(pub));
+    if (rc != AIOS_OK) {
+        aios__error_prefix("envelope x25519 unwrap (key '%s' version %u)", key_id,
+                           (unsigned)aios_key_version(key));
+        goto done;
+    }
+    rc = aios__hpke_decap_from_dh(shared, aios_buffer_data(dh), r->ephemeral_public.p,
+                                  aios_buffer_data(pub));
+    aios_buffer_free(dh);   /* wipes */
+    dh = NULL;
+    if (rc == AIOS_OK)
+        rc = aios__env_x25519_xad(&xad, b, r->recipient_public.p, r->label.p, r->label.len);
+    if (rc == AIOS_OK)
+        rc = aios__buffer_new(&dk, AIOS__ENV_DK_LEN, AIOS_BUFFER_SECURE | AIOS__BUFFER_SLAB);
+    if (rc == AIOS_OK)
+        rc = aios__hpke_open_base_shared(aios_buffer_data_mut(dk), shared,
+                                         (const uint8_t *)AIOS__ENV_X25519_LABEL,
+                                         AIOS__ENV_X25519_LABEL_LEN, aios_buffer_data(xad),
+                                         aios_buffer_len(xad), r->wrapped_key.p,
+                                         r->wrapped_key.len);
+    aios__wipe(shared, sizeof(shared));
+    if (rc != AIOS_OK) {
+        aios__error_prefix("envelope x25519 unwrap (key '%s' version %u)", key_id,
+                           (unsigned)aios_key_version(key));
+        goto done;
+    }
+    *dk_out = dk;   /* 48 - 16 = 32 bytes */
+    dk = NULL;
+done:
+    aios_buffer_free(dk);
+    aios_buffer_free(dh);
+    aios_buffer_free(pub);
+    aios_buffer_free(xad);
+    return rc;
+}
+
 /* -------------------------------------------------------------- selection */
 
 static int is_no_match(int rc)
 {
     return rc == AIOS_E_KEY_NOT_FOUND || rc == AIOS_E_KEY_VERSION_NOT_FOUND ||
            rc == AIOS_E_NOT_FOUND;
+}
+
+/* The handle is an X25519 key that can hold a private part (section 6.2:
+ * a public-only handle seals, it never opens) and its public key is
+ * exactly the record's (not secret: compared with memcmp). */
+static int pk_matches(const aios_key *k, const uint8_t pk[AIOS__ENV_X25519_LEN])
+{
+    aios_buffer *pub = NULL;
+    int same;
+    if (aios_key_get_type(k) != AIOS_KEY_X25519 ||
+        strcmp(aios_key_provider_name(k), "public") == 0 ||
+        aios_key_public_raw(k, &pub) != AIOS_OK)
+        return 0;
+    same = aios_buffer_len(pub) == AIOS__ENV_X25519_LEN &&
+           memcmp(aios_buffer_data(pub), pk, AIOS__ENV_X25519_LEN) == 0;
+    aios_buffer_free(pub);
+    return same;
 }
 
 /* The handle names exactly the record's key reference. */
@@ -202,8 +474,9 @@ int aios__env_select_unwrap(aios_buffer **dk_out, size_t *index_out,
 
     AIOS__CHECK_ARG(dk_out != NULL, "dk_out is NULL");
     *dk_out = NULL;
-    AIOS__CHECK_ARG(b != NULL && sel != NULL && sel->resolve != NULL,
-                    "binding, selector or resolver is NULL");
+    AIOS__CHECK_ARG(b != NULL && sel != NULL, "binding or selector is NULL");
+    AIOS__CHECK_ARG(sel->resolve != NULL || sel->match_x25519 != NULL,
+                    "the selector has neither a resolver nor an X25519 matcher");
     AIOS__CHECK_ARG(recs != NULL || n == 0, "records are NULL");
     max = sel->max_attempts ? sel->max_attempts : AIOS__ENV_ATTEMPTS_DEFAULT;
     if (max > AIOS__ENV_ATTEMPTS_MAX)
@@ -215,34 +488,51 @@ int aios__env_select_unwrap(aios_buffer **dk_out, size_t *index_out,
         const aios__env_recipient *r = &recs[i];
         aios_key *key = NULL;
         aios_buffer *dk = NULL;
-        int rc;
+        int kek = r->kind == AIOS__ENV_KIND_KEK, rc;
 
-        if (r->kind == AIOS__ENV_KIND_X25519) {
-            nx25519++;   /* section 6.2 is not implemented yet: no key matches */
-            continue;
-        }
-        if (r->kind != AIOS__ENV_KIND_KEK) {
+        if (kek)
+            nkek++;
+        else if (r->kind == AIOS__ENV_KIND_X25519)
+            nx25519++;
+        else {
             nunknown++;  /* section 6.3: skipped */
             continue;
         }
-        nkek++;
+        if (kek ? sel->resolve == NULL : sel->match_x25519 == NULL)
+            continue;    /* nothing to match this kind with */
+        if (!kek && r->recipient_public.len != AIOS__ENV_X25519_LEN)
+            continue;    /* not a decoded kind-2 record: cannot be ours */
         if (attempts == max) {
             /* A record that might match, past the cap: not resolved, so
              * not one more provider call. */
             capped = 1;
             break;
         }
-        rc = sel->resolve(sel->resolve_arg, &key, r->keyref.provider, r->keyref.key_id,
-                          r->keyref.version);
-        if (is_no_match(rc) || (rc == AIOS_OK && key && !key_matches(key, &r->keyref))) {
-            aios_key_unref(key);
-            continue;
+        if (kek) {
+            rc = sel->resolve(sel->resolve_arg, &key, r->keyref.provider, r->keyref.key_id,
+                              r->keyref.version);
+            if (is_no_match(rc) || (rc == AIOS_OK && key && !key_matches(key, &r->keyref))) {
+                aios_key_unref(key);
+                continue;
+            }
+        } else {
+            rc = sel->match_x25519(sel->match_x25519_arg, &key, r->recipient_public.p);
+            if (is_no_match(rc) ||
+                (rc == AIOS_OK && key && !pk_matches(key, r->recipient_public.p))) {
+                aios_key_unref(key);
+                continue;
+            }
         }
         if (rc == AIOS_OK && !key)
-            rc = aios__fail(AIOS_E_INTERNAL, "envelope open: the key resolver returned no key");
+            rc = aios__fail(AIOS_E_INTERNAL, "envelope open: the key %s returned no key",
+                            kek ? "resolver" : "matcher");
+        if (rc > 0)
+            rc = aios__fail(AIOS_E_INTERNAL, "envelope open: the key %s returned %d",
+                            kek ? "resolver" : "matcher", rc);
         attempts++;
         if (rc == AIOS_OK)
-            rc = aios__env_kek_unwrap(&dk, b, r, key);
+            rc = kek ? aios__env_kek_unwrap(&dk, b, r, key)
+                     : aios__env_x25519_unwrap(&dk, b, r, key);
         aios_key_unref(key);
         if (rc == AIOS_OK && sel->check) {
             rc = sel->check(sel->check_arg, aios_buffer_data(dk));
@@ -267,10 +557,9 @@ int aios__env_select_unwrap(aios_buffer **dk_out, size_t *index_out,
     }
 
     if (attempts == 0)
-        /* TODO(envelope status): AIOS_E_ENVELOPE_NO_RECIPIENT. */
-        return aios__fail(AIOS_E_NOT_FOUND, "envelope open: no recipient record matches a key "
-                          "the caller holds (%zu records: %zu kek, %zu x25519-hpke, %zu of "
-                          "unknown kinds)", n, nkek, nx25519, nunknown);
+        return aios__fail(AIOS_E_ENVELOPE_NO_RECIPIENT, "envelope open: no recipient record "
+                          "matches a key the caller holds (%zu records: %zu kek, %zu "
+                          "x25519-hpke, %zu of unknown kinds)", n, nkek, nx25519, nunknown);
     if (capped)
         return aios__fail(AIOS_E_LIMIT, "envelope open: %zu unwrap attempts failed, the most "
                           "allowed; record %zu and later were not tried; the first failure "
@@ -375,13 +664,12 @@ int aios__env_context_expect(const aios__env_ctx_entry *have, size_t nhave,
     }
     if (!diff)
         return AIOS_OK;
-    /* TODO(envelope status): AIOS_E_ENVELOPE_CONTEXT_MISMATCH. */
     if (printable(*diff))
-        return aios__fail(AIOS_E_AUTH, "envelope: the encryption context is not the one "
-                          "expected (%s): key '%.*s' %s",
+        return aios__fail(AIOS_E_ENVELOPE_CONTEXT_MISMATCH, "envelope: the encryption context "
+                          "is not the one expected (%s): key '%.*s' %s",
                           mode == AIOS__ENV_CTX_EXACT ? "exact" : "subset",
                           (int)diff->len, (const char *)diff->p, why);
-    return aios__fail(AIOS_E_AUTH, "envelope: the encryption context is not the one expected "
-                      "(%s): a key that is not printable text %s",
+    return aios__fail(AIOS_E_ENVELOPE_CONTEXT_MISMATCH, "envelope: the encryption context is "
+                      "not the one expected (%s): a key that is not printable text %s",
                       mode == AIOS__ENV_CTX_EXACT ? "exact" : "subset", why);
 }

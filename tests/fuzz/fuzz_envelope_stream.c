@@ -10,7 +10,8 @@
  *     in pieces of a size given by the split byte: undamaged it must open
  *     to the plaintext, damaged it must fail.
  * Suite (bit 1): AES-256-GCM or XChaCha20-Poly1305.  Only AIOS_OK,
- * AIOS_E_AUTH, AIOS_E_FORMAT and AIOS_E_LIMIT may come back.
+ * AIOS_E_AUTH, AIOS_E_ENVELOPE_TRUNCATED, AIOS_E_ENVELOPE_TRAILING_DATA,
+ * AIOS_E_FORMAT and AIOS_E_LIMIT may come back.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int ok_status(int rc)
 {
-    return rc == AIOS_OK || rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT || rc == AIOS_E_LIMIT;
+    return rc == AIOS_OK || rc == AIOS_E_AUTH || rc == AIOS_E_ENVELOPE_TRUNCATED ||
+           rc == AIOS_E_ENVELOPE_TRAILING_DATA || rc == AIOS_E_FORMAT || rc == AIOS_E_LIMIT;
 }
 
 /* Open payload[0..len) in pieces of `piece` bytes; plaintext to pt. */

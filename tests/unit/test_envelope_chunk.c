@@ -5,10 +5,6 @@
  * random pieces, every kind of stream damage (each rejected without
  * releasing the bad chunk's plaintext), random access, parallel sealing
  * and constant memory.
- *
- * Until the envelope status block exists (TODO(envelope status)),
- * TRUNCATED comes back as AIOS_E_AUTH and TRAILING_DATA as AIOS_E_FORMAT:
- * the two macros below follow lib/envelope/chunk.c.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,9 +14,6 @@
 #include "testutil.h"
 #include "crypto/crypto.h"
 #include "envelope/chunk.h"
-
-#define ST_TRUNCATED AIOS_E_AUTH     /* TODO(envelope status): AIOS_E_ENVELOPE_TRUNCATED */
-#define ST_TRAILING  AIOS_E_FORMAT   /* TODO(envelope status): AIOS_E_ENVELOPE_TRAILING_DATA */
 
 #define CS 4096u   /* the smallest chunk size keeps the tests fast */
 
@@ -129,8 +122,8 @@ static int stream_open(const aios__aead_key *k, const uint8_t *d, uint32_t cs,
         /* Done: nothing more may come, and the error is then sticky. */
         tu_assert_ok(aios__chunk_opener_update(op, NULL, 0, &used, out, cs, &olen));
         assert_int_equal(aios__chunk_opener_update(op, payload, 1, &used, out, cs, &olen),
-                         ST_TRAILING);
-        assert_int_equal(aios__chunk_opener_final(op, out, cs, &olen), ST_TRAILING);
+                         AIOS_E_ENVELOPE_TRAILING_DATA);
+        assert_int_equal(aios__chunk_opener_final(op, out, cs, &olen), AIOS_E_ENVELOPE_TRAILING_DATA);
     }
 done:
     if (rc != AIOS_OK) {
@@ -234,12 +227,12 @@ static void test_cutting(void **state)
         tu_assert_ok(aios__chunk_count(&off, i, CS));
         assert_int_equal(n, off);
     }
-    assert_int_equal(aios__chunk_layout(&n, &pt, 0, CS), ST_TRUNCATED);
-    assert_int_equal(aios__chunk_layout(&n, &pt, 15, CS), ST_TRUNCATED);
+    assert_int_equal(aios__chunk_layout(&n, &pt, 0, CS), AIOS_E_ENVELOPE_TRUNCATED);
+    assert_int_equal(aios__chunk_layout(&n, &pt, 15, CS), AIOS_E_ENVELOPE_TRUNCATED);
     tu_assert_ok(aios__chunk_layout(&n, &pt, 16, CS));          /* the empty message */
     assert_int_equal(n, 1); assert_int_equal(pt, 0);
-    assert_int_equal(aios__chunk_layout(&n, &pt, CS + 16 + 16, CS), ST_TRUNCATED);
-    assert_int_equal(aios__chunk_layout(&n, &pt, CS + 16 + 5, CS), ST_TRUNCATED);
+    assert_int_equal(aios__chunk_layout(&n, &pt, CS + 16 + 16, CS), AIOS_E_ENVELOPE_TRUNCATED);
+    assert_int_equal(aios__chunk_layout(&n, &pt, CS + 16 + 5, CS), AIOS_E_ENVELOPE_TRUNCATED);
     tu_assert_ok(aios__chunk_layout(&n, &pt, CS + 16 + 17, CS));
     assert_int_equal(n, 2); assert_int_equal(pt, CS + 1);
     assert_int_equal(aios__chunk_layout(&n, &pt, ((uint64_t)CS + 16) << 32, CS), AIOS_OK);
@@ -391,12 +384,12 @@ static void test_damage(void **state)
         d2[31] ^= 1;
         /* Truncation at every chunk boundary (whole chunks kept). */
         for (c = 1; c <= 3; c++)
-            expect_fail(k, test_d, payload, c * full_chunk, pt, c, ST_TRUNCATED);
+            expect_fail(k, test_d, payload, c * full_chunk, pt, c, AIOS_E_ENVELOPE_TRUNCATED);
         for (c = 1; c < 3; c++)
-            expect_fail(k, test_d, full, c * full_chunk, pt, c, ST_TRUNCATED);
+            expect_fail(k, test_d, full, c * full_chunk, pt, c, AIOS_E_ENVELOPE_TRUNCATED);
         /* An empty stream, and bits of a tag. */
-        expect_fail(k, test_d, payload, 0, pt, 0, ST_TRUNCATED);
-        expect_fail(k, test_d, payload, 15, pt, 0, ST_TRUNCATED);
+        expect_fail(k, test_d, payload, 0, pt, 0, AIOS_E_ENVELOPE_TRUNCATED);
+        expect_fail(k, test_d, payload, 15, pt, 0, AIOS_E_ENVELOPE_TRUNCATED);
         /* Cut inside chunks: a changed byte and a cut look alike. */
         for (j = 0; j < 12; j++) {
             size_t cut = 16 + rnd32() % (plen - 16);
@@ -404,7 +397,7 @@ static void test_damage(void **state)
                 continue;
             expect_fail(k, test_d, payload, cut, pt, cut / full_chunk,
                         cut % full_chunk < 16 || (cut > full_chunk && cut % full_chunk == 16)
-                        ? ST_TRUNCATED : AIOS_E_AUTH);
+                        ? AIOS_E_ENVELOPE_TRUNCATED : AIOS_E_AUTH);
         }
         /* Every chunk with one bit flipped. */
         for (c = 0; c < 4; c++) {
@@ -429,7 +422,7 @@ static void test_damage(void **state)
          * as a writer that never finished would leave it. */
         memcpy(bad, full, plen_full);
         tu_assert_ok(aios__chunk_seal(k, test_d, CS, 2, 0, bad + 2 * full_chunk, pt + 2 * CS, CS));
-        expect_fail(k, test_d, bad, plen_full, pt, 2, ST_TRUNCATED);
+        expect_fail(k, test_d, bad, plen_full, pt, 2, AIOS_E_ENVELOPE_TRUNCATED);
         /* Splicing: chunk 1 from a message with another D, or another key. */
         other = seal_all(k, d2, CS, pt, len, &plen_o);
         memcpy(bad, payload, plen);
@@ -451,19 +444,19 @@ static void test_damage(void **state)
          * chunks (an empty final chunk only exists at index 0: TRUNCATED). */
         memcpy(bad, full, plen_full);
         bad[plen_full] = 0;
-        expect_fail(k, test_d, bad, plen_full + 1, pt, 2, ST_TRAILING);
+        expect_fail(k, test_d, bad, plen_full + 1, pt, 2, AIOS_E_ENVELOPE_TRAILING_DATA);
         memset(bad + plen_full, 0, 16);
-        expect_fail(k, test_d, bad, plen_full + 16, pt, 2, ST_TRAILING);
+        expect_fail(k, test_d, bad, plen_full + 16, pt, 2, AIOS_E_ENVELOPE_TRAILING_DATA);
         memcpy(bad, full, 2 * full_chunk);
         memcpy(bad + 2 * full_chunk, full + 2 * full_chunk + CS, 16);   /* a real tag */
-        expect_fail(k, test_d, bad, 2 * full_chunk + 16, pt, 2, ST_TRUNCATED);
+        expect_fail(k, test_d, bad, 2 * full_chunk + 16, pt, 2, AIOS_E_ENVELOPE_TRUNCATED);
         memcpy(bad, payload, plen);
         bad[plen] = 0x5a;
         expect_fail(k, test_d, bad, plen + 1, pt, 3, AIOS_E_AUTH);
         /* A whole extra chunk after the final one. */
         memcpy(bad, full, plen_full);
         memcpy(bad + plen_full, full, full_chunk);
-        expect_fail(k, test_d, bad, plen_full + full_chunk, pt, 2, ST_TRAILING);
+        expect_fail(k, test_d, bad, plen_full + full_chunk, pt, 2, AIOS_E_ENVELOPE_TRAILING_DATA);
 
         free(bad);
         free(pt);

@@ -29,9 +29,9 @@
  * unknown field 9.  The same snippet wrote the fuzz seeds in
  * tests/fuzz/corpus/fuzz_envelope_header/.
  *
- * Statuses: the envelope status block (-200..) is not there yet; where the
- * spec names AIOS_E_ENVELOPE_COMMITMENT the code returns AIOS_E_AUTH with a
- * message naming the commitment, which the tests check.
+ * Statuses: a data key that does not match C is AIOS_E_ENVELOPE_COMMITMENT,
+ * a wrong T AIOS_E_AUTH, bytes after an S AIOS_E_ENVELOPE_TRAILING_DATA
+ * (section 12.4); the messages are checked too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -598,7 +598,7 @@ static void test_header_pinned(void **state)
         uint8_t dk2[32];
         memcpy(dk2, DK, 32);
         dk2[31] ^= 1;
-        tu_assert_status(aios__env_header_verify(&d, dk2, prk), AIOS_E_AUTH);
+        tu_assert_status(aios__env_header_verify(&d, dk2, prk), AIOS_E_ENVELOPE_COMMITMENT);
         assert_non_null(strstr(aios_last_error_message(), "commitment"));
         assert_true(aios__ct_is_zero(prk, 32));
     }
@@ -646,13 +646,14 @@ static void test_header_pinned(void **state)
     assert_memory_equal(dd, want, 32);
     free(want);
     aios__env_header_clear(&d);
-    /* Trailing bytes after an S (TODO(envelope status): TRAILING_DATA). */
+    /* Trailing bytes after an S. */
     {
         tb more = { 0 };
         tb_put(&more, s2.p, s2.n);
         tb_byte(&more, 0);
         tu_assert_status(aios__env_header_decode(&d, more.p, more.n, AIOS__ENV_ACCEPT_S),
-                         AIOS_E_FORMAT);
+                         AIOS_E_ENVELOPE_TRAILING_DATA);
+        assert_non_null(strstr(aios_last_error_message(), "1 bytes after the header tag"));
         tb_free(&more);
     }
     /* S2 from the encoder, structured. */
@@ -740,10 +741,10 @@ static void check_flip(const aios__env_header *h, const uint8_t *orig, size_t n,
             assert_non_null(strstr(msg, "header tag"));
     } else if (i >= 16 && i < 48) {
         /* The message id: C no longer matches. */
-        want = AIOS_E_AUTH;
+        want = AIOS_E_ENVELOPE_COMMITMENT;
         assert_non_null(strstr(msg, "commitment"));
     } else if (i >= 18 + lc + lr && i < 50 + lc + lr) {
-        want = AIOS_E_AUTH;
+        want = AIOS_E_ENVELOPE_COMMITMENT;
         assert_non_null(strstr(msg, "commitment"));
     } else if (i >= 50 + lc + lr) {
         want = AIOS_E_AUTH;

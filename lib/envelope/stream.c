@@ -1,0 +1,705 @@
+/*
+ * lib/envelope: streaming seal and open (FORMAT.md 8.4, 8.6) and the
+ * file-descriptor loops.
+ *
+ * Both directions hold back one piece: a sealer cannot seal a full chunk
+ * until it knows more input follows (else it is the final chunk), and an
+ * opener cannot open a full piece until it knows whether it is the last.
+ * Everything else goes straight from the caller's input to the caller's
+ * output, sealed or opened in place of a copy, and a run of several chunks
+ * is spread over the worker pool.  Memory: one chunk held back (plus the
+ * header while it arrives, for the opener), whatever the message size.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "envelope/chunk.h"
+#include "envelope/message.h"
+
+/* ============================================================ sealer */
+
+struct aios_envelope_sealer {
+    aios__env_hdr   hdr;
+    aios__aead_key *kc;
+    aios__env_pool *pool;
+    uint32_t        cs;
+    uint8_t        *hold;        /* cs bytes: input not yet sealed */
+    size_t          held;
+    uint64_t        index;       /* next chunk index */
+    uint64_t        total;       /* plaintext bytes seen */
+    int             header_out;  /* header written */
+    int             done;        /* finished or failed: every call is AIOS_E_STATE */
+};
+
+int aios_envelope_sealer_new(aios_envelope_sealer **out, aios_key *const *recipients,
+                             size_t nrecipients, const aios_envelope_context_entry *context,
+                             size_t ncontext, const aios_envelope_seal_options *opts)
+{
+    aios__env_seal_opts so;
+    aios_envelope_sealer *s;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_seal_opts_get(&so, opts)) != AIOS_OK)
+        return rc;
+    s = aios__calloc(1, sizeof(*s));
+    if (s == NULL)
+        return aios__fail(AIOS_E_NOMEM, "aios_envelope_sealer_new: out of memory");
+    s->cs = so.chunk_size;
+    if ((rc = aios__env_hdr_seal(&s->hdr, AIOS__ENV_TYPE_M, so.suite, 0, so.chunk_size, recipients,
+                                 nrecipients, context, ncontext)) != AIOS_OK)
+        goto fail;
+    if ((rc = aios__env_hdr_content_key(&s->kc, &s->hdr, 0)) != AIOS_OK)
+        goto fail;
+    if ((rc = aios__env_pool_new(&s->pool, so.threads)) != AIOS_OK)
+        goto fail;
+    s->hold = aios__malloc(s->cs);
+    if (s->hold == NULL) {
+        rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_sealer_new: out of memory");
+        goto fail;
+    }
+    *out = s;
+    return AIOS_OK;
+fail:
+    aios_envelope_sealer_free(s);
+    return rc;
+}
+
+void aios_envelope_sealer_free(aios_envelope_sealer *s)
+{
+    if (s == NULL)
+        return;
+    aios__env_pool_free(s->pool);
+    aios__aead_key_free(s->kc);
+    aios__env_hdr_clear(&s->hdr);
+    if (s->hold)
+        aios__free_secret(s->hold, s->cs);
+    aios__free(s);
+}
+
+size_t aios_envelope_sealer_bound(const aios_envelope_sealer *s, size_t in_len)
+{
+    size_t hdr, chunks;
+    if (s == NULL)
+        return 0;
+    hdr = s->header_out ? 0 : aios_buffer_len(s->hdr.bytes);
+    if (in_len > SIZE_MAX - s->cs - hdr - 64)
+        return SIZE_MAX;
+    chunks = (s->held + in_len) / s->cs + 1;
+    return hdr + chunks * ((size_t)s->cs + AIOS__CHUNK_TAG_LEN);
+}
+
+static int sealer_fail(aios_envelope_sealer *s, int rc)
+{
+    s->done = 1;
+    return rc;
+}
+
+/* Seal nitems full non-final chunks from in (contiguous) to out. */
+static int seal_run(aios_envelope_sealer *s, uint8_t *out, const uint8_t *in, size_t nitems)
+{
+    aios__env_chunk_job j;
+    int rc;
+
+    if (s->index + nitems >= AIOS__CHUNK_COUNT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "a message holds at most 2^32 chunks");
+    memset(&j, 0, sizeof(j));
+    j.kc = s->kc;
+    j.d = s->hdr.digest;
+    j.cs = s->cs;
+    j.first = s->index;
+    j.last = UINT64_MAX;
+    j.in = in;
+    j.out = out;
+    j.in_stride = s->cs;
+    j.out_stride = (size_t)s->cs + AIOS__CHUNK_TAG_LEN;
+    j.nitems = nitems;
+    j.last_len = s->cs;
+    j.seal = 1;
+    rc = aios__env_chunks_run(nitems > 1 ? s->pool : NULL, &j);
+    if (rc == AIOS_OK)
+        s->index += nitems;
+    return rc;
+}
+
+int aios_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                                size_t *out_len, const uint8_t *in, size_t in_len)
+{
+    size_t w = 0, k;
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(s != NULL, "sealer is NULL");
+    AIOS__CHECK_ARG(in != NULL || in_len == 0, "in is NULL");
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    if (s->done)
+        return aios__fail(AIOS_E_STATE, "the sealer has finished or failed");
+    if (out_cap < aios_envelope_sealer_bound(s, in_len))
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "out holds %zu bytes; %zu are needed", out_cap,
+                          aios_envelope_sealer_bound(s, in_len));
+    if ((uint64_t)in_len > AIOS__CHUNK_PLAINTEXT_MAX - s->total)
+        return sealer_fail(s, aios__fail(AIOS_E_LIMIT, "a message holds at most 2^48 bytes"));
+    if (!s->header_out) {
+        w = aios_buffer_len(s->hdr.bytes);
+        memcpy(out, aios_buffer_data(s->hdr.bytes), w);
+        s->header_out = 1;
+    }
+    s->total += in_len;
+    /* 1. complete the held chunk; seal it if more input follows */
+    if (s->held > 0 && in_len > 0) {
+        size_t take = s->cs - s->held;
+        if (take > in_len)
+            take = in_len;
+        memcpy(s->hold + s->held, in, take);
+        s->held += take;
+        in += take;
+        in_len -= take;
+        if (s->held == s->cs && in_len > 0) {
+            if ((rc = seal_run(s, out + w, s->hold, 1)) != AIOS_OK)
+                return sealer_fail(s, rc);
+            w += (size_t)s->cs + AIOS__CHUNK_TAG_LEN;
+            s->held = 0;
+        }
+    }
+    /* 2. full chunks straight from the input, keeping at least one byte */
+    if (s->held == 0 && in_len > 0) {
+        k = (in_len - 1) / s->cs;
+        if (k > 0) {
+            if ((rc = seal_run(s, out + w, in, k)) != AIOS_OK)
+                return sealer_fail(s, rc);
+            w += k * ((size_t)s->cs + AIOS__CHUNK_TAG_LEN);
+            in += k * s->cs;
+            in_len -= k * s->cs;
+        }
+        memcpy(s->hold, in, in_len);
+        s->held = in_len;
+    }
+    *out_len = w;
+    return AIOS_OK;
+}
+
+int aios_envelope_sealer_final(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                               size_t *out_len)
+{
+    size_t w = 0;
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(s != NULL, "sealer is NULL");
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    if (s->done)
+        return aios__fail(AIOS_E_STATE, "the sealer has finished or failed");
+    if (out_cap < aios_envelope_sealer_bound(s, 0))
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "out holds %zu bytes; %zu are needed", out_cap,
+                          aios_envelope_sealer_bound(s, 0));
+    if (!s->header_out) {
+        w = aios_buffer_len(s->hdr.bytes);
+        memcpy(out, aios_buffer_data(s->hdr.bytes), w);
+        s->header_out = 1;
+    }
+    rc = aios__chunk_seal(s->kc, s->hdr.digest, s->cs, s->index, 1, out + w, s->hold, s->held);
+    aios__wipe(s->hold, s->cs);
+    s->done = 1;
+    if (rc != AIOS_OK)
+        return rc;
+    *out_len = w + s->held + AIOS__CHUNK_TAG_LEN;
+    s->held = 0;
+    return AIOS_OK;
+}
+
+/* ============================================================ opener */
+
+struct aios_envelope_opener {
+    const aios_envelope_keys *keys;
+    aios__env_open_opts o;
+    aios_envelope_context_entry *expected;   /* (the options' pointers are the caller's) */
+    aios__env_hdr   hdr;
+    int             have_header;
+    uint8_t        *hbuf;        /* the header as it arrives */
+    size_t          hlen, hneed;
+    aios__aead_key *kc;
+    aios__env_pool *pool;
+    uint32_t        cs;
+    size_t          piece;       /* cs + 16 */
+    uint8_t        *hold;        /* piece bytes */
+    size_t          held;
+    uint64_t        index;
+    int             status;      /* sticky failure, AIOS_OK else */
+    int             finished;
+};
+
+int aios_envelope_opener_new(aios_envelope_opener **out, const aios_envelope_keys *keys,
+                             const aios_envelope_open_options *opts)
+{
+    aios_envelope_opener *o;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    AIOS__CHECK_ARG(keys != NULL, "keys is NULL");
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    o = aios__calloc(1, sizeof(*o));
+    if (o == NULL)
+        return aios__fail(AIOS_E_NOMEM, "aios_envelope_opener_new: out of memory");
+    if ((rc = aios__env_open_opts_get(&o->o, opts)) != AIOS_OK) {
+        aios__free(o);
+        return rc;
+    }
+    /* The expected context is checked when the header arrives: keep a
+     * copy of the caller's strings (they need not outlive this call). */
+    if (o->o.nexpected > 0) {
+        size_t i;
+        o->expected = aios__calloc(o->o.nexpected, sizeof(*o->expected));
+        if (o->expected == NULL) {
+            aios__free(o);
+            return aios__fail(AIOS_E_NOMEM, "aios_envelope_opener_new: out of memory");
+        }
+        for (i = 0; i < o->o.nexpected; i++) {
+            const aios_envelope_context_entry *e = &o->o.expected[i];
+            char *k = e->key ? aios__malloc(strlen(e->key) + 1) : NULL;
+            char *v = e->value ? aios__malloc(strlen(e->value) + 1) : NULL;
+            if ((e->key && !k) || (e->value && !v)) {
+                aios__free(k);
+                aios__free(v);
+                o->o.nexpected = i;
+                o->o.expected = o->expected;
+                aios_envelope_opener_free(o);
+                return aios__fail(AIOS_E_NOMEM, "aios_envelope_opener_new: out of memory");
+            }
+            if (k)
+                memcpy(k, e->key, strlen(e->key) + 1);
+            if (v)
+                memcpy(v, e->value, strlen(e->value) + 1);
+            o->expected[i].key = k;
+            o->expected[i].value = v;
+        }
+        o->o.expected = o->expected;
+    }
+    o->keys = keys;
+    o->hneed = AIOS__ENV_PREFIX_LEN + 4;
+    *out = o;
+    return AIOS_OK;
+}
+
+void aios_envelope_opener_free(aios_envelope_opener *o)
+{
+    size_t i;
+    if (o == NULL)
+        return;
+    if (o->expected) {
+        for (i = 0; i < o->o.nexpected; i++) {
+            aios__free((void *)o->expected[i].key);
+            aios__free((void *)o->expected[i].value);
+        }
+        aios__free(o->expected);
+    }
+    aios__env_pool_free(o->pool);
+    aios__aead_key_free(o->kc);
+    aios__env_hdr_clear(&o->hdr);
+    aios__free(o->hbuf);
+    if (o->hold)
+        aios__free_secret(o->hold, o->piece);
+    aios__free(o);
+}
+
+size_t aios_envelope_opener_bound(const aios_envelope_opener *o, size_t in_len)
+{
+    if (o == NULL)
+        return 0;
+    /* plaintext never exceeds the ciphertext that carries it */
+    if (in_len > SIZE_MAX - o->held)
+        return SIZE_MAX;
+    return o->held + in_len;
+}
+
+static int opener_fail(aios_envelope_opener *o, int rc)
+{
+    o->status = rc;
+    return rc;
+}
+
+/* The header is complete in hbuf: open it, set up the chunk state. */
+static int opener_header(aios_envelope_opener *o)
+{
+    int rc = aios__env_hdr_open(&o->hdr, AIOS__ENV_ACCEPT_M, o->keys, o->hbuf, o->hlen, &o->o);
+    if (rc != AIOS_OK)
+        return rc;
+    aios__free(o->hbuf);
+    o->hbuf = NULL;
+    o->have_header = 1;
+    o->cs = o->hdr.h.core.chunk_size;
+    o->piece = (size_t)o->cs + AIOS__CHUNK_TAG_LEN;
+    if ((rc = aios__env_hdr_content_key(&o->kc, &o->hdr, o->o.no_soft_gcm)) != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_pool_new(&o->pool, o->o.threads)) != AIOS_OK)
+        return rc;
+    o->hold = aios__malloc(o->piece);
+    if (o->hold == NULL)
+        return aios__fail(AIOS_E_NOMEM, "envelope opener: out of memory");
+    return AIOS_OK;
+}
+
+/* Take header bytes from in; *used says how many. */
+static int opener_take_header(aios_envelope_opener *o, const uint8_t *in, size_t in_len,
+                              size_t *used)
+{
+    int rc;
+    *used = 0;
+    while (!o->have_header && *used < in_len) {
+        size_t take = o->hneed - o->hlen;
+        if (take > in_len - *used)
+            take = in_len - *used;
+        if (o->hbuf == NULL) {
+            o->hbuf = aios__malloc(AIOS__ENV_HEADER_MAX);
+            if (o->hbuf == NULL)
+                return aios__fail(AIOS_E_NOMEM, "envelope opener: out of memory");
+        }
+        memcpy(o->hbuf + o->hlen, in + *used, take);
+        o->hlen += take;
+        *used += take;
+        if (o->hlen < o->hneed)
+            break;
+        {
+            size_t need = 0;
+            rc = aios_envelope_header_len(&need, o->hbuf, o->hlen);
+            if (rc == AIOS_E_BUFFER_TOO_SMALL) {
+                aios_error_clear();
+                o->hneed = need;
+                continue;
+            }
+            if (rc != AIOS_OK)
+                return rc;
+            if (o->hlen < need) {
+                o->hneed = need;
+                continue;
+            }
+            if ((rc = opener_header(o)) != AIOS_OK)
+                return rc;
+        }
+    }
+    return AIOS_OK;
+}
+
+/* Open nitems full non-final pieces from in to out. */
+static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, size_t nitems)
+{
+    aios__env_chunk_job j;
+    int rc;
+
+    if (o->index + nitems >= AIOS__CHUNK_COUNT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "a message holds at most 2^32 chunks");
+    memset(&j, 0, sizeof(j));
+    j.kc = o->kc;
+    j.d = o->hdr.digest;
+    j.cs = o->cs;
+    j.first = o->index;
+    j.last = UINT64_MAX;
+    j.in = in;
+    j.out = out;
+    j.in_stride = o->piece;
+    j.out_stride = o->cs;
+    j.nitems = nitems;
+    j.last_len = o->piece;
+    j.seal = 0;
+    rc = aios__env_chunks_run(nitems > 1 ? o->pool : NULL, &j);
+    if (rc == AIOS_E_AUTH) {
+        /* a full piece that opens as final, with more input after it */
+        uint64_t bad = atomic_load(&j.failed) - 1;
+        const uint8_t *piece = in + (size_t)(bad - o->index) * o->piece;
+        uint8_t *tmp = aios__malloc(o->cs);
+        if (tmp != NULL) {
+            if (aios__chunk_open(o->kc, o->hdr.digest, o->cs, bad, 1, tmp, piece, o->piece) == AIOS_OK)
+                rc = aios__fail(AIOS_E_ENVELOPE_TRAILING_DATA,
+                                "chunk %llu is the final chunk, but more data follows it",
+                                (unsigned long long)bad);
+            aios__wipe(tmp, o->cs);
+            aios__free(tmp);
+        }
+        aios__wipe(out, nitems * (size_t)o->cs);
+    }
+    if (rc == AIOS_OK)
+        o->index += nitems;
+    return rc;
+}
+
+int aios_envelope_opener_update(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                                size_t *out_len, const uint8_t *in, size_t in_len)
+{
+    size_t w = 0, used = 0, k;
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(o != NULL, "opener is NULL");
+    AIOS__CHECK_ARG(in != NULL || in_len == 0, "in is NULL");
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    if (o->status != AIOS_OK)
+        return aios__fail(o->status, "the opener failed earlier (%s)", aios_status_name(o->status));
+    if (o->finished)
+        return aios__fail(AIOS_E_STATE, "the opener has finished");
+    if (out_cap < aios_envelope_opener_bound(o, in_len))
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "out holds %zu bytes; %zu are needed", out_cap,
+                          aios_envelope_opener_bound(o, in_len));
+    if (!o->have_header) {
+        if ((rc = opener_take_header(o, in, in_len, &used)) != AIOS_OK)
+            return opener_fail(o, rc);
+        in += used;
+        in_len -= used;
+        if (!o->have_header)
+            return AIOS_OK;
+    }
+    if (o->held > 0 && in_len > 0) {
+        size_t take = o->piece - o->held;
+        if (take > in_len)
+            take = in_len;
+        memcpy(o->hold + o->held, in, take);
+        o->held += take;
+        in += take;
+        in_len -= take;
+        if (o->held == o->piece && in_len > 0) {
+            if ((rc = open_run(o, out, o->hold, 1)) != AIOS_OK)
+                return opener_fail(o, rc);
+            w += o->cs;
+            o->held = 0;
+        }
+    }
+    if (o->held == 0 && in_len > 0) {
+        k = (in_len - 1) / o->piece;
+        if (k > 0) {
+            if ((rc = open_run(o, out + w, in, k)) != AIOS_OK) {
+                aios__wipe(out, w);
+                return opener_fail(o, rc);
+            }
+            w += k * o->cs;
+            in += k * o->piece;
+            in_len -= k * o->piece;
+        }
+        memcpy(o->hold, in, in_len);
+        o->held = in_len;
+    }
+    *out_len = w;
+    return AIOS_OK;
+}
+
+int aios_envelope_opener_final(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                               size_t *out_len)
+{
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(o != NULL, "opener is NULL");
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    if (o->status != AIOS_OK)
+        return aios__fail(o->status, "the opener failed earlier (%s)", aios_status_name(o->status));
+    if (o->finished)
+        return aios__fail(AIOS_E_STATE, "the opener has finished");
+    if (!o->have_header)
+        return opener_fail(o, aios__fail(o->hlen == 0 ? AIOS_E_FORMAT : AIOS_E_ENVELOPE_TRUNCATED,
+                                         "the input ended inside the envelope header "
+                                         "(%zu bytes)", o->hlen));
+    if (o->held >= AIOS__CHUNK_TAG_LEN && out_cap < o->held - AIOS__CHUNK_TAG_LEN)
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "out holds %zu bytes; %zu are needed", out_cap,
+                          o->held - AIOS__CHUNK_TAG_LEN);
+    if (o->held < AIOS__CHUNK_TAG_LEN || (o->held == AIOS__CHUNK_TAG_LEN && o->index > 0))
+        return opener_fail(o, aios__fail(AIOS_E_ENVELOPE_TRUNCATED,
+                                         "the payload ends after chunk %llu without a final chunk",
+                                         (unsigned long long)o->index));
+    rc = aios__chunk_open(o->kc, o->hdr.digest, o->cs, o->index, 1, out, o->hold, o->held);
+    if (rc != AIOS_OK) {
+        rc = aios__env_final_failed(o->kc, o->hdr.digest, o->cs, o->index, o->hold, o->held);
+        return opener_fail(o, rc);
+    }
+    *out_len = o->held - AIOS__CHUNK_TAG_LEN;
+    aios__wipe(o->hold, o->piece);
+    o->held = 0;
+    o->finished = 1;
+    return AIOS_OK;
+}
+
+int aios_envelope_opener_info(const aios_envelope_opener *o, aios_buffer **json_out)
+{
+    AIOS__CHECK_ARG(json_out != NULL, "json_out is NULL");
+    *json_out = NULL;
+    AIOS__CHECK_ARG(o != NULL, "opener is NULL");
+    if (!o->have_header)
+        return aios__fail(AIOS_E_STATE, "the header has not been read yet");
+    return aios__env_hdr_info(json_out, &o->hdr.h, 1, o->hdr.opened_by);
+}
+
+/* ============================================================ fd loops */
+
+int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got);
+int aios__env_write_all(int fd, const uint8_t *buf, size_t len);
+
+/* Read until len bytes or end of input. */
+int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got)
+{
+    size_t n = 0;
+    while (n < len) {
+        ssize_t r = read(fd, buf + n, len - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            *got = n;
+            return aios__fail_errno(AIOS_E_IO, errno, "read from descriptor %d", fd);
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    *got = n;
+    return AIOS_OK;
+}
+
+int aios__env_write_all(int fd, const uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t r = write(fd, buf, len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return aios__fail_errno(AIOS_E_IO, errno, "write to descriptor %d", fd);
+        }
+        buf += r;
+        len -= (size_t)r;
+    }
+    return AIOS_OK;
+}
+
+/* Input blocks: enough chunks to keep the threads busy, at least 1 MiB. */
+static size_t block_size(uint32_t cs, uint32_t threads)
+{
+    size_t b = (size_t)cs * 8u * threads;
+    if (b < ((size_t)1 << 20))
+        b = (size_t)1 << 20;
+    return b;
+}
+
+int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, size_t nrecipients,
+                          const aios_envelope_context_entry *context, size_t ncontext,
+                          const aios_envelope_seal_options *opts)
+{
+    aios__env_seal_opts so;
+    aios_envelope_sealer *s = NULL;
+    uint8_t *in = NULL, *out = NULL;
+    size_t bs, cap, got, n;
+    int rc;
+
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_seal_opts_get(&so, opts)) != AIOS_OK)
+        return rc;
+    if ((rc = aios_envelope_sealer_new(&s, recipients, nrecipients, context, ncontext, opts)) != AIOS_OK)
+        return rc;
+    bs = block_size(so.chunk_size, so.threads);
+    cap = aios_envelope_sealer_bound(s, bs + so.chunk_size);   /* + a held chunk */
+    in = aios__malloc(bs);
+    out = aios__malloc(cap);
+    if (in == NULL || out == NULL) {
+        rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_seal_fd: out of memory");
+        goto done;
+    }
+    for (;;) {
+        if ((rc = aios__env_read_full(in_fd, in, bs, &got)) != AIOS_OK)
+            goto done;
+        if (got == 0)
+            break;
+        if ((rc = aios_envelope_sealer_update(s, out, cap, &n, in, got)) != AIOS_OK)
+            goto done;
+        if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
+            goto done;
+        if (got < bs)
+            break;
+    }
+    if ((rc = aios_envelope_sealer_final(s, out, cap, &n)) != AIOS_OK)
+        goto done;
+    rc = aios__env_write_all(out_fd, out, n);
+done:
+    if (in)
+        aios__free_secret(in, bs);
+    aios__free(out);
+    aios_envelope_sealer_free(s);
+    return rc;
+}
+
+int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
+                          const aios_envelope_open_options *opts)
+{
+    aios__env_open_opts oo;
+    aios_envelope_opener *o = NULL;
+    uint8_t *in = NULL, *out = NULL;
+    size_t bs, cap = 0, got, n;
+    int rc;
+
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_open_opts_get(&oo, opts)) != AIOS_OK)
+        return rc;
+    if ((rc = aios_envelope_opener_new(&o, keys, opts)) != AIOS_OK)
+        return rc;
+    /* the chunk size is known after the header; size blocks for the largest */
+    bs = block_size(AIOS_ENVELOPE_CHUNK_SIZE_DEFAULT, oo.threads);
+    in = aios__malloc(bs);
+    if (in == NULL) {
+        rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
+        goto done;
+    }
+    for (;;) {
+        size_t need;
+        if ((rc = aios__env_read_full(in_fd, in, bs, &got)) != AIOS_OK)
+            goto done;
+        if (got == 0)
+            break;
+        need = aios_envelope_opener_bound(o, got);
+        if (need > cap) {
+            if (out)
+                aios__free_secret(out, cap);
+            out = aios__malloc(need);
+            cap = out ? need : 0;
+            if (out == NULL) {
+                rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
+                goto done;
+            }
+        }
+        if ((rc = aios_envelope_opener_update(o, out, cap, &n, in, got)) != AIOS_OK)
+            goto done;
+        if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
+            goto done;
+        if (got < bs)
+            break;
+    }
+    {
+        size_t need = aios_envelope_opener_bound(o, 0);
+        if (need > cap) {
+            if (out)
+                aios__free_secret(out, cap);
+            out = aios__malloc(need ? need : 1);
+            cap = out ? need : 0;
+            if (out == NULL) {
+                rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
+                goto done;
+            }
+        }
+    }
+    if ((rc = aios_envelope_opener_final(o, out, cap, &n)) != AIOS_OK)
+        goto done;
+    rc = aios__env_write_all(out_fd, out, n);
+done:
+    if (in)
+        aios__free_secret(in, bs);
+    if (out)
+        aios__free_secret(out, cap);
+    aios_envelope_opener_free(o);
+    return rc;
+}
