@@ -15,9 +15,12 @@ True
 Errors are exceptions by kind (:class:`InvalidInputError`,
 :class:`AuthenticationError`, ...), all subclasses of :class:`AiosError`.
 
-Modules: :mod:`aios.core` (buffers, versions, errors, allocator) and
+Modules: :mod:`aios.core` (buffers, versions, errors, allocator),
 :mod:`aios.key` (:class:`Key`, :class:`Keyring`, :class:`Provider`,
-:class:`DataKeyCache`); everything public is re-exported here.
+:class:`DataKeyCache`), everything public of both re-exported here, and
+:mod:`aios.envelope` (envelope encryption: ``aios.envelope.seal()``,
+``aios.envelope.open()``, streams, readers, sessions, JSON fields), used
+through its module name; its exception classes are re-exported here.
 """
 
 from ._version import __version__
@@ -27,17 +30,24 @@ from .errors import (
     AuthenticationError,
     CallbackError,
     CancelledError,
+    CommitmentError,
+    ContextMismatchError,
+    EnvelopeModeError,
     ErrorKind,
     InternalError,
     InvalidInputError,
     LibraryNotFoundError,
     LibraryVersionError,
     LimitExceededError,
+    NoRecipientError,
     NotFoundError,
     PolicyDeniedError,
     ResourceError,
     StateError,
     Status,
+    TrailingDataError,
+    TruncatedError,
+    UnknownSessionError,
 )
 from .core import (  # noqa: E402 - loads libaios
     BUFFER_MAX_LEN,
@@ -148,3 +158,17 @@ __all__ = [
 ]
 # Everything aios.key exports, listed once, in aios.key.
 __all__ += _key_all
+
+from . import envelope  # noqa: E402
+
+__all__ += [
+    "envelope",
+    # envelope errors (aios.errors; also in aios.envelope)
+    "NoRecipientError",
+    "CommitmentError",
+    "ContextMismatchError",
+    "TruncatedError",
+    "TrailingDataError",
+    "UnknownSessionError",
+    "EnvelopeModeError",
+]

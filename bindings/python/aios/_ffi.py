@@ -543,6 +543,82 @@ class aios_dkcache_stats(Structure):
     ]
 
 
+# ---- envelope.h --------------------------------------------------------
+
+aios_envelope_keys, aios_envelope_keys_p = _opaque("aios_envelope_keys")
+aios_envelope_sealer, aios_envelope_sealer_p = _opaque("aios_envelope_sealer")
+aios_envelope_opener, aios_envelope_opener_p = _opaque("aios_envelope_opener")
+aios_envelope_reader, aios_envelope_reader_p = _opaque("aios_envelope_reader")
+aios_envelope_session, aios_envelope_session_p = _opaque("aios_envelope_session")
+
+# C enums (aios_envelope_suite, aios_envelope_context_mode) are ints.
+
+
+class aios_envelope_context_entry(Structure):
+    """``struct aios_envelope_context_entry``: one NUL-terminated UTF-8 pair."""
+
+    _fields_ = [("key", c_char_p), ("value", c_char_p)]
+
+
+class aios_envelope_seal_options(Structure):
+    """``struct aios_envelope_seal_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("suite", c_int),  # aios_envelope_suite
+        ("chunk_size", c_uint32),
+        ("threads", c_uint32),
+    ]
+
+
+class aios_envelope_open_options(Structure):
+    """``struct aios_envelope_open_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("expected_context", POINTER(aios_envelope_context_entry)),
+        ("expected_context_count", c_size_t),
+        ("context_mode", c_int),  # aios_envelope_context_mode
+        ("max_unwrap_attempts", c_uint32),
+        ("no_soft_gcm", c_uint32),
+        ("threads", c_uint32),
+    ]
+
+
+class aios_envelope_rewrap_options(Structure):
+    """``struct aios_envelope_rewrap_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("remove", POINTER(aios_key_p)),
+        ("remove_count", c_size_t),
+        ("flags", c_uint32),
+        ("max_unwrap_attempts", c_uint32),
+    ]
+
+
+class aios_envelope_session_options(Structure):
+    """``struct aios_envelope_session_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("suite", c_int),  # aios_envelope_suite
+        ("flags", c_uint32),
+        ("max_records", c_uint64),
+    ]
+
+
+class aios_envelope_fields_options(Structure):
+    """``struct aios_envelope_fields_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("flags", c_uint32),
+        ("record_id", c_void_p),  # const uint8_t *: an address (the caller keeps the bytes alive)
+        ("record_id_len", c_size_t),
+    ]
+
+
 # ---- byte arguments --------------------------------------------------
 
 
@@ -1088,6 +1164,280 @@ FUNCTIONS: Tuple[Fn, ...] = (
     Fn("aios_dkcache_entry_release", None, (aios_dkcache_entry_p,), check_value),
     Fn("aios_dkcache_evict_key", None, (aios_dkcache_p, aios_key_p), check_value),
     Fn("aios_dkcache_get_stats", c_int, (aios_dkcache_p, POINTER(aios_dkcache_stats)), check_status),
+    # ---- envelope.h: constants
+    Fn("aios_envelope_suite_name", c_char_p, (c_int,), check_text),
+    Fn("aios_envelope_header_max", c_size_t, (), check_value),
+    Fn("aios_envelope_record_overhead", c_size_t, (), check_value),
+    # ---- envelope.h: key sets
+    Fn("aios_envelope_keys_new", c_int, (POINTER(aios_envelope_keys_p),), check_status),
+    Fn("aios_envelope_keys_free", None, (aios_envelope_keys_p,), check_value),
+    Fn("aios_envelope_keys_add_key", c_int, (aios_envelope_keys_p, aios_key_p), check_status),
+    Fn("aios_envelope_keys_add_provider", c_int, (aios_envelope_keys_p, aios_provider_p), check_status),
+    # ---- envelope.h: options
+    Fn(
+        "aios_envelope_seal_options_init",
+        c_int,
+        (POINTER(aios_envelope_seal_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_open_options_init",
+        c_int,
+        (POINTER(aios_envelope_open_options), ctypes.c_uint),
+        check_status,
+    ),
+    # ---- envelope.h: one-shot
+    Fn(
+        "aios_envelope_seal",
+        c_int,
+        (
+            POINTER(aios_buffer_p),
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_context_entry),
+            c_size_t,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_envelope_seal_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_open",
+        c_int,
+        (
+            POINTER(aios_buffer_p),
+            aios_envelope_keys_p,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_envelope_open_options),
+        ),
+        check_status,
+    ),
+    Fn("aios_envelope_peek", c_int, (POINTER(aios_buffer_p), ConstBytes, c_size_t), check_status),
+    Fn("aios_envelope_header_len", c_int, (POINTER(c_size_t), ConstBytes, c_size_t), check_status),
+    # ---- envelope.h: streaming
+    Fn(
+        "aios_envelope_sealer_new",
+        c_int,
+        (
+            POINTER(aios_envelope_sealer_p),
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_context_entry),
+            c_size_t,
+            POINTER(aios_envelope_seal_options),
+        ),
+        check_status,
+    ),
+    Fn("aios_envelope_sealer_free", None, (aios_envelope_sealer_p,), check_value),
+    Fn("aios_envelope_sealer_bound", c_size_t, (aios_envelope_sealer_p, c_size_t), check_value),
+    Fn(
+        "aios_envelope_sealer_update",
+        c_int,
+        (aios_envelope_sealer_p, MutBytes, c_size_t, POINTER(c_size_t), ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_sealer_final",
+        c_int,
+        (aios_envelope_sealer_p, MutBytes, c_size_t, POINTER(c_size_t)),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_opener_new",
+        c_int,
+        (POINTER(aios_envelope_opener_p), aios_envelope_keys_p, POINTER(aios_envelope_open_options)),
+        check_status,
+    ),
+    Fn("aios_envelope_opener_free", None, (aios_envelope_opener_p,), check_value),
+    Fn("aios_envelope_opener_bound", c_size_t, (aios_envelope_opener_p, c_size_t), check_value),
+    Fn(
+        "aios_envelope_opener_update",
+        c_int,
+        (aios_envelope_opener_p, MutBytes, c_size_t, POINTER(c_size_t), ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_opener_final",
+        c_int,
+        (aios_envelope_opener_p, MutBytes, c_size_t, POINTER(c_size_t)),
+        check_status,
+    ),
+    Fn("aios_envelope_opener_info", c_int, (aios_envelope_opener_p, POINTER(aios_buffer_p)), check_status),
+    Fn(
+        "aios_envelope_seal_fd",
+        c_int,
+        (
+            c_int,
+            c_int,
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_context_entry),
+            c_size_t,
+            POINTER(aios_envelope_seal_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_open_fd",
+        c_int,
+        (c_int, c_int, aios_envelope_keys_p, POINTER(aios_envelope_open_options)),
+        check_status,
+    ),
+    # ---- envelope.h: random access
+    Fn(
+        "aios_envelope_reader_new_mem",
+        c_int,
+        (
+            POINTER(aios_envelope_reader_p),
+            aios_envelope_keys_p,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_envelope_open_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_reader_new_fd",
+        c_int,
+        (POINTER(aios_envelope_reader_p), aios_envelope_keys_p, c_int, POINTER(aios_envelope_open_options)),
+        check_status,
+    ),
+    Fn("aios_envelope_reader_free", None, (aios_envelope_reader_p,), check_value),
+    Fn("aios_envelope_reader_size", c_uint64, (aios_envelope_reader_p,), check_value),
+    Fn("aios_envelope_reader_chunk_size", c_uint32, (aios_envelope_reader_p,), check_value),
+    Fn(
+        "aios_envelope_reader_read",
+        c_int,
+        (aios_envelope_reader_p, c_uint64, MutBytes, c_size_t, POINTER(c_size_t)),
+        check_status,
+    ),
+    Fn("aios_envelope_reader_info", c_int, (aios_envelope_reader_p, POINTER(aios_buffer_p)), check_status),
+    # ---- envelope.h: rewrap
+    Fn(
+        "aios_envelope_rewrap_options_init",
+        c_int,
+        (POINTER(aios_envelope_rewrap_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_rewrap",
+        c_int,
+        (
+            POINTER(aios_buffer_p),
+            POINTER(c_size_t),
+            aios_envelope_keys_p,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_rewrap_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_rewrap_fd",
+        c_int,
+        (
+            c_int,
+            c_int,
+            aios_envelope_keys_p,
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_rewrap_options),
+        ),
+        check_status,
+    ),
+    # ---- envelope.h: sessions
+    Fn(
+        "aios_envelope_session_options_init",
+        c_int,
+        (POINTER(aios_envelope_session_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_session_new",
+        c_int,
+        (
+            POINTER(aios_envelope_session_p),
+            POINTER(aios_key_p),
+            c_size_t,
+            POINTER(aios_envelope_context_entry),
+            c_size_t,
+            POINTER(aios_envelope_session_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_session_open",
+        c_int,
+        (
+            POINTER(aios_envelope_session_p),
+            aios_envelope_keys_p,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_envelope_open_options),
+        ),
+        check_status,
+    ),
+    Fn("aios_envelope_session_ref", aios_envelope_session_p, (aios_envelope_session_p,), check_handle),
+    Fn("aios_envelope_session_unref", None, (aios_envelope_session_p,), check_value),
+    Fn(
+        "aios_envelope_session_header",
+        c_void_p,
+        (aios_envelope_session_p, POINTER(c_size_t)),
+        check_pointer,
+    ),
+    Fn("aios_envelope_session_id", c_void_p, (aios_envelope_session_p,), check_pointer),
+    Fn("aios_envelope_session_info", c_int, (aios_envelope_session_p, POINTER(aios_buffer_p)), check_status),
+    Fn(
+        "aios_envelope_session_seal",
+        c_int,
+        (aios_envelope_session_p, MutBytes, c_size_t, POINTER(c_size_t), ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_session_open_record",
+        c_int,
+        (aios_envelope_session_p, MutBytes, c_size_t, POINTER(c_size_t), ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn("aios_envelope_record_session_id", c_int, (MutBytes, ConstBytes, c_size_t), check_status),
+    # ---- envelope.h: JSON fields
+    Fn(
+        "aios_envelope_fields_options_init",
+        c_int,
+        (POINTER(aios_envelope_fields_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_fields_encrypt",
+        c_int,
+        (
+            POINTER(aios_buffer_p),
+            aios_envelope_session_p,
+            ConstBytes,
+            c_size_t,
+            POINTER(c_char_p),
+            c_size_t,
+            POINTER(aios_envelope_fields_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_fields_decrypt",
+        c_int,
+        (
+            POINTER(aios_buffer_p),
+            POINTER(aios_envelope_session_p),
+            c_size_t,
+            ConstBytes,
+            c_size_t,
+            POINTER(aios_envelope_fields_options),
+        ),
+        check_status,
+    ),
 )
 
 #: Names of every declared C function (tests compare it with libaios.map).

@@ -17,6 +17,20 @@ so a status that a newer library adds still lands in the right class:
   :class:`CancelledError` for ``AIOS_E_CANCELLED``
 * :class:`InternalError` (``internal``)
 
+Some statuses have a class of their own below their kind's class.  The
+envelope statuses (-200..-206, ``include/aios/envelope.h``):
+
+* :class:`NoRecipientError` (a NotFoundError): ``AIOS_E_ENVELOPE_NO_RECIPIENT``
+* :class:`CommitmentError` (an AuthenticationError): ``AIOS_E_ENVELOPE_COMMITMENT``
+* :class:`ContextMismatchError` (an AuthenticationError):
+  ``AIOS_E_ENVELOPE_CONTEXT_MISMATCH``
+* :class:`TruncatedError` (an AuthenticationError): ``AIOS_E_ENVELOPE_TRUNCATED``
+* :class:`TrailingDataError` (an InvalidInputError): ``AIOS_E_ENVELOPE_TRAILING_DATA``
+* :class:`UnknownSessionError` (a NotFoundError): ``AIOS_E_ENVELOPE_UNKNOWN_SESSION``
+* :class:`EnvelopeModeError` (an InvalidInputError): ``AIOS_E_ENVELOPE_MODE``
+
+(the key module's classes live in :mod:`aios.key`).
+
 All of them derive from :class:`AiosError`, which carries ``status``
 (int, an :class:`Status` member when known), ``name`` (``"AIOS_E_AUTH"``),
 ``kind`` (the token) and ``message`` (the per-thread detail message that
@@ -49,6 +63,13 @@ __all__ = [
     "InternalError",
     "LibraryNotFoundError",
     "LibraryVersionError",
+    "NoRecipientError",
+    "CommitmentError",
+    "ContextMismatchError",
+    "TruncatedError",
+    "TrailingDataError",
+    "UnknownSessionError",
+    "EnvelopeModeError",
     "error_class",
     "register_status_class",
 ]
@@ -99,6 +120,13 @@ class Status(enum.IntEnum):
     E_PKCS11 = -114
     E_PKCS11_PIN = -115
     E_PROVIDER_TIMEOUT = -116
+    E_ENVELOPE_NO_RECIPIENT = -200
+    E_ENVELOPE_COMMITMENT = -201
+    E_ENVELOPE_CONTEXT_MISMATCH = -202
+    E_ENVELOPE_TRUNCATED = -203
+    E_ENVELOPE_TRAILING_DATA = -204
+    E_ENVELOPE_UNKNOWN_SESSION = -205
+    E_ENVELOPE_MODE = -206
 
 
 class ErrorKind(enum.IntEnum):
@@ -285,6 +313,60 @@ class LibraryVersionError(LibraryNotFoundError):
     """A libaios.so.1 was found but is older than this binding needs."""
 
 
+# ---- envelope (include/aios/envelope.h): -200..-299
+
+
+class NoRecipientError(NotFoundError):
+    """No recipient record of the message matches a key or provider the
+    caller holds (``AIOS_E_ENVELOPE_NO_RECIPIENT``)."""
+
+    default_status = Status.E_ENVELOPE_NO_RECIPIENT
+
+
+class CommitmentError(AuthenticationError):
+    """The unwrapped data key does not match the message's key commitment
+    (``AIOS_E_ENVELOPE_COMMITMENT``): the message was made to open
+    differently for different recipients."""
+
+    default_status = Status.E_ENVELOPE_COMMITMENT
+
+
+class ContextMismatchError(AuthenticationError):
+    """The message's encryption context is not the one expected
+    (``AIOS_E_ENVELOPE_CONTEXT_MISMATCH``; checked before any key is used)."""
+
+    default_status = Status.E_ENVELOPE_CONTEXT_MISMATCH
+
+
+class TruncatedError(AuthenticationError):
+    """The message ended before its final chunk (``AIOS_E_ENVELOPE_TRUNCATED``).
+
+    Plaintext already released by a stream must not be used."""
+
+    default_status = Status.E_ENVELOPE_TRUNCATED
+
+
+class TrailingDataError(InvalidInputError):
+    """Bytes follow the final chunk or the header (``AIOS_E_ENVELOPE_TRAILING_DATA``)."""
+
+    default_status = Status.E_ENVELOPE_TRAILING_DATA
+
+
+class UnknownSessionError(NotFoundError):
+    """A record names a session that is not open here
+    (``AIOS_E_ENVELOPE_UNKNOWN_SESSION``); the message names the field
+    when a JSON document holds it."""
+
+    default_status = Status.E_ENVELOPE_UNKNOWN_SESSION
+
+
+class EnvelopeModeError(InvalidInputError):
+    """A deterministic record or field under a session not made for them
+    (``AIOS_E_ENVELOPE_MODE``)."""
+
+    default_status = Status.E_ENVELOPE_MODE
+
+
 _CLASS_BY_KIND: Dict[int, Type[AiosError]] = {
     cls.kind_id: cls
     for cls in (
@@ -305,6 +387,13 @@ _CLASS_BY_KIND: Dict[int, Type[AiosError]] = {
 # modules register theirs with register_status_class()).
 _CLASS_BY_STATUS: Dict[int, Type[AiosError]] = {
     Status.E_CANCELLED: CancelledError,
+    Status.E_ENVELOPE_NO_RECIPIENT: NoRecipientError,
+    Status.E_ENVELOPE_COMMITMENT: CommitmentError,
+    Status.E_ENVELOPE_CONTEXT_MISMATCH: ContextMismatchError,
+    Status.E_ENVELOPE_TRUNCATED: TruncatedError,
+    Status.E_ENVELOPE_TRAILING_DATA: TrailingDataError,
+    Status.E_ENVELOPE_UNKNOWN_SESSION: UnknownSessionError,
+    Status.E_ENVELOPE_MODE: EnvelopeModeError,
 }
 
 

@@ -63,6 +63,14 @@ EXPECTED_KIND: Dict[Status, ErrorKind] = {
     Status.E_PKCS11: ErrorKind.IO,
     Status.E_PKCS11_PIN: ErrorKind.AUTH,
     Status.E_PROVIDER_TIMEOUT: ErrorKind.CALLBACK,
+    # envelope.h
+    Status.E_ENVELOPE_NO_RECIPIENT: ErrorKind.NOT_FOUND,
+    Status.E_ENVELOPE_COMMITMENT: ErrorKind.AUTH,
+    Status.E_ENVELOPE_CONTEXT_MISMATCH: ErrorKind.AUTH,
+    Status.E_ENVELOPE_TRUNCATED: ErrorKind.AUTH,
+    Status.E_ENVELOPE_TRAILING_DATA: ErrorKind.INVALID,
+    Status.E_ENVELOPE_UNKNOWN_SESSION: ErrorKind.NOT_FOUND,
+    Status.E_ENVELOPE_MODE: ErrorKind.INVALID,
 }
 
 EXPECTED_CLASS: Dict[ErrorKind, Tuple[Type[aios.AiosError], Tuple[type, ...]]] = {
@@ -96,6 +104,14 @@ EXPECTED_STATUS_CLASS: Dict[Status, Type[aios.AiosError]] = {
     Status.E_KEYRING_LOCKED: aios.KeyringLockedError,
     Status.E_PKCS11_PIN: aios.Pkcs11PinError,
     Status.E_PROVIDER_TIMEOUT: aios.ProviderTimeoutError,
+    # envelope.h (aios/errors.py)
+    Status.E_ENVELOPE_NO_RECIPIENT: aios.NoRecipientError,
+    Status.E_ENVELOPE_COMMITMENT: aios.CommitmentError,
+    Status.E_ENVELOPE_CONTEXT_MISMATCH: aios.ContextMismatchError,
+    Status.E_ENVELOPE_TRUNCATED: aios.TruncatedError,
+    Status.E_ENVELOPE_TRAILING_DATA: aios.TrailingDataError,
+    Status.E_ENVELOPE_UNKNOWN_SESSION: aios.UnknownSessionError,
+    Status.E_ENVELOPE_MODE: aios.EnvelopeModeError,
 }
 
 ERROR_STATUSES = [s for s in Status if s != Status.OK]
@@ -157,7 +173,7 @@ def test_exceptions_pickle(status: Status) -> None:
     assert (copy.status, copy.name, copy.kind, copy.message) == (exc.status, exc.name, exc.kind, exc.message)
 
 
-@pytest.mark.parametrize("code", [-99, -117, -199, -12345, 1, 42])
+@pytest.mark.parametrize("code", [-99, -117, -199, -207, -299, -12345, 1, 42])
 def test_unknown_status(code: int) -> None:
     assert aios.status_name(code) == "AIOS_E_UNKNOWN"
     assert aios.status_str(code) == "unknown status"
