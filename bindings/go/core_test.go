@@ -302,7 +302,8 @@ var kindSentinels = map[Kind]error{
 	KindResource: ErrResource, KindCallback: ErrCallback, KindInternal: ErrInternal,
 }
 
-// The stable numbers of core.h, their names and kinds.
+// The stable numbers of core.h, their names and kinds: the core and
+// envelope blocks (the key block is checked in key_test.go).
 var statusTable = []struct {
 	status Status
 	number int
@@ -326,6 +327,14 @@ var statusTable = []struct {
 	{StatusCancelled, -14, "AIOS_E_CANCELLED", KindCallback},
 	{StatusInternal, -15, "AIOS_E_INTERNAL", KindInternal},
 	{StatusSelftest, -16, "AIOS_E_SELFTEST", KindInternal},
+	// envelope (-200..-299; docs/FORMAT.md section 12.4)
+	{StatusEnvelopeNoRecipient, -200, "AIOS_E_ENVELOPE_NO_RECIPIENT", KindNotFound},
+	{StatusEnvelopeCommitment, -201, "AIOS_E_ENVELOPE_COMMITMENT", KindAuth},
+	{StatusEnvelopeContextMismatch, -202, "AIOS_E_ENVELOPE_CONTEXT_MISMATCH", KindAuth},
+	{StatusEnvelopeTruncated, -203, "AIOS_E_ENVELOPE_TRUNCATED", KindAuth},
+	{StatusEnvelopeTrailingData, -204, "AIOS_E_ENVELOPE_TRAILING_DATA", KindInvalid},
+	{StatusEnvelopeUnknownSession, -205, "AIOS_E_ENVELOPE_UNKNOWN_SESSION", KindNotFound},
+	{StatusEnvelopeMode, -206, "AIOS_E_ENVELOPE_MODE", KindInvalid},
 }
 
 func TestStatusTable(t *testing.T) {

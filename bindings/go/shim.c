@@ -560,6 +560,509 @@ int aiosgo_dkcache_get_stats(aios_dkcache *cache, aios_dkcache_stats *stats, aio
     return aiosgo_end(rc, err);
 }
 
+/* --------------------------------------------------------- envelope.h */
+
+struct aiosgo_ctx {
+    size_t count;
+    aios_envelope_context_entry *entries;   /* count entries into text */
+    char *text;                             /* the packed pairs, copied */
+};
+
+aiosgo_ctx *aiosgo_ctx_new(const char *packed, size_t packed_len, size_t count)
+{
+    aiosgo_ctx *c = calloc(1, sizeof(*c));
+    const char *p, *end;
+
+    if (c == NULL)
+        return NULL;
+    c->count = count;
+    c->text = malloc(packed_len + 1);
+    if (count > 0)
+        c->entries = calloc(count, sizeof(*c->entries));
+    if (c->text == NULL || (count > 0 && c->entries == NULL)) {
+        aiosgo_ctx_free(c);
+        return NULL;
+    }
+    if (packed_len > 0)
+        memcpy(c->text, packed, packed_len);
+    c->text[packed_len] = '\0';
+    /* Go packs exactly count pairs, each string NUL-terminated; stop at
+     * the end regardless. */
+    p = c->text;
+    end = c->text + packed_len;
+    for (size_t i = 0; i < count; i++) {
+        c->entries[i].key = p < end ? p : "";
+        p += p < end ? strlen(p) + 1 : 0;
+        c->entries[i].value = p < end ? p : "";
+        p += p < end ? strlen(p) + 1 : 0;
+    }
+    return c;
+}
+
+void aiosgo_ctx_free(aiosgo_ctx *c)
+{
+    if (c == NULL)
+        return;
+    free(c->entries);
+    free(c->text);
+    free(c);
+}
+
+#define CTX_ENTRIES(c) ((c) != NULL ? (c)->entries : NULL)
+#define CTX_COUNT(c)   ((c) != NULL ? (c)->count : 0)
+
+/* Fill the library's options from the Go scalars; *use is NULL for
+ * defaults. */
+static int seal_opts(aios_envelope_seal_options *o, const aios_envelope_seal_options **use,
+                     const aiosgo_seal_opts *g)
+{
+    int rc;
+    *use = NULL;
+    if (g == NULL)
+        return AIOS_OK;
+    rc = aios_envelope_seal_options_init(o, AIOS_ENVELOPE_SEAL_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->suite = (aios_envelope_suite)g->suite;
+    o->chunk_size = g->chunk_size;
+    o->threads = g->threads;
+    *use = o;
+    return AIOS_OK;
+}
+
+static int open_opts(aios_envelope_open_options *o, const aios_envelope_open_options **use,
+                     const aiosgo_open_opts *g)
+{
+    int rc;
+    *use = NULL;
+    if (g == NULL)
+        return AIOS_OK;
+    rc = aios_envelope_open_options_init(o, AIOS_ENVELOPE_OPEN_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->expected_context = CTX_ENTRIES(g->expected);
+    o->expected_context_count = CTX_COUNT(g->expected);
+    o->context_mode = (aios_envelope_context_mode)g->context_mode;
+    o->max_unwrap_attempts = g->max_unwrap_attempts;
+    o->no_soft_gcm = g->no_soft_gcm;
+    o->threads = g->threads;
+    *use = o;
+    return AIOS_OK;
+}
+
+static int rewrap_opts(aios_envelope_rewrap_options *o, aios_key *const *remove,
+                       size_t remove_count, const aiosgo_rewrap_opts *g)
+{
+    int rc = aios_envelope_rewrap_options_init(o, AIOS_ENVELOPE_REWRAP_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->remove = remove_count > 0 ? remove : NULL;
+    o->remove_count = remove_count;
+    if (g != NULL) {
+        o->flags = g->flags;
+        o->max_unwrap_attempts = g->max_unwrap_attempts;
+    }
+    return AIOS_OK;
+}
+
+static int fields_opts(aios_envelope_fields_options *o, uint32_t flags,
+                       const uint8_t *record_id, size_t record_id_len)
+{
+    int rc = aios_envelope_fields_options_init(o, AIOS_ENVELOPE_FIELDS_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->flags = flags;
+    o->record_id = record_id_len > 0 ? record_id : NULL;
+    o->record_id_len = record_id_len;
+    return AIOS_OK;
+}
+
+int aiosgo_envelope_keys_new(aios_envelope_keys **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_keys_new(out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_keys_add_key(aios_envelope_keys *keys, aios_key *key, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_keys_add_key(keys, key);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_keys_add_provider(aios_envelope_keys *keys, aios_provider *provider,
+                                      aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_keys_add_provider(keys, provider);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t recipient_count,
+                         const aiosgo_ctx *ctx, const uint8_t *plaintext, size_t plaintext_len,
+                         const aiosgo_seal_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_seal_options o;
+    const aios_envelope_seal_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = seal_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_seal(out, recipients, recipient_count, CTX_ENTRIES(ctx),
+                                CTX_COUNT(ctx), plaintext, plaintext_len, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_open(aios_buffer **out, const aios_envelope_keys *keys,
+                         const uint8_t *message, size_t message_len,
+                         const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_open(out, keys, message, message_len, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_peek(aios_buffer **out, const uint8_t *data, size_t data_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_peek(out, data, data_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_header_len(size_t *len_out, const uint8_t *data, size_t data_len,
+                               aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_header_len(len_out, data, data_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_sealer_new(aios_envelope_sealer **out, aios_key *const *recipients,
+                               size_t recipient_count, const aiosgo_ctx *ctx,
+                               const aiosgo_seal_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_seal_options o;
+    const aios_envelope_seal_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = seal_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_sealer_new(out, recipients, recipient_count, CTX_ENTRIES(ctx),
+                                      CTX_COUNT(ctx), use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                                  size_t *out_len, const uint8_t *in, size_t in_len,
+                                  aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_sealer_update(s, out, out_cap, out_len, in, in_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_sealer_final(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_sealer_final(s, out, out_cap, out_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_opener_new(aios_envelope_opener **out, const aios_envelope_keys *keys,
+                               const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_opener_new(out, keys, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_opener_update(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                                  size_t *out_len, const uint8_t *in, size_t in_len,
+                                  aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_opener_update(o, out, out_cap, out_len, in, in_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_opener_final(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_opener_final(o, out, out_cap, out_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_opener_info(const aios_envelope_opener *o, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_opener_info(o, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients,
+                            size_t recipient_count, const aiosgo_ctx *ctx,
+                            const aiosgo_seal_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_seal_options o;
+    const aios_envelope_seal_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = seal_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_seal_fd(out_fd, in_fd, recipients, recipient_count, CTX_ENTRIES(ctx),
+                                   CTX_COUNT(ctx), use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
+                            const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_open_fd(out_fd, in_fd, keys, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_reader_new_mem(aios_envelope_reader **out, const aios_envelope_keys *keys,
+                                   const uint8_t *message, size_t message_len,
+                                   const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_reader_new_mem(out, keys, message, message_len, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_reader_new_fd(aios_envelope_reader **out, const aios_envelope_keys *keys,
+                                  int fd, const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_reader_new_fd(out, keys, fd, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_reader_read(const aios_envelope_reader *r, uint64_t offset, uint8_t *out,
+                                size_t len, size_t *out_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_reader_read(r, offset, out, len, out_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_reader_info(const aios_envelope_reader *r, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_reader_info(r, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_rewrap(aios_buffer **header_out, size_t *old_header_len_out,
+                           const aios_envelope_keys *keys, const uint8_t *data, size_t data_len,
+                           aios_key *const *add, size_t add_count,
+                           aios_key *const *remove, size_t remove_count,
+                           const aiosgo_rewrap_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_rewrap_options o;
+    int rc;
+
+    aiosgo_begin();
+    rc = rewrap_opts(&o, remove, remove_count, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_rewrap(header_out, old_header_len_out, keys, data, data_len,
+                                  add_count > 0 ? add : NULL, add_count, &o);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_rewrap_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
+                              aios_key *const *add, size_t add_count,
+                              aios_key *const *remove, size_t remove_count,
+                              const aiosgo_rewrap_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_rewrap_options o;
+    int rc;
+
+    aiosgo_begin();
+    rc = rewrap_opts(&o, remove, remove_count, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_rewrap_fd(out_fd, in_fd, keys, add_count > 0 ? add : NULL,
+                                     add_count, &o);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_new(aios_envelope_session **out, aios_key *const *recipients,
+                                size_t recipient_count, const aiosgo_ctx *ctx,
+                                const aiosgo_session_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_session_options o;
+    int rc;
+
+    aiosgo_begin();
+    rc = aios_envelope_session_options_init(&o, AIOS_ENVELOPE_SESSION_OPTIONS_VERSION);
+    if (rc == AIOS_OK) {
+        if (opts != NULL) {
+            o.suite = (aios_envelope_suite)opts->suite;
+            o.flags = opts->flags;
+            o.max_records = opts->max_records;
+        }
+        rc = aios_envelope_session_new(out, recipients, recipient_count, CTX_ENTRIES(ctx),
+                                       CTX_COUNT(ctx), &o);
+    }
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_open(aios_envelope_session **out, const aios_envelope_keys *keys,
+                                 const uint8_t *header, size_t header_len,
+                                 const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_session_open(out, keys, header, header_len, use);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_info(const aios_envelope_session *s, aios_buffer **out,
+                                 aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_info(s, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_seal(aios_envelope_session *s, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, const uint8_t *plaintext, size_t plaintext_len,
+                                 const uint8_t *ad, size_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_seal(s, out, out_cap, out_len, plaintext, plaintext_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t *out,
+                                        size_t out_cap, size_t *out_len,
+                                        const uint8_t *record, size_t record_len,
+                                        const uint8_t *ad, size_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_open_record(s, out, out_cap, out_len, record, record_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_record_session_id(uint8_t *id_out, const uint8_t *record, size_t record_len,
+                                      aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_record_session_id(id_out, record, record_len);
+    return aiosgo_end(rc, err);
+}
+
+/* An array of pointer_count pointers into the packed text, or NULL. */
+static int split_strings(const char ***out, const char *packed, size_t count)
+{
+    const char **v;
+    *out = NULL;
+    if (count == 0)
+        return AIOS_OK;
+    v = calloc(count, sizeof(*v));
+    if (v == NULL)
+        return AIOS_E_NOMEM;
+    for (size_t i = 0; i < count; i++) {
+        v[i] = packed;
+        packed += strlen(packed) + 1;
+    }
+    *out = v;
+    return AIOS_OK;
+}
+
+int aiosgo_envelope_fields_encrypt(aios_buffer **out, aios_envelope_session *session,
+                                   const char *json, size_t json_len,
+                                   const char *pointers, size_t pointer_count, uint32_t flags,
+                                   const uint8_t *record_id, size_t record_id_len,
+                                   aiosgo_err *err)
+{
+    aios_envelope_fields_options o;
+    const char **ptrs = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = fields_opts(&o, flags, record_id, record_id_len);
+    if (rc == AIOS_OK)
+        rc = split_strings(&ptrs, pointers, pointer_count);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_fields_encrypt(out, session, json, json_len, ptrs, pointer_count, &o);
+    free(ptrs);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_fields_decrypt(aios_buffer **out, aios_envelope_session *const *sessions,
+                                   size_t session_count, const char *json, size_t json_len,
+                                   uint32_t flags, const uint8_t *record_id,
+                                   size_t record_id_len, aiosgo_err *err)
+{
+    aios_envelope_fields_options o;
+    int rc;
+
+    aiosgo_begin();
+    rc = fields_opts(&o, flags, record_id, record_id_len);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_fields_decrypt(out, sessions, session_count, json, json_len, &o);
+    return aiosgo_end(rc, err);
+}
+
 void *aiosgo_c_malloc(size_t size)
 {
     return malloc(size);

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include <aios/core.h>
+#include <aios/envelope.h>
 #include <aios/key.h>
 
 /* Room for the per-thread message (libaios keeps 512 bytes, NUL included);
@@ -171,6 +172,131 @@ int aiosgo_dkcache_get(aios_dkcache *cache, aios_dkcache_entry **out, const aios
                        const uint8_t *context, size_t context_len, uint32_t suite,
                        uint64_t bytes, aiosgo_err *err);
 int aiosgo_dkcache_get_stats(aios_dkcache *cache, aios_dkcache_stats *stats, aiosgo_err *err);
+
+/* ---- envelope.h
+ *
+ * Encryption contexts cross as an aiosgo_ctx: a C copy of the entries
+ * made from "key\0value\0key\0value\0" text, owned by the Go value that
+ * uses it (an opener or reader may keep pointers to it: the library
+ * borrows an expected context), freed with aiosgo_ctx_free. */
+typedef struct aiosgo_ctx aiosgo_ctx;
+/* NULL when out of memory (count 0 gives an empty context). */
+aiosgo_ctx *aiosgo_ctx_new(const char *packed, size_t packed_len, size_t count);
+void aiosgo_ctx_free(aiosgo_ctx *c);
+
+/* Options as scalars: the shim fills the library's struct with its
+ * _options_init function and copies these in.  A NULL pointer means
+ * defaults (NULL options).  No Go pointer is stored in them: byte and
+ * key arrays go as separate arguments. */
+typedef struct aiosgo_seal_opts {
+    int32_t suite;
+    uint32_t chunk_size;
+    uint32_t threads;
+} aiosgo_seal_opts;
+
+typedef struct aiosgo_open_opts {
+    const aiosgo_ctx *expected;   /* NULL: none */
+    int32_t context_mode;
+    uint32_t max_unwrap_attempts;
+    uint32_t no_soft_gcm;
+    uint32_t threads;
+} aiosgo_open_opts;
+
+typedef struct aiosgo_rewrap_opts {
+    uint32_t flags;
+    uint32_t max_unwrap_attempts;
+} aiosgo_rewrap_opts;
+
+typedef struct aiosgo_session_opts {
+    int32_t suite;
+    uint32_t flags;
+    uint64_t max_records;
+} aiosgo_session_opts;
+
+int aiosgo_envelope_keys_new(aios_envelope_keys **out, aiosgo_err *err);
+int aiosgo_envelope_keys_add_key(aios_envelope_keys *keys, aios_key *key, aiosgo_err *err);
+int aiosgo_envelope_keys_add_provider(aios_envelope_keys *keys, aios_provider *provider,
+                                      aiosgo_err *err);
+
+int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t recipient_count,
+                         const aiosgo_ctx *ctx, const uint8_t *plaintext, size_t plaintext_len,
+                         const aiosgo_seal_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_open(aios_buffer **out, const aios_envelope_keys *keys,
+                         const uint8_t *message, size_t message_len,
+                         const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_peek(aios_buffer **out, const uint8_t *data, size_t data_len, aiosgo_err *err);
+int aiosgo_envelope_header_len(size_t *len_out, const uint8_t *data, size_t data_len,
+                               aiosgo_err *err);
+
+int aiosgo_envelope_sealer_new(aios_envelope_sealer **out, aios_key *const *recipients,
+                               size_t recipient_count, const aiosgo_ctx *ctx,
+                               const aiosgo_seal_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                                  size_t *out_len, const uint8_t *in, size_t in_len,
+                                  aiosgo_err *err);
+int aiosgo_envelope_sealer_final(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, aiosgo_err *err);
+int aiosgo_envelope_opener_new(aios_envelope_opener **out, const aios_envelope_keys *keys,
+                               const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_opener_update(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                                  size_t *out_len, const uint8_t *in, size_t in_len,
+                                  aiosgo_err *err);
+int aiosgo_envelope_opener_final(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, aiosgo_err *err);
+int aiosgo_envelope_opener_info(const aios_envelope_opener *o, aios_buffer **out, aiosgo_err *err);
+int aiosgo_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients,
+                            size_t recipient_count, const aiosgo_ctx *ctx,
+                            const aiosgo_seal_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
+                            const aiosgo_open_opts *opts, aiosgo_err *err);
+
+int aiosgo_envelope_reader_new_mem(aios_envelope_reader **out, const aios_envelope_keys *keys,
+                                   const uint8_t *message, size_t message_len,
+                                   const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_reader_new_fd(aios_envelope_reader **out, const aios_envelope_keys *keys,
+                                  int fd, const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_reader_read(const aios_envelope_reader *r, uint64_t offset, uint8_t *out,
+                                size_t len, size_t *out_len, aiosgo_err *err);
+int aiosgo_envelope_reader_info(const aios_envelope_reader *r, aios_buffer **out, aiosgo_err *err);
+
+int aiosgo_envelope_rewrap(aios_buffer **header_out, size_t *old_header_len_out,
+                           const aios_envelope_keys *keys, const uint8_t *data, size_t data_len,
+                           aios_key *const *add, size_t add_count,
+                           aios_key *const *remove, size_t remove_count,
+                           const aiosgo_rewrap_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_rewrap_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
+                              aios_key *const *add, size_t add_count,
+                              aios_key *const *remove, size_t remove_count,
+                              const aiosgo_rewrap_opts *opts, aiosgo_err *err);
+
+int aiosgo_envelope_session_new(aios_envelope_session **out, aios_key *const *recipients,
+                                size_t recipient_count, const aiosgo_ctx *ctx,
+                                const aiosgo_session_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_session_open(aios_envelope_session **out, const aios_envelope_keys *keys,
+                                 const uint8_t *header, size_t header_len,
+                                 const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_session_info(const aios_envelope_session *s, aios_buffer **out,
+                                 aiosgo_err *err);
+int aiosgo_envelope_session_seal(aios_envelope_session *s, uint8_t *out, size_t out_cap,
+                                 size_t *out_len, const uint8_t *plaintext, size_t plaintext_len,
+                                 const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t *out,
+                                        size_t out_cap, size_t *out_len,
+                                        const uint8_t *record, size_t record_len,
+                                        const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+int aiosgo_envelope_record_session_id(uint8_t *id_out, const uint8_t *record, size_t record_len,
+                                      aiosgo_err *err);
+
+/* pointers holds pointer_count NUL-terminated pointers back to back. */
+int aiosgo_envelope_fields_encrypt(aios_buffer **out, aios_envelope_session *session,
+                                   const char *json, size_t json_len,
+                                   const char *pointers, size_t pointer_count, uint32_t flags,
+                                   const uint8_t *record_id, size_t record_id_len,
+                                   aiosgo_err *err);
+int aiosgo_envelope_fields_decrypt(aios_buffer **out, aios_envelope_session *const *sessions,
+                                   size_t session_count, const char *json, size_t json_len,
+                                   uint32_t flags, const uint8_t *record_id,
+                                   size_t record_id_len, aiosgo_err *err);
 
 /* The C library's malloc and free, for CAllocator: cgo's own C.malloc
  * never returns NULL (it crashes the program instead), which an allocator
