@@ -7,11 +7,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "envelope_cli.h"
 
 static const cli_command *const commands[] = {
     &cli_cmd_version,
     &cli_cmd_selftest,
     &cli_cmd_key,
+    &cli_cmd_seal,
+    &cli_cmd_open,
+    &cli_cmd_peek,
+    &cli_cmd_rewrap,
+    &cli_cmd_fields,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -113,8 +119,8 @@ int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
         cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "command",
                                  verb ? verb : "", "error", "status", "usage", "message", buf));
     else
-        fprintf(stderr, "%s%s%s: %s\nTry '%s %s--help'.\n", ctx->prog, verb ? " " : "",
-                verb ? verb : "", buf, ctx->prog, verb ? verb : "");
+        fprintf(stderr, "%s%s%s: %s\nTry '%s %s%s--help'.\n", ctx->prog, verb ? " " : "",
+                verb ? verb : "", buf, ctx->prog, verb ? verb : "", verb ? " " : "");
     return CLI_EXIT_USAGE;
 }
 
