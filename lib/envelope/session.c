@@ -270,8 +270,8 @@ int aios__env_session_seal_r(aios_envelope_session *s, uint8_t *out,
                              const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen)
 {
     uint8_t buf[RAAD_STACK], kr[AIOS__ENV_KEY_LEN];
-    uint8_t *raad, *heap;
-    size_t raad_len;
+    uint8_t *raad = NULL, *heap = NULL;
+    size_t raad_len = 0;
     uint64_t n;
     int rc;
 
@@ -333,8 +333,8 @@ int aios__env_session_open_r(const aios_envelope_session *s, uint8_t *out,
                              const uint8_t *rec, size_t len, const uint8_t *ad, size_t adlen)
 {
     uint8_t buf[RAAD_STACK], kr[AIOS__ENV_KEY_LEN];
-    uint8_t *raad, *heap;
-    size_t raad_len, n = len - AIOS__ENV_R_OVERHEAD;
+    uint8_t *raad = NULL, *heap = NULL;
+    size_t raad_len = 0, n = len - AIOS__ENV_R_OVERHEAD;
     int rc;
 
     if ((rc = record_aad(&raad, &raad_len, &heap, buf, s, rec, ad, adlen)) != AIOS_OK)

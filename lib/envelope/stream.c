@@ -11,6 +11,7 @@
  * header while it arrives, for the opener), whatever the message size.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -577,6 +578,131 @@ int aios__env_write_all(int fd, const uint8_t *buf, size_t len)
     return AIOS_OK;
 }
 
+/* ---- read-ahead: a thread fills one block while the caller works on the
+ * other, so reading overlaps sealing or opening (with threads > 1, the
+ * caller's reads would otherwise leave the workers idle between rounds).
+ * Blocks are wiped when freed (the sealer's input is plaintext). */
+
+typedef struct prefetch {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    pthread_t       tid;
+    int             fd;
+    size_t          bs;
+    uint8_t        *buf[2];
+    size_t          len[2];
+    int             ready[2];     /* filled, not yet taken back */
+    int             err[2];       /* errno of a failed read, 0 else */
+    int             fill, take;   /* next block to fill / to hand out */
+    int             stop, done;   /* asked to stop / reached the end or an error */
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *p = arg;
+    for (;;) {
+        int i, e = 0;
+        size_t n = 0;
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->ready[p->fill])
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        i = p->fill;
+        pthread_mutex_unlock(&p->mu);
+        while (n < p->bs) {
+            ssize_t r = read(p->fd, p->buf[i] + n, p->bs - n);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                e = errno;
+                break;
+            }
+            if (r == 0)
+                break;
+            n += (size_t)r;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->len[i] = n;
+        p->err[i] = e;
+        p->ready[i] = 1;
+        p->fill ^= 1;
+        pthread_cond_broadcast(&p->cv);
+        if (e != 0 || n < p->bs) {
+            p->done = 1;
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static int prefetch_start(prefetch *p, int fd, size_t bs)
+{
+    memset(p, 0, sizeof(*p));
+    p->fd = fd;
+    p->bs = bs;
+    p->buf[0] = aios__malloc(bs);
+    p->buf[1] = aios__malloc(bs);
+    if (p->buf[0] == NULL || p->buf[1] == NULL) {
+        aios__free(p->buf[0]);
+        aios__free(p->buf[1]);
+        return aios__fail(AIOS_E_NOMEM, "envelope: out of memory for read-ahead blocks");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->tid, NULL, prefetch_main, p) != 0) {
+        pthread_cond_destroy(&p->cv);
+        pthread_mutex_destroy(&p->mu);
+        aios__free(p->buf[0]);
+        aios__free(p->buf[1]);
+        return aios__fail(AIOS_E_INTERNAL, "envelope: cannot start the read-ahead thread");
+    }
+    return AIOS_OK;
+}
+
+/* The next block (len 0 at the end).  AIOS_E_IO for a failed read. */
+static int prefetch_take(prefetch *p, const uint8_t **data, size_t *len)
+{
+    int i, e;
+    pthread_mutex_lock(&p->mu);
+    while (!p->ready[p->take])
+        pthread_cond_wait(&p->cv, &p->mu);
+    i = p->take;
+    e = p->err[i];
+    *data = p->buf[i];
+    *len = p->len[i];
+    pthread_mutex_unlock(&p->mu);
+    if (e != 0)
+        return aios__fail_errno(AIOS_E_IO, e, "read from descriptor %d", p->fd);
+    return AIOS_OK;
+}
+
+/* Hand the block taken last back for refilling. */
+static void prefetch_release(prefetch *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->ready[p->take] = 0;
+    p->take ^= 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void prefetch_stop(prefetch *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->tid, NULL);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    aios__free_secret(p->buf[0], p->bs);
+    aios__free_secret(p->buf[1], p->bs);
+}
+
 /* Input blocks: enough chunks to keep the threads busy, at least 1 MiB. */
 static size_t block_size(uint32_t cs, uint32_t threads)
 {
@@ -592,9 +718,11 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
 {
     aios__env_seal_opts so;
     aios_envelope_sealer *s = NULL;
-    uint8_t *in = NULL, *out = NULL;
+    const uint8_t *in = NULL;
+    uint8_t *out = NULL;
     size_t bs, cap, got, n;
-    int rc;
+    prefetch pf;
+    int rc, started = 0;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
@@ -604,18 +732,22 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
         return rc;
     bs = block_size(so.chunk_size, so.threads);
     cap = aios_envelope_sealer_bound(s, bs + so.chunk_size);   /* + a held chunk */
-    in = aios__malloc(bs);
     out = aios__malloc(cap);
-    if (in == NULL || out == NULL) {
+    if (out == NULL) {
         rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_seal_fd: out of memory");
         goto done;
     }
+    if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
+        goto done;
+    started = 1;
     for (;;) {
-        if ((rc = aios__env_read_full(in_fd, in, bs, &got)) != AIOS_OK)
+        if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
             goto done;
         if (got == 0)
             break;
-        if ((rc = aios_envelope_sealer_update(s, out, cap, &n, in, got)) != AIOS_OK)
+        rc = aios_envelope_sealer_update(s, out, cap, &n, in, got);
+        prefetch_release(&pf);
+        if (rc != AIOS_OK)
             goto done;
         if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
             goto done;
@@ -626,8 +758,8 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
         goto done;
     rc = aios__env_write_all(out_fd, out, n);
 done:
-    if (in)
-        aios__free_secret(in, bs);
+    if (started)
+        prefetch_stop(&pf);
     aios__free(out);
     aios_envelope_sealer_free(s);
     return rc;
@@ -638,9 +770,11 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
 {
     aios__env_open_opts oo;
     aios_envelope_opener *o = NULL;
-    uint8_t *in = NULL, *out = NULL;
+    const uint8_t *in = NULL;
+    uint8_t *out = NULL;
     size_t bs, cap = 0, got, n;
-    int rc;
+    prefetch pf;
+    int rc, started = 0;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
@@ -650,14 +784,12 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
         return rc;
     /* the chunk size is known after the header; size blocks for the largest */
     bs = block_size(AIOS_ENVELOPE_CHUNK_SIZE_DEFAULT, oo.threads);
-    in = aios__malloc(bs);
-    if (in == NULL) {
-        rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
+    if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
         goto done;
-    }
+    started = 1;
     for (;;) {
         size_t need;
-        if ((rc = aios__env_read_full(in_fd, in, bs, &got)) != AIOS_OK)
+        if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
             goto done;
         if (got == 0)
             break;
@@ -672,7 +804,9 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
                 goto done;
             }
         }
-        if ((rc = aios_envelope_opener_update(o, out, cap, &n, in, got)) != AIOS_OK)
+        rc = aios_envelope_opener_update(o, out, cap, &n, in, got);
+        prefetch_release(&pf);
+        if (rc != AIOS_OK)
             goto done;
         if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
             goto done;
@@ -696,8 +830,8 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
         goto done;
     rc = aios__env_write_all(out_fd, out, n);
 done:
-    if (in)
-        aios__free_secret(in, bs);
+    if (started)
+        prefetch_stop(&pf);
     if (out)
         aios__free_secret(out, cap);
     aios_envelope_opener_free(o);
