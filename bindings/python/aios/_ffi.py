@@ -927,6 +927,27 @@ def _raise(status: int, func: Any, host_exc: Optional[BaseException]) -> NoRetur
     raise err
 
 
+def fast_function(name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
+    """A second, private binding of ``name`` for a hot path: C-level
+    argument types (``c_void_p``, ``c_char_p``, ``c_size_t``: converted by
+    ctypes in C, not by Python ``from_param`` methods) and no errcheck.
+    The caller checks the status itself and calls :func:`raise_status` on
+    failure.  Only for functions that never run a Python callback.  The
+    function must also be declared in :data:`FUNCTIONS` (the symbol tests
+    read that table)."""
+    if not any(fn.name == name for fn in FUNCTIONS):
+        raise AssertionError(f"{name} is not declared in FUNCTIONS")
+    cfunc = cdll[name]
+    cfunc.restype = restype
+    cfunc.argtypes = tuple(argtypes)
+    return cfunc
+
+
+def raise_status(status: int, func: Any) -> NoReturn:
+    """Raise what :func:`check_status` would for ``status`` from ``func``."""
+    _raise(status, func, take_callback_exception())
+
+
 def check_status(result: int, func: Any, args: Tuple[Any, ...]) -> int:
     """errcheck for ``int`` status returns: raise on a negative status."""
     host_exc = take_callback_exception()

@@ -311,8 +311,10 @@ def _recipients(recipients: Recipients, keep: List[Any]) -> Tuple[Any, int]:
 
 
 def _seal_options(suite: Union[Suite, int, str], chunk_size: int, threads: int) -> Any:
+    # What aios_envelope_seal_options_init does (zero, then the version),
+    # without a call: the struct's layout is checked by test_envelope_layout.
     opts = _ffi.aios_envelope_seal_options()
-    lib.aios_envelope_seal_options_init(ctypes.byref(opts), _OPTIONS_VERSION)
+    opts.version = _OPTIONS_VERSION
     opts.suite = int(Suite.parse(suite))
     opts.chunk_size = _uint(chunk_size, "chunk_size", _U32_MAX)
     opts.threads = _uint(threads, "threads", _U32_MAX)
@@ -328,7 +330,7 @@ def _open_options(
     keep: List[Any],
 ) -> Any:
     opts = _ffi.aios_envelope_open_options()
-    lib.aios_envelope_open_options_init(ctypes.byref(opts), _OPTIONS_VERSION)
+    opts.version = _OPTIONS_VERSION   # as aios_envelope_open_options_init does
     entries, n = _context(expected_context, "expected_context", keep)
     if entries is not None:
         opts.expected_context = ctypes.cast(entries, ctypes.POINTER(_ffi.aios_envelope_context_entry))
@@ -344,13 +346,26 @@ def _open_options(
     return opts
 
 
+# Hot paths (records, one-shot messages): second bindings with C-level
+# argument conversion and no errcheck (_ffi.fast_function); each call site
+# checks the status.  None of these functions runs a Python callback.
+_vp, _cp, _sz = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t
+_fast_session_seal = _ffi.fast_function(
+    "aios_envelope_session_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
+_fast_session_open = _ffi.fast_function(
+    "aios_envelope_session_open_record", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
+_fast_buffer_data = _ffi.fast_function("aios_buffer_data", _vp, (_vp,))
+_fast_buffer_len = _ffi.fast_function("aios_buffer_len", _sz, (_vp,))
+_fast_buffer_free = _ffi.fast_function("aios_buffer_free", None, (_vp,))
+
+
 def _take_bytes(handle: Any) -> bytes:
     """Copy a library buffer into bytes and free it (which wipes it)."""
-    buf = Buffer._adopt(handle)
     try:
-        return bytes(buf)
+        n = _fast_buffer_len(handle)
+        return ctypes.string_at(_fast_buffer_data(handle), n) if n else b""
     finally:
-        buf.close()
+        _fast_buffer_free(handle)
 
 
 def _take_json(handle: Any) -> Dict[str, Any]:
@@ -594,19 +609,13 @@ def open(  # noqa: A001 - aios.envelope.open, as in gzip.open
     that are not a message.  The library's copy of the plaintext is wiped
     once copied into the returned bytes.
     """
-    buf = open_buffer(
-        message,
-        keys,
-        expected_context=expected_context,
-        context_mode=context_mode,
-        max_unwrap_attempts=max_unwrap_attempts,
-        no_soft_gcm=no_soft_gcm,
-        threads=threads,
-    )
-    try:
-        return bytes(buf)
-    finally:
-        buf.close()
+    keep: List[Any] = []
+    opts = _open_options(expected_context, context_mode, max_unwrap_attempts, no_soft_gcm, threads, keep)
+    pm, nm = _ffi.bytes_in(message)
+    out = _ffi.aios_buffer_p()
+    with _KeysArg(keys) as kh:
+        lib.aios_envelope_open(ctypes.byref(out), kh, pm, nm, ctypes.byref(opts))
+    return _take_bytes(out)
 
 
 def peek(data: BytesLike) -> Dict[str, Any]:
@@ -1290,6 +1299,15 @@ class Session(_Handle):
         """Seal one record (0..16 MiB) bound to ``ad`` (0..64 KiB, not stored:
         give it again to open); ``len(plaintext) + RECORD_OVERHEAD`` bytes."""
         handle = self._handle()
+        if type(plaintext) is bytes and type(ad) is bytes:   # the hot path
+            cap = len(plaintext) + RECORD_OVERHEAD
+            fout = ctypes.create_string_buffer(cap)
+            fn = ctypes.c_size_t(0)
+            rc = _fast_session_seal(handle, fout, cap, ctypes.byref(fn), plaintext, len(plaintext),
+                                    ad, len(ad))
+            if rc != 0:
+                _ffi.raise_status(rc, _fast_session_seal)
+            return fout.raw if fn.value == cap else fout.raw[: fn.value]
         pp, np_ = _ffi.bytes_in(plaintext)
         pa, na = _ffi.bytes_in(ad)
         cap = np_ + RECORD_OVERHEAD
@@ -1305,6 +1323,18 @@ class Session(_Handle):
         :class:`aios.AuthenticationError` if it or ``ad`` was changed.
         """
         handle = self._handle()
+        if type(record) is bytes and type(ad) is bytes:   # the hot path
+            fcap = max(len(record) - RECORD_OVERHEAD, 0)
+            fout = ctypes.create_string_buffer(max(fcap, 1))
+            fn = ctypes.c_size_t(0)
+            rc = _fast_session_open(handle, fout, fcap, ctypes.byref(fn), record, len(record),
+                                    ad, len(ad))
+            try:
+                if rc != 0:
+                    _ffi.raise_status(rc, _fast_session_open)
+                return ctypes.string_at(fout, fn.value) if fn.value else b""
+            finally:
+                ctypes.memset(fout, 0, fcap)
         pr, nr = _ffi.bytes_in(record)
         pa, na = _ffi.bytes_in(ad)
         cap = max(nr - RECORD_OVERHEAD, 0)
