@@ -1332,7 +1332,7 @@ class Session(_Handle):
             try:
                 if rc != 0:
                     _ffi.raise_status(rc, _fast_session_open)
-                return ctypes.string_at(fout, fn.value) if fn.value else b""
+                return fout.raw if fn.value == len(fout) else fout.raw[: fn.value]
             finally:
                 ctypes.memset(fout, 0, fcap)
         pr, nr = _ffi.bytes_in(record)
