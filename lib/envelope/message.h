@@ -161,4 +161,9 @@ int aios__env_final_failed(const aios__aead_key *kc, const uint8_t *d, uint32_t 
 int aios__env_check_trailing(int rc, const aios__aead_key *kc, const uint8_t *d, uint32_t cs,
                              const uint8_t *payload, uint64_t payload_len, uint64_t failed);
 
+/* Descriptor I/O (stream.c): read until len bytes or the end of input;
+ * write everything.  AIOS_E_IO naming the descriptor and errno. */
+int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got);
+int aios__env_write_all(int fd, const uint8_t *buf, size_t len);
+
 #endif /* AIOS_LIB_ENVELOPE_MESSAGE_H */

@@ -11,8 +11,6 @@
 #include "envelope/chunk.h"
 #include "envelope/message.h"
 
-int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got);
-int aios__env_write_all(int fd, const uint8_t *buf, size_t len);
 
 static int removed_by(const aios__env_recipient *r, aios_key *const *keys, size_t n)
 {

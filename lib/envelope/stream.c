@@ -540,8 +540,6 @@ int aios_envelope_opener_info(const aios_envelope_opener *o, aios_buffer **json_
 
 /* ============================================================ fd loops */
 
-int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got);
-int aios__env_write_all(int fd, const uint8_t *buf, size_t len);
 
 /* Read until len bytes or end of input. */
 int aios__env_read_full(int fd, uint8_t *buf, size_t len, size_t *got)
@@ -703,10 +701,137 @@ static void prefetch_stop(prefetch *p)
     aios__free_secret(p->buf[1], p->bs);
 }
 
+/* ---- write-behind: a thread writes one output block while the caller
+ * fills the other.  Blocks grow on demand (an opener's output depends on
+ * the chunk size, known only after the header) and are wiped when freed
+ * (the opener's output is plaintext). */
+
+typedef struct writebehind {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;
+    pthread_t       tid;
+    int             fd;
+    uint8_t        *buf[2];
+    size_t          cap[2], len[2];
+    int             full[2];      /* handed to the writer, not written yet */
+    int             put, write;   /* next block to fill / to write */
+    int             err;          /* errno of a failed write (sticky) */
+    int             stop;
+} writebehind;
+
+static void *writebehind_main(void *arg)
+{
+    writebehind *w = arg;
+    for (;;) {
+        int i, e = 0;
+        size_t off = 0;
+        pthread_mutex_lock(&w->mu);
+        while (!w->full[w->write] && !w->stop)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->full[w->write]) {          /* stop, and nothing left */
+            pthread_mutex_unlock(&w->mu);
+            return NULL;
+        }
+        i = w->write;
+        e = w->err;
+        pthread_mutex_unlock(&w->mu);
+        while (e == 0 && off < w->len[i]) {
+            ssize_t r = write(w->fd, w->buf[i] + off, w->len[i] - off);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                e = errno;
+                break;
+            }
+            off += (size_t)r;
+        }
+        pthread_mutex_lock(&w->mu);
+        if (e != 0 && w->err == 0)
+            w->err = e;
+        w->full[i] = 0;
+        w->write ^= 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static int writebehind_start(writebehind *w, int fd)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->tid, NULL, writebehind_main, w) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return aios__fail(AIOS_E_INTERNAL, "envelope: cannot start the write-behind thread");
+    }
+    return AIOS_OK;
+}
+
+/* A free block of at least need bytes.  AIOS_E_IO once a write failed. */
+static int writebehind_get(writebehind *w, uint8_t **out, size_t need)
+{
+    int i, e;
+    pthread_mutex_lock(&w->mu);
+    while (w->full[w->put] && w->err == 0)
+        pthread_cond_wait(&w->cv, &w->mu);
+    i = w->put;
+    e = w->err;
+    pthread_mutex_unlock(&w->mu);
+    if (e != 0)
+        return aios__fail_errno(AIOS_E_IO, e, "write to descriptor %d", w->fd);
+    if (w->cap[i] < need) {
+        uint8_t *nb = aios__malloc(need ? need : 1);
+        if (nb == NULL)
+            return aios__fail(AIOS_E_NOMEM, "envelope: out of memory for an output block");
+        if (w->buf[i])
+            aios__free_secret(w->buf[i], w->cap[i]);
+        w->buf[i] = nb;
+        w->cap[i] = need;
+    }
+    *out = w->buf[i];
+    return AIOS_OK;
+}
+
+/* Hand the block from the last get to the writer, len bytes of it. */
+static void writebehind_put(writebehind *w, size_t len)
+{
+    pthread_mutex_lock(&w->mu);
+    w->len[w->put] = len;
+    w->full[w->put] = len > 0;
+    if (len > 0)
+        w->put ^= 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait for every block to be written, stop the thread, free the blocks.
+ * AIOS_E_IO if a write failed (when rc is still AIOS_OK). */
+static int writebehind_finish(writebehind *w, int rc)
+{
+    int e;
+    pthread_mutex_lock(&w->mu);
+    w->stop = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->tid, NULL);
+    e = w->err;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    if (w->buf[0])
+        aios__free_secret(w->buf[0], w->cap[0]);
+    if (w->buf[1])
+        aios__free_secret(w->buf[1], w->cap[1]);
+    if (rc == AIOS_OK && e != 0)
+        return aios__fail_errno(AIOS_E_IO, e, "write to descriptor %d", w->fd);
+    return rc;
+}
+
 /* Input blocks: enough chunks to keep the threads busy, at least 1 MiB. */
 static size_t block_size(uint32_t cs, uint32_t threads)
 {
-    size_t b = (size_t)cs * 8u * threads;
+    size_t b = (size_t)cs * 16u * threads;
     if (b < ((size_t)1 << 20))
         b = (size_t)1 << 20;
     return b;
@@ -722,7 +847,8 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
     uint8_t *out = NULL;
     size_t bs, cap, got, n;
     prefetch pf;
-    int rc, started = 0;
+    writebehind wb;
+    int rc, reading = 0, writing = 0;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
@@ -732,35 +858,37 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
         return rc;
     bs = block_size(so.chunk_size, so.threads);
     cap = aios_envelope_sealer_bound(s, bs + so.chunk_size);   /* + a held chunk */
-    out = aios__malloc(cap);
-    if (out == NULL) {
-        rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_seal_fd: out of memory");
-        goto done;
-    }
     if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
         goto done;
-    started = 1;
+    reading = 1;
+    if ((rc = writebehind_start(&wb, out_fd)) != AIOS_OK)
+        goto done;
+    writing = 1;
     for (;;) {
         if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
             goto done;
         if (got == 0)
             break;
+        if ((rc = writebehind_get(&wb, &out, cap)) != AIOS_OK)
+            goto done;
         rc = aios_envelope_sealer_update(s, out, cap, &n, in, got);
         prefetch_release(&pf);
         if (rc != AIOS_OK)
             goto done;
-        if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
-            goto done;
+        writebehind_put(&wb, n);
         if (got < bs)
             break;
     }
+    if ((rc = writebehind_get(&wb, &out, cap)) != AIOS_OK)
+        goto done;
     if ((rc = aios_envelope_sealer_final(s, out, cap, &n)) != AIOS_OK)
         goto done;
-    rc = aios__env_write_all(out_fd, out, n);
+    writebehind_put(&wb, n);
 done:
-    if (started)
+    if (writing)
+        rc = writebehind_finish(&wb, rc);
+    if (reading)
         prefetch_stop(&pf);
-    aios__free(out);
     aios_envelope_sealer_free(s);
     return rc;
 }
@@ -772,9 +900,10 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
     aios_envelope_opener *o = NULL;
     const uint8_t *in = NULL;
     uint8_t *out = NULL;
-    size_t bs, cap = 0, got, n;
+    size_t bs, got, n, need;
     prefetch pf;
-    int rc, started = 0;
+    writebehind wb;
+    int rc, reading = 0, writing = 0;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
@@ -782,58 +911,41 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
         return rc;
     if ((rc = aios_envelope_opener_new(&o, keys, opts)) != AIOS_OK)
         return rc;
-    /* the chunk size is known after the header; size blocks for the largest */
     bs = block_size(AIOS_ENVELOPE_CHUNK_SIZE_DEFAULT, oo.threads);
     if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
         goto done;
-    started = 1;
+    reading = 1;
+    if ((rc = writebehind_start(&wb, out_fd)) != AIOS_OK)
+        goto done;
+    writing = 1;
     for (;;) {
-        size_t need;
         if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
             goto done;
         if (got == 0)
             break;
+        /* the chunk size is known after the header: blocks grow to fit */
         need = aios_envelope_opener_bound(o, got);
-        if (need > cap) {
-            if (out)
-                aios__free_secret(out, cap);
-            out = aios__malloc(need);
-            cap = out ? need : 0;
-            if (out == NULL) {
-                rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
-                goto done;
-            }
-        }
-        rc = aios_envelope_opener_update(o, out, cap, &n, in, got);
+        if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
+            goto done;
+        rc = aios_envelope_opener_update(o, out, need, &n, in, got);
         prefetch_release(&pf);
         if (rc != AIOS_OK)
             goto done;
-        if ((rc = aios__env_write_all(out_fd, out, n)) != AIOS_OK)
-            goto done;
+        writebehind_put(&wb, n);
         if (got < bs)
             break;
     }
-    {
-        size_t need = aios_envelope_opener_bound(o, 0);
-        if (need > cap) {
-            if (out)
-                aios__free_secret(out, cap);
-            out = aios__malloc(need ? need : 1);
-            cap = out ? need : 0;
-            if (out == NULL) {
-                rc = aios__fail(AIOS_E_NOMEM, "aios_envelope_open_fd: out of memory");
-                goto done;
-            }
-        }
-    }
-    if ((rc = aios_envelope_opener_final(o, out, cap, &n)) != AIOS_OK)
+    need = aios_envelope_opener_bound(o, 0);
+    if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
         goto done;
-    rc = aios__env_write_all(out_fd, out, n);
+    if ((rc = aios_envelope_opener_final(o, out, need, &n)) != AIOS_OK)
+        goto done;
+    writebehind_put(&wb, n);
 done:
-    if (started)
+    if (writing)
+        rc = writebehind_finish(&wb, rc);
+    if (reading)
         prefetch_stop(&pf);
-    if (out)
-        aios__free_secret(out, cap);
     aios_envelope_opener_free(o);
     return rc;
 }

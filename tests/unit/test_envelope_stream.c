@@ -315,6 +315,22 @@ static void test_fd_loops(void **state)
         assert_memory_equal(back, pt, n);
         free(back);
     }
+    /* I/O failures: AIOS_E_IO, naming the descriptor */
+    oo.expected_context = NULL;    /* `want` is out of scope */
+    oo.expected_context_count = 0;
+    oo.context_mode = AIOS_ENVELOPE_CONTEXT_ANY;
+    in = open(pin, O_RDONLY);
+    out = open(pm, O_RDONLY);                 /* not writable */
+    tu_assert_status(aios_envelope_seal_fd(out, in, &f->kek, 1, CTX, 1, &so), AIOS_E_IO);
+    assert_non_null(strstr(aios_last_error_message(), "descriptor"));
+    close(in);
+    close(out);
+    in = open(f->dir, O_RDONLY | O_DIRECTORY); /* read() fails: EISDIR */
+    out = open(pout, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    tu_assert_status(aios_envelope_seal_fd(out, in, &f->kek, 1, CTX, 1, &so), AIOS_E_IO);
+    tu_assert_status(aios_envelope_open_fd(out, in, f->keys, &oo), AIOS_E_IO);
+    close(in);
+    close(out);
     /* a truncated file */
     assert_int_equal(truncate(pm, (off_t)(n / 2)), 0);
     in = open(pm, O_RDONLY);
