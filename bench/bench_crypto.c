@@ -8,7 +8,11 @@
  * call, and their ratio.  Figures belong in docs/PERFORMANCE.md.  For
  * SHA-256 (and HMAC / HKDF over it) the raw call is libsodium's portable
  * code and libaios runs the kernel chosen for this CPU (sha256.c), so the
- * ratio is a speed-up, not an overhead.
+ * ratio is a speed-up, not an overhead.  The same holds for AES-256-GCM
+ * from 1536 bytes on, where libaios runs OpenSSL's libcrypto and the raw
+ * call is libsodium's; the "aes256gcm backends" lines put the two
+ * backends of the seam side by side (forced with the test switch), to
+ * place the threshold (lib/crypto/gcm_ossl.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +92,82 @@ static void bench_aead(aios__aead_alg alg, size_t len)
     printf("\n");
     aios__aead_key_free(c.key);
     free(c.buf);
+}
+
+/* AES-256-GCM through the seam, OpenSSL's backend against libsodium's,
+ * each forced for every length (aios__aead_test_gcm_backend is a plain
+ * store, read per call, so the alternating rounds may each set it). */
+static void seal_openssl(void *p)
+{
+    aead_case *c = p;
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_OPENSSL);
+    aios__aead_seal(c->key, c->buf, c->tag, c->buf, c->len, NULL, 0, c->nonce);
+}
+
+static void seal_libsodium(void *p)
+{
+    aead_case *c = p;
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_LIBSODIUM);
+    aios__aead_seal(c->key, c->buf, c->tag, c->buf, c->len, NULL, 0, c->nonce);
+}
+
+/* Open of a valid record: seal once, then open the same bytes out of place. */
+typedef struct open_case {
+    aead_case *c;
+    uint8_t *ct, tag[16];
+} open_case;
+
+static void open_openssl(void *p)
+{
+    open_case *o = p;
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_OPENSSL);
+    (void)aios__aead_open(o->c->key, o->c->buf, o->ct, o->c->len, o->tag, NULL, 0, o->c->nonce);
+}
+
+static void open_libsodium(void *p)
+{
+    open_case *o = p;
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_LIBSODIUM);
+    (void)aios__aead_open(o->c->key, o->c->buf, o->ct, o->c->len, o->tag, NULL, 0, o->c->nonce);
+}
+
+static void bench_gcm_backends(size_t len)
+{
+    aead_case c;
+    open_case o;
+    double ns_o, ns_s, ns_oo, ns_os;
+    memset(&c, 0, sizeof(c));
+    c.alg = AIOS__AEAD_AES256GCM;
+    c.len = len;
+    if (aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_OPENSSL) != AIOS_OK ||
+        aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_LIBSODIUM) != AIOS_OK) {
+        printf("aes256gcm backends %7zu B  needs both OpenSSL's and libsodium's here\n", len);
+        (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO);
+        return;
+    }
+    c.buf = calloc(1, len ? len : 1);
+    o.c = &c;
+    o.ct = calloc(1, len ? len : 1);
+    randombytes_buf(c.raw_key, sizeof(c.raw_key));
+    if (c.buf == NULL || o.ct == NULL ||
+        aios__aead_key_new(&c.key, AIOS__AEAD_AES256GCM, c.raw_key) != AIOS_OK ||
+        aios__aead_seal(c.key, o.ct, o.tag, c.buf, len, NULL, 0, c.nonce) != AIOS_OK) {
+        printf("aes256gcm backends %7zu B  set-up failed\n", len);
+        goto out;
+    }
+    bench_measure_pair(seal_openssl, seal_libsodium, &c, &ns_o, &ns_s);
+    bench_measure_pair(open_openssl, open_libsodium, &o, &ns_oo, &ns_os);
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO);
+    printf("aes256gcm backends %7zu B  seal openssl %6.2f GB/s (%9.1f ns)  libsodium %6.2f GB/s "
+           "(%9.1f ns)  %.2fx | open openssl %6.2f GB/s  libsodium %6.2f GB/s  %.2fx  [auto: %s]\n",
+           len, (double)len / ns_o, ns_o, (double)len / ns_s, ns_s, ns_s / ns_o,
+           (double)len / ns_oo, (double)len / ns_os, ns_os / ns_oo,
+           len >= aios__aead_gcm_openssl_min() ? "openssl" : "libsodium");
+out:
+    (void)aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO);
+    aios__aead_key_free(c.key);
+    free(c.buf);
+    free(o.ct);
 }
 
 /* ------------------------------------------------------------ hashes */
@@ -222,6 +302,10 @@ int main(int argc, char **argv)
     for (size_t a = 0; a < 3; a++)
         for (size_t s = 0; s < 3; s++)
             bench_aead(algs[a], sizes[s]);
+    /* 64 B .. 1 MiB, with the sizes around the threshold. */
+    static const size_t gcm_sizes[] = { 64, 1024, 1280, 1536, 2048, 4096, 65536, (size_t)1 << 20 };
+    for (size_t s = 0; s < sizeof(gcm_sizes) / sizeof(gcm_sizes[0]); s++)
+        bench_gcm_backends(gcm_sizes[s]);
     bench_sha256(64);
     bench_sha256(1024);
     bench_sha256((size_t)1 << 20);

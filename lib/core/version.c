@@ -58,17 +58,20 @@ void aios__build_info_prepare(void)
                        : aios__aead_name(AIOS__AEAD_XCHACHA20POLY1305);
     int n = snprintf(build_info, sizeof(build_info),
         "{\"version\":\"%s\",\"abi\":%d,"
-        "\"dependencies\":{\"libsodium\":\"%s\",\"mbedtls\":\"%s\",\"protobuf-c\":\"%s\"},"
+        "\"dependencies\":{\"libsodium\":\"%s\",\"mbedtls\":\"%s\",\"protobuf-c\":\"%s\","
+        "\"openssl\":\"%s\"},"
         "\"cpu\":{\"aesni\":%s,\"pclmul\":%s,\"avx\":%s,\"avx2\":%s,\"sha_ni\":%s,"
         "\"arm_aes\":%s,\"arm_sha2\":%s},"
-        "\"uses\":{\"bulk_aead\":\"%s\"},"
+        "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\","
+        "\"aes256gcm_openssl_min\":%zu},"
         "\"build\":{\"type\":\"%s\",\"compiler\":\"%s\",\"sanitizers\":\"%s\"}}",
         AIOS_VERSION_STRING, AIOS_ABI_VERSION,
         aios__crypto_sodium_version(), aios__crypto_mbedtls_version(),
-        aios__proto_version(),
+        aios__proto_version(), aios__crypto_openssl_version(),
         json_bool(cpu->aesni), json_bool(cpu->pclmul), json_bool(cpu->avx),
         json_bool(cpu->avx2), json_bool(cpu->sha_ni), json_bool(cpu->arm_aes),
-        json_bool(cpu->arm_sha2), aead, AIOS_BUILD_TYPE, AIOS_COMPILER, AIOS_SANITIZERS);
+        json_bool(cpu->arm_sha2), aead, aios__aead_gcm_backend(), aios__aead_gcm_openssl_min(),
+        AIOS_BUILD_TYPE, AIOS_COMPILER, AIOS_SANITIZERS);
     if (n < 0 || (size_t)n >= sizeof(build_info))
         snprintf(build_info, sizeof(build_info),
                  "{\"version\":\"%s\",\"abi\":%d,\"error\":\"build info truncated\"}",

@@ -1,17 +1,25 @@
 /*
- * AEADs through libsodium: AES-256-GCM (AES-NI + PCLMULQDQ only, with the
- * key schedule and GHASH powers precomputed once per key object),
- * ChaCha20-Poly1305 (IETF, RFC 8439) and XChaCha20-Poly1305 (192-bit
- * nonce), all with detached tags.
+ * AEADs: AES-256-GCM (hardware AES only), ChaCha20-Poly1305 (IETF,
+ * RFC 8439) and XChaCha20-Poly1305 (192-bit nonce), all with detached
+ * tags, through libsodium, plus OpenSSL's libcrypto for large AES-GCM
+ * inputs.
  *
- * On a CPU without AES-NI/PCLMULQDQ an AES-256-GCM key object is still
- * made, but it can only open: decryption then runs on mbedTLS's software
- * GCM (docs/FORMAT.md section 4: a reader opens every suite on every CPU;
+ * AES-256-GCM runs on two backends that give the same bytes:
+ * libsodium's (AES-NI + PCLMULQDQ, key schedule and GHASH powers
+ * precomputed once per key object) for inputs under AIOS__GCM_OSSL_MIN
+ * bytes, and OpenSSL's EVP (gcm_ossl.c: ~2.5x faster on large inputs,
+ * but it expands the key per call) from there on, and for every size on
+ * CPUs where only OpenSSL's runs (AArch64 with the AES instructions).  A
+ * key object therefore keeps the raw key as well as libsodium's state.
+ *
+ * On a CPU without hardware AES an AES-256-GCM key object is still made,
+ * but it can only open: decryption then runs on mbedTLS's software GCM
+ * (docs/FORMAT.md section 4: a reader opens every suite on every CPU;
  * bulk sealing never uses mbedTLS GCM).
  *
- * Key objects live in libsodium's guarded memory, are read-only after
- * construction (so they may be shared between threads) and are wiped when
- * freed.
+ * Key objects live in the small-secret slab (locked, undumpable), are
+ * read-only after construction (so they may be shared between threads)
+ * and are wiped when freed.  OpenSSL contexts are per call, never shared.
  */
 #include <stdint.h>
 #include <string.h>
@@ -21,6 +29,7 @@
 #include <mbedtls/cipher.h>
 
 #include "crypto.h"
+#include "gcm_ossl.h"
 #include "../core/internal.h"
 
 _Static_assert(crypto_aead_aes256gcm_KEYBYTES == AIOS__AEAD_KEY_LEN, "AES-256-GCM key length");
@@ -37,10 +46,11 @@ _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == AIOS__AEAD_NONCE_
  * wiped on free; aligned to the slot size, at least 64, which the AES-GCM
  * state's 16-byte alignment needs). */
 struct aios__aead_key {
-    crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM on libsodium only */
-    uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* ChaCha20 variants, soft GCM */
+    crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM on libsodium (if sodium) */
+    uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* every algorithm and path */
     aios__aead_alg              alg;
     int                         soft;    /* AES-256-GCM on mbedTLS: open only */
+    int                         sodium;  /* gcm holds libsodium's state */
 };
 
 /* Test-only: make AES-256-GCM key objects use the software path even
@@ -61,8 +71,9 @@ int aios__aead_available(aios__aead_alg alg)
 {
     switch (alg) {
     case AIOS__AEAD_AES256GCM:
-        /* libsodium's own detection, the one its implementation obeys. */
-        return crypto_aead_aes256gcm_is_available() != 0;
+        /* libsodium's own detection, the one its implementation obeys;
+         * else OpenSSL's on hardware AES (gcm_ossl.c). */
+        return crypto_aead_aes256gcm_is_available() != 0 || aios__gcm_ossl_ready();
     case AIOS__AEAD_CHACHA20POLY1305:
     case AIOS__AEAD_XCHACHA20POLY1305:
         return 1;
@@ -126,18 +137,18 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
     }
     memset(k, 0, AEAD_KEY_ALLOC);
     k->alg = alg;
+    /* The raw key serves ChaCha20, OpenSSL's GCM (keyed per call) and
+     * mbedTLS's (whose context is mutated by every operation, so it is
+     * set up per open: see soft_gcm_open). */
+    memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
     if (alg == AIOS__AEAD_AES256GCM && (force_soft_gcm || !aios__aead_available(alg))) {
-        /* mbedTLS's GCM context is mutated by every operation, so it is
-         * set up per open from the raw key (see soft_gcm_open). */
         k->soft = 1;
-        memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
-    } else if (alg == AIOS__AEAD_AES256GCM) {
+    } else if (alg == AIOS__AEAD_AES256GCM && crypto_aead_aes256gcm_is_available()) {
         if (crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0) {
             aios__secret_free(k, AEAD_KEY_ALLOC);
             return aios__fail(AIOS_E_INTERNAL, "AES-256-GCM key expansion failed");
         }
-    } else {
-        memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
+        k->sodium = 1;
     }
     *out = k;
     return AIOS_OK;
@@ -216,8 +227,9 @@ int aios__aead_seal(const aios__aead_key *key, uint8_t *ct, uint8_t tag[AIOS__AE
         return rc;
     if (key->soft)
         return aios__fail(AIOS_E_UNSUPPORTED,
-                          "AEAD seal with aes256gcm needs AES-NI and PCLMULQDQ, which this CPU "
-                          "lacks (this key can only open)");
+                          "AEAD seal with aes256gcm needs hardware AES (AES-NI and PCLMULQDQ, "
+                          "or the ARMv8 AES instructions), which this CPU lacks (this key can "
+                          "only open)");
     /* libsodium wants valid pointers even for empty inputs. */
     if (len == 0) {
         ct = &dummy;
@@ -228,6 +240,8 @@ int aios__aead_seal(const aios__aead_key *key, uint8_t *ct, uint8_t tag[AIOS__AE
 
     switch (key->alg) {
     case AIOS__AEAD_AES256GCM:
+        if (!key->sodium || aios__gcm_ossl_use(len))
+            return aios__gcm_ossl_seal(key->key, ct, tag, pt, len, ad, adlen, nonce);
         rc = crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL, pt, len, ad, adlen,
                                                             NULL, nonce, &key->gcm);
         break;
@@ -277,6 +291,12 @@ int aios__aead_open(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct, s
                     aios__wipe(pt_out, len);
                 return rc;
             }
+        } else if (!key->sodium || aios__gcm_ossl_use(len)) {
+            /* Decrypts into pt, then checks the tag: pt is wiped on
+             * failure before we return (gcm_ossl.c). */
+            rc = aios__gcm_ossl_open(key->key, pt, ct, len, tag, ad, adlen, nonce);
+            if (rc < 0)
+                return rc;
         } else {
             rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
                                                                 nonce, &key->gcm);

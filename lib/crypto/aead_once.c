@@ -4,9 +4,12 @@
  * (docs/FORMAT.md 9.2).  Unlike aios__aead_key_new (guarded memory: an
  * mmap per key), nothing here allocates or makes a system call on the
  * libsodium paths; the AES-256-GCM key schedule lives on the stack and is
- * wiped.  Suite rules as in aead.c: sealing AES-256-GCM needs AES-NI and
- * PCLMULQDQ; opening it without them uses mbedTLS's software GCM when the
- * caller allows it (which allocates, in mbedTLS).
+ * wiped.  Records are usually small and stay there; AES-256-GCM inputs of
+ * at least AIOS__GCM_OSSL_MIN bytes go to OpenSSL's EVP (gcm_ossl.c: a
+ * context allocated, keyed and cleansed per call), as with key objects.
+ * Suite rules as in aead.c: sealing AES-256-GCM needs hardware AES;
+ * opening it without uses mbedTLS's software GCM when the caller allows
+ * it (which allocates, in mbedTLS).
  */
 #include <string.h>
 
@@ -15,6 +18,7 @@
 #include <mbedtls/gcm.h>
 
 #include "crypto.h"
+#include "gcm_ossl.h"
 #include "../core/internal.h"
 
 static const uint8_t dummy_byte[1];
@@ -68,9 +72,12 @@ int aios__aead_seal_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
         ad = NULL;
     switch (alg) {
     case AIOS__AEAD_AES256GCM:
+        if (aios__gcm_ossl_use(len))
+            return aios__gcm_ossl_seal(key, ct, tag, pt, len, ad, adlen, nonce);
         if (!crypto_aead_aes256gcm_is_available())
-            return aios__fail(AIOS_E_UNSUPPORTED, "AEAD seal with aes256gcm needs AES-NI and "
-                              "PCLMULQDQ, which this CPU lacks");
+            return aios__fail(AIOS_E_UNSUPPORTED, "AEAD seal with aes256gcm needs hardware AES "
+                              "(AES-NI and PCLMULQDQ, or the ARMv8 AES instructions), which "
+                              "this CPU lacks");
         (void)crypto_aead_aes256gcm_beforenm(&gcm, key);
         rc = crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL, pt, len, ad, adlen,
                                                             NULL, nonce, &gcm);
@@ -140,7 +147,13 @@ int aios__aead_open_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
         ad = NULL;
     switch (alg) {
     case AIOS__AEAD_AES256GCM:
-        if (crypto_aead_aes256gcm_is_available()) {
+        if (aios__gcm_ossl_use(len)) {
+            /* Decrypts into pt, then checks the tag: pt is wiped on
+             * failure before we return (gcm_ossl.c). */
+            rc = aios__gcm_ossl_open(key, pt, ct, len, tag, ad, adlen, nonce);
+            if (rc < 0)
+                return rc;
+        } else if (crypto_aead_aes256gcm_is_available()) {
             (void)crypto_aead_aes256gcm_beforenm(&gcm, key);
             rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
                                                                 nonce, &gcm);
@@ -154,7 +167,7 @@ int aios__aead_open_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
             }
         } else {
             return aios__fail(AIOS_E_UNSUPPORTED, "AEAD open with aes256gcm: this CPU lacks "
-                              "AES-NI and the software path was refused");
+                              "hardware AES and the software path was refused");
         }
         break;
     case AIOS__AEAD_CHACHA20POLY1305:

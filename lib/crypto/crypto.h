@@ -45,6 +45,7 @@ const aios__cpu_features *aios__crypto_cpu(void);
 /* Dependency versions, static strings. */
 const char *aios__crypto_sodium_version(void);
 const char *aios__crypto_mbedtls_version(void);
+const char *aios__crypto_openssl_version(void);   /* libcrypto's, e.g. "3.0.19" */
 
 /* Run the known-answer tests of this seam.  full == 0 runs the fast
  * power-on subset (hashes, HMAC, HKDF, AEADs: well under a millisecond);
@@ -174,7 +175,7 @@ int aios__argon2id(uint8_t *out, size_t outlen, const uint8_t *pass, size_t pass
 /* ================================================================== AEAD */
 
 typedef enum aios__aead_alg {
-    AIOS__AEAD_AES256GCM         = 1,  /* libsodium, needs AES-NI + PCLMUL */
+    AIOS__AEAD_AES256GCM         = 1,  /* needs hardware AES: libsodium/OpenSSL */
     AIOS__AEAD_CHACHA20POLY1305  = 2,  /* IETF, RFC 8439, 96-bit nonce */
     AIOS__AEAD_XCHACHA20POLY1305 = 3   /* 192-bit nonce */
 } aios__aead_alg;
@@ -183,7 +184,9 @@ typedef enum aios__aead_alg {
 #define AIOS__AEAD_TAG_LEN 16
 #define AIOS__AEAD_NONCE_MAX 24
 
-/* 1 if alg can run here (AES-256-GCM needs AES-NI and PCLMUL). */
+/* 1 if alg can run here.  AES-256-GCM needs hardware AES: libsodium's
+ * (x86-64 AES-NI + PCLMULQDQ) or OpenSSL's (the same on x86-64, or the
+ * ARMv8 AES instructions). */
 int    aios__aead_available(aios__aead_alg alg);
 size_t aios__aead_nonce_len(aios__aead_alg alg);   /* 0 for an unknown alg */
 const char *aios__aead_name(aios__aead_alg alg);   /* "aes256gcm", ... */
@@ -193,7 +196,13 @@ const char *aios__aead_name(aios__aead_alg alg);   /* "aes256gcm", ... */
  * objects are read-only after creation: any number of threads may seal
  * and open with one at once.
  *
- * AES-256-GCM without AES-NI + PCLMULQDQ (aios__aead_available() == 0):
+ * AES-256-GCM has two backends that give the same bytes (GCM is GCM):
+ * libsodium's precomputed state for inputs under 1536 bytes and OpenSSL's
+ * libcrypto (EVP, a context per call) from 1536 bytes on, where it is
+ * ~2.5x faster (lib/crypto/gcm_ossl.h); OpenSSL for every size where only
+ * it can run (AArch64).  The choice is per call, by length.
+ *
+ * AES-256-GCM without hardware AES (aios__aead_available() == 0):
  * aios__aead_key_new still succeeds, but the key is OPEN-ONLY: opening
  * runs on mbedTLS's software GCM (table-based AES, docs/FORMAT.md
  * sections 4 and 14.8; a fresh mbedTLS context per call), and
@@ -212,6 +221,21 @@ int  aios__aead_key_can_seal(const aios__aead_key *key);
  * the open-only software path even where libsodium's is available.  Not
  * thread-safe; set it while no other thread makes key objects. */
 void aios__aead_test_force_soft_gcm(int on);
+/* TEST ONLY: which backend seals and opens AES-256-GCM (key objects and
+ * the one-shot calls alike), read on every call: AUTO (by length, as
+ * above), LIBSODIUM or OPENSSL for every length.  AIOS_E_UNSUPPORTED (and
+ * nothing changed) when the forced backend cannot run here.  Not
+ * thread-safe; set it while no other thread seals or opens. */
+#define AIOS__GCM_BACKEND_AUTO      0
+#define AIOS__GCM_BACKEND_LIBSODIUM 1
+#define AIOS__GCM_BACKEND_OPENSSL   2
+int  aios__aead_test_gcm_backend(int backend);
+/* "openssl" where large AES-256-GCM inputs go to OpenSSL's libcrypto
+ * (hardware AES here; OpenSSL itself is set up on first use), else
+ * "libsodium" where libsodium's runs, else "mbedtls" (open-only). */
+const char *aios__aead_gcm_backend(void);
+/* Inputs of at least this many bytes use OpenSSL in AUTO mode. */
+size_t aios__aead_gcm_openssl_min(void);
 
 /* Detached seal: ct and pt have the same length and may be the same
  * pointer (in place).  nonce is aios__aead_nonce_len(alg) bytes. */

@@ -3,8 +3,24 @@
  * 128-bit tag: what libsodium implements), ChaCha20-Poly1305 (96-bit
  * nonce) and XChaCha20-Poly1305 (192-bit nonce); key objects, in-place
  * operation, and the wiping of output on every rejected open.
+ *
+ * AES-256-GCM has two backends (libsodium below 1536 bytes, OpenSSL's
+ * libcrypto from there on: lib/crypto/gcm_ossl.h).  The vectors run
+ * through each (forced with aios__aead_test_gcm_backend) and through the
+ * automatic choice, with key objects and the one-shot calls; a
+ * differential test seals with one backend and opens with the other at
+ * lengths on both sides of the threshold; tampering is refused and wiped
+ * on both; many threads seal and open with one shared key object.
  */
+#include <pthread.h>
+
 #include "test_crypto_util.h"
+
+static const char *backend_name(int b)
+{
+    return b == AIOS__GCM_BACKEND_LIBSODIUM ? "libsodium"
+         : b == AIOS__GCM_BACKEND_OPENSSL   ? "openssl" : "auto";
+}
 
 /* ------------------------------------------------------------ Wycheproof */
 
@@ -67,6 +83,16 @@ static void aead_case(json_t *group, json_t *test, void *arg)
         rc = aios__aead_open(k, inplace, inplace, ct.n, tag.p, aad.p, aad.n, iv.p);
         TC_CHECK(&w->c, rc == AIOS_OK && memcmp(inplace, msg.p, msg.n) == 0, test,
                  "in-place open mismatch");
+        /* The one-shot raw-key calls give the same. */
+        memset(out, 0, ct.n + 1);
+        rc = aios__aead_seal_once(w->alg, key.p, out, outtag, msg.p, msg.n, aad.p, aad.n, iv.p);
+        TC_CHECK(&w->c, rc == AIOS_OK && memcmp(out, ct.p, ct.n) == 0 &&
+                        memcmp(outtag, tag.p, AIOS__AEAD_TAG_LEN) == 0, test,
+                 "one-shot seal mismatch");
+        memset(out, 0xa5, ct.n + 1);
+        rc = aios__aead_open_once(w->alg, key.p, out, ct.p, ct.n, tag.p, aad.p, aad.n, iv.p, 0);
+        TC_CHECK(&w->c, rc == AIOS_OK && memcmp(out, msg.p, msg.n) == 0, test,
+                 "one-shot open mismatch");
     } else {
         TC_CHECK(&w->c, rc == AIOS_E_AUTH, test, "invalid ciphertext accepted");
         TC_CHECK(&w->c, tc_is_zero(out, ct.n), test, "rejected open left bytes behind");
@@ -75,6 +101,10 @@ static void aead_case(json_t *group, json_t *test, void *arg)
         rc = aios__aead_open(k, inplace, inplace, ct.n, tag.p, aad.p, aad.n, iv.p);
         TC_CHECK(&w->c, rc == AIOS_E_AUTH && tc_is_zero(inplace, ct.n), test,
                  "in-place open of an invalid ciphertext");
+        memset(out, 0xa5, ct.n + 1);
+        rc = aios__aead_open_once(w->alg, key.p, out, ct.p, ct.n, tag.p, aad.p, aad.n, iv.p, 0);
+        TC_CHECK(&w->c, rc == AIOS_E_AUTH && tc_is_zero(out, ct.n) && out[ct.n] == 0xa5, test,
+                 "one-shot open of an invalid ciphertext");
     }
     aios__aead_key_free(k);
     free(out);
@@ -117,7 +147,19 @@ static void test_wycheproof_aes256gcm(void **state)
         aios__aead_key_free(k);
         return;
     }
-    run_wycheproof("aes_gcm_test.json", AIOS__AEAD_AES256GCM, 96);
+    /* The automatic choice, then each backend for every length. */
+    static const int backends[] = { AIOS__GCM_BACKEND_AUTO, AIOS__GCM_BACKEND_LIBSODIUM,
+                                    AIOS__GCM_BACKEND_OPENSSL };
+    size_t b;
+    for (b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
+        if (aios__aead_test_gcm_backend(backends[b]) != AIOS_OK) {
+            printf("aes_gcm_test.json: backend %s cannot run here\n", backend_name(backends[b]));
+            continue;
+        }
+        printf("aes_gcm_test.json through %s:\n", backend_name(backends[b]));
+        run_wycheproof("aes_gcm_test.json", AIOS__AEAD_AES256GCM, 96);
+    }
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
 }
 
 static void test_wycheproof_chacha20poly1305(void **state)
@@ -152,9 +194,22 @@ static void test_names_and_lengths(void **state)
     assert_true(aios__aead_available(AIOS__AEAD_CHACHA20POLY1305));
     assert_true(aios__aead_available(AIOS__AEAD_XCHACHA20POLY1305));
     assert_false(aios__aead_available((aios__aead_alg)99));
-    /* AES-256-GCM availability follows the CPU features init detected. */
+    /* AES-256-GCM availability follows the CPU features init detected:
+     * hardware AES (on x86-64 both libsodium's and OpenSSL's need AES-NI
+     * and PCLMULQDQ). */
+#if defined(__x86_64__)
     assert_int_equal(aios__aead_available(AIOS__AEAD_AES256GCM),
                      aios__crypto_cpu()->aesni && aios__crypto_cpu()->pclmul);
+    assert_string_equal(aios__aead_gcm_backend(),
+                        aios__crypto_cpu()->aesni && aios__crypto_cpu()->pclmul ? "openssl"
+                                                                                : "mbedtls");
+#elif defined(__aarch64__)
+    assert_int_equal(aios__aead_available(AIOS__AEAD_AES256GCM), aios__crypto_cpu()->arm_aes);
+#endif
+    assert_int_equal(aios__aead_gcm_openssl_min(), 1536);
+    /* The test switch refuses what it does not know. */
+    assert_int_equal(aios__aead_test_gcm_backend(7), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
 }
 
 static void test_bad_arguments(void **state)
@@ -288,6 +343,277 @@ static void test_keys_are_independent(void **state)
     }
 }
 
+/* ------------------------------------------- AES-256-GCM: two backends */
+
+/* 1 if both AES-256-GCM backends run here (else the test says why). */
+static int both_backends(const char *what)
+{
+    if (aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_LIBSODIUM) != AIOS_OK ||
+        aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_OPENSSL) != AIOS_OK) {
+        tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+        printf("%s: needs both libsodium's and OpenSSL's AES-256-GCM; not here\n", what);
+        return 0;
+    }
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+    return 1;
+}
+
+/* Seal with backend `by` (key object, or one-shot when once != 0). */
+static void gcm_seal_with(int by, int once, const uint8_t *key, uint8_t *ct, uint8_t *tag,
+                          const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen,
+                          const uint8_t *nonce)
+{
+    aios__aead_key *k = NULL;
+    tu_assert_ok(aios__aead_test_gcm_backend(by));
+    if (once) {
+        tu_assert_ok(aios__aead_seal_once(AIOS__AEAD_AES256GCM, key, ct, tag, pt, len, ad, adlen,
+                                          nonce));
+    } else {
+        tu_assert_ok(aios__aead_key_new(&k, AIOS__AEAD_AES256GCM, key));
+        tu_assert_ok(aios__aead_seal(k, ct, tag, pt, len, ad, adlen, nonce));
+        aios__aead_key_free(k);
+    }
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+}
+
+static int gcm_open_with(int by, int once, const uint8_t *key, uint8_t *pt, const uint8_t *ct,
+                         size_t len, const uint8_t *tag, const uint8_t *ad, size_t adlen,
+                         const uint8_t *nonce)
+{
+    aios__aead_key *k = NULL;
+    int rc;
+    tu_assert_ok(aios__aead_test_gcm_backend(by));
+    if (once) {
+        rc = aios__aead_open_once(AIOS__AEAD_AES256GCM, key, pt, ct, len, tag, ad, adlen, nonce,
+                                  0);
+    } else {
+        tu_assert_ok(aios__aead_key_new(&k, AIOS__AEAD_AES256GCM, key));
+        rc = aios__aead_open(k, pt, ct, len, tag, ad, adlen, nonce);
+        aios__aead_key_free(k);
+    }
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+    return rc;
+}
+
+/* Random keys, nonces, AD and lengths 0..200000 (with the edges of the
+ * threshold and of the AES block): every backend and the automatic
+ * choice give the same ciphertext and tag, and each opens what any other
+ * sealed. */
+static void test_gcm_backends_agree(void **state)
+{
+    static const size_t fixed[] = { 0, 1, 15, 16, 17, 255, 1023, 1024, 1535, 1536, 1537, 2048,
+                                    4095, 4096, 65536, 65537, 200000 };
+    static const int by[] = { AIOS__GCM_BACKEND_LIBSODIUM, AIOS__GCM_BACKEND_OPENSSL,
+                              AIOS__GCM_BACKEND_AUTO };
+    const size_t max = 200000, nfixed = sizeof(fixed) / sizeof(fixed[0]), rounds = nfixed + 40;
+    uint8_t key[32], nonce[12], ad[80], tags[3][16];
+    uint8_t *pt = malloc(max + 1), *cts[3], *out = malloc(max + 1);
+    size_t r, i, j;
+    (void)state;
+    if (!both_backends("differential AES-256-GCM"))
+        goto done_early;
+    for (i = 0; i < 3; i++) {
+        cts[i] = malloc(max + 1);
+        assert_non_null(cts[i]);
+    }
+    assert_non_null(pt);
+    assert_non_null(out);
+    for (r = 0; r < rounds; r++) {
+        uint32_t pick;
+        size_t len, adlen;
+        int once = (int)(r & 1);
+        aios__random_bytes((uint8_t *)&pick, sizeof(pick));
+        len = r < nfixed ? fixed[r] : pick % (max + 1);
+        adlen = (pick >> 8) % (sizeof(ad) + 1);
+        aios__random_bytes(key, sizeof(key));
+        aios__random_bytes(nonce, sizeof(nonce));
+        aios__random_bytes(ad, sizeof(ad));
+        aios__random_bytes(pt, len + 1);
+        for (i = 0; i < 3; i++) {
+            cts[i][len] = 0x5c;
+            gcm_seal_with(by[i], once, key, cts[i], tags[i], pt, len, ad, adlen, nonce);
+            assert_int_equal(cts[i][len], 0x5c);   /* nothing past the end */
+        }
+        /* Byte for byte equal. */
+        for (i = 1; i < 3; i++) {
+            if (len > 0)
+                assert_memory_equal(cts[i], cts[0], len);
+            assert_memory_equal(tags[i], tags[0], 16);
+        }
+        /* Each backend opens what each sealed (the same bytes: one ct). */
+        for (j = 0; j < 3; j++) {
+            memset(out, 0xee, len + 1);
+            tu_assert_ok(gcm_open_with(by[j], once, key, out, cts[0], len, tags[0], ad, adlen,
+                                       nonce));
+            if (len > 0)
+                assert_memory_equal(out, pt, len);
+            assert_int_equal(out[len], 0xee);
+        }
+    }
+    for (i = 0; i < 3; i++)
+        free(cts[i]);
+done_early:
+    free(pt);
+    free(out);
+}
+
+/* Tampering on each backend and size: AIOS_E_AUTH, and the output (or the
+ * ciphertext, in place) is all zeros afterwards. */
+static void test_gcm_tamper_each_backend(void **state)
+{
+    static const size_t sizes[] = { 100, 1536, 70001 };
+    static const int by[] = { AIOS__GCM_BACKEND_LIBSODIUM, AIOS__GCM_BACKEND_OPENSSL,
+                              AIOS__GCM_BACKEND_AUTO };
+    uint8_t key[32], nonce[12], ad[20], tag[16], t2[16];
+    uint8_t *pt = malloc(70002), *ct = malloc(70002), *c2 = malloc(70002), *out = malloc(70002);
+    size_t s, b, kind;
+    (void)state;
+    assert_non_null(pt); assert_non_null(ct); assert_non_null(c2); assert_non_null(out);
+    if (!aios__aead_available(AIOS__AEAD_AES256GCM)) {
+        printf("AES-256-GCM tampering: no hardware AES here\n");
+        goto done;
+    }
+    aios__random_bytes(key, sizeof(key));
+    aios__random_bytes(nonce, sizeof(nonce));
+    aios__random_bytes(ad, sizeof(ad));
+    for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        size_t len = sizes[s];
+        aios__random_bytes(pt, len);
+        tu_assert_ok(aios__aead_seal_once(AIOS__AEAD_AES256GCM, key, ct, tag, pt, len, ad,
+                                          sizeof(ad), nonce));
+        for (b = 0; b < sizeof(by) / sizeof(by[0]); b++) {
+            if (aios__aead_test_gcm_backend(by[b]) != AIOS_OK)
+                continue;
+            tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+            for (kind = 0; kind < 4; kind++) {
+                uint8_t ad2[20];
+                int once;
+                memcpy(c2, ct, len);
+                memcpy(t2, tag, sizeof(tag));
+                memcpy(ad2, ad, sizeof(ad));
+                switch (kind) {
+                case 0: t2[0] ^= 0x01; break;
+                case 1: c2[len - 1] ^= 0x80; break;   /* the last byte: after the bulk */
+                case 2: c2[0] ^= 0x01; break;
+                case 3: ad2[19] ^= 0x01; break;
+                }
+                for (once = 0; once < 2; once++) {
+                    memset(out, 0xee, len + 1);
+                    assert_int_equal(gcm_open_with(by[b], once, key, out, c2, len, t2, ad2,
+                                                   sizeof(ad2), nonce), AIOS_E_AUTH);
+                    assert_true(tc_is_zero(out, len));
+                    assert_int_equal(out[len], 0xee);
+                    assert_int_equal(aios_last_error_status(), AIOS_E_AUTH);
+                }
+                /* In place: the decrypted (unauthenticated) bytes are wiped. */
+                assert_int_equal(gcm_open_with(by[b], 0, key, c2, c2, len, t2, ad2, sizeof(ad2),
+                                               nonce), AIOS_E_AUTH);
+                assert_true(tc_is_zero(c2, len));
+            }
+            /* And the untampered message opens on this backend. */
+            tu_assert_ok(gcm_open_with(by[b], 0, key, out, ct, len, tag, ad, sizeof(ad), nonce));
+            assert_memory_equal(out, pt, len);
+        }
+    }
+done:
+    free(pt); free(ct); free(c2); free(out);
+}
+
+/* Many threads seal and open with one shared key object (read-only), at
+ * sizes on both sides of the threshold, in the automatic mode; every
+ * result must equal the one computed alone.  TSan runs this in CI. */
+#define GCM_THREADS 8
+#define GCM_ITER    40
+static const size_t thread_sizes[] = { 64, 1535, 1536, 65536 };
+
+typedef struct gcm_shared {
+    aios__aead_key *k;
+    uint8_t nonce[12];
+    uint8_t *pt;
+    uint8_t *want[4];
+    uint8_t want_tag[4][16];
+    int failures[GCM_THREADS];
+} gcm_shared;
+
+typedef struct gcm_thread_arg {
+    gcm_shared *sh;
+    int id;
+} gcm_thread_arg;
+
+static void *gcm_thread(void *p)
+{
+    gcm_thread_arg *a = p;
+    gcm_shared *sh = a->sh;
+    uint8_t *ct = malloc(65536), *out = malloc(65536), tag[16];
+    int it;
+    size_t s;
+    if (ct == NULL || out == NULL) {
+        sh->failures[a->id]++;
+        free(ct);
+        free(out);
+        return NULL;
+    }
+    for (it = 0; it < GCM_ITER; it++) {
+        for (s = 0; s < 4; s++) {
+            size_t len = thread_sizes[s];
+            if (aios__aead_seal(sh->k, ct, tag, sh->pt, len, NULL, 0, sh->nonce) != AIOS_OK ||
+                memcmp(ct, sh->want[s], len) != 0 || memcmp(tag, sh->want_tag[s], 16) != 0)
+                sh->failures[a->id]++;
+            if (aios__aead_open(sh->k, out, ct, len, tag, NULL, 0, sh->nonce) != AIOS_OK ||
+                memcmp(out, sh->pt, len) != 0)
+                sh->failures[a->id]++;
+            tag[3] ^= 1;
+            if (aios__aead_open(sh->k, out, ct, len, tag, NULL, 0, sh->nonce) != AIOS_E_AUTH ||
+                !tc_is_zero(out, len))
+                sh->failures[a->id]++;
+        }
+    }
+    free(ct);
+    free(out);
+    return NULL;
+}
+
+static void test_gcm_shared_key_threads(void **state)
+{
+    gcm_shared sh;
+    gcm_thread_arg args[GCM_THREADS];
+    pthread_t th[GCM_THREADS];
+    uint8_t key[32];
+    size_t s;
+    int i;
+    (void)state;
+    if (!aios__aead_available(AIOS__AEAD_AES256GCM)) {
+        printf("AES-256-GCM threads: no hardware AES here\n");
+        return;
+    }
+    memset(&sh, 0, sizeof(sh));
+    aios__random_bytes(key, sizeof(key));
+    aios__random_bytes(sh.nonce, sizeof(sh.nonce));
+    sh.pt = malloc(65536);
+    assert_non_null(sh.pt);
+    aios__random_bytes(sh.pt, 65536);
+    tu_assert_ok(aios__aead_key_new(&sh.k, AIOS__AEAD_AES256GCM, key));
+    for (s = 0; s < 4; s++) {
+        sh.want[s] = malloc(thread_sizes[s]);
+        assert_non_null(sh.want[s]);
+        tu_assert_ok(aios__aead_seal_once(AIOS__AEAD_AES256GCM, key, sh.want[s], sh.want_tag[s],
+                                          sh.pt, thread_sizes[s], NULL, 0, sh.nonce));
+    }
+    for (i = 0; i < GCM_THREADS; i++) {
+        args[i].sh = &sh;
+        args[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, gcm_thread, &args[i]), 0);
+    }
+    for (i = 0; i < GCM_THREADS; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (i = 0; i < GCM_THREADS; i++)
+        assert_int_equal(sh.failures[i], 0);
+    aios__aead_key_free(sh.k);
+    for (s = 0; s < 4; s++)
+        free(sh.want[s]);
+    free(sh.pt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +624,9 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_tampering_rejected_and_wiped),
         cmocka_unit_test(test_keys_are_independent),
+        cmocka_unit_test(test_gcm_backends_agree),
+        cmocka_unit_test(test_gcm_tamper_each_backend),
+        cmocka_unit_test(test_gcm_shared_key_threads),
     };
     return cmocka_run_group_tests(tests, tc_setup, NULL);
 }

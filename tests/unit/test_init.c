@@ -67,8 +67,10 @@ static void test_build_info_is_json(void **state)
     assert_true(json_is_boolean(json_object_get(cpu, "sha_ni")));
     const char *aead = json_string_value(json_object_get(json_object_get(root, "uses"), "bulk_aead"));
     assert_non_null(aead);
-    /* The bulk AEAD follows the CPU: AES-GCM exactly when AES-NI is there. */
-    if (json_is_true(json_object_get(cpu, "aesni")) && json_is_true(json_object_get(cpu, "pclmul")))
+    /* The bulk AEAD follows the CPU: AES-GCM exactly when it has AES
+     * instructions (x86 AES-NI with PCLMUL, or Arm's AES), else XChaCha. */
+    if ((json_is_true(json_object_get(cpu, "aesni")) && json_is_true(json_object_get(cpu, "pclmul"))) ||
+        json_is_true(json_object_get(cpu, "arm_aes")))
         assert_string_equal(aead, "aes256gcm");
     else
         assert_string_equal(aead, "xchacha20poly1305");
