@@ -310,7 +310,20 @@ def _recipients(recipients: Recipients, keep: List[Any]) -> Tuple[Any, int]:
     return array, n
 
 
+_default_seal_options: Any = None
+
+
 def _seal_options(suite: Union[Suite, int, str], chunk_size: int, threads: int) -> Any:
+    global _default_seal_options
+    if suite is Suite.AUTO and chunk_size == 0 and threads == 0:
+        # The common call: one struct, built once, only ever read by C.
+        if _default_seal_options is None:
+            _default_seal_options = _seal_options_make(Suite.AUTO, 0, 0)
+        return _default_seal_options
+    return _seal_options_make(suite, chunk_size, threads)
+
+
+def _seal_options_make(suite: Union[Suite, int, str], chunk_size: int, threads: int) -> Any:
     # What aios_envelope_seal_options_init does (zero, then the version),
     # without a call: the struct's layout is checked by test_envelope_layout.
     opts = _ffi.aios_envelope_seal_options()
