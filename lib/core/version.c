@@ -62,8 +62,8 @@ void aios__build_info_prepare(void)
         "\"openssl\":\"%s\"},"
         "\"cpu\":{\"aesni\":%s,\"pclmul\":%s,\"avx\":%s,\"avx2\":%s,\"sha_ni\":%s,"
         "\"arm_aes\":%s,\"arm_sha2\":%s},"
-        "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\","
-        "\"aes256gcm_openssl_min\":%zu},"
+        "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\"},"
+        "\"tuning\":{\"aes256gcm_openssl_min\":%zu},"
         "\"build\":{\"type\":\"%s\",\"compiler\":\"%s\",\"sanitizers\":\"%s\"}}",
         AIOS_VERSION_STRING, AIOS_ABI_VERSION,
         aios__crypto_sodium_version(), aios__crypto_mbedtls_version(),

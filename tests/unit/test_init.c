@@ -67,6 +67,16 @@ static void test_build_info_is_json(void **state)
     assert_true(json_is_boolean(json_object_get(cpu, "sha_ni")));
     const char *aead = json_string_value(json_object_get(json_object_get(root, "uses"), "bulk_aead"));
     assert_non_null(aead);
+    {
+        /* "uses" holds tokens only (bindings map it to string maps);
+         * numbers go to "tuning". */
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(root, "uses"), k, v)
+            assert_true(json_is_string(v));
+        assert_true(json_is_integer(json_object_get(json_object_get(root, "tuning"),
+                                                    "aes256gcm_openssl_min")));
+    }
     /* The bulk AEAD follows the CPU: AES-GCM exactly when it has AES
      * instructions (x86 AES-NI with PCLMUL, or Arm's AES), else XChaCha. */
     if ((json_is_true(json_object_get(cpu, "aesni")) && json_is_true(json_object_get(cpu, "pclmul"))) ||
