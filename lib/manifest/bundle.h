@@ -1,0 +1,189 @@
+/*
+ * lib/manifest: the Sigstore bundle / DSSE / in-toto statement codec of
+ * the OMS format (docs/MANIFEST.md sections 3-6, 8-10), internal so far.
+ *
+ *   aios__mb_bundle_parse     bundle JSON -> material, payload, signature
+ *                             (steps 1-3 of MANIFEST.md 11; no trust)
+ *   aios__mb_pae              DSSE PAE (4.5); aios__mb_pae_legacy the
+ *                             0.2.0 form (4.6, verify only)
+ *   aios__mb_statement_parse  payload -> subject, serialization, resources
+ *                             and the root digest check (steps 7-9)
+ *   aios__mb_verify_key       steps 1-9 for the key method with a public
+ *                             key the caller gives (7.1)
+ *   aios__mb_statement_encode / aios__mb_sign_key
+ *                             the writer (12.4-12.6), for the default and
+ *                             the oms-1.0 profile
+ *
+ * Everything is bounded before allocation (MANIFEST.md 10).  JSON is
+ * Jansson's (never json_set_alloc_funcs: its memory is plain malloc).
+ * Parsed objects are plain data, immutable after the parse; any number of
+ * threads may read one.
+ */
+#ifndef AIOS_LIB_MANIFEST_BUNDLE_H
+#define AIOS_LIB_MANIFEST_BUNDLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aios/core.h"
+#include "aios/key.h"
+
+/* ---- statuses
+ * TODO(manifest status): MANIFEST.md 13 proposes a -300 block; until it is
+ * in include/aios/core.h, each cause maps to the closest existing code
+ * through these names, so switching is a change here only. */
+#define AIOS__MB_E_KEY_MISMATCH AIOS_E_AUTH        /* -> AIOS_E_MANIFEST_KEY_MISMATCH (-301) */
+#define AIOS__MB_E_ROOT_DIGEST  AIOS_E_AUTH        /* -> AIOS_E_MANIFEST_ROOT_DIGEST (-304) */
+#define AIOS__MB_E_PREDICATE    AIOS_E_VERSION     /* -> AIOS_E_MANIFEST_PREDICATE (-305) */
+#define AIOS__MB_E_PATH         AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_PATH (-306) */
+#define AIOS__MB_E_DUPLICATE    AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_DUPLICATE (-307) */
+#define AIOS__MB_E_SIGNATURES   AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_SIGNATURES (-308) */
+#define AIOS__MB_E_METHOD       AIOS_E_INVALID_ARGUMENT /* -> AIOS_E_MANIFEST_METHOD (-315) */
+#define AIOS__MB_E_EMPTY        AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_EMPTY (-314) */
+
+/* ---- limits (MANIFEST.md 10) */
+#define AIOS__MB_BUNDLE_MAX     ((size_t)64 << 20)
+#define AIOS__MB_PAYLOAD_MAX    ((size_t)48 << 20)
+#define AIOS__MB_DEPTH_MAX      64
+#define AIOS__MB_RESOURCES_MAX  ((size_t)1 << 20)
+#define AIOS__MB_PATH_MAX       4096
+#define AIOS__MB_COMPONENT_MAX  255
+#define AIOS__MB_COMPONENTS_MAX 128
+#define AIOS__MB_IGNORE_MAX     1024
+#define AIOS__MB_SUBJECT_MAX    1024
+#define AIOS__MB_CERTS_MAX      8
+#define AIOS__MB_CERT_MAX       ((size_t)16 << 10)
+#define AIOS__MB_TLOG_MAX       64
+#define AIOS__MB_RAWKEY_MAX     ((size_t)64 << 10)   /* publicKey.rawBytes, decoded */
+#define AIOS__MB_SIG_MAX        1024                 /* signatures[0].sig, decoded */
+#define AIOS__MB_PROVENANCE_MAX ((size_t)64 << 10)
+#define AIOS__MB_SHARD_SIZE_MAX ((uint64_t)1 << 53)
+
+#define AIOS__MB_MEDIA_TYPE     "application/vnd.dev.sigstore.bundle.v0.3+json"
+#define AIOS__MB_MEDIA_TYPE_OLD "application/vnd.dev.sigstore.bundle+json;version=0.3"
+#define AIOS__MB_PAYLOAD_TYPE   "application/vnd.in-toto+json"
+#define AIOS__MB_STATEMENT_TYPE "https://in-toto.io/Statement/v1"
+#define AIOS__MB_PREDICATE_V1   "https://model_signing/signature/v1.0"
+#define AIOS__MB_PREDICATE_V01  "https://model_signing/Digests/v0.1"
+
+/* Profiles (MANIFEST.md 9, 17). */
+#define AIOS__MB_PROFILE_MODEL_SIGNING_1 0   /* default: what model_signing 1.x accepts */
+#define AIOS__MB_PROFILE_OMS_1_0         1
+
+/* Verify flags. */
+#define AIOS__MB_IGNORE_HINT 0x1u            /* skip the hint comparison (4.3) */
+
+/* ---- the bundle */
+
+typedef enum aios__mb_method {
+    AIOS__MB_METHOD_KEY     = 1,   /* verificationMaterial.publicKey */
+    AIOS__MB_METHOD_CHAIN   = 2,   /* x509CertificateChain */
+    AIOS__MB_METHOD_KEYLESS = 3    /* certificate (Sigstore keyless) */
+} aios__mb_method;
+
+typedef struct aios__mb_blob {
+    uint8_t *p;
+    size_t   len;
+} aios__mb_blob;
+
+typedef struct aios__mb_bundle {
+    aios__mb_method method;
+    char    *hint;              /* publicKey.hint, NUL-terminated; NULL when absent/null/"" */
+    uint8_t *raw_key;           /* publicKey.rawBytes decoded (PEM text or DER); NULL if absent */
+    size_t   raw_key_len;
+    aios__mb_blob certs[AIOS__MB_CERTS_MAX];   /* CHAIN: leaf first; KEYLESS: certs[0] */
+    size_t   cert_count;
+    size_t   tlog_count;
+    uint8_t *payload;           /* decoded, 1..AIOS__MB_PAYLOAD_MAX bytes */
+    size_t   payload_len;
+    uint8_t *sig;               /* decoded signatures[0].sig */
+    size_t   sig_len;
+} aios__mb_bundle;
+
+/* Steps 1-3 of MANIFEST.md 11 (and 3.2's oneof and keyless tlog rule).
+ * max_len 0 means AIOS__MB_BUNDLE_MAX; a larger value is capped to it. */
+int  aios__mb_bundle_parse(aios__mb_bundle **out, const uint8_t *json, size_t len,
+                           size_t max_len, int profile);
+void aios__mb_bundle_free(aios__mb_bundle *b);   /* NULL ok */
+
+/* ---- PAE: a new aios__malloc'd buffer in *out (aios__free it). */
+int aios__mb_pae(uint8_t **out, size_t *out_len, const uint8_t *payload, size_t len);
+int aios__mb_pae_legacy(uint8_t **out, size_t *out_len, const uint8_t *payload, size_t len);
+
+/* ---- the statement */
+
+typedef enum aios__mb_serial {
+    AIOS__MB_FILES  = 1,
+    AIOS__MB_SHARDS = 2
+} aios__mb_serial;
+
+typedef enum aios__mb_hash {
+    AIOS__MB_SHA256  = 1,   /* 32-byte digests */
+    AIOS__MB_BLAKE2B = 2    /* BLAKE2b-512, 64-byte digests */
+} aios__mb_hash;
+
+typedef struct aios__mb_resource {
+    const char *name;       /* the full name as listed (NUL-terminated) */
+    size_t   name_len;
+    size_t   path_len;      /* bytes of name before ":start:end" (== name_len for files) */
+    uint64_t start, end;    /* shards only */
+    uint8_t  digest[64];
+    size_t   digest_len;    /* 32 or 64 */
+} aios__mb_resource;
+
+#define AIOS__MB_F_LEGACY      0x1u   /* Digests/v0.1 predicate; root derived (6.2) */
+#define AIOS__MB_F_SINGLE_FILE 0x2u   /* the only path is "." (5.5.6) */
+
+typedef struct aios__mb_statement {
+    const char *subject_name;         /* may be "" (default profile) */
+    uint8_t  root[32];                /* subject[0].digest.sha256, checked against resources */
+    aios__mb_serial method;
+    aios__mb_hash   hash_type;
+    uint64_t shard_size;              /* shards only */
+    int      allow_symlinks;
+    const char *const *ignore_paths;  /* as listed, repeats removed not (a set: order free) */
+    size_t   ignore_count;
+    const aios__mb_resource *resources;   /* in listed order */
+    size_t   resource_count;
+    const char *provenance_json;      /* compact JSON of annotations.aios_provenance, or NULL */
+    uint32_t flags;                   /* AIOS__MB_F_* */
+    uint8_t  statement_digest[32];    /* SHA-256 of the payload bytes (6.1) */
+} aios__mb_statement;
+
+/* Steps 7-9: parse the exact payload bytes and check the root digest.
+ * legacy != 0 when the payload was verified over the legacy PAE (then the
+ * Digests/v0.1 predicate is required). */
+int  aios__mb_statement_parse(aios__mb_statement **out, const uint8_t *payload, size_t len,
+                              int profile, int legacy);
+void aios__mb_statement_free(aios__mb_statement *st);   /* NULL ok */
+
+/* Steps 1-9 for the key method.  key: ECDSA P-256/P-384 or Ed25519 with
+ * the VERIFY purpose.  On success *out is the verified statement. */
+int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t len,
+                        const aios_key *key, int profile, uint32_t flags);
+
+/* hint = lowercase hex SHA-256 of the key's canonical SPKI PEM (4.3):
+ * 65 bytes with the NUL. */
+int aios__mb_key_hint(char hint[65], const aios_key *key);
+
+/* ---- writing */
+
+/* The statement of st (subject_name, method, hash_type, shard_size,
+ * allow_symlinks, ignore_paths, resources as listed, provenance_json may
+ * be NULL); the root is computed here (st->root is not read).  Resource
+ * names are written as given; algorithms follow the profile (5.4). */
+int aios__mb_statement_encode(aios_buffer **out, const aios__mb_statement *st, int profile);
+/* Statement -> PAE -> aios_key_sign -> bundle with the key's hint. */
+int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
+                      const aios_key *key, int profile);
+
+/* ---- helpers exposed for the tests and the fuzzer */
+
+/* MANIFEST.md 3.5: either alphabet, optional complete padding, no
+ * whitespace, unused bits ignored.  out_cap >= (len / 4 + 1) * 3. */
+int aios__mb_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
+                           const char *in, size_t len);
+/* MANIFEST.md 5.3 (a path, not ".").  AIOS__MB_E_PATH. */
+int aios__mb_path_check(const char *p, size_t len, const char *what);
+
+#endif /* AIOS_LIB_MANIFEST_BUNDLE_H */

@@ -1,0 +1,638 @@
+/*
+ * The model walker (lib/manifest/walk.c, docs/MANIFEST.md 5.3 and 5.5):
+ * what is recorded and in which order (both profiles, on the cases where
+ * they differ), names, ignore paths, symlinks (refused, allowed beneath
+ * the root, leaving it, dangling, looping), special files, unreadable
+ * directories, single-file models, limits, and the opener that never
+ * follows a symlink.
+ */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "test_manifest_util.h"
+
+static aios__mf_walk_options opts_default(void)
+{
+    aios__mf_walk_options o;
+    memset(&o, 0, sizeof(o));
+    return o;
+}
+
+/* Assert the walk's entry names, in order. */
+static void expect_names(const aios__mf_walk *w, const char *const *names, size_t n)
+{
+    size_t i;
+    for (i = 0; i < w->n && i < n; i++)
+        if (strcmp(w->entries[i].path, names[i]) != 0)
+            print_error("entry %zu: '%s', expected '%s'\n", i, w->entries[i].path, names[i]);
+    assert_int_equal(w->n, n);
+    for (i = 0; i < n; i++)
+        assert_string_equal(w->entries[i].path, names[i]);
+}
+
+static const aios__mf_entry *find(const aios__mf_walk *w, const char *name)
+{
+    size_t i;
+    for (i = 0; i < w->n; i++)
+        if (strcmp(w->entries[i].path, name) == 0)
+            return &w->entries[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------ names */
+
+static void test_path_check(void **state)
+{
+    static const char *const good[] = {
+        "a", "a/b", "with space.txt", "\xc3\xbc" "ber/\xe5\x90\x8d" ".bin", "a:b:c", "..a",
+        ".hidden", "a/.b", "a\\b", "...",
+    };
+    static const char *const bad[] = {
+        "/abs", "a//b", "a/", "./a", "a/.", "..", "a/../b", ".", "\xff", "a/\xc0\xaf",
+        "\xed\xa0\x80",   /* a surrogate */
+    };
+    char big[AIOS__MF_PATH_MAX + 2];
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof(good) / sizeof(*good); i++)
+        tu_assert_ok(aios__mf_path_check(good[i], strlen(good[i]), "t"));
+    for (i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+        tu_assert_status(aios__mf_path_check(bad[i], strlen(bad[i]), "t"), AIOS__E_MANIFEST_PATH);
+    tu_assert_status(aios__mf_path_check("", 0, "t"), AIOS__E_MANIFEST_PATH);
+    tu_assert_status(aios__mf_path_check("a\0b", 3, "t"), AIOS__E_MANIFEST_PATH);
+    /* 4096 bytes in components of 255 or fewer: fine; 4097: too long */
+    for (i = 0; i < AIOS__MF_PATH_MAX + 1; i++)
+        big[i] = (i % 200 == 199) ? '/' : 'x';
+    big[AIOS__MF_PATH_MAX - 1] = 'y';
+    tu_assert_ok(aios__mf_path_check(big, AIOS__MF_PATH_MAX, "t"));
+    tu_assert_status(aios__mf_path_check(big, AIOS__MF_PATH_MAX + 1, "t"), AIOS__E_MANIFEST_PATH);
+    memset(big, 'x', 256);
+    tu_assert_ok(aios__mf_path_check(big, 255, "t"));
+    tu_assert_status(aios__mf_path_check(big, 256, "t"), AIOS__E_MANIFEST_PATH);
+    /* 128 components fine, 129 not */
+    for (i = 0; i < 129; i++) {
+        big[2 * i] = 'd';
+        big[2 * i + 1] = '/';
+    }
+    tu_assert_ok(aios__mf_path_check(big, 2 * 128 - 1, "t"));
+    tu_assert_status(aios__mf_path_check(big, 2 * 129 - 1, "t"), AIOS__E_MANIFEST_PATH);
+}
+
+static int cmpc(const char *a, const char *b)
+{
+    return aios__mf_cmp_components(a, strlen(a), b, strlen(b));
+}
+
+static int cmpp(const char *a, const char *b)
+{
+    return aios__mf_cmp_codepoints(a, strlen(a), b, strlen(b));
+}
+
+static void test_orders(void **state)
+{
+    (void)state;
+    /* MANIFEST.md 5.3's examples */
+    assert_true(cmpc("a/b", "a-b") < 0);
+    assert_true(cmpc("a-b", "a.b") < 0);
+    assert_true(cmpc("tok/vocab", "tok.json") < 0);
+    assert_true(cmpc("a b", "a/b") > 0);
+    assert_true(cmpc("a", "a/b") < 0);
+    assert_true(cmpc("a/b", "a") > 0);
+    assert_true(cmpc("a/b/c", "a/b") > 0);
+    assert_true(cmpc("x", "x") == 0);
+    assert_true(cmpp("a/b", "a-b") > 0);
+    assert_true(cmpp("tok/vocab", "tok.json") > 0);
+    assert_true(cmpp("f:10:20", "f:9:10") < 0);
+    /* non-ASCII sorts after ASCII in both, by code point */
+    assert_true(cmpc("\xc3\xa9", "z") > 0);
+    assert_true(cmpp("\xc3\xa9", "\xe2\x82\xac") < 0);   /* U+00E9 < U+20AC */
+    assert_true(cmpc("\xef\xbf\xbd", "\xf0\x9f\x98\x80") < 0);   /* U+FFFD < U+1F600 */
+    assert_true(aios__mf_cmp_profile(AIOS__MF_PROFILE_MODEL_SIGNING_1, "a/b", 3, "a-b", 3) < 0);
+    assert_true(aios__mf_cmp_profile(AIOS__MF_PROFILE_OMS_1_0, "a/b", 3, "a-b", 3) > 0);
+}
+
+/* ------------------------------------------------------------ walking */
+
+static void test_nested(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    static const char *const expect[] = {
+        "a/b/c.bin", "a/x", "empty", "top", "with space.txt",
+        "\xc3\xbc" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9/\xe5\x90\x8d\xe5\x89\x8d.txt",
+    };
+    (void)state;
+    mt_write_str(d, "a/b/c.bin", "ccc");
+    mt_write_str(d, "a/x", "xx");
+    mt_write(d, "empty", NULL, 0);
+    mt_write_str(d, "top", "top!");
+    mt_write_str(d, "with space.txt", "spaces");
+    mt_write_str(d, expect[5], "unicode");
+    mt_mkdir(d, "emptydir/sub");       /* empty directories leave no trace */
+    mt_write_str(d, ".git/config", "g");   /* default ignores */
+    mt_write_str(d, ".gitattributes", "g");
+    mt_write_str(d, ".github/workflows/ci.yml", "g");
+    mt_write_str(d, ".gitignore", "g");
+
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    expect_names(w, expect, 6);
+    assert_int_equal(w->single_file, 0);
+    assert_int_equal(find(w, "empty")->size, 0);
+    assert_int_equal(find(w, "top")->size, 4);
+    assert_int_equal(w->total_bytes, 3 + 2 + 0 + 4 + 6 + 7);
+    assert_string_equal(find(w, "a/x")->open_path, "a/x");
+    assert_int_equal(find(w, "a/x")->via_symlink, 0);
+    aios__mf_walk_free(w);
+
+    /* git defaults off: they are entries too */
+    o.no_git_defaults = 1;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    assert_int_equal(w->n, 10);
+    assert_string_equal(w->entries[0].path, ".git/config");
+    assert_string_equal(w->entries[1].path, ".gitattributes");
+    assert_string_equal(w->entries[2].path, ".github/workflows/ci.yml");
+    aios__mf_walk_free(w);
+
+    /* the same through a directory descriptor, and a trailing slash */
+    {
+        int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char p[4200];
+        assert_true(fd >= 0);
+        tu_assert_ok(aios__mf_walk_dirfd(&w, fd, NULL));
+        expect_names(w, expect, 6);
+        aios__mf_walk_free(w);
+        close(fd);   /* the walk had its own copy */
+        snprintf(p, sizeof(p), "%s/", d);
+        tu_assert_ok(aios__mf_walk_path(&w, p, NULL));
+        expect_names(w, expect, 6);
+        aios__mf_walk_free(w);
+    }
+    mt_rmtree(d);
+}
+
+static void test_profiles_order(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    static const char *const comp[] = {
+        "a/b", "a-b", "a.b", "a b", "tok/vocab", "tok.json", "tok0", "\xc3\xa9t\xc3\xa9",
+    };
+    static const char *const code[] = {
+        "a b", "a-b", "a.b", "a/b", "tok.json", "tok/vocab", "tok0", "\xc3\xa9t\xc3\xa9",
+    };
+    size_t i;
+    (void)state;
+    for (i = 0; i < 8; i++)
+        mt_write_str(d, comp[i], comp[i]);
+    /* component order puts "a b" after "a/b" too: ' ' (0x20) > '/' as 0x00 */
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    {
+        static const char *const want[] = {
+            "a/b", "a b", "a-b", "a.b", "tok/vocab", "tok.json", "tok0", "\xc3\xa9t\xc3\xa9",
+        };
+        expect_names(w, want, 8);
+    }
+    aios__mf_walk_free(w);
+    o.profile = AIOS__MF_PROFILE_OMS_1_0;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    expect_names(w, code, 8);
+    aios__mf_walk_free(w);
+    mt_rmtree(d);
+}
+
+static void test_ignore_paths(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    const char *ign[] = { "cache", "a/file", "special" };
+    (void)state;
+    mt_write_str(d, "cache/x", "1");
+    mt_write_str(d, "cache/deep/y", "1");
+    mt_write_str(d, "cache2/y", "2");
+    mt_write_str(d, "sub/cache", "3");     /* anchored at the root: kept */
+    mt_write_str(d, "a/file", "4");
+    mt_write_str(d, "a/file2", "5");
+    mt_write_str(d, "a/filex/z", "6");
+    mt_write_str(d, "sub/.git/HEAD", "7"); /* .git only at the root */
+    mt_mkdir(d, "special");
+    assert_int_equal(mkfifo(mt_path(d, "special/fifo"), 0644), 0);
+    mt_symlink(d, "special/link", "/etc/passwd");
+    mt_symlink(d, "cache/link", "../../outside");
+    o.ignore_paths = ign;
+    o.ignore_paths_len = 3;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    {
+        static const char *const want[] = {
+            "a/file2", "a/filex/z", "cache2/y", "sub/.git/HEAD", "sub/cache",
+        };
+        expect_names(w, want, 5);
+    }
+    aios__mf_walk_free(w);
+
+    /* without them, the FIFO is refused (the other traps stay ignored) */
+    ign[2] = "special/link";
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SPECIAL_FILE);
+    assert_null(w);
+
+    /* ignore paths must be canonical */
+    {
+        static const char *const bad[] = { "../x", "/abs", "a//b", "./a", "a/", "" };
+        size_t i;
+        for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+            const char *one[1];
+            one[0] = bad[i];
+            o.ignore_paths = one;
+            o.ignore_paths_len = 1;
+            tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_PATH);
+        }
+        o.ignore_paths = NULL;
+        o.ignore_paths_len = 1;
+        tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_INVALID_ARGUMENT);
+        o.ignore_paths = ign;
+        o.ignore_paths_len = AIOS__MF_IGNORE_MAX + 1;
+        tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_LIMIT);
+    }
+    mt_rmtree(d);
+}
+
+static void test_exclude_file(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    struct stat st;
+    (void)state;
+    mt_write_str(d, "model.bin", "m");
+    mt_write_str(d, "sub/my.sig", "{}");
+    assert_int_equal(stat(mt_path(d, "sub/my.sig"), &st), 0);
+    o.exclude_file = 1;
+    o.exclude_dev = (uint64_t)st.st_dev;
+    o.exclude_ino = (uint64_t)st.st_ino;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    assert_int_equal(w->n, 1);
+    assert_string_equal(w->entries[0].path, "model.bin");
+    aios__mf_walk_free(w);
+    mt_rmtree(d);
+}
+
+static void test_symlinks(void **state)
+{
+    char *d = mt_tmpdir();
+    char *outside = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    const aios__mf_entry *e;
+    char abs_target[4200];
+    (void)state;
+    mt_write_str(outside, "secret", "outside the model");
+    mt_write_str(d, "sub/target", "target bytes");
+    mt_write_str(d, "real", "real");
+    mt_symlink(d, "link", "sub/target");
+    mt_symlink(d, "sub/up", "../real");            /* inside, through .. */
+    mt_symlink(d, "chain", "sub/./up");            /* a link to a link */
+    mt_symlink(d, "dirlink", "sub");               /* a directory: skipped */
+    mt_symlink(d, "dotlink", ".");                 /* the root itself: skipped */
+
+    /* refused unless allowed */
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "symlink"));
+    assert_null(w);
+
+    o.allow_symlinks = 1;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    {
+        static const char *const want[] = { "chain", "link", "real", "sub/target", "sub/up" };
+        expect_names(w, want, 5);
+    }
+    e = find(w, "link");
+    assert_int_equal(e->via_symlink, 1);
+    assert_string_equal(e->open_path, "sub/target");
+    assert_int_equal(e->size, 12);
+    assert_string_equal(find(w, "sub/up")->open_path, "real");
+    assert_string_equal(find(w, "chain")->open_path, "real");
+    assert_int_equal(find(w, "chain")->ino, find(w, "real")->ino);
+    aios__mf_walk_free(w);
+
+    /* leaving the root: relative and absolute */
+    mt_symlink(d, "sub/esc", "../../x/secret");
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "sub/esc"));
+    assert_non_null(strstr(aios_last_error_message(), "outside"));
+    unlink(mt_path(d, "sub/esc"));
+    snprintf(abs_target, sizeof(abs_target), "%s/secret", outside);
+    mt_symlink(d, "abs", abs_target);
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "'abs'"));
+    unlink(mt_path(d, "abs"));
+    /* an absolute link even into the root is refused (it would break when
+     * the model moves) */
+    snprintf(abs_target, sizeof(abs_target), "%s/real", d);
+    mt_symlink(d, "abs-in", abs_target);
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    unlink(mt_path(d, "abs-in"));
+    /* a link through a link that leaves */
+    mt_symlink(d, "sub/out", "..");
+    mt_symlink(d, "via", "sub/out/../real");    /* sub/out is the root, .. leaves it */
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "'via'"));
+    unlink(mt_path(d, "via"));
+    unlink(mt_path(d, "sub/out"));
+
+    /* dangling */
+    mt_symlink(d, "dangle", "nothing-here");
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "dangles"));
+    unlink(mt_path(d, "dangle"));
+    mt_symlink(d, "dangle2", "real/x");   /* a file used as a directory */
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    unlink(mt_path(d, "dangle2"));
+
+    /* loops: two links, and one pointing at itself */
+    mt_symlink(d, "loop/a", "b");
+    mt_symlink(d, "loop/b", "a");
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "loops"));
+    assert_non_null(strstr(aios_last_error_message(), "'loop/"));
+    unlink(mt_path(d, "loop/a"));
+    unlink(mt_path(d, "loop/b"));
+    mt_symlink(d, "self", "self");
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_non_null(strstr(aios_last_error_message(), "loops"));
+    unlink(mt_path(d, "self"));
+    /* a directory loop through a symlink is not descended */
+    mt_symlink(d, "sub/again", "..");
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    assert_int_equal(w->n, 5);
+    aios__mf_walk_free(w);
+
+    /* a link to a FIFO inside the root */
+    mt_mkdir(d, "fifo-dir");
+    assert_int_equal(mkfifo(mt_path(d, "fifo-dir/f"), 0644), 0);
+    {
+        const char *ign[] = { "fifo-dir" };
+        o.ignore_paths = ign;
+        o.ignore_paths_len = 1;
+        mt_symlink(d, "tofifo", "fifo-dir/f");
+        tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SPECIAL_FILE);
+        assert_non_null(strstr(aios_last_error_message(), "tofifo"));
+        o.ignore_paths_len = 0;
+    }
+    mt_rmtree(outside);
+    mt_rmtree(d);
+}
+
+static void test_special_files(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk *w = NULL;
+    struct sockaddr_un sa;
+    int s;
+    (void)state;
+    mt_write_str(d, "ok", "ok");
+    assert_int_equal(mkfifo(mt_path(d, "pipe"), 0644), 0);
+    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    assert_non_null(strstr(aios_last_error_message(), "'pipe' is a FIFO"));
+    unlink(mt_path(d, "pipe"));
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    assert_true(strlen(mt_path(d, "sock")) < sizeof(sa.sun_path));
+    strcpy(sa.sun_path, mt_path(d, "sock"));
+    s = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    assert_non_null(strstr(aios_last_error_message(), "'sock' is a socket"));
+    close(s);
+    unlink(mt_path(d, "sock"));
+
+    /* the model path itself */
+    assert_int_equal(mkfifo(mt_path(d, "pipe2"), 0644), 0);
+    tu_assert_status(aios__mf_walk_path(&w, mt_path(d, "pipe2"), NULL),
+                     AIOS__E_MANIFEST_SPECIAL_FILE);
+    tu_assert_status(aios__mf_walk_path(&w, "/dev/null", NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    assert_null(w);
+    mt_rmtree(d);
+}
+
+static int walk_status(void *arg)
+{
+    aios__mf_walk *w = NULL;
+    int rc = aios__mf_walk_path(&w, arg, NULL);
+    if (rc == AIOS_E_IO && strstr(aios_last_error_message(), "'locked'") == NULL)
+        rc = -1000;   /* the message must name the directory */
+    aios__mf_walk_free(w);
+    return rc;
+}
+
+static void test_unreadable_dir(void **state)
+{
+    char *d = mt_tmpdir();
+    (void)state;
+    mt_write_str(d, "ok", "ok");
+    mt_write_str(d, "locked/inner", "x");
+    assert_int_equal(chmod(mt_path(d, "locked"), 0), 0);
+    if (geteuid() == 0) {
+        /* root reads anything: check it in a child without privileges */
+        assert_int_equal(chmod(d, 0755), 0);
+        assert_int_equal(mt_as_nobody(walk_status, d), AIOS_E_IO);
+    } else {
+        assert_int_equal(walk_status(d), AIOS_E_IO);
+        assert_non_null(strstr(aios_last_error_message(), "Permission denied"));
+    }
+    mt_rmtree(d);
+}
+
+static void test_single_file(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    const char *ign[] = { "model.bin" };
+    (void)state;
+    mt_write_str(d, "model.bin", "weights");
+    mt_write_str(d, "other", "not part of it");
+    o.ignore_paths = ign;       /* ignore paths do not apply to a single file */
+    o.ignore_paths_len = 1;
+    tu_assert_ok(aios__mf_walk_path(&w, mt_path(d, "model.bin"), &o));
+    assert_int_equal(w->single_file, 1);
+    assert_int_equal(w->n, 1);
+    assert_string_equal(w->entries[0].path, ".");
+    assert_null(w->entries[0].open_path);
+    assert_int_equal(w->entries[0].size, 7);
+    aios__mf_walk_free(w);
+    o.profile = AIOS__MF_PROFILE_OMS_1_0;
+    tu_assert_ok(aios__mf_walk_path(&w, mt_path(d, "model.bin"), &o));
+    assert_string_equal(w->entries[0].path, "model.bin");
+    aios__mf_walk_free(w);
+
+    /* a symlink as the model path is the caller's choice: followed */
+    mt_symlink(d, "alias", "model.bin");
+    tu_assert_ok(aios__mf_walk_path(&w, mt_path(d, "alias"), &o));
+    assert_string_equal(w->entries[0].path, "alias");
+    assert_int_equal(w->entries[0].size, 7);
+    aios__mf_walk_free(w);
+
+    tu_assert_status(aios__mf_walk_path(&w, mt_path(d, "missing"), &o), AIOS_E_NOT_FOUND);
+    tu_assert_status(aios__mf_walk_path(&w, mt_path(d, "model.bin/x"), &o), AIOS_E_NOT_FOUND);
+    tu_assert_status(aios__mf_walk_path(&w, NULL, &o), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios__mf_walk_path(NULL, d, &o), AIOS_E_INVALID_ARGUMENT);
+    o.profile = (aios__mf_profile)7;
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_INVALID_ARGUMENT);
+    mt_rmtree(d);
+}
+
+static void test_bad_names(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk *w = NULL;
+    int fd;
+    (void)state;
+    mt_write_str(d, "sub/ok", "ok");
+    mt_write_str(d, "sub/bad\xff\xfe", "latin-1 name");
+    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_PATH);
+    assert_non_null(strstr(aios_last_error_message(), "UTF-8"));
+    assert_non_null(strstr(aios_last_error_message(), "'sub'"));
+    unlink(mt_path(d, "sub/bad\xff\xfe"));
+    /* an ignored directory's bad names do not matter */
+    mt_write_str(d, "junk/bad\xc0\x80", "overlong NUL");
+    {
+        aios__mf_walk_options o = opts_default();
+        const char *ign[] = { "junk" };
+        o.ignore_paths = ign;
+        o.ignore_paths_len = 1;
+        tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+        assert_int_equal(w->n, 1);
+        aios__mf_walk_free(w);
+    }
+    unlink(mt_path(d, "junk/bad\xc0\x80"));
+
+    /* a path over 4096 bytes: 17 directories of 250 bytes */
+    {
+        char name[251];
+        int i, cur = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        memset(name, 'n', 250);
+        name[250] = '\0';
+        assert_true(cur >= 0);
+        for (i = 0; i < 17; i++) {
+            int next;
+            assert_int_equal(mkdirat(cur, name, 0755), 0);
+            next = openat(cur, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            assert_true(next >= 0);
+            close(cur);
+            cur = next;
+        }
+        fd = openat(cur, "f", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        close(fd);
+        close(cur);
+        tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_PATH);
+        assert_non_null(strstr(aios_last_error_message(), "4096"));
+    }
+    mt_rmtree(d);
+}
+
+static void test_limits(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk_options o = opts_default();
+    aios__mf_walk *w = NULL;
+    int i, cur;
+    (void)state;
+    for (i = 0; i < 5; i++) {
+        char n[16];
+        snprintf(n, sizeof(n), "f%d", i);
+        mt_write_str(d, n, n);
+    }
+    o.max_entries = 5;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    assert_int_equal(w->n, 5);
+    aios__mf_walk_free(w);
+    o.max_entries = 4;
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_LIMIT);
+    assert_null(w);
+
+    /* depth: 127 nested directories are fine, 128 are not */
+    cur = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(cur >= 0);
+    for (i = 0; i < 128; i++) {
+        int next;
+        assert_int_equal(mkdirat(cur, "d", 0755), 0);
+        next = openat(cur, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(next >= 0);
+        close(cur);
+        cur = next;
+        if (i == 126) {
+            int fd = openat(cur, "leaf", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+            assert_true(fd >= 0);
+            close(fd);
+        }
+    }
+    close(cur);
+    o.max_entries = 0;
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_LIMIT);
+    assert_non_null(strstr(aios_last_error_message(), "deeper than 128"));
+    {
+        char p[300];
+        size_t k;
+        for (k = 0; k < 127; k++)
+            memcpy(p + 2 * k, "d/", 2);
+        memcpy(p + 254, "d", 2);   /* the 128th directory */
+        assert_int_equal(rmdir(mt_path(d, p)), 0);
+    }
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    assert_int_equal(w->n, 6);
+    assert_int_equal(w->entries[0].path_len, 127 * 2 + 4);   /* d/ x 127 + leaf */
+    aios__mf_walk_free(w);
+    mt_rmtree(d);
+}
+
+static void test_open_beneath(void **state)
+{
+    char *d = mt_tmpdir();
+    int root, fd;
+    (void)state;
+    mt_write_str(d, "a/b/file", "x");
+    mt_symlink(d, "a/link", "b");
+    mt_symlink(d, "a/b/flink", "file");
+    root = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(root >= 0);
+    fd = aios__mf_open_beneath(root, "a/b/file", 0);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_true(aios__mf_open_beneath(root, "a/link/file", 0) < 0);   /* symlink in the middle */
+    assert_true(aios__mf_open_beneath(root, "a/b/flink", 0) < 0);     /* symlink at the end */
+    assert_int_equal(errno, ELOOP);
+    assert_true(aios__mf_open_beneath(root, "../x", 0) < 0);
+    assert_true(aios__mf_open_beneath(root, "a/../../x", 0) < 0);
+    assert_true(aios__mf_open_beneath(root, "/etc/passwd", 0) < 0);
+    assert_true(aios__mf_open_beneath(root, "a/b/nothing", 0) < 0);
+    assert_int_equal(errno, ENOENT);
+    close(root);
+    mt_rmtree(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_path_check),
+        cmocka_unit_test(test_orders),
+        cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_profiles_order),
+        cmocka_unit_test(test_ignore_paths),
+        cmocka_unit_test(test_exclude_file),
+        cmocka_unit_test(test_symlinks),
+        cmocka_unit_test(test_special_files),
+        cmocka_unit_test(test_unreadable_dir),
+        cmocka_unit_test(test_single_file),
+        cmocka_unit_test(test_bad_names),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_open_beneath),
+    };
+    if (aios_init() != AIOS_OK)
+        return 1;
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
