@@ -48,6 +48,30 @@ static secret_class secret_classes[3] = {
     { PTHREAD_MUTEX_INITIALIZER, 1024, SLAB_BYTES / 1024, NULL },
 };
 
+/* fork(): a child must not inherit a slab mutex held by a thread that
+ * does not exist there.  Take every class lock around fork (in a fixed
+ * order), release them on both sides. */
+static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+
+static void slab_prepare(void)
+{
+    size_t i;
+    for (i = 0; i < 3; i++)
+        pthread_mutex_lock(&secret_classes[i].mu);
+}
+
+static void slab_release(void)
+{
+    size_t i;
+    for (i = 3; i-- > 0;)
+        pthread_mutex_unlock(&secret_classes[i].mu);
+}
+
+static void slab_init_once(void)
+{
+    (void)pthread_atfork(slab_prepare, slab_release, slab_release);
+}
+
 static secret_class *class_for(size_t len)
 {
     size_t i;
@@ -65,6 +89,7 @@ void *aios__secret_alloc(size_t len)
 
     if (c == NULL)
         return aios__secure_malloc(len);
+    pthread_once(&slab_once, slab_init_once);
     pthread_mutex_lock(&c->mu);
     for (s = c->head; s != NULL && s->nused == c->nslots; s = s->next)
         ;
@@ -245,8 +270,15 @@ static pthread_once_t rng_once = PTHREAD_ONCE_INIT;
 static int rng_key_ok;
 static _Atomic uint64_t rng_generation = 1;
 
+/* Set while this thread's state is being torn down: calls made later
+ * on it (from other thread-exit destructors) go to the OS generator
+ * instead of a freed slot or a new state nobody would free. */
+static _Thread_local int rng_gone;
+
 static void rng_thread_exit(void *p)
 {
+    rng_tls = NULL;
+    rng_gone = 1;
     aios__secret_free(p, sizeof(rng_state));
 }
 
@@ -310,7 +342,7 @@ void aios__random_bytes(uint8_t *out, size_t len)
         random_override(out, len);
         return;
     }
-    if (len > RNG_BUF || (r = rng_get()) == NULL) {
+    if (len > RNG_BUF || rng_gone || (r = rng_get()) == NULL) {
         randombytes_buf(out, len);
         return;
     }

@@ -164,10 +164,24 @@ static int load(json_t **root, const char *json, size_t len, const char *fn)
     json_error_t err;
 
     *root = json_loadb(json, len, LOAD_FLAGS, &err);
-    if (*root == NULL)
-        /* Jansson's text names a position and a reason, never a value. */
+    if (*root == NULL) {
+        /* Jansson's text may quote the document ("near '<token>'"), and
+         * the document is plaintext: only the position and a fixed reason
+         * go into the message. */
+        const char *why;
+        switch (json_error_code(&err)) {
+        case json_error_duplicate_key:      why = "a key appears twice"; break;
+        case json_error_invalid_utf8:       why = "invalid UTF-8"; break;
+        case json_error_premature_end_of_input: why = "the text ends early"; break;
+        case json_error_end_of_input_expected:  why = "text after the document"; break;
+        case json_error_wrong_type:         why = "not an object or array"; break;
+        case json_error_index_out_of_range: why = "nesting too deep"; break;
+        default:                            why = "a syntax error"; break;
+        }
         return aios__fail(AIOS_E_FORMAT, "%s: the document is not a JSON object or array "
-                          "(line %d, column %d: %s)", fn, err.line, err.column, err.text);
+                          "(line %d, column %d, byte %d: %s)", fn, err.line, err.column,
+                          err.position, why);
+    }
     return AIOS_OK;
 }
 
@@ -464,6 +478,35 @@ static int is_field(const json_t *v)
            memcmp(json_string_value(v), FIELD_PREFIX, FIELD_PREFIX_LEN) == 0;
 }
 
+/* A value at a pointer to encrypt starts with "aios:f1:": AIOS_OK if it
+ * is a well-formed record (R or D) naming this session, else
+ * AIOS_E_INVALID_ARGUMENT (a plaintext that starts with the prefix cannot
+ * be told from a field, and must not be left unencrypted). */
+static int already_sealed(const aios_envelope_session *s, const json_t *v, const char *ptr)
+{
+    const char *b64 = json_string_value(v) + FIELD_PREFIX_LEN;
+    size_t b64_len = json_string_length(v) - FIELD_PREFIX_LEN, cap, rec_len = 0;
+    aios__env_prefix p;
+    uint8_t *rec;
+    int rc = AIOS_E_INVALID_ARGUMENT;
+
+    if (b64_len <= aios__base64_encoded_len(FIELD_RECORD_MAX, AIOS__B64_URLSAFE_NOPAD) - 1) {
+        cap = b64_len / 4 * 3 + 3;
+        if ((rec = aios__malloc(cap)) == NULL)
+            return aios__nomem("a field record");
+        if (aios__base64_decode(rec, cap, &rec_len, b64, b64_len, AIOS__B64_URLSAFE_NOPAD) == AIOS_OK &&
+            aios__env_record_check(&p, rec, rec_len, AIOS__ENV_ACCEPT_R | AIOS__ENV_ACCEPT_D) == AIOS_OK &&
+            memcmp(rec + AIOS__ENV_PREFIX_LEN, aios_envelope_session_id(s), AIOS__ENV_KEY_LEN) == 0)
+            rc = AIOS_OK;
+        aios__free(rec);
+    }
+    aios_error_clear();
+    if (rc != AIOS_OK)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "field %s: the value starts with \"aios:f1:\" "
+                          "but is not a field of this session; it cannot be encrypted as is", ptr);
+    return AIOS_OK;
+}
+
 int aios_envelope_fields_encrypt(aios_buffer **json_out, aios_envelope_session *session,
                                  const char *json, size_t json_len,
                                  const char *const *pointers, size_t pointer_count,
@@ -506,8 +549,14 @@ int aios_envelope_fields_encrypt(aios_buffer **json_out, aios_envelope_session *
             continue;
         if (rc != AIOS_OK)
             goto done;
-        if (is_field(loc->value))
-            continue;   /* already encrypted */
+        if (is_field(loc->value)) {
+            /* Left as it is only if it really is a field of this session;
+             * a plaintext that merely starts with the prefix must not stay
+             * in the clear. */
+            if ((rc = already_sealed(session, loc->value, pointers[i])) != AIOS_OK)
+                goto done;
+            continue;
+        }
         if ((rc = encrypt_one(&field, session, loc->value, pointers[i], plen, &o)) != AIOS_OK)
             goto done;
         wipe_value(loc->value);

@@ -363,7 +363,7 @@ static int expect_context(const aios__env_header *h, const aios__env_open_opts *
 int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_keys *keys,
                        const uint8_t *data, size_t len, const aios__env_open_opts *o)
 {
-    aios__env_header tmp;
+    aios__env_header probe;
     aios__env_binding b;
     aios__env_selector sel;
     aios_buffer *dk = NULL;
@@ -374,16 +374,27 @@ int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_
     memset(out, 0, sizeof(*out));
     if (keys == NULL)
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "keys is NULL");
-    if ((rc = aios__env_header_decode(&tmp, data, len, accept)) != AIOS_OK)
+    /* Find the header's length, then work on a private copy only: what is
+     * verified is then exactly what is used afterwards (the caller's bytes
+     * may be a shared mapping that changes under us). */
+    if ((rc = aios__env_header_decode(&probe, data, len, accept)) != AIOS_OK)
         return rc;
-    if ((rc = expect_context(&tmp, o)) != AIOS_OK)
+    rc = aios_buffer_from_bytes(&out->bytes, probe.raw.p, probe.raw.len, 0);
+    aios__env_header_clear(&probe);
+    if (rc != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_header_decode(&out->h, aios_buffer_data(out->bytes),
+                                      aios_buffer_len(out->bytes), accept)) != AIOS_OK)
         goto done;
-    if ((rc = aios__buffer_new(&out->secret, 2 * AIOS__ENV_KEY_LEN, AIOS_BUFFER_SECURE | AIOS__BUFFER_SLAB)) != AIOS_OK)
+    if ((rc = expect_context(&out->h, o)) != AIOS_OK)
+        goto done;
+    if ((rc = aios__buffer_new(&out->secret, 2 * AIOS__ENV_KEY_LEN,
+                               AIOS_BUFFER_SECURE | AIOS__BUFFER_SLAB)) != AIOS_OK)
         goto done;
     oc.keys = keys;
-    oc.h = &tmp;
+    oc.h = &out->h;
     oc.prk = PRK(out);
-    aios__env_binding_from_header(&b, &tmp);
+    aios__env_binding_from_header(&b, &out->h);
     memset(&sel, 0, sizeof(sel));
     sel.resolve = resolve_kek;
     sel.resolve_arg = &oc;
@@ -392,16 +403,18 @@ int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_
     sel.max_attempts = o->max_attempts;
     sel.match_x25519 = match_x25519;
     sel.match_x25519_arg = &oc;
-    if ((rc = aios__env_select_unwrap(&dk, &index, &b, tmp.recipients, tmp.nrecipients, &sel)) != AIOS_OK)
+    if ((rc = aios__env_select_unwrap(&dk, &index, &b, out->h.recipients, out->h.nrecipients,
+                                      &sel)) != AIOS_OK)
         goto done;
     memcpy(DK(out), aios_buffer_data(dk), AIOS__ENV_DK_LEN);
-    if ((rc = aios_buffer_from_bytes(&out->bytes, tmp.raw.p, tmp.raw.len, 0)) != AIOS_OK)
-        goto done;
-    rc = hdr_finish_decode(out, accept);
+    out->suite = out->h.prefix.suite;
+    out->type = out->h.prefix.type;
+    memcpy(out->commitment, out->h.commitment, AIOS__ENV_KEY_LEN);
+    aios__env_core_digest(out->digest, aios_buffer_data(out->bytes), out->h.core_raw.p,
+                          out->h.core_raw.len, out->commitment);
     out->opened_by = index;
 done:
     aios_buffer_free(dk);
-    aios__env_header_clear(&tmp);
     if (rc != AIOS_OK)
         aios__env_hdr_clear(out);
     return rc;

@@ -92,8 +92,14 @@ static int trailing(const aios_envelope_reader *r, int rc)
     if (r->payload < r->piece)
         return rc;
     i = r->payload / r->piece - 1;
-    if (i * r->piece + r->piece == r->payload)
-        return rc;       /* nothing follows that piece */
+    if (i * r->piece + r->piece == r->payload) {
+        /* the last piece is full and failed: the piece before it may be
+         * the real final chunk, followed by one full piece of garbage
+         * (the one-shot and streaming readers say so too) */
+        if (i == 0)
+            return rc;
+        i--;
+    }
     piece = aios__malloc(r->piece);
     tmp = aios__malloc(r->cs);
     orc = AIOS_E_NOMEM;

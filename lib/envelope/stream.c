@@ -399,6 +399,9 @@ static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, si
 
     if (o->index + nitems >= AIOS__CHUNK_COUNT_MAX)
         return aios__fail(AIOS_E_LIMIT, "a message holds at most 2^32 chunks");
+    /* a reader applies the writer's limits (FORMAT.md 8.4) */
+    if ((o->index + nitems) * (uint64_t)o->cs > AIOS__CHUNK_PLAINTEXT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "a message holds at most 2^48 bytes");
     memset(&j, 0, sizeof(j));
     j.kc = o->kc;
     j.d = o->hdr.digest;

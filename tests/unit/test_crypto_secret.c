@@ -165,6 +165,49 @@ static void test_random_fork(void **state)
     close(fds[1]);
 }
 
+/* A later thread-exit destructor (a host's) that draws random bytes after
+ * the generator's own state was freed must not touch the freed slot. */
+static pthread_key_t late_key;
+static int late_damage = -1;
+
+static void late_destructor(void *arg)
+{
+    uint8_t *secret = aios__secret_alloc(300), r[16];
+    size_t i, changed = 0;
+    (void)arg;
+    if (secret == NULL)
+        return;
+    memset(secret, 0xaa, 300);
+    aios__random_bytes(r, sizeof(r));
+    aios__random_bytes(r, sizeof(r));
+    for (i = 0; i < 300; i++)
+        changed += secret[i] != 0xaa;
+    late_damage = (int)changed;
+    aios__secret_free(secret, 300);
+}
+
+static void *late_thread(void *arg)
+{
+    uint8_t r[16];
+    (void)arg;
+    aios__random_bytes(r, sizeof(r));            /* this thread's state exists */
+    pthread_setspecific(late_key, (void *)1);
+    return NULL;
+}
+
+static void test_random_after_thread_exit(void **state)
+{
+    uint8_t r[8];
+    pthread_t t;
+    (void)state;
+    aios__random_bytes(r, sizeof(r));            /* the generator's key comes first */
+    assert_int_equal(pthread_key_create(&late_key, late_destructor), 0);
+    assert_int_equal(pthread_create(&t, NULL, late_thread, NULL), 0);
+    pthread_join(t, NULL);
+    assert_int_equal(late_damage, 0);
+    pthread_key_delete(late_key);
+}
+
 static void fixed(uint8_t *out, size_t len)
 {
     memset(out, 0x5a, len);
@@ -188,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_slab_threads),
         cmocka_unit_test(test_random_distinct),
         cmocka_unit_test(test_random_fork),
+        cmocka_unit_test(test_random_after_thread_exit),
         cmocka_unit_test(test_random_override),
     };
     tu_assert_ok(aios_init());

@@ -311,12 +311,26 @@ static void test_encrypt_statuses(void **state)
     tu_assert_status(aios_envelope_fields_encrypt(&out, f->rnd, "{\"a\":\"\xff\"}", 8, p, 1, &o),
                      AIOS_E_FORMAT);
     assert_null(out);
-    /* An existing field string is left as it is. */
+    /* A plaintext that only looks like a field is refused, never left in
+     * the clear; a real field of this session is left as it is. */
+    tu_assert_status(aios_envelope_fields_encrypt(&out, f->rnd, doc, strlen(doc),
+                                                  (const char *const[]){ "/s" }, 1, &o),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_null(out);
+    assert_null(strstr(aios_last_error_message(), "notreally"));
     {
-        json_t *e = enc(f->rnd, doc, (const char *const[]){ "/s" }, 1, 0, NULL);
-        assert_string_equal(sval(e, "s"), "aios:f1:notreally");
+        json_t *e = enc(f->rnd, "{\"s\":\"x\"}", (const char *const[]){ "/s" }, 1, 0, NULL);
+        char *once = json_dumps(e, JSON_COMPACT);
+        json_t *e2 = enc(f->rnd, once, (const char *const[]){ "/s" }, 1, 0, NULL);
+        assert_string_equal(sval(e2, "s"), sval(e, "s"));
+        free(once);
+        json_decref(e2);
         json_decref(e);
     }
+    /* Parse errors never quote the document (it is plaintext). */
+    tu_assert_status(aios_envelope_fields_encrypt(&out, f->rnd, "{\"ssn\": 123SECRETx}", 20, p, 1, &o),
+                     AIOS_E_FORMAT);
+    assert_null(strstr(aios_last_error_message(), "SECRET"));
 #undef ENC
 }
 

@@ -207,6 +207,17 @@ static void test_stream_failures(void **state)
             assert_int_equal(stream_open(f, c, mlen + 20, 0, back, &plen, 1),
                              AIOS_E_ENVELOPE_TRAILING_DATA);
             free(c);
+            /* a whole piece of garbage after the full final chunk: all three agree */
+            c = malloc(mlen + 4112);
+            memcpy(c, m, mlen);
+            memset(c + mlen, 0x42, 4112);
+            tu_assert_status(aios_envelope_open(&one, f->keys, c, mlen + 4112, NULL),
+                             AIOS_E_ENVELOPE_TRAILING_DATA);
+            tu_assert_status(aios_envelope_reader_new_mem(&rd, f->keys, c, mlen + 4112, NULL),
+                             AIOS_E_ENVELOPE_TRAILING_DATA);
+            assert_int_equal(stream_open(f, c, mlen + 4112, 0, back, &plen, 1),
+                             AIOS_E_ENVELOPE_TRAILING_DATA);
+            free(c);
         }
     }
     /* a chunk duplicated */
