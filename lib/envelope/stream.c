@@ -840,41 +840,40 @@ static size_t block_size(uint32_t cs, uint32_t threads)
     return b;
 }
 
-int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, size_t nrecipients,
-                          const aios_envelope_context_entry *context, size_t ncontext,
-                          const aios_envelope_seal_options *opts)
+/* One loop for both directions: blocks read ahead on one thread, each
+ * sealed or opened by `update` (into an output block that grows to
+ * `bound`), written behind on another thread; `final` at the end. */
+typedef struct fd_stage {
+    void   *obj;
+    size_t (*bound)(const void *obj, size_t in_len);
+    int    (*update)(void *obj, uint8_t *out, size_t cap, size_t *n, const uint8_t *in, size_t len);
+    int    (*final)(void *obj, uint8_t *out, size_t cap, size_t *n);
+} fd_stage;
+
+static int fd_pump(int out_fd, int in_fd, size_t bs, const fd_stage *st)
 {
-    aios__env_seal_opts so;
-    aios_envelope_sealer *s = NULL;
     const uint8_t *in = NULL;
     uint8_t *out = NULL;
-    size_t bs, cap, got, n;
+    size_t got, n, need;
     prefetch pf;
     writebehind wb;
-    int rc, reading = 0, writing = 0;
+    int rc;
 
-    if ((rc = aios__ensure_init()) != AIOS_OK)
-        return rc;
-    if ((rc = aios__env_seal_opts_get(&so, opts)) != AIOS_OK)
-        return rc;
-    if ((rc = aios_envelope_sealer_new(&s, recipients, nrecipients, context, ncontext, opts)) != AIOS_OK)
-        return rc;
-    bs = block_size(so.chunk_size, so.threads);
-    cap = aios_envelope_sealer_bound(s, bs + so.chunk_size);   /* + a held chunk */
     if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
-        goto done;
-    reading = 1;
-    if ((rc = writebehind_start(&wb, out_fd)) != AIOS_OK)
-        goto done;
-    writing = 1;
+        return rc;
+    if ((rc = writebehind_start(&wb, out_fd)) != AIOS_OK) {
+        prefetch_stop(&pf);
+        return rc;
+    }
     for (;;) {
         if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
             goto done;
         if (got == 0)
             break;
-        if ((rc = writebehind_get(&wb, &out, cap)) != AIOS_OK)
+        need = st->bound(st->obj, got);
+        if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
             goto done;
-        rc = aios_envelope_sealer_update(s, out, cap, &n, in, got);
+        rc = st->update(st->obj, out, need, &n, in, got);
         prefetch_release(&pf);
         if (rc != AIOS_OK)
             goto done;
@@ -882,16 +881,57 @@ int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, si
         if (got < bs)
             break;
     }
-    if ((rc = writebehind_get(&wb, &out, cap)) != AIOS_OK)
+    need = st->bound(st->obj, 0);
+    if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
         goto done;
-    if ((rc = aios_envelope_sealer_final(s, out, cap, &n)) != AIOS_OK)
+    if ((rc = st->final(st->obj, out, need, &n)) != AIOS_OK)
         goto done;
     writebehind_put(&wb, n);
 done:
-    if (writing)
-        rc = writebehind_finish(&wb, rc);
-    if (reading)
-        prefetch_stop(&pf);
+    rc = writebehind_finish(&wb, rc);
+    prefetch_stop(&pf);
+    return rc;
+}
+
+static size_t seal_bound(const void *s, size_t n) { return aios_envelope_sealer_bound(s, n); }
+static int seal_update(void *s, uint8_t *out, size_t cap, size_t *n, const uint8_t *in, size_t len)
+{
+    return aios_envelope_sealer_update(s, out, cap, n, in, len);
+}
+static int seal_final(void *s, uint8_t *out, size_t cap, size_t *n)
+{
+    return aios_envelope_sealer_final(s, out, cap, n);
+}
+static size_t open_bound(const void *o, size_t n) { return aios_envelope_opener_bound(o, n); }
+static int open_update(void *o, uint8_t *out, size_t cap, size_t *n, const uint8_t *in, size_t len)
+{
+    return aios_envelope_opener_update(o, out, cap, n, in, len);
+}
+static int open_final(void *o, uint8_t *out, size_t cap, size_t *n)
+{
+    return aios_envelope_opener_final(o, out, cap, n);
+}
+
+int aios_envelope_seal_fd(int out_fd, int in_fd, aios_key *const *recipients, size_t nrecipients,
+                          const aios_envelope_context_entry *context, size_t ncontext,
+                          const aios_envelope_seal_options *opts)
+{
+    aios__env_seal_opts so;
+    aios_envelope_sealer *s = NULL;
+    fd_stage st;
+    int rc;
+
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    if ((rc = aios__env_seal_opts_get(&so, opts)) != AIOS_OK)
+        return rc;
+    if ((rc = aios_envelope_sealer_new(&s, recipients, nrecipients, context, ncontext, opts)) != AIOS_OK)
+        return rc;
+    st.obj = s;
+    st.bound = seal_bound;
+    st.update = seal_update;
+    st.final = seal_final;
+    rc = fd_pump(out_fd, in_fd, block_size(so.chunk_size, so.threads), &st);
     aios_envelope_sealer_free(s);
     return rc;
 }
@@ -901,12 +941,8 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
 {
     aios__env_open_opts oo;
     aios_envelope_opener *o = NULL;
-    const uint8_t *in = NULL;
-    uint8_t *out = NULL;
-    size_t bs, got, n, need;
-    prefetch pf;
-    writebehind wb;
-    int rc, reading = 0, writing = 0;
+    fd_stage st;
+    int rc;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
@@ -914,41 +950,12 @@ int aios_envelope_open_fd(int out_fd, int in_fd, const aios_envelope_keys *keys,
         return rc;
     if ((rc = aios_envelope_opener_new(&o, keys, opts)) != AIOS_OK)
         return rc;
-    bs = block_size(AIOS_ENVELOPE_CHUNK_SIZE_DEFAULT, oo.threads);
-    if ((rc = prefetch_start(&pf, in_fd, bs)) != AIOS_OK)
-        goto done;
-    reading = 1;
-    if ((rc = writebehind_start(&wb, out_fd)) != AIOS_OK)
-        goto done;
-    writing = 1;
-    for (;;) {
-        if ((rc = prefetch_take(&pf, &in, &got)) != AIOS_OK)
-            goto done;
-        if (got == 0)
-            break;
-        /* the chunk size is known after the header: blocks grow to fit */
-        need = aios_envelope_opener_bound(o, got);
-        if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
-            goto done;
-        rc = aios_envelope_opener_update(o, out, need, &n, in, got);
-        prefetch_release(&pf);
-        if (rc != AIOS_OK)
-            goto done;
-        writebehind_put(&wb, n);
-        if (got < bs)
-            break;
-    }
-    need = aios_envelope_opener_bound(o, 0);
-    if ((rc = writebehind_get(&wb, &out, need)) != AIOS_OK)
-        goto done;
-    if ((rc = aios_envelope_opener_final(o, out, need, &n)) != AIOS_OK)
-        goto done;
-    writebehind_put(&wb, n);
-done:
-    if (writing)
-        rc = writebehind_finish(&wb, rc);
-    if (reading)
-        prefetch_stop(&pf);
+    st.obj = o;
+    st.bound = open_bound;
+    st.update = open_update;
+    st.final = open_final;
+    /* the chunk size is known only after the header: blocks sized for the default */
+    rc = fd_pump(out_fd, in_fd, block_size(AIOS_ENVELOPE_CHUNK_SIZE_DEFAULT, oo.threads), &st);
     aios_envelope_opener_free(o);
     return rc;
 }
