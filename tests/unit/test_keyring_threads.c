@@ -52,7 +52,11 @@ static void unwrap_old(shared *s, const kept *o)
         atomic_fetch_add(&s->old_disabled, 1);
     } else {
         assert_int_equal(aios_key_get_state(o->k), AIOS_KEY_DESTROYED);
+        /* destroy sets the state and wipes under the version's write
+         * lock: once the read lock is ours, the wipe is finished. */
+        pthread_rwlock_rdlock(&o->k->ver->lock);
         assert_null(o->k->ver->material);
+        pthread_rwlock_unlock(&o->k->ver->lock);
         atomic_fetch_add(&s->old_destroyed, 1);
     }
     aios_buffer_free(back);
