@@ -335,6 +335,22 @@ var statusTable = []struct {
 	{StatusEnvelopeTrailingData, -204, "AIOS_E_ENVELOPE_TRAILING_DATA", KindInvalid},
 	{StatusEnvelopeUnknownSession, -205, "AIOS_E_ENVELOPE_UNKNOWN_SESSION", KindNotFound},
 	{StatusEnvelopeMode, -206, "AIOS_E_ENVELOPE_MODE", KindInvalid},
+	{StatusManifestMismatch, -300, "AIOS_E_MANIFEST_MISMATCH", KindAuth},
+	{StatusManifestKeyMismatch, -301, "AIOS_E_MANIFEST_KEY_MISMATCH", KindAuth},
+	{StatusManifestChain, -302, "AIOS_E_MANIFEST_CHAIN", KindAuth},
+	{StatusManifestCertUsage, -303, "AIOS_E_MANIFEST_CERT_USAGE", KindAuth},
+	{StatusManifestRootDigest, -304, "AIOS_E_MANIFEST_ROOT_DIGEST", KindAuth},
+	{StatusManifestPredicate, -305, "AIOS_E_MANIFEST_PREDICATE", KindInvalid},
+	{StatusManifestPath, -306, "AIOS_E_MANIFEST_PATH", KindInvalid},
+	{StatusManifestDuplicate, -307, "AIOS_E_MANIFEST_DUPLICATE", KindInvalid},
+	{StatusManifestSignatures, -308, "AIOS_E_MANIFEST_SIGNATURES", KindInvalid},
+	{StatusManifestSymlink, -309, "AIOS_E_MANIFEST_SYMLINK", KindInvalid},
+	{StatusManifestSpecialFile, -310, "AIOS_E_MANIFEST_SPECIAL_FILE", KindInvalid},
+	{StatusManifestNotSigned, -311, "AIOS_E_MANIFEST_NOT_SIGNED", KindNotFound},
+	{StatusManifestUnverified, -312, "AIOS_E_MANIFEST_UNVERIFIED", KindState},
+	{StatusManifestChanged, -313, "AIOS_E_MANIFEST_CHANGED", KindIO},
+	{StatusManifestEmpty, -314, "AIOS_E_MANIFEST_EMPTY", KindInvalid},
+	{StatusManifestMethod, -315, "AIOS_E_MANIFEST_METHOD", KindInvalid},
 }
 
 func TestStatusTable(t *testing.T) {

@@ -83,6 +83,23 @@ typedef enum aios_status {
     AIOS_E_ENVELOPE_TRAILING_DATA    = -204, /* bytes follow the final chunk or the header */
     AIOS_E_ENVELOPE_UNKNOWN_SESSION  = -205, /* a record names a session that is not open */
     AIOS_E_ENVELOPE_MODE             = -206, /* a deterministic record under a session not made for them */
+    /* manifest (-300..-399; docs/MANIFEST.md section 13) */
+    AIOS_E_MANIFEST_MISMATCH     = -300, /* the model's files differ from the signed manifest (the diff says how) */
+    AIOS_E_MANIFEST_KEY_MISMATCH = -301, /* the bundle names another key, or a certificate does not hold the signing key */
+    AIOS_E_MANIFEST_CHAIN        = -302, /* the certificate chain does not verify to a trust anchor at the policy time */
+    AIOS_E_MANIFEST_CERT_USAGE   = -303, /* the leaf certificate allows neither digitalSignature nor code signing */
+    AIOS_E_MANIFEST_ROOT_DIGEST  = -304, /* the subject digest does not match the resource digests */
+    AIOS_E_MANIFEST_PREDICATE    = -305, /* not an OMS statement: payload type, predicate type or legacy pairing */
+    AIOS_E_MANIFEST_PATH         = -306, /* a name or ignore path is not a canonical relative UTF-8 path */
+    AIOS_E_MANIFEST_DUPLICATE    = -307, /* two resources have the same name */
+    AIOS_E_MANIFEST_SIGNATURES   = -308, /* the envelope does not hold exactly one signature */
+    AIOS_E_MANIFEST_SYMLINK      = -309, /* a symlink where none is allowed, or one that leaves the model, dangles or loops */
+    AIOS_E_MANIFEST_SPECIAL_FILE = -310, /* a FIFO, socket or device inside the model */
+    AIOS_E_MANIFEST_NOT_SIGNED   = -311, /* the file or range is not named by the manifest */
+    AIOS_E_MANIFEST_UNVERIFIED   = -312, /* the operation needs a verified manifest; this one was only parsed */
+    AIOS_E_MANIFEST_CHANGED      = -313, /* a file changed or was truncated while it was hashed */
+    AIOS_E_MANIFEST_EMPTY        = -314, /* no resources, or nothing to sign */
+    AIOS_E_MANIFEST_METHOD       = -315, /* the bundle's verification material is not the method the caller trusts */
     AIOS_STATUS__FORCE32    = 0x7fffffff
 } aios_status;
 

@@ -64,6 +64,22 @@ static const status_entry status_table[] = {
     { AIOS_E_ENVELOPE_TRAILING_DATA,    "AIOS_E_ENVELOPE_TRAILING_DATA",    "data after the end of the envelope",        AIOS_KIND_INVALID },
     { AIOS_E_ENVELOPE_UNKNOWN_SESSION,  "AIOS_E_ENVELOPE_UNKNOWN_SESSION",  "record of a session that is not open",      AIOS_KIND_NOT_FOUND },
     { AIOS_E_ENVELOPE_MODE,             "AIOS_E_ENVELOPE_MODE",             "deterministic record under a random-only session", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_MISMATCH, "AIOS_E_MANIFEST_MISMATCH", "model files differ from the manifest", AIOS_KIND_AUTH },
+    { AIOS_E_MANIFEST_KEY_MISMATCH, "AIOS_E_MANIFEST_KEY_MISMATCH", "bundle names another key", AIOS_KIND_AUTH },
+    { AIOS_E_MANIFEST_CHAIN, "AIOS_E_MANIFEST_CHAIN", "certificate chain does not verify", AIOS_KIND_AUTH },
+    { AIOS_E_MANIFEST_CERT_USAGE, "AIOS_E_MANIFEST_CERT_USAGE", "certificate not for signing", AIOS_KIND_AUTH },
+    { AIOS_E_MANIFEST_ROOT_DIGEST, "AIOS_E_MANIFEST_ROOT_DIGEST", "root digest does not match", AIOS_KIND_AUTH },
+    { AIOS_E_MANIFEST_PREDICATE, "AIOS_E_MANIFEST_PREDICATE", "not a model signing statement", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_PATH, "AIOS_E_MANIFEST_PATH", "path is not canonical", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_DUPLICATE, "AIOS_E_MANIFEST_DUPLICATE", "duplicate resource name", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_SIGNATURES, "AIOS_E_MANIFEST_SIGNATURES", "not exactly one signature", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_SYMLINK, "AIOS_E_MANIFEST_SYMLINK", "symlink not allowed", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_SPECIAL_FILE, "AIOS_E_MANIFEST_SPECIAL_FILE", "special file in the model", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_NOT_SIGNED, "AIOS_E_MANIFEST_NOT_SIGNED", "file not named by the manifest", AIOS_KIND_NOT_FOUND },
+    { AIOS_E_MANIFEST_UNVERIFIED, "AIOS_E_MANIFEST_UNVERIFIED", "manifest not verified", AIOS_KIND_STATE },
+    { AIOS_E_MANIFEST_CHANGED, "AIOS_E_MANIFEST_CHANGED", "file changed while hashed", AIOS_KIND_IO },
+    { AIOS_E_MANIFEST_EMPTY, "AIOS_E_MANIFEST_EMPTY", "empty manifest", AIOS_KIND_INVALID },
+    { AIOS_E_MANIFEST_METHOD, "AIOS_E_MANIFEST_METHOD", "wrong verification method", AIOS_KIND_INVALID },
 };
 
 static const status_entry *status_find(int status)

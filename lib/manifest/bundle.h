@@ -28,18 +28,17 @@
 #include "aios/core.h"
 #include "aios/key.h"
 
-/* ---- statuses
- * TODO(manifest status): MANIFEST.md 13 proposes a -300 block; until it is
- * in include/aios/core.h, each cause maps to the closest existing code
- * through these names, so switching is a change here only. */
-#define AIOS__MB_E_KEY_MISMATCH AIOS_E_AUTH        /* -> AIOS_E_MANIFEST_KEY_MISMATCH (-301) */
-#define AIOS__MB_E_ROOT_DIGEST  AIOS_E_AUTH        /* -> AIOS_E_MANIFEST_ROOT_DIGEST (-304) */
-#define AIOS__MB_E_PREDICATE    AIOS_E_VERSION     /* -> AIOS_E_MANIFEST_PREDICATE (-305) */
-#define AIOS__MB_E_PATH         AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_PATH (-306) */
-#define AIOS__MB_E_DUPLICATE    AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_DUPLICATE (-307) */
-#define AIOS__MB_E_SIGNATURES   AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_SIGNATURES (-308) */
-#define AIOS__MB_E_METHOD       AIOS_E_INVALID_ARGUMENT /* -> AIOS_E_MANIFEST_METHOD (-315) */
-#define AIOS__MB_E_EMPTY        AIOS_E_FORMAT      /* -> AIOS_E_MANIFEST_EMPTY (-314) */
+/* ---- statuses: the manifest block of include/aios/core.h. */
+#define AIOS__MB_E_KEY_MISMATCH AIOS_E_MANIFEST_KEY_MISMATCH
+#define AIOS__MB_E_ROOT_DIGEST  AIOS_E_MANIFEST_ROOT_DIGEST
+#define AIOS__MB_E_PREDICATE    AIOS_E_MANIFEST_PREDICATE
+#define AIOS__MB_E_PATH         AIOS_E_MANIFEST_PATH
+#define AIOS__MB_E_DUPLICATE    AIOS_E_MANIFEST_DUPLICATE
+#define AIOS__MB_E_SIGNATURES   AIOS_E_MANIFEST_SIGNATURES
+#define AIOS__MB_E_METHOD       AIOS_E_MANIFEST_METHOD
+#define AIOS__MB_E_EMPTY        AIOS_E_MANIFEST_EMPTY
+#define AIOS__MB_E_CHAIN        AIOS_E_MANIFEST_CHAIN
+#define AIOS__MB_E_CERT_USAGE   AIOS_E_MANIFEST_CERT_USAGE
 
 /* ---- limits (MANIFEST.md 10) */
 #define AIOS__MB_BUNDLE_MAX     ((size_t)64 << 20)

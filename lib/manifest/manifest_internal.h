@@ -29,16 +29,11 @@
 
 #include "aios/core.h"
 
-/* ---- statuses
- *
- * TODO(manifest status): docs/MANIFEST.md section 13 proposes a -300
- * block; until it is in include/aios/core.h these map onto existing codes.
- * Code (and the tests) use only these names, so landing the block is one
- * line each here. */
-#define AIOS__E_MANIFEST_PATH          AIOS_E_FORMAT       /* -306 */
-#define AIOS__E_MANIFEST_SYMLINK       AIOS_E_DENIED       /* -309 */
-#define AIOS__E_MANIFEST_SPECIAL_FILE  AIOS_E_UNSUPPORTED  /* -310 */
-#define AIOS__E_MANIFEST_CHANGED       AIOS_E_IO           /* -313 */
+/* ---- statuses: the manifest block of include/aios/core.h. */
+#define AIOS__E_MANIFEST_PATH          AIOS_E_MANIFEST_PATH
+#define AIOS__E_MANIFEST_SYMLINK       AIOS_E_MANIFEST_SYMLINK
+#define AIOS__E_MANIFEST_SPECIAL_FILE  AIOS_E_MANIFEST_SPECIAL_FILE
+#define AIOS__E_MANIFEST_CHANGED       AIOS_E_MANIFEST_CHANGED
 
 /* ---- limits (MANIFEST.md 5.3 and 10) */
 #define AIOS__MF_PATH_MAX         4096u      /* bytes of a relative path */
