@@ -291,6 +291,12 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
 /* AIOS_OK, AIOS_E_AUTH (bad signature) or AIOS_E_FORMAT (bad key). */
 int aios__ecdsa_verify_der(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
                            const uint8_t *msg, size_t len, const uint8_t *pk, size_t pklen);
+/* ECDSA verification with SHA-256 whatever the curve (P-384 too): only
+ * for the legacy DSSE form of model_signing 0.2.0 (docs/MANIFEST.md 4.6),
+ * which hashed with SHA-256 always.  Statuses as aios__ecdsa_verify_der. */
+int aios__ecdsa_verify_der_sha256(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
+                                  const uint8_t *msg, size_t len, const uint8_t *pk,
+                                  size_t pklen);
 int aios__ecdsa_verify_p1363(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
                              const uint8_t *msg, size_t len, const uint8_t *pk, size_t pklen);
 
@@ -452,6 +458,76 @@ int aios__pkcs8_encode_pem(char *out, size_t out_cap, size_t *out_len,
  * bytes wiped on failure).  len excludes any NUL terminator. */
 int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
                        uint8_t *priv, size_t priv_cap, size_t *priv_len);
+
+/* ================================================================= X.509 */
+
+/* Certificate path validation for the certificate method of signed model
+ * manifests (docs/MANIFEST.md 7.2-7.4), on mbedTLS's x509 library
+ * (mbedtls_x509_crt_verify_with_profile), x509.c.
+ *
+ * chain_der: the leaf first, then untrusted intermediates in any order
+ * (ordered here by issuer name before mbedTLS builds the path; a
+ * self-signed certificate among them is never trusted).  anchors: each
+ * entry PEM (one or more "CERTIFICATE" blocks) or DER; every certificate
+ * given is a trust anchor, self-signed or not (a partial chain is
+ * enough).  Path profile: SHA-256/384/512 signatures, RSA keys of at
+ * least 2048 bits (PKCS#1 v1.5 or PSS), ECDSA keys on P-256/P-384.
+ *
+ * Time: mbedTLS's own clock checks are discarded; every certificate of
+ * the built path (anchor included) must satisfy notBefore <= T <=
+ * notAfter, with T the leaf's notBefore (AIOS__X509_TIME_LEAF_NOT_BEFORE),
+ * the current time (AIOS__X509_TIME_NOW) or fixed_time (unix seconds,
+ * AIOS__X509_TIME_FIXED).  fixed_time is read only for FIXED.
+ *
+ * Leaf usage: a KeyUsage extension with digitalSignature, or else an
+ * ExtendedKeyUsage extension holding id-kp-codeSigning itself
+ * (anyExtendedKeyUsage does not count); a CA:TRUE leaf is accepted.
+ * Leaf key: ECDSA P-256 or P-384.
+ *
+ * Status: AIOS_E_INVALID_ARGUMENT (NULL pointers, no anchor or more than
+ * AIOS__X509_ANCHORS_MAX, no certificate, unknown time policy);
+ * AIOS_E_LIMIT (more than AIOS__X509_CHAIN_MAX certificates, one over
+ * AIOS__X509_CERT_MAX bytes, an anchor entry over AIOS__X509_ANCHOR_MAX);
+ * AIOS_E_FORMAT (a certificate or anchor that does not parse, or DER with
+ * trailing bytes); AIOS_E_UNSUPPORTED (a leaf key that is not P-256/P-384,
+ * checked before the path, or a key algorithm mbedTLS cannot parse);
+ * AIOS_E_MANIFEST_CHAIN (no valid path at T: the message names the
+ * failing certificate's subject and the reasons);
+ * AIOS_E_MANIFEST_CERT_USAGE; AIOS_E_NOMEM.  *leaf_out is filled on
+ * success only (zeroed otherwise). */
+#define AIOS__X509_CHAIN_MAX   8
+#define AIOS__X509_CERT_MAX    ((size_t)16 << 10)
+#define AIOS__X509_ANCHORS_MAX 256
+#define AIOS__X509_ANCHOR_MAX  ((size_t)1 << 20)   /* one anchor entry (a PEM may hold several) */
+#define AIOS__X509_DN_MAX      256                 /* subject/issuer text, NUL included */
+
+#define AIOS__X509_TIME_LEAF_NOT_BEFORE 1
+#define AIOS__X509_TIME_NOW             2
+#define AIOS__X509_TIME_FIXED           3
+
+typedef struct aios__x509_leaf {
+    aios__keyenc_alg alg;            /* AIOS__KEYENC_P256 or _P384; 0 from aios__x509_cert_info
+                                      * for a key of another type */
+    uint8_t  pub[AIOS__KEYENC_PUB_MAX];   /* uncompressed point */
+    size_t   pub_len;
+    char     subject[AIOS__X509_DN_MAX];  /* "CN=..., O=..." in printable ASCII (other bytes
+                                           * as '?'), cut with "..." when longer */
+    char     issuer[AIOS__X509_DN_MAX];
+    int64_t  not_before, not_after;  /* unix seconds (UTC) */
+    int64_t  checked_at;             /* chain_verify: the time T the path was checked at */
+    size_t   path_len;               /* chain_verify: certificates in the path, anchor included */
+} aios__x509_leaf;
+
+int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
+                            const uint8_t *const *chain_der, const size_t *chain_lens,
+                            size_t chain_n,
+                            const uint8_t *const *anchors, const size_t *anchor_lens,
+                            size_t anchors_n, int time_policy, int64_t fixed_time);
+/* Parse one DER certificate (no trust, no time) and describe it: the key
+ * (alg 0 and pub_len 0 unless P-256/P-384), names and validity.
+ * AIOS_E_FORMAT, AIOS_E_LIMIT (over AIOS__X509_CERT_MAX),
+ * AIOS_E_UNSUPPORTED (a key algorithm mbedTLS cannot parse). */
+int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);
 
 /* =============================================================== AES-SIV */
 

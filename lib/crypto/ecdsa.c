@@ -1,5 +1,6 @@
 /*
- * ECDSA over P-256/SHA-256 and P-384/SHA-384 through mbedTLS 2.28.
+ * ECDSA over P-256/SHA-256 and P-384/SHA-384 through mbedTLS 2.28 (and,
+ * for verifying legacy OMS bundles only, either curve with SHA-256).
  *
  * Signing uses deterministic nonces (RFC 6979, mbedtls_ecdsa_sign_det_ext)
  * with libsodium's randombytes for mbedTLS's side-channel blinding.  DER
@@ -294,12 +295,14 @@ done:
 
 /* Verify r || s (2n bytes) over msg against pk; raw == NULL means the
  * signature was malformed (reported after the key, so that a bad key is
- * always AIOS_E_FORMAT). */
+ * always AIOS_E_FORMAT).  sha256 != 0 hashes with SHA-256 whatever the
+ * curve (the legacy form of aios__ecdsa_verify_der_sha256). */
 static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t *msg, size_t len,
-                         const uint8_t *pk, size_t pklen)
+                         const uint8_t *pk, size_t pklen, int sha256)
 {
     ec_ctx c;
     uint8_t h[AIOS__SHA384_LEN];
+    size_t hlen;
     int rc;
 
     if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_public(&c, pk, pklen)) != AIOS_OK)
@@ -313,9 +316,16 @@ static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t
         rc = aios__fail(AIOS_E_NOMEM, "ECDSA: cannot load the signature");
         goto done;
     }
-    ec_hash(curve, h, msg, len);
-    /* mbedtls_ecdsa_verify checks 1 <= r, s < n itself. */
-    if (mbedtls_ecdsa_verify(&c.grp, h, c.n, &c.Q, &c.r, &c.s) != 0)
+    if (sha256) {
+        aios__sha256(h, msg, len);
+        hlen = AIOS__SHA256_LEN;
+    } else {
+        ec_hash(curve, h, msg, len);
+        hlen = c.n;
+    }
+    /* mbedtls_ecdsa_verify checks 1 <= r, s < n itself; a hash shorter
+     * than the order is used as is (SEC 1 4.1.4, FIPS 186-4 6.4). */
+    if (mbedtls_ecdsa_verify(&c.grp, h, hlen, &c.Q, &c.r, &c.s) != 0)
         rc = aios__fail(AIOS_E_AUTH, "ECDSA %s signature verification failed", ec_name(curve));
 done:
     ec_free(&c);
@@ -332,7 +342,21 @@ int aios__ecdsa_verify_der(aios__ec_curve curve, const uint8_t *sig, size_t sigl
     AIOS__CHECK_ARG(sig != NULL || siglen == 0, "sig is NULL with a nonzero length");
     AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
     return ec_verify_raw(curve, der_to_raw(sig, siglen, raw, n) ? raw : NULL, msg, len,
-                         pk, pklen);
+                         pk, pklen, 0);
+}
+
+int aios__ecdsa_verify_der_sha256(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
+                                  const uint8_t *msg, size_t len, const uint8_t *pk,
+                                  size_t pklen)
+{
+    uint8_t raw[2 * AIOS__EC_SCALAR_MAX];
+    size_t n = aios__ec_scalar_len(curve);
+
+    AIOS__CHECK_ARG(n != 0, "unknown curve");
+    AIOS__CHECK_ARG(sig != NULL || siglen == 0, "sig is NULL with a nonzero length");
+    AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
+    return ec_verify_raw(curve, der_to_raw(sig, siglen, raw, n) ? raw : NULL, msg, len,
+                         pk, pklen, 1);
 }
 
 int aios__ecdsa_verify_p1363(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
@@ -343,5 +367,5 @@ int aios__ecdsa_verify_p1363(aios__ec_curve curve, const uint8_t *sig, size_t si
     AIOS__CHECK_ARG(n != 0, "unknown curve");
     AIOS__CHECK_ARG(sig != NULL || siglen == 0, "sig is NULL with a nonzero length");
     AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
-    return ec_verify_raw(curve, siglen == 2 * n ? sig : NULL, msg, len, pk, pklen);
+    return ec_verify_raw(curve, siglen == 2 * n ? sig : NULL, msg, len, pk, pklen, 0);
 }

@@ -1,6 +1,8 @@
 /*
  * OMS bundle / DSSE / in-toto statement codec (docs/MANIFEST.md 3-6, 8-11)
- * and verification with a caller-given public key (7.1).  See bundle.h.
+ * and verification with a caller-given public key (7.1) or with trust
+ * anchors for a certificate chain (7.2-7.4, through lib/crypto/x509.c).
+ * See bundle.h.
  *
  * Messages name the JSON member and the step, never key bytes; resource
  * names are named by their index only (they may be invalid UTF-8).
@@ -1166,8 +1168,41 @@ static int check_key_identity(const aios__mb_bundle *b, const aios_key *key, uin
     return AIOS_OK;
 }
 
-int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t len,
-                        const aios_key *key, int profile, uint32_t flags)
+/* 4.6: the legacy PAE, verified with ECDSA and SHA-256 whatever the curve
+ * (0.2.0 always hashed with SHA-256).  AIOS_OK or AIOS_E_AUTH. */
+static int verify_legacy(aios__keyenc_alg alg, const uint8_t *pub, size_t pub_len,
+                         const aios__mb_bundle *b)
+{
+    uint8_t *pae = NULL;
+    size_t pae_len = 0;
+    int rc;
+
+    if (alg != AIOS__KEYENC_P256 && alg != AIOS__KEYENC_P384)
+        return AIOS_E_AUTH;
+    if ((rc = aios__mb_pae_legacy(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
+        return rc;
+    rc = aios__ecdsa_verify_der_sha256(alg == AIOS__KEYENC_P256 ? AIOS__EC_P256 : AIOS__EC_P384,
+                                       b->sig, b->sig_len, pae, pae_len, pub, pub_len);
+    aios__free(pae);
+    return rc;
+}
+
+/* Step 4 for a caller who trusts `want`. */
+static int check_method(const aios__mb_bundle *b, aios__mb_method want)
+{
+    if (b->method == AIOS__MB_METHOD_KEYLESS)
+        return aios__fail(AIOS_E_UNSUPPORTED, "bundle: a Sigstore keyless bundle cannot be "
+                          "verified (no Sigstore trust root)");
+    if (b->method != want)
+        return aios__fail(AIOS__MB_E_METHOD, want == AIOS__MB_METHOD_KEY ?
+                          "bundle: a certificate-chain bundle given to the key method" :
+                          "bundle: a public-key bundle given to the certificate method");
+    return AIOS_OK;
+}
+
+int aios__mb_verify_key_ex(aios__mb_statement **out, aios__mb_signer *signer_out,
+                           const uint8_t *bundle, size_t len, const aios_key *key, int profile,
+                           uint32_t flags)
 {
     aios__mb_bundle *b = NULL;
     aios__keyenc_alg alg;
@@ -1175,6 +1210,8 @@ int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t 
     size_t pae_len = 0;
     int rc, legacy = 0;
 
+    if (signer_out)
+        memset(signer_out, 0, sizeof(*signer_out));
     AIOS__CHECK_ARG(out != NULL, "out is NULL");
     *out = NULL;
     AIOS__CHECK_ARG(key != NULL, "key is NULL");
@@ -1183,16 +1220,8 @@ int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t 
     if ((rc = aios__mb_bundle_parse(&b, bundle, len, 0, profile)) != AIOS_OK)
         return rc;
     /* step 4: the method the caller trusts */
-    if (b->method == AIOS__MB_METHOD_KEYLESS) {
-        rc = aios__fail(AIOS_E_UNSUPPORTED, "bundle: a Sigstore keyless bundle cannot be verified "
-                        "(no Sigstore trust root)");
+    if ((rc = check_method(b, AIOS__MB_METHOD_KEY)) != AIOS_OK)
         goto done;
-    }
-    if (b->method != AIOS__MB_METHOD_KEY) {
-        rc = aios__fail(AIOS__MB_E_METHOD, "bundle: a certificate-chain bundle given to the key "
-                        "method");
-        goto done;
-    }
     /* step 5: key identity */
     if ((rc = key_alg(key, &alg)) != AIOS_OK)
         goto done;
@@ -1209,16 +1238,15 @@ int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t 
     aios__free(pae);
     pae = NULL;
     if (rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT) {
-        /* 4.6: legacy PAE with SHA-256 whatever the curve.  The seam has
-         * ECDSA with the curve's hash only, so this is complete for P-256.
-         * TODO(manifest legacy): P-384 with SHA-256 needs a seam function
-         * (aios__ecdsa_verify_der with an explicit hash). */
-        if (profile == AIOS__MB_PROFILE_MODEL_SIGNING_1 && alg == AIOS__KEYENC_P256) {
-            if ((rc = aios__mb_pae_legacy(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
+        /* 4.6: legacy PAE with SHA-256 whatever the curve, on the public
+         * point (the key handle signs and verifies with the curve's hash) */
+        if (profile == AIOS__MB_PROFILE_MODEL_SIGNING_1 && !(flags & AIOS__MB_NO_LEGACY) &&
+            (alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384)) {
+            aios_buffer *raw = NULL;
+            if ((rc = aios_key_public_raw(key, &raw)) != AIOS_OK)
                 goto done;
-            rc = aios_key_verify(key, b->sig, b->sig_len, pae, pae_len);
-            aios__free(pae);
-            pae = NULL;
+            rc = verify_legacy(alg, aios_buffer_data(raw), aios_buffer_len(raw), b);
+            aios_buffer_free(raw);
             legacy = rc == AIOS_OK;
         }
         if (rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT) {
@@ -1230,10 +1258,180 @@ int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t 
     if (rc != AIOS_OK)
         goto done;
     /* steps 7-9 over exactly the verified bytes */
-    rc = aios__mb_statement_parse(out, b->payload, b->payload_len, profile, legacy);
+    if ((rc = aios__mb_statement_parse(out, b->payload, b->payload_len, profile, legacy))
+        != AIOS_OK)
+        goto done;
+    if (signer_out) {
+        signer_out->method = AIOS__MB_METHOD_KEY;
+        signer_out->legacy = legacy;
+        if ((rc = aios__mb_key_hint(signer_out->hint, key)) != AIOS_OK) {
+            aios__mb_statement_free(*out);
+            *out = NULL;
+            memset(signer_out, 0, sizeof(*signer_out));
+        }
+    }
 done:
     aios__mb_bundle_free(b);
     return rc;
+}
+
+int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t len,
+                        const aios_key *key, int profile, uint32_t flags)
+{
+    return aios__mb_verify_key_ex(out, NULL, bundle, len, key, profile, flags);
+}
+
+_Static_assert(AIOS__MB_TIME_LEAF_NOT_BEFORE == AIOS__X509_TIME_LEAF_NOT_BEFORE &&
+               AIOS__MB_TIME_NOW == AIOS__X509_TIME_NOW &&
+               AIOS__MB_TIME_FIXED == AIOS__X509_TIME_FIXED, "time policy numbers");
+_Static_assert(AIOS__MB_DN_MAX == AIOS__X509_DN_MAX, "DN text size");
+_Static_assert(AIOS__MB_CERTS_MAX == AIOS__X509_CHAIN_MAX &&
+               AIOS__MB_CERT_MAX == AIOS__X509_CERT_MAX, "chain limits");
+
+int aios__mb_verify_certificate(aios__mb_statement **out, aios__mb_signer *signer_out,
+                                const uint8_t *bundle, size_t len,
+                                const uint8_t *const *anchors, const size_t *anchor_lens,
+                                size_t anchors_n, int profile, int time_policy,
+                                int64_t fixed_time, uint32_t flags)
+{
+    const uint8_t *certs[AIOS__MB_CERTS_MAX];
+    size_t lens[AIOS__MB_CERTS_MAX], i, pae_len = 0;
+    aios__mb_bundle *b = NULL;
+    aios__x509_leaf leaf;
+    uint8_t *pae = NULL;
+    int rc, legacy = 0;
+
+    if (signer_out)
+        memset(signer_out, 0, sizeof(*signer_out));
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    AIOS__CHECK_ARG(profile == AIOS__MB_PROFILE_MODEL_SIGNING_1 ||
+                    profile == AIOS__MB_PROFILE_OMS_1_0, "unknown profile");
+    AIOS__CHECK_ARG(time_policy >= AIOS__MB_TIME_PROFILE && time_policy <= AIOS__MB_TIME_FIXED,
+                    "unknown time policy");
+    AIOS__CHECK_ARG(anchors_n > 0 && anchors != NULL && anchor_lens != NULL,
+                    "no trust anchor given (libaios has no default trust store)");
+    AIOS__CHECK_ARG(anchors_n <= AIOS__X509_ANCHORS_MAX, "more than 256 trust anchors");
+    if (time_policy == AIOS__MB_TIME_PROFILE)
+        time_policy = profile == AIOS__MB_PROFILE_OMS_1_0 ? AIOS__MB_TIME_NOW
+                                                          : AIOS__MB_TIME_LEAF_NOT_BEFORE;
+    if ((rc = aios__mb_bundle_parse(&b, bundle, len, 0, profile)) != AIOS_OK)
+        return rc;
+    /* step 4 */
+    if ((rc = check_method(b, AIOS__MB_METHOD_CHAIN)) != AIOS_OK)
+        goto done;
+    /* step 5: chain, time, usage, leaf key (7.2-7.4) */
+    for (i = 0; i < b->cert_count; i++) {
+        certs[i] = b->certs[i].p;
+        lens[i] = b->certs[i].len;
+    }
+    if ((rc = aios__x509_chain_verify(&leaf, certs, lens, b->cert_count, anchors, anchor_lens,
+                                      anchors_n, time_policy, fixed_time)) != AIOS_OK) {
+        rc = aios__error_prefix("bundle");
+        goto done;
+    }
+    /* step 6: the signature with the leaf's key (4.2), then the legacy PAE */
+    if ((rc = aios__mb_pae(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
+        goto done;
+    rc = aios__ecdsa_verify_der(leaf.alg == AIOS__KEYENC_P256 ? AIOS__EC_P256 : AIOS__EC_P384,
+                                b->sig, b->sig_len, pae, pae_len, leaf.pub, leaf.pub_len);
+    aios__free(pae);
+    if (rc == AIOS_E_AUTH && profile == AIOS__MB_PROFILE_MODEL_SIGNING_1 &&
+        !(flags & AIOS__MB_NO_LEGACY)) {
+        rc = verify_legacy(leaf.alg, leaf.pub, leaf.pub_len, b);
+        legacy = rc == AIOS_OK;
+    }
+    if (rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the signature does not verify with the key of the "
+                        "leaf certificate \"%s\"", leaf.subject);
+        goto done;
+    }
+    if (rc != AIOS_OK)
+        goto done;
+    /* steps 7-9 over exactly the verified bytes */
+    if ((rc = aios__mb_statement_parse(out, b->payload, b->payload_len, profile, legacy))
+        != AIOS_OK)
+        goto done;
+    if (signer_out) {
+        signer_out->method = AIOS__MB_METHOD_CHAIN;
+        signer_out->legacy = legacy;
+        memcpy(signer_out->subject, leaf.subject, sizeof(signer_out->subject));
+        memcpy(signer_out->issuer, leaf.issuer, sizeof(signer_out->issuer));
+        signer_out->not_before = leaf.not_before;
+        signer_out->not_after = leaf.not_after;
+        signer_out->checked_at = leaf.checked_at;
+        signer_out->chain_len = b->cert_count;
+        signer_out->path_len = leaf.path_len;
+    }
+done:
+    aios__mb_bundle_free(b);
+    return rc;
+}
+
+/* ================================================================ signer */
+
+int aios__mb_bundle_signer(aios__mb_signer *out, const aios__mb_bundle *b)
+{
+    aios__x509_leaf leaf;
+    uint8_t h[32];
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    memset(out, 0, sizeof(*out));
+    AIOS__CHECK_ARG(b != NULL, "b is NULL");
+    out->method = b->method;
+    if (b->method == AIOS__MB_METHOD_KEY) {
+        if (b->hint && hex_exact(h, 32, b->hint, strlen(b->hint)))
+            (void)aios__hex_encode(out->hint, sizeof(out->hint), h, 32);
+        return AIOS_OK;
+    }
+    if (b->cert_count == 0)
+        return aios__fail(AIOS_E_FORMAT, "bundle: no certificate");
+    if ((rc = aios__x509_cert_info(&leaf, b->certs[0].p, b->certs[0].len)) != AIOS_OK) {
+        memset(out, 0, sizeof(*out));
+        return aios__error_prefix("bundle: the leaf certificate");
+    }
+    memcpy(out->subject, leaf.subject, sizeof(out->subject));
+    memcpy(out->issuer, leaf.issuer, sizeof(out->issuer));
+    out->not_before = leaf.not_before;
+    out->not_after = leaf.not_after;
+    out->chain_len = b->cert_count;
+    return AIOS_OK;
+}
+
+char *aios__mb_signer_json(const aios__mb_signer *sg)
+{
+    json_t *o = json_object();
+    char *s = NULL, *r = NULL;
+    int bad = o == NULL;
+
+    if (sg == NULL) {
+        json_decref(o);
+        return NULL;
+    }
+    if (sg->method == AIOS__MB_METHOD_KEY) {
+        bad |= json_object_set_new(o, "method", json_string("key"));
+        if (sg->hint[0])
+            bad |= json_object_set_new(o, "hint", json_string(sg->hint));
+    } else {
+        bad |= json_object_set_new(o, "method", json_string(sg->method == AIOS__MB_METHOD_CHAIN ?
+                                                            "certificate" : "keyless"));
+        /* dn_text output is printable ASCII: always valid UTF-8 */
+        bad |= json_object_set_new(o, "subject", json_string(sg->subject));
+        bad |= json_object_set_new(o, "issuer", json_string(sg->issuer));
+        bad |= json_object_set_new(o, "not_before", json_integer((json_int_t)sg->not_before));
+        bad |= json_object_set_new(o, "not_after", json_integer((json_int_t)sg->not_after));
+        bad |= json_object_set_new(o, "chain", json_integer((json_int_t)sg->chain_len));
+    }
+    if (sg->legacy)
+        bad |= json_object_set_new(o, "legacy", json_true());
+    if (!bad)
+        s = json_dumps(o, DUMP_FLAGS);
+    json_decref(o);
+    if (s != NULL && (r = aios__malloc(strlen(s) + 1)) != NULL)
+        memcpy(r, s, strlen(s) + 1);
+    free(s);
+    return r;
 }
 
 /* =============================================================== writing */
@@ -1388,29 +1586,19 @@ static json_t *b64_string(const uint8_t *p, size_t n)
     return j;
 }
 
-int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
-                      const aios_key *key, int profile)
+/* Statement -> PAE -> aios_key_sign -> bundle whose verificationMaterial
+ * holds member (consumed, even on failure) and "tlogEntries": [] (12.4-12.6). */
+static int sign_bundle(aios_buffer **bundle_out, const aios__mb_statement *st,
+                       const aios_key *key, int profile, const char *member, json_t *material)
 {
     aios_buffer *payload = NULL, *sig = NULL;
-    aios__keyenc_alg alg;
     uint8_t *pae = NULL;
     size_t pae_len = 0;
-    char hint[65];
-    json_t *root = NULL, *vm, *pk, *env, *sigs, *s0;
+    json_t *root = NULL, *vm, *env, *sigs, *s0;
     int rc, bad = 0;
 
-    AIOS__CHECK_ARG(bundle_out != NULL, "bundle_out is NULL");
-    *bundle_out = NULL;
-    AIOS__CHECK_ARG(key != NULL, "key is NULL");
-    if ((rc = key_alg(key, &alg)) != AIOS_OK)
-        return rc;
-    if (alg == AIOS__KEYENC_ED25519 && profile == AIOS__MB_PROFILE_OMS_1_0)
-        return aios__fail(AIOS_E_UNSUPPORTED, "manifest: Ed25519 signatures are a libaios "
-                          "extension, refused in the oms-1.0 profile");
-    if ((rc = aios__mb_key_hint(hint, key)) != AIOS_OK)
-        return rc;
     if ((rc = aios__mb_statement_encode(&payload, st, profile)) != AIOS_OK)
-        return rc;
+        goto done;
     if ((rc = aios__mb_pae(&pae, &pae_len, aios_buffer_data(payload), aios_buffer_len(payload)))
         != AIOS_OK)
         goto done;
@@ -1418,13 +1606,12 @@ int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
         goto done;
     root = json_object();
     vm = json_object();
-    pk = json_object();
     env = json_object();
     sigs = json_array();
     s0 = json_object();
     bad |= json_object_set_new(root, "mediaType", json_string(AIOS__MB_MEDIA_TYPE));
-    bad |= json_object_set_new(pk, "hint", json_string(hint));
-    bad |= json_object_set_new(vm, "publicKey", pk);
+    bad |= json_object_set_new(vm, member, material);
+    material = NULL;
     bad |= json_object_set_new(vm, "tlogEntries", json_array());
     bad |= json_object_set_new(root, "verificationMaterial", vm);
     bad |= json_object_set_new(env, "payload",
@@ -1441,9 +1628,90 @@ int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
     }
     rc = dump_buffer(bundle_out, root, "bundle");
 done:
+    json_decref(material);
     json_decref(root);
     aios__free(pae);
     aios_buffer_free(sig);
     aios_buffer_free(payload);
     return rc;
+}
+
+int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
+                      const aios_key *key, int profile)
+{
+    aios__keyenc_alg alg;
+    char hint[65];
+    json_t *pk;
+    int rc;
+
+    AIOS__CHECK_ARG(bundle_out != NULL, "bundle_out is NULL");
+    *bundle_out = NULL;
+    AIOS__CHECK_ARG(key != NULL, "key is NULL");
+    if ((rc = key_alg(key, &alg)) != AIOS_OK)
+        return rc;
+    if (alg == AIOS__KEYENC_ED25519 && profile == AIOS__MB_PROFILE_OMS_1_0)
+        return aios__fail(AIOS_E_UNSUPPORTED, "manifest: Ed25519 signatures are a libaios "
+                          "extension, refused in the oms-1.0 profile");
+    if ((rc = aios__mb_key_hint(hint, key)) != AIOS_OK)
+        return rc;
+    pk = json_object();
+    if (pk == NULL || json_object_set_new(pk, "hint", json_string(hint)) != 0) {
+        json_decref(pk);
+        return aios__nomem("bundle");
+    }
+    return sign_bundle(bundle_out, st, key, profile, "publicKey", pk);
+}
+
+int aios__mb_sign_certificate(aios_buffer **bundle_out, const aios__mb_statement *st,
+                              const aios_key *key, const uint8_t *const *chain_der,
+                              const size_t *chain_lens, size_t chain_n, int profile)
+{
+    aios__keyenc_alg alg;
+    aios__x509_leaf info;
+    aios_buffer *raw = NULL;
+    json_t *ch = NULL, *certs;
+    size_t i;
+    int rc, bad = 0;
+
+    AIOS__CHECK_ARG(bundle_out != NULL, "bundle_out is NULL");
+    *bundle_out = NULL;
+    AIOS__CHECK_ARG(key != NULL, "key is NULL");
+    AIOS__CHECK_ARG(chain_der != NULL && chain_lens != NULL && chain_n > 0,
+                    "no signing certificate given");
+    if (chain_n > AIOS__MB_CERTS_MAX)
+        return aios__fail(AIOS_E_LIMIT, "manifest: %zu certificates in the chain (at most %d)",
+                          chain_n, AIOS__MB_CERTS_MAX);
+    if ((rc = key_alg(key, &alg)) != AIOS_OK)
+        return rc;
+    if (alg == AIOS__KEYENC_ED25519)
+        return aios__fail(AIOS_E_UNSUPPORTED, "manifest: the certificate method needs an ECDSA "
+                          "P-256 or P-384 key (no Ed25519 certificates)");
+    /* every certificate parses; the leaf holds the signing key (12.7) */
+    for (i = chain_n; i-- > 0;) {
+        if ((rc = aios__x509_cert_info(&info, chain_der[i], chain_lens[i])) != AIOS_OK)
+            return aios__error_prefix("manifest: signing certificate chain[%zu]", i);
+    }
+    if ((rc = aios_key_public_raw(key, &raw)) != AIOS_OK)
+        return rc;
+    if (info.alg != alg || info.pub_len != aios_buffer_len(raw) ||
+        memcmp(info.pub, aios_buffer_data(raw), info.pub_len) != 0) {
+        aios_buffer_free(raw);
+        return aios__fail(AIOS__MB_E_KEY_MISMATCH, "manifest: the signing certificate \"%s\" "
+                          "does not hold the public key of key '%s'", info.subject,
+                          aios_key_id(key));
+    }
+    aios_buffer_free(raw);
+    ch = json_object();
+    certs = json_array();
+    for (i = 0; i < chain_n; i++) {
+        json_t *c = json_object();
+        bad |= json_object_set_new(c, "rawBytes", b64_string(chain_der[i], chain_lens[i]));
+        bad |= json_array_append_new(certs, c);
+    }
+    bad |= json_object_set_new(ch, "certificates", certs);
+    if (bad || ch == NULL) {
+        json_decref(ch);
+        return aios__nomem("bundle");
+    }
+    return sign_bundle(bundle_out, st, key, profile, "x509CertificateChain", ch);
 }

@@ -10,8 +10,11 @@
  *                             and the root digest check (steps 7-9)
  *   aios__mb_verify_key       steps 1-9 for the key method with a public
  *                             key the caller gives (7.1)
- *   aios__mb_statement_encode / aios__mb_sign_key
- *                             the writer (12.4-12.6), for the default and
+ *   aios__mb_verify_certificate
+ *                             steps 1-9 for the certificate method with
+ *                             trust anchors the caller gives (7.2-7.4)
+ *   aios__mb_statement_encode / aios__mb_sign_key / aios__mb_sign_certificate
+ *                             the writer (12.4-12.7), for the default and
  *                             the oms-1.0 profile
  *
  * Everything is bounded before allocation (MANIFEST.md 10).  JSON is
@@ -71,6 +74,15 @@
 
 /* Verify flags. */
 #define AIOS__MB_IGNORE_HINT 0x1u            /* skip the hint comparison (4.3) */
+#define AIOS__MB_NO_LEGACY   0x2u            /* never try the legacy PAE (4.6), any profile */
+
+/* Certificate time policies (MANIFEST.md 7.4); the public header uses the
+ * same numbers.  PROFILE: LEAF_NOT_BEFORE in model-signing-1, NOW in
+ * oms-1.0. */
+#define AIOS__MB_TIME_PROFILE         0
+#define AIOS__MB_TIME_LEAF_NOT_BEFORE 1      /* T = the leaf's notBefore (model_signing) */
+#define AIOS__MB_TIME_NOW             2      /* T = the current time */
+#define AIOS__MB_TIME_FIXED           3      /* T = fixed_time (unix seconds) */
 
 /* ---- the bundle */
 
@@ -156,10 +168,62 @@ int  aios__mb_statement_parse(aios__mb_statement **out, const uint8_t *payload, 
                               int profile, int legacy);
 void aios__mb_statement_free(aios__mb_statement *st);   /* NULL ok */
 
+/* Who signed a verified bundle, for reporting (all text printable ASCII,
+ * NUL-terminated; fields of the other method are zero). */
+#define AIOS__MB_DN_MAX 256
+typedef struct aios__mb_signer {
+    aios__mb_method method;        /* AIOS__MB_METHOD_KEY or _CHAIN */
+    int      legacy;               /* verified over the legacy PAE (4.6) */
+    char     hint[65];             /* KEY: the verifying key's hint (4.3) */
+    char     subject[AIOS__MB_DN_MAX];   /* CHAIN: the leaf's subject DN ("CN=..., O=...") */
+    char     issuer[AIOS__MB_DN_MAX];    /* CHAIN: the leaf's issuer DN */
+    int64_t  not_before, not_after;      /* CHAIN: the leaf's validity, unix seconds */
+    int64_t  checked_at;           /* CHAIN: the policy time T the path was valid at (7.4) */
+    size_t   chain_len;            /* CHAIN: certificates in the bundle (leaf included) */
+    size_t   path_len;             /* CHAIN: certificates of the verified path, anchor included */
+} aios__mb_signer;
+
+/* The signer as the bundle states it, without trust (aios_manifest_open,
+ * and the signer's own view after signing): KEY the hint if it is 64 hex
+ * digits (lowercased; else ""); CHAIN and KEYLESS the leaf certificate's
+ * names and validity (checked_at and path_len 0).  AIOS_E_FORMAT /
+ * AIOS_E_UNSUPPORTED for a leaf that does not parse. */
+int aios__mb_bundle_signer(aios__mb_signer *out, const aios__mb_bundle *b);
+/* The signer as compact JSON in a new aios__malloc'd string (aios__free
+ * it), NULL when out of memory:
+ *   {"method":"key","hint":"<hex>"}                     (hint omitted if unknown)
+ *   {"method":"certificate"|"keyless","subject":"...","issuer":"...",
+ *    "not_before":<unix s>,"not_after":<unix s>,"chain":<certificates in the bundle>}
+ * with ,"legacy":true appended after a legacy-PAE verification. */
+char *aios__mb_signer_json(const aios__mb_signer *sg);
+
 /* Steps 1-9 for the key method.  key: ECDSA P-256/P-384 or Ed25519 with
- * the VERIFY purpose.  On success *out is the verified statement. */
+ * the VERIFY purpose.  flags: AIOS__MB_IGNORE_HINT, AIOS__MB_NO_LEGACY.
+ * On success *out is the verified statement. */
 int aios__mb_verify_key(aios__mb_statement **out, const uint8_t *bundle, size_t len,
                         const aios_key *key, int profile, uint32_t flags);
+/* The same, also describing the signer (signer_out may be NULL; zeroed on
+ * failure). */
+int aios__mb_verify_key_ex(aios__mb_statement **out, aios__mb_signer *signer_out,
+                           const uint8_t *bundle, size_t len, const aios_key *key, int profile,
+                           uint32_t flags);
+
+/* Steps 1-9 for the certificate method (7.2-7.4): the bundle must hold
+ * x509CertificateChain (publicKey: AIOS__MB_E_METHOD; keyless:
+ * AIOS_E_UNSUPPORTED).  anchors: anchors_n (1..256) trusted certificates,
+ * each PEM or DER (lib/crypto aios__x509_chain_verify); none:
+ * AIOS_E_INVALID_ARGUMENT.  time_policy: AIOS__MB_TIME_*, fixed_time read
+ * for FIXED only.  The DSSE signature is verified with the leaf's key over
+ * the PAE, then (model-signing-1 only, and not with AIOS__MB_NO_LEGACY)
+ * the legacy PAE with SHA-256.  flags: AIOS__MB_NO_LEGACY
+ * (AIOS__MB_IGNORE_HINT has no meaning here and is ignored).
+ * Statuses: MANIFEST.md 11 steps 1-9, with AIOS__MB_E_CHAIN and
+ * AIOS__MB_E_CERT_USAGE from step 5. */
+int aios__mb_verify_certificate(aios__mb_statement **out, aios__mb_signer *signer_out,
+                                const uint8_t *bundle, size_t len,
+                                const uint8_t *const *anchors, const size_t *anchor_lens,
+                                size_t anchors_n, int profile, int time_policy,
+                                int64_t fixed_time, uint32_t flags);
 
 /* hint = lowercase hex SHA-256 of the key's canonical SPKI PEM (4.3):
  * 65 bytes with the NUL. */
@@ -175,6 +239,15 @@ int aios__mb_statement_encode(aios_buffer **out, const aios__mb_statement *st, i
 /* Statement -> PAE -> aios_key_sign -> bundle with the key's hint. */
 int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
                       const aios_key *key, int profile);
+/* The same with verificationMaterial.x509CertificateChain (12.7): chain_der
+ * is the leaf (DER), then the intermediates to include (never the root),
+ * 1..8 certificates of at most 16 KiB (AIOS_E_LIMIT), each must parse
+ * (AIOS_E_FORMAT).  key: ECDSA P-256/P-384 with the SIGN purpose (Ed25519:
+ * AIOS_E_UNSUPPORTED); the leaf's public key must be key's, else
+ * AIOS__MB_E_KEY_MISMATCH.  The chain itself is not verified here. */
+int aios__mb_sign_certificate(aios_buffer **bundle_out, const aios__mb_statement *st,
+                              const aios_key *key, const uint8_t *const *chain_der,
+                              const size_t *chain_lens, size_t chain_n, int profile);
 
 /* ---- helpers exposed for the tests and the fuzzer */
 

@@ -1,0 +1,459 @@
+/*
+ * X.509 path validation for the certificate method of signed model
+ * manifests (docs/MANIFEST.md 7.2-7.4) on mbedTLS 2.28's x509 library.
+ * See crypto.h for the contract.
+ *
+ * What mbedTLS does: parse (mbedtls_x509_crt_parse_der copies the bytes),
+ * build the path from the leaf through the list that follows it to a
+ * trusted certificate, check signatures, CA bits, keyCertSign, path
+ * lengths and the profile (mbedtls_x509_crt_verify_with_profile).
+ * What we add:
+ *   - limits, trailing-byte checks and status mapping;
+ *   - the order of the intermediates: mbedTLS looks for a parent only
+ *     among the certificates *after* the child in the list, so the
+ *     untrusted intermediates are ordered here by issuer/subject name
+ *     (greedy from the leaf, the unmatched rest appended in the given
+ *     order);
+ *   - time: mbedTLS compares with the system clock; the verify callback
+ *     clears those flags and checks every certificate of the path against
+ *     the policy time T itself;
+ *   - leaf usage and key type: mbedtls_x509_crt_check_key_usage() and
+ *     _check_extended_key_usage() succeed when the extension is absent,
+ *     and the latter accepts anyExtendedKeyUsage, so the extensions are
+ *     tested directly.
+ * Everything here is public data (certificates): nothing to wipe.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509.h>
+#include <mbedtls/x509_crt.h>
+
+#include "crypto.h"
+#include "../core/internal.h"
+
+/* SHA-256/384/512 signatures; RSA (PKCS#1 v1.5 or PSS) >= 2048 bits and
+ * ECDSA on P-256/P-384 keys (MANIFEST.md 7.2). */
+static const mbedtls_x509_crt_profile manifest_profile = {
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) | MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSASSA_PSS) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA),
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) | MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
+    2048,
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
+ * days_from_civil). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int64_t x509_time_unix(const mbedtls_x509_time *t)
+{
+    return days_from_civil(t->year, t->mon, t->day) * 86400 + (int64_t)t->hour * 3600 +
+           (int64_t)t->min * 60 + t->sec;
+}
+
+/* A DN as printable text, cut with "..." when longer than the buffer. */
+static void dn_text(char out[AIOS__X509_DN_MAX], const mbedtls_x509_name *dn)
+{
+    char big[1024];
+    int n, i;
+
+    big[0] = 0;   /* an empty name writes nothing, not even the NUL */
+    n = mbedtls_x509_dn_gets(big, sizeof(big), dn);
+    if (n >= 0 && (size_t)n < sizeof(big)) {
+        big[n] = 0;
+        for (i = 0; i < n; i++)   /* mbedTLS prints '?' already; be sure */
+            if ((unsigned char)big[i] < 0x20 || (unsigned char)big[i] >= 0x7f)
+                big[i] = '?';
+    }
+    if (n < 0 || (size_t)n >= sizeof(big)) {
+        snprintf(out, AIOS__X509_DN_MAX, "(a name too long to print)");
+        return;
+    }
+    if ((size_t)n >= AIOS__X509_DN_MAX) {
+        memcpy(out, big, AIOS__X509_DN_MAX - 4);
+        memcpy(out + AIOS__X509_DN_MAX - 4, "...", 4);
+        return;
+    }
+    memcpy(out, big, (size_t)n + 1);
+}
+
+static int map_parse_error(int ret, const char *what, size_t index)
+{
+    int high = -((-ret) & 0xFF80);   /* the x509 part of a composite code */
+    char err[128];
+
+    if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED || ret == MBEDTLS_ERR_PK_ALLOC_FAILED)
+        return aios__nomem(what);
+    if (ret == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG || high == MBEDTLS_ERR_X509_UNKNOWN_SIG_ALG)
+        return aios__fail(AIOS_E_UNSUPPORTED, "%s %zu: a key or signature algorithm this "
+                          "library cannot read", what, index);
+    mbedtls_strerror(ret, err, sizeof(err));
+    return aios__fail(AIOS_E_FORMAT, "%s %zu is not a DER X.509 certificate (%s)", what, index,
+                      err);
+}
+
+/* The last certificate of a non-empty list. */
+static mbedtls_x509_crt *crt_last(mbedtls_x509_crt *c)
+{
+    while (c->next != NULL)
+        c = c->next;
+    return c;
+}
+
+/* Append one DER certificate to list, exactly len bytes. */
+static int parse_der(mbedtls_x509_crt *list, const uint8_t *der, size_t len, const char *what,
+                     size_t index)
+{
+    int ret;
+
+    if (der == NULL || len == 0)
+        return aios__fail(AIOS_E_FORMAT, "%s %zu is empty", what, index);
+    if ((ret = mbedtls_x509_crt_parse_der(list, der, len)) != 0)
+        return map_parse_error(ret, what, index);
+    if (crt_last(list)->raw.len != len)
+        return aios__fail(AIOS_E_FORMAT, "%s %zu: %zu bytes after the certificate", what, index,
+                          len - crt_last(list)->raw.len);
+    return AIOS_OK;
+}
+
+static int starts_pem(const uint8_t *p, size_t len)
+{
+    static const char tag[] = "-----BEGIN ";
+    size_t i = 0;
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n'))
+        i++;
+    return len - i >= sizeof(tag) - 1 && memcmp(p + i, tag, sizeof(tag) - 1) == 0;
+}
+
+static size_t crt_count(const mbedtls_x509_crt *c)
+{
+    size_t n = 0;
+    for (; c != NULL && c->raw.p != NULL; c = c->next)
+        n++;
+    return n;
+}
+
+static int load_anchors(mbedtls_x509_crt *list, const uint8_t *const *anchors,
+                        const size_t *anchor_lens, size_t anchors_n)
+{
+    size_t i;
+    int rc, ret;
+
+    for (i = 0; i < anchors_n; i++) {
+        const uint8_t *a = anchors[i];
+        size_t len = anchor_lens[i], before = crt_count(list);
+        if (a == NULL || len == 0)
+            return aios__fail(AIOS_E_INVALID_ARGUMENT, "trust anchor %zu is empty", i);
+        if (len > AIOS__X509_ANCHOR_MAX)
+            return aios__fail(AIOS_E_LIMIT, "trust anchor %zu: %zu bytes is over %zu", i, len,
+                              AIOS__X509_ANCHOR_MAX);
+        if (starts_pem(a, len)) {
+            /* mbedtls_x509_crt_parse reads PEM only from a NUL-terminated
+             * buffer whose length counts the NUL. */
+            uint8_t *z = aios__malloc(len + 1);
+            if (z == NULL)
+                return aios__nomem("trust anchors");
+            memcpy(z, a, len);
+            z[len] = 0;
+            ret = mbedtls_x509_crt_parse(list, z, len + 1);
+            aios__free(z);
+            if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED)
+                return aios__nomem("trust anchors");
+            if (ret != 0 || crt_count(list) == before)
+                return aios__fail(AIOS_E_FORMAT, "trust anchor %zu: a PEM certificate that does "
+                                  "not parse (or none)", i);
+        } else if ((rc = parse_der(list, a, len, "trust anchor", i)) != AIOS_OK) {
+            return rc;
+        }
+    }
+    return AIOS_OK;
+}
+
+/* ------------------------------------------------------------ the callback */
+
+typedef struct vctx {
+    int64_t  t;             /* policy time */
+    size_t   path_len;
+    uint32_t all_flags;
+    int      bad_depth;     /* leaf-most certificate with a flag; -1 none */
+    uint32_t bad_flags;
+    char     bad_subject[AIOS__X509_DN_MAX];
+} vctx;
+
+/* Called for each certificate of the built path, the top first. */
+static int verify_cb(void *payload, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
+{
+    vctx *c = payload;
+
+    *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
+    if (c->t < x509_time_unix(&crt->valid_from))
+        *flags |= MBEDTLS_X509_BADCERT_FUTURE;
+    if (c->t > x509_time_unix(&crt->valid_to))
+        *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
+    if (depth >= 0 && (size_t)depth + 1 > c->path_len)
+        c->path_len = (size_t)depth + 1;
+    if (*flags != 0) {
+        c->all_flags |= *flags;
+        if (c->bad_depth < 0 || depth < c->bad_depth) {
+            c->bad_depth = depth;
+            c->bad_flags = *flags;
+            dn_text(c->bad_subject, &crt->subject);
+        }
+    }
+    return 0;
+}
+
+static void flags_text(char *out, size_t cap, uint32_t flags)
+{
+    static const struct {
+        uint32_t bit;
+        const char *text;
+    } names[] = {
+        { MBEDTLS_X509_BADCERT_EXPIRED, "expired at the policy time" },
+        { MBEDTLS_X509_BADCERT_FUTURE, "not yet valid at the policy time" },
+        { MBEDTLS_X509_BADCERT_NOT_TRUSTED, "not trusted (no path to a trust anchor, or a bad "
+                                            "signature)" },
+        { MBEDTLS_X509_BADCERT_BAD_MD, "signature hash not allowed (SHA-256/384/512)" },
+        { MBEDTLS_X509_BADCERT_BAD_PK, "key or signature algorithm not allowed" },
+        { MBEDTLS_X509_BADCERT_BAD_KEY, "key too small or curve not allowed (RSA >= 2048, "
+                                        "P-256, P-384)" },
+        { MBEDTLS_X509_BADCERT_REVOKED, "revoked" },
+        { MBEDTLS_X509_BADCERT_KEY_USAGE, "key usage" },
+        { MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "extended key usage" },
+    };
+    size_t i, pos = 0;
+    uint32_t rest = flags;
+
+    out[0] = 0;
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (!(flags & names[i].bit))
+            continue;
+        rest &= ~names[i].bit;
+        pos += (size_t)snprintf(out + pos, pos < cap ? cap - pos : 0, "%s%s", pos ? ", " : "",
+                                names[i].text);
+    }
+    if (rest != 0 && pos < cap)
+        snprintf(out + pos, cap - pos, "%sother (mbedTLS flags 0x%x)", pos ? ", " : "",
+                 (unsigned)rest);
+}
+
+/* -------------------------------------------------------------- the leaf */
+
+static int leaf_key(aios__x509_leaf *out, const mbedtls_x509_crt *crt, int strict)
+{
+    int alg = 0, rc;
+    size_t pub_len = 0;
+
+    out->alg = 0;
+    out->pub_len = 0;
+    rc = aios__spki_decode(crt->pk_raw.p, crt->pk_raw.len, &alg, out->pub, sizeof(out->pub),
+                           &pub_len);
+    if (rc == AIOS_OK && (alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384)) {
+        out->alg = (aios__keyenc_alg)alg;
+        out->pub_len = pub_len;
+        return AIOS_OK;
+    }
+    memset(out->pub, 0, sizeof(out->pub));
+    if (!strict)
+        return AIOS_OK;
+    if (rc == AIOS_E_NOMEM)
+        return rc;
+    return aios__fail(AIOS_E_UNSUPPORTED, "certificate chain: the leaf's key is %s; the "
+                      "signing certificate must hold an ECDSA P-256 or P-384 key",
+                      rc == AIOS_OK ? aios__keyenc_name((aios__keyenc_alg)alg) :
+                      mbedtls_pk_get_name(&crt->pk));
+}
+
+static void leaf_describe(aios__x509_leaf *out, const mbedtls_x509_crt *crt)
+{
+    dn_text(out->subject, &crt->subject);
+    dn_text(out->issuer, &crt->issuer);
+    out->not_before = x509_time_unix(&crt->valid_from);
+    out->not_after = x509_time_unix(&crt->valid_to);
+}
+
+/* MANIFEST.md 7.2 step 4 (sign_certificate.py): KeyUsage present with
+ * digitalSignature, else ExtendedKeyUsage present with id-kp-codeSigning. */
+static int leaf_usage(const mbedtls_x509_crt *crt)
+{
+    const mbedtls_x509_sequence *s;
+
+    if ((crt->ext_types & MBEDTLS_X509_EXT_KEY_USAGE) &&
+        (crt->key_usage & MBEDTLS_X509_KU_DIGITAL_SIGNATURE))
+        return AIOS_OK;
+    if (crt->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE)
+        for (s = &crt->ext_key_usage; s != NULL; s = s->next)
+            if (s->buf.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_CODE_SIGNING, &s->buf) == 0)
+                return AIOS_OK;
+    return aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "certificate chain: the leaf allows neither "
+                      "digitalSignature (KeyUsage) nor code signing (ExtendedKeyUsage)");
+}
+
+/* ------------------------------------------------------------ public API */
+
+int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len)
+{
+    mbedtls_x509_crt crt;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    memset(out, 0, sizeof(*out));
+    AIOS__CHECK_ARG(der != NULL || len == 0, "der is NULL with a nonzero length");
+    if (len > AIOS__X509_CERT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "certificate: %zu bytes is over %zu", len,
+                          AIOS__X509_CERT_MAX);
+    mbedtls_x509_crt_init(&crt);
+    if ((rc = parse_der(&crt, der, len, "certificate", (size_t)0)) == AIOS_OK &&
+        (rc = leaf_key(out, &crt, 0)) == AIOS_OK)
+        leaf_describe(out, &crt);
+    mbedtls_x509_crt_free(&crt);
+    if (rc != AIOS_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+/* Order chain_der[1..] so that each certificate's issuer tends to follow
+ * it: order[] receives indexes 1..n-1. */
+static int order_intermediates(size_t *order, const uint8_t *const *chain_der,
+                               const size_t *chain_lens, size_t n, const mbedtls_x509_crt *leaf)
+{
+    mbedtls_x509_crt tmp;
+    const mbedtls_x509_crt *node[AIOS__X509_CHAIN_MAX];
+    const mbedtls_x509_buf *want = &leaf->issuer_raw;
+    int used[AIOS__X509_CHAIN_MAX] = { 0 };
+    size_t i, k = 0;
+    int rc = AIOS_OK;
+
+    mbedtls_x509_crt_init(&tmp);
+    for (i = 1; i < n && rc == AIOS_OK; i++)
+        rc = parse_der(&tmp, chain_der[i], chain_lens[i], "certificate", i);
+    if (rc == AIOS_OK) {
+        const mbedtls_x509_crt *c = &tmp;
+        for (i = 1; i < n; i++, c = c->next)
+            node[i] = c;
+        while (k < n - 1) {
+            for (i = 1; i < n; i++)
+                if (!used[i] && node[i]->subject_raw.len == want->len &&
+                    memcmp(node[i]->subject_raw.p, want->p, want->len) == 0)
+                    break;
+            if (i == n)
+                break;
+            used[i] = 1;
+            order[k++] = i;
+            want = &node[i]->issuer_raw;
+        }
+        for (i = 1; i < n; i++)
+            if (!used[i])
+                order[k++] = i;
+    }
+    mbedtls_x509_crt_free(&tmp);
+    return rc;
+}
+
+int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
+                            const uint8_t *const *chain_der, const size_t *chain_lens,
+                            size_t chain_n,
+                            const uint8_t *const *anchors, const size_t *anchor_lens,
+                            size_t anchors_n, int time_policy, int64_t fixed_time)
+{
+    mbedtls_x509_crt chain, trust;
+    aios__x509_leaf leaf;
+    size_t order[AIOS__X509_CHAIN_MAX], i;
+    uint32_t flags = 0;
+    vctx c;
+    int rc, ret;
+
+    AIOS__CHECK_ARG(leaf_out != NULL, "leaf_out is NULL");
+    memset(leaf_out, 0, sizeof(*leaf_out));
+    AIOS__CHECK_ARG(chain_der != NULL && chain_lens != NULL && chain_n > 0,
+                    "no certificate given");
+    AIOS__CHECK_ARG(anchors_n > 0 && anchors != NULL && anchor_lens != NULL,
+                    "no trust anchor given (there is no default trust store)");
+    AIOS__CHECK_ARG(anchors_n <= AIOS__X509_ANCHORS_MAX, "more than 256 trust anchors");
+    AIOS__CHECK_ARG(time_policy == AIOS__X509_TIME_LEAF_NOT_BEFORE ||
+                    time_policy == AIOS__X509_TIME_NOW || time_policy == AIOS__X509_TIME_FIXED,
+                    "unknown time policy");
+    if (chain_n > AIOS__X509_CHAIN_MAX)
+        return aios__fail(AIOS_E_LIMIT, "certificate chain: %zu certificates (at most %d)",
+                          chain_n, AIOS__X509_CHAIN_MAX);
+    for (i = 0; i < chain_n; i++)
+        if (chain_lens[i] > AIOS__X509_CERT_MAX)
+            return aios__fail(AIOS_E_LIMIT, "certificate chain: certificate %zu has %zu bytes "
+                              "(at most %zu)", i, chain_lens[i], AIOS__X509_CERT_MAX);
+
+    memset(&leaf, 0, sizeof(leaf));
+    memset(&c, 0, sizeof(c));
+    c.bad_depth = -1;
+    mbedtls_x509_crt_init(&chain);
+    mbedtls_x509_crt_init(&trust);
+    /* the leaf: parse, key type (before any path work) */
+    if ((rc = parse_der(&chain, chain_der[0], chain_lens[0], "certificate", (size_t)0)) != AIOS_OK)
+        goto done;
+    if ((rc = leaf_key(&leaf, &chain, 1)) != AIOS_OK)
+        goto done;
+    leaf_describe(&leaf, &chain);
+    /* the intermediates, each after the certificate it issued */
+    if (chain_n > 1) {
+        if ((rc = order_intermediates(order, chain_der, chain_lens, chain_n, &chain)) != AIOS_OK)
+            goto done;
+        for (i = 0; i < chain_n - 1; i++)
+            if ((rc = parse_der(&chain, chain_der[order[i]], chain_lens[order[i]], "certificate",
+                                order[i])) != AIOS_OK)
+                goto done;
+    }
+    if ((rc = load_anchors(&trust, anchors, anchor_lens, anchors_n)) != AIOS_OK)
+        goto done;
+
+    switch (time_policy) {
+    case AIOS__X509_TIME_LEAF_NOT_BEFORE: c.t = leaf.not_before; break;
+    case AIOS__X509_TIME_NOW:             c.t = (int64_t)time(NULL); break;
+    default:                              c.t = fixed_time; break;
+    }
+    ret = mbedtls_x509_crt_verify_with_profile(&chain, &trust, NULL, &manifest_profile, NULL,
+                                               &flags, verify_cb, &c);
+    if (ret != 0 && ret != MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        if (ret == MBEDTLS_ERR_X509_ALLOC_FAILED) {
+            rc = aios__nomem("certificate chain");
+        } else {
+            char err[128];
+            mbedtls_strerror(ret, err, sizeof(err));
+            rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "certificate chain: no path could be built "
+                            "(%s)", err);
+        }
+        goto done;
+    }
+    if (flags != 0 || ret != 0) {
+        char why[512];
+        flags_text(why, sizeof(why), c.bad_depth >= 0 ? c.bad_flags : flags);
+        rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "certificate chain: \"%s\" (depth %d of the "
+                        "path, checked at %lld): %s", c.bad_depth >= 0 ? c.bad_subject : "?",
+                        c.bad_depth, (long long)c.t, why);
+        goto done;
+    }
+    if ((rc = leaf_usage(&chain)) != AIOS_OK)
+        goto done;
+    leaf.checked_at = c.t;
+    leaf.path_len = c.path_len;
+    *leaf_out = leaf;
+done:
+    mbedtls_x509_crt_free(&trust);
+    mbedtls_x509_crt_free(&chain);
+    return rc;
+}
