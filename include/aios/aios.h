@@ -17,5 +17,6 @@
 #include "aios/core.h"
 #include "aios/key.h"
 #include "aios/envelope.h"
+#include "aios/manifest.h"
 
 #endif /* AIOS_AIOS_H */

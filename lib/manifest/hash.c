@@ -95,13 +95,7 @@ static int checkpoint(job *j, const char *path)
     return 0;
 }
 
-typedef struct hasher {
-    aios__mf_hash_type t;
-    aios__sha256_ctx   sha;
-    aios__blake2b_ctx  b2;
-} hasher;
-
-static void h_init(hasher *h, aios__mf_hash_type t)
+void aios__mf_hasher_init(aios__mf_hasher *h, aios__mf_hash_type t)
 {
     h->t = t;
     if (t == AIOS__MF_SHA256)
@@ -110,7 +104,7 @@ static void h_init(hasher *h, aios__mf_hash_type t)
         (void)aios__blake2b_init(&h->b2, 64, NULL, 0);   /* valid lengths: cannot fail */
 }
 
-static void h_update(hasher *h, const uint8_t *p, size_t n)
+void aios__mf_hasher_update(aios__mf_hasher *h, const uint8_t *p, size_t n)
 {
     if (h->t == AIOS__MF_SHA256)
         aios__sha256_update(&h->sha, p, n);
@@ -118,13 +112,18 @@ static void h_update(hasher *h, const uint8_t *p, size_t n)
         aios__blake2b_update(&h->b2, p, n);
 }
 
-static void h_final(hasher *h, uint8_t *out)
+void aios__mf_hasher_final(aios__mf_hasher *h, uint8_t *out)
 {
     if (h->t == AIOS__MF_SHA256)
         aios__sha256_final(&h->sha, out);
     else
         (void)aios__blake2b_final(&h->b2, out, 64);
 }
+
+typedef aios__mf_hasher hasher;
+#define h_init aios__mf_hasher_init
+#define h_update aios__mf_hasher_update
+#define h_final aios__mf_hasher_final
 
 static int stat_matches_entry(const struct stat *st, const aios__mf_entry *e)
 {

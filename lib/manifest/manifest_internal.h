@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "aios/core.h"
+#include "crypto/crypto.h"
 
 /* ---- statuses: the manifest block of include/aios/core.h. */
 #define AIOS__E_MANIFEST_PATH          AIOS_E_MANIFEST_PATH
@@ -90,6 +91,8 @@ typedef struct aios__mf_entry {
     uint64_t    dev, ino;    /* of the file whose bytes are hashed */
     int64_t     mtime_sec;
     int64_t     mtime_nsec;
+    int64_t     ctime_sec;   /* the inode change time: cannot be set back */
+    int64_t     ctime_nsec;
     int         via_symlink; /* the entry is a symlink to a regular file */
 } aios__mf_entry;
 
@@ -141,6 +144,16 @@ void aios__mf_walk_free(aios__mf_walk *w);   /* NULL ok; closes root_fd */
 int aios__mf_open_beneath(int dir_fd, const char *rel, int flags);
 
 /* ---- hash (hash.c) */
+
+/* One digest of the manifest's hash type (64 bytes out for blake2b). */
+typedef struct aios__mf_hasher {
+    aios__mf_hash_type t;
+    aios__sha256_ctx   sha;
+    aios__blake2b_ctx  b2;
+} aios__mf_hasher;
+void aios__mf_hasher_init(aios__mf_hasher *h, aios__mf_hash_type t);
+void aios__mf_hasher_update(aios__mf_hasher *h, const uint8_t *p, size_t n);
+void aios__mf_hasher_final(aios__mf_hasher *h, uint8_t *out);
 
 /* Progress: bytes hashed so far / total (after the walk); path is the
  * entry in progress.  Non-zero stops the run with AIOS_E_CANCELLED. */

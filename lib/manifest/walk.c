@@ -310,6 +310,8 @@ static int add_entry(walker *k, const char *path, size_t len, const char *open_p
     e->ino = (uint64_t)st->st_ino;
     e->mtime_sec = (int64_t)st->st_mtim.tv_sec;
     e->mtime_nsec = (int64_t)st->st_mtim.tv_nsec;
+    e->ctime_sec = (int64_t)st->st_ctim.tv_sec;
+    e->ctime_nsec = (int64_t)st->st_ctim.tv_nsec;
     e->via_symlink = via_symlink;
     w->n++;
     w->total_bytes += e->size;

@@ -1,0 +1,577 @@
+/*
+ * The public manifest API (include/aios/manifest.h): sign and verify a
+ * model directory, the structured diff (missing, extra, modified, shards),
+ * incremental verification (files, ranges, streams that hand out only
+ * verified bytes), re-signing from a stat cache, the golden bundles of
+ * ../shared/vectors/oms through the public calls, and bad input.
+ */
+#include "test_keyring_util.h"
+#include "test_manifest_util.h"
+#include "aios/manifest.h"
+
+#define MT AIOS_TEST_VECTORS "/oms/model-transparency"
+#define ROOT_S1N_S2 "92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4"
+
+typedef struct fixture {
+    char         *kdir;
+    aios_keyring *kr;
+    aios_key     *p256, *p384, *ed, *pub256;
+    char         *model;
+} fixture;
+
+static void hex32(char out[65], const uint8_t d[32])
+{
+    static const char x[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = x[d[i] >> 4];
+        out[2 * i + 1] = x[d[i] & 15];
+    }
+    out[64] = 0;
+}
+
+static void make_model(const char *dir)
+{
+    static uint8_t big[3 << 20];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 131 + (i >> 13));
+    mt_write_str(dir, "config.json", "{\"layers\": 2}");
+    mt_write(dir, "weights/part-1.bin", big, sizeof(big));
+    mt_write_str(dir, "weights/part 2 caf\xc3\xa9.bin", "second part");
+    mt_write(dir, "empty", "", 0);
+    mt_write_str(dir, "a/b/c/deep.txt", "deep");
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    aios_keyring_options o = kt_raw();
+    aios_buffer *pem = NULL;
+    f->kdir = kt_tmpdir();
+    tu_assert_ok(aios_keyring_create(&f->kr, kt_path(f->kdir, "k.aioskr", 0), &o));
+    tu_assert_ok(aios_keyring_add(f->kr, &f->p256, "p256", AIOS_KEY_ECDSA_P256, NULL));
+    tu_assert_ok(aios_keyring_add(f->kr, &f->p384, "p384", AIOS_KEY_ECDSA_P384, NULL));
+    tu_assert_ok(aios_keyring_add(f->kr, &f->ed, "ed", AIOS_KEY_ED25519, NULL));
+    tu_assert_ok(aios_key_public_pem(f->p256, &pem));
+    tu_assert_ok(aios_key_from_public_pem(&f->pub256, "pub", (const char *)aios_buffer_data(pem),
+                                          aios_buffer_len(pem)));
+    aios_buffer_free(pem);
+    f->model = mt_tmpdir();
+    make_model(f->model);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    aios_key_unref(f->p256);
+    aios_key_unref(f->p384);
+    aios_key_unref(f->ed);
+    aios_key_unref(f->pub256);
+    aios_keyring_free(f->kr);
+    free(f->model);
+    free(f->kdir);
+    free(f);
+    return 0;
+}
+
+static aios_manifest *sign_verify(fixture *f, const aios_manifest_sign_options *so,
+                                  aios_key *signer, aios_key *verifier)
+{
+    aios_buffer *b = NULL;
+    aios_manifest *signed_m = NULL, *m = NULL;
+    uint8_t r1[32], r2[32];
+    tu_assert_ok(aios_manifest_sign(&b, &signed_m, f->model, signer, so));
+    assert_true(aios_manifest_flags(signed_m) & AIOS_MANIFEST_F_SIGNED);
+    assert_false(aios_manifest_is_verified(signed_m));
+    tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), verifier,
+                                          NULL));
+    assert_true(aios_manifest_is_verified(m));
+    tu_assert_ok(aios_manifest_root_digest(signed_m, r1));
+    tu_assert_ok(aios_manifest_root_digest(m, r2));
+    assert_memory_equal(r1, r2, 32);
+    aios_manifest_unref(signed_m);
+    aios_buffer_free(b);
+    return m;
+}
+
+static void expect_diff(const aios_manifest_diff *d, size_t n, const aios_manifest_change *kinds,
+                        const char *const *paths)
+{
+    assert_int_equal(aios_manifest_diff_count(d), n);
+    for (size_t i = 0; i < n; i++) {
+        aios_manifest_change k;
+        const char *p;
+        tu_assert_ok(aios_manifest_diff_at(d, i, &k, &p, NULL));
+        assert_int_equal(k, kinds[i]);
+        assert_string_equal(p, paths[i]);
+    }
+}
+
+static void test_sign_verify_dir(void **state)
+{
+    fixture *f = *state;
+    aios_key *keys[] = { f->p256, f->p384, f->ed };
+    for (size_t i = 0; i < 3; i++) {
+        aios_manifest *m = sign_verify(f, NULL, keys[i], keys[i]);
+        aios_manifest_diff *d = NULL;
+        aios_buffer *j = NULL;
+        assert_int_equal(aios_manifest_get_method(m), AIOS_MANIFEST_FILES);
+        assert_int_equal(aios_manifest_resource_count(m), 5);
+        assert_string_equal(aios_manifest_hash_type(m), "sha256");
+        /* the default subject is the model directory's name */
+        assert_string_equal(aios_manifest_subject_name(m), strrchr(f->model, '/') + 1);
+        tu_assert_ok(aios_manifest_verify_dir(m, f->model, &d, NULL));
+        assert_int_equal(aios_manifest_diff_count(d), 0);
+        tu_assert_ok(aios_manifest_diff_json(d, &j));
+        assert_string_equal((const char *)aios_buffer_data(j),
+                            "{\"missing\":[],\"extra\":[],\"modified\":[],\"extra_empty\":[]}");
+        aios_buffer_free(j);
+        aios_manifest_diff_free(d);
+        aios_manifest_unref(m);
+    }
+    /* verifying with the public key alone, and with another key */
+    {
+        aios_buffer *b = NULL;
+        aios_manifest *m = NULL;
+        tu_assert_ok(aios_manifest_sign(&b, NULL, f->model, f->p256, NULL));
+        tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                              f->pub256, NULL));
+        aios_manifest_unref(m);
+        m = NULL;
+        tu_assert_status(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                                  f->p384, NULL), AIOS_E_MANIFEST_KEY_MISMATCH);
+        assert_null(m);
+        aios_buffer_free(b);
+    }
+}
+
+static void test_diff_kinds(void **state)
+{
+    fixture *f = *state;
+    aios_manifest *m = sign_verify(f, NULL, f->p256, f->pub256);
+    aios_manifest_diff *d = NULL;
+    char *away = mt_tmpdir(), tmp[8192];
+    static const aios_manifest_change k1[] = { AIOS_MANIFEST_MODIFIED, AIOS_MANIFEST_EXTRA,
+                                               AIOS_MANIFEST_MISSING };
+    static const char *const p1[] = { "config.json", "new file", "weights/part 2 caf\xc3\xa9.bin" };
+
+    snprintf(tmp, sizeof(tmp), "%s/moved-away", away);
+    mt_write_str(f->model, "config.json", "{\"layers\": 3}");
+    mt_write_str(f->model, "new file", "x");
+    assert_int_equal(rename(mt_path(f->model, "weights/part 2 caf\xc3\xa9.bin"), tmp), 0);
+    tu_assert_status(aios_manifest_verify_dir(m, f->model, &d, NULL), AIOS_E_MANIFEST_MISMATCH);
+    expect_diff(d, 3, k1, p1);
+    assert_non_null(strstr(aios_last_error_message(), "1 missing, 1 extra, 1 modified"));
+    aios_manifest_diff_free(d);
+    d = NULL;
+    /* IGNORE_UNSIGNED: the extra file is not reported */
+    {
+        aios_manifest_verify_options o = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+        static const aios_manifest_change k2[] = { AIOS_MANIFEST_MODIFIED, AIOS_MANIFEST_MISSING };
+        static const char *const p2[] = { "config.json", "weights/part 2 caf\xc3\xa9.bin" };
+        o.flags = AIOS_MANIFEST_VERIFY_IGNORE_UNSIGNED;
+        tu_assert_status(aios_manifest_verify_dir(m, f->model, &d, &o), AIOS_E_MANIFEST_MISMATCH);
+        expect_diff(d, 2, k2, p2);
+        aios_manifest_diff_free(d);
+        d = NULL;
+    }
+    /* put it all back: verifies again */
+    assert_int_equal(rename(tmp, mt_path(f->model, "weights/part 2 caf\xc3\xa9.bin")), 0);
+    assert_int_equal(unlink(mt_path(f->model, "new file")), 0);
+    mt_write_str(f->model, "config.json", "{\"layers\": 2}");
+    tu_assert_ok(aios_manifest_verify_dir(m, f->model, NULL, NULL));
+    aios_manifest_unref(m);
+    free(away);
+}
+
+static void test_shards(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_manifest *m;
+    aios_manifest_diff *d = NULL;
+    uint64_t off;
+    const char *name;
+    int fd;
+
+    so.method = AIOS_MANIFEST_SHARDS;
+    so.shard_size = 1 << 20;
+    m = sign_verify(f, &so, f->p256, f->pub256);
+    assert_int_equal(aios_manifest_get_method(m), AIOS_MANIFEST_SHARDS);
+    assert_int_equal(aios_manifest_shard_size(m), 1 << 20);
+    /* 3 MiB file: 3 shards; 3 small files; no resource for the empty file */
+    assert_int_equal(aios_manifest_resource_count(m), 6);
+    tu_assert_ok(aios_manifest_verify_dir(m, f->model, &d, NULL));
+    /* the empty file is listed as extra_empty, which is no failure */
+    assert_int_equal(aios_manifest_diff_count(d), 1);
+    tu_assert_ok(aios_manifest_diff_at(d, 0, NULL, &name, NULL));
+    assert_string_equal(name, "empty");
+    aios_manifest_diff_free(d);
+    d = NULL;
+    {
+        aios_manifest_verify_options o = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+        o.flags = AIOS_MANIFEST_VERIFY_STRICT_EMPTY;
+        tu_assert_status(aios_manifest_verify_dir(m, f->model, NULL, &o), AIOS_E_MANIFEST_MISMATCH);
+    }
+    /* one byte changed in the third MiB: modified, first bad offset 2 MiB */
+    fd = open(mt_path(f->model, "weights/part-1.bin"), O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, (2 << 20) + 5), 1);
+    tu_assert_status(aios_manifest_verify_dir(m, f->model, &d, NULL), AIOS_E_MANIFEST_MISMATCH);
+    {
+        aios_manifest_change k;
+        size_t i, found = 0;
+        for (i = 0; i < aios_manifest_diff_count(d); i++) {
+            tu_assert_ok(aios_manifest_diff_at(d, i, &k, &name, &off));
+            if (k == AIOS_MANIFEST_MODIFIED) {
+                assert_string_equal(name, "weights/part-1.bin");
+                assert_int_equal(off, 2 << 20);
+                found++;
+            }
+        }
+        assert_int_equal(found, 1);
+    }
+    aios_manifest_diff_free(d);
+    d = NULL;
+    /* incremental: the first two MiB still verify, the third does not */
+    {
+        int root = open(f->model, O_RDONLY | O_DIRECTORY);
+        tu_assert_ok(aios_manifest_verify_range(m, root, "weights/part-1.bin", 0, 2 << 20, NULL));
+        tu_assert_ok(aios_manifest_verify_range(m, root, "weights/part-1.bin", 100, 1000, NULL));
+        tu_assert_status(aios_manifest_verify_range(m, root, "weights/part-1.bin", (2 << 20) - 1,
+                                                    2, NULL), AIOS_E_MANIFEST_MISMATCH);
+        tu_assert_status(aios_manifest_verify_range(m, root, "weights/part-1.bin", 0, 4 << 20,
+                                                    NULL), AIOS_E_MANIFEST_NOT_SIGNED);
+        tu_assert_status(aios_manifest_verify_file(m, root, "weights/part-1.bin", NULL),
+                         AIOS_E_MANIFEST_MISMATCH);
+        tu_assert_ok(aios_manifest_verify_file(m, root, "config.json", NULL));
+        tu_assert_status(aios_manifest_verify_file(m, root, "empty", NULL),
+                         AIOS_E_MANIFEST_NOT_SIGNED);
+        /* truncation: a different size fails at open */
+        assert_int_equal(pwrite(fd, "\0", 1, (2 << 20) + 5), 1);
+        assert_int_equal(ftruncate(fd, 3 << 19), 0);
+        tu_assert_status(aios_manifest_verify_range(m, root, "weights/part-1.bin", 0, 10, NULL),
+                         AIOS_E_MANIFEST_MISMATCH);
+        close(root);
+    }
+    close(fd);
+    make_model(f->model);
+    aios_manifest_unref(m);
+}
+
+/* A stream of a shard manifest hands out whole verified shards only. */
+static void test_streams(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_manifest *mf = sign_verify(f, NULL, f->p256, f->pub256), *ms;
+    aios_manifest_stream *s = NULL;
+    int root = open(f->model, O_RDONLY | O_DIRECTORY);
+    uint8_t *buf = malloc(3 << 20);
+    size_t n, total;
+    int fd;
+
+    so.method = AIOS_MANIFEST_SHARDS;
+    so.shard_size = 1 << 20;
+    ms = sign_verify(f, &so, f->p256, f->pub256);
+
+    /* files method, read then finish */
+    tu_assert_ok(aios_manifest_stream_open(&s, mf, root, "weights/part-1.bin"));
+    assert_int_equal(aios_manifest_stream_size(s), 3 << 20);
+    total = 0;
+    do {
+        tu_assert_ok(aios_manifest_stream_read(s, buf, 100000, &n));
+        total += n;
+    } while (n);
+    assert_int_equal(total, 3 << 20);
+    tu_assert_ok(aios_manifest_stream_finish(s));
+    aios_manifest_stream_free(s);
+    s = NULL;
+    /* finish reads what the caller did not */
+    tu_assert_ok(aios_manifest_stream_open(&s, mf, root, "weights/part-1.bin"));
+    tu_assert_ok(aios_manifest_stream_read(s, buf, 10, &n));
+    tu_assert_ok(aios_manifest_stream_finish(s));
+    aios_manifest_stream_free(s);
+    s = NULL;
+    /* read_verified: the buffer must hold the unit */
+    tu_assert_ok(aios_manifest_stream_open(&s, ms, root, "weights/part-1.bin"));
+    assert_int_equal(aios_manifest_stream_unit_size(s), 1 << 20);
+    tu_assert_status(aios_manifest_stream_read_verified(s, buf, 1000, &n), AIOS_E_BUFFER_TOO_SMALL);
+    tu_assert_ok(aios_manifest_stream_read_verified(s, buf, (1 << 20) + 10, &n));
+    assert_int_equal(n, 1 << 20);
+    tu_assert_status(aios_manifest_stream_read(s, buf, 10, &n), AIOS_E_STATE);
+    tu_assert_ok(aios_manifest_stream_read_verified(s, buf, 3 << 20, &n));
+    assert_int_equal(n, 2 << 20);
+    tu_assert_ok(aios_manifest_stream_read_verified(s, buf, 3 << 20, &n));
+    assert_int_equal(n, 0);
+    aios_manifest_stream_free(s);
+    s = NULL;
+    /* a changed byte in the second shard: the first is handed out, the
+     * second never is (the buffer is zeroed), and the stream stays failed */
+    fd = open(mt_path(f->model, "weights/part-1.bin"), O_WRONLY);
+    assert_int_equal(pwrite(fd, "X", 1, (1 << 20) + 7), 1);
+    tu_assert_ok(aios_manifest_stream_open(&s, ms, root, "weights/part-1.bin"));
+    tu_assert_ok(aios_manifest_stream_read_verified(s, buf, 1 << 20, &n));
+    assert_int_equal(n, 1 << 20);
+    memset(buf, 0xAA, 1 << 20);
+    tu_assert_status(aios_manifest_stream_read_verified(s, buf, 1 << 20, &n),
+                     AIOS_E_MANIFEST_MISMATCH);
+    assert_int_equal(n, 0);
+    for (size_t i = 0; i < (1 << 20); i += 4096)
+        assert_int_equal(buf[i], 0);
+    tu_assert_status(aios_manifest_stream_read_verified(s, buf, 1 << 20, &n),
+                     AIOS_E_MANIFEST_MISMATCH);
+    aios_manifest_stream_free(s);
+    s = NULL;
+    /* files method: read hands out bytes, finish refuses them */
+    tu_assert_ok(aios_manifest_stream_open(&s, mf, root, "weights/part-1.bin"));
+    {
+        int rc;
+        total = 0;
+        /* the last read of the file already says so; finish repeats it */
+        while ((rc = aios_manifest_stream_read(s, buf, 1 << 20, &n)) == AIOS_OK && n)
+            total += n;
+        assert_int_equal(rc, AIOS_E_MANIFEST_MISMATCH);
+        assert_int_equal(total, 2 << 20);
+    }
+    tu_assert_status(aios_manifest_stream_finish(s), AIOS_E_MANIFEST_MISMATCH);
+    aios_manifest_stream_free(s);
+    s = NULL;
+    close(fd);
+    /* names the manifest does not hold, symlinks, traversal */
+    tu_assert_status(aios_manifest_stream_open(&s, mf, root, "nope"), AIOS_E_MANIFEST_NOT_SIGNED);
+    tu_assert_status(aios_manifest_stream_open(&s, mf, root, "../x"), AIOS_E_MANIFEST_PATH);
+    tu_assert_status(aios_manifest_stream_open(&s, mf, root, "/etc/passwd"), AIOS_E_MANIFEST_PATH);
+    assert_int_equal(unlink(mt_path(f->model, "config.json")), 0);
+    assert_int_equal(symlink("a/b/c/deep.txt", mt_path(f->model, "config.json")), 0);
+    tu_assert_status(aios_manifest_stream_open(&s, mf, root, "config.json"),
+                     AIOS_E_MANIFEST_SYMLINK);
+    assert_null(s);
+    assert_int_equal(unlink(mt_path(f->model, "config.json")), 0);
+    /* an unverified manifest cannot be used for incremental checks */
+    {
+        aios_manifest *h = NULL;
+        make_model(f->model);
+        tu_assert_ok(aios_manifest_hash(&h, f->model, NULL));
+        assert_false(aios_manifest_flags(h) & (AIOS_MANIFEST_F_SIGNED | AIOS_MANIFEST_F_VERIFIED));
+        tu_assert_status(aios_manifest_stream_open(&s, h, root, "config.json"),
+                         AIOS_E_MANIFEST_UNVERIFIED);
+        tu_assert_status(aios_manifest_verify_dir(h, f->model, NULL, NULL),
+                         AIOS_E_MANIFEST_UNVERIFIED);
+        tu_assert_ok(aios_manifest_compare_dir(h, f->model, NULL, NULL));
+        aios_manifest_unref(h);
+    }
+    free(buf);
+    close(root);
+    aios_manifest_unref(mf);
+    aios_manifest_unref(ms);
+}
+
+static int count_progress(uint64_t done, uint64_t total, const char *path, void *payload)
+{
+    (void)path;
+    *(uint64_t *)payload = done > *(uint64_t *)payload ? done : *(uint64_t *)payload;
+    (void)total;
+    return 0;
+}
+
+static void test_stat_cache(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_buffer *b1 = NULL, *b2 = NULL, *b3 = NULL;
+    aios_manifest *m = NULL;
+    uint64_t hashed = 0;
+    char *cdir = mt_tmpdir();
+    uint8_t r1[32], r3[32];
+
+    so.stat_cache_path = mt_path(cdir, "cache.json");
+    so.hash.progress = count_progress;
+    so.hash.progress_payload = &hashed;
+    tu_assert_ok(aios_manifest_sign(&b1, &m, f->model, f->p256, &so));
+    tu_assert_ok(aios_manifest_root_digest(m, r1));
+    aios_manifest_unref(m);
+    assert_true(hashed >= (3 << 20));
+    /* nothing changed: nothing hashed, same statement (deterministic ECDSA) */
+    hashed = 0;
+    tu_assert_ok(aios_manifest_sign(&b2, NULL, f->model, f->p256, &so));
+    assert_int_equal(hashed, 0);
+    assert_int_equal(aios_buffer_len(b1), aios_buffer_len(b2));
+    assert_memory_equal(aios_buffer_data(b1), aios_buffer_data(b2), aios_buffer_len(b1));
+    /* one small file changed: only it is hashed */
+    mt_write_str(f->model, "config.json", "{\"layers\": 4}");
+    hashed = 0;
+    tu_assert_ok(aios_manifest_sign(&b3, &m, f->model, f->p256, &so));
+    assert_int_equal(hashed, strlen("{\"layers\": 4}"));
+    tu_assert_ok(aios_manifest_root_digest(m, r3));
+    assert_memory_not_equal(r1, r3, 32);
+    aios_manifest_unref(m);
+    m = NULL;
+    /* ... and the result equals a full hash */
+    so.stat_cache_path = NULL;
+    tu_assert_ok(aios_manifest_hash(&m, f->model, &so));
+    tu_assert_ok(aios_manifest_root_digest(m, r1));
+    assert_memory_equal(r1, r3, 32);
+    aios_manifest_unref(m);
+    /* a garbage cache is ignored */
+    mt_write_str(cdir, "cache.json", "{\"aios_manifest_stat_cache\":1,\"files\":[{]}");
+    so.stat_cache_path = mt_path(cdir, "cache.json");
+    hashed = 0;
+    aios_buffer_free(b2);
+    b2 = NULL;
+    tu_assert_ok(aios_manifest_sign(&b2, NULL, f->model, f->p256, &so));
+    assert_true(hashed >= (3 << 20));
+    assert_memory_equal(aios_buffer_data(b2), aios_buffer_data(b3), aios_buffer_len(b3));
+    mt_write_str(f->model, "config.json", "{\"layers\": 2}");
+    aios_buffer_free(b1);
+    aios_buffer_free(b2);
+    aios_buffer_free(b3);
+    free(cdir);
+}
+
+static void test_bundle_path_and_provenance(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_buffer *b = NULL, *p = NULL, *j = NULL;
+    aios_manifest *m = NULL;
+    const char *sig = mt_path(f->model, "model.sig");
+
+    so.bundle_path = sig;
+    so.subject_name = "my-model";
+    so.provenance_json = "{\"v\":1,\"model\":\"m\",\"version\":\"2.0\",\"approver\":\"alice\"}";
+    tu_assert_ok(aios_manifest_sign(NULL, NULL, f->model, f->p256, &so));
+    tu_assert_ok(aios_manifest_read_bundle(&b, sig, NULL));
+    tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), f->pub256,
+                                          NULL));
+    assert_string_equal(aios_manifest_subject_name(m), "my-model");
+    tu_assert_ok(aios_manifest_provenance_json(m, &p));
+    assert_non_null(strstr((const char *)aios_buffer_data(p), "\"approver\":\"alice\""));
+    /* the bundle inside the model is excluded and recorded */
+    tu_assert_ok(aios_manifest_verify_dir(m, f->model, NULL, NULL));
+    tu_assert_ok(aios_manifest_to_json(m, &j));
+    assert_non_null(strstr((const char *)aios_buffer_data(j), "\"ignore_paths\":[\"model.sig\"]"));
+    assert_non_null(strstr((const char *)aios_buffer_data(j), "\"verified\":true"));
+    aios_buffer_free(j);
+    tu_assert_ok(aios_manifest_signer_json(m, &j));
+    assert_non_null(strstr((const char *)aios_buffer_data(j), "\"method\":\"key\""));
+    assert_int_equal(unlink(sig), 0);
+    aios_buffer_free(j);
+    aios_buffer_free(p);
+    aios_buffer_free(b);
+    aios_manifest_unref(m);
+}
+
+static void test_golden(void **state)
+{
+    static const char *const dirs[] = { "v1.0.1-elliptic-key", "v1.1.0-elliptic-key" };
+    aios_key *k = NULL;
+    size_t n;
+    char *pem = tu_read_file(MT "/keys/certificate/signing-key-pub.pem", &n);
+    (void)state;
+    tu_assert_ok(aios_key_from_public_pem(&k, "golden", strstr(pem, "-----BEGIN"),
+                                          strlen(strstr(pem, "-----BEGIN"))));
+    for (size_t i = 0; i < 2; i++) {
+        char path[4096], path2[4200], hex[65];
+        aios_buffer *b = NULL;
+        aios_manifest *m = NULL;
+        aios_manifest_diff *d = NULL;
+        uint8_t root[32];
+        aios_manifest_verify_options o = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+        static const char *const ig[] = { "ignore-me" };
+        snprintf(path, sizeof(path), "%s/%s/model.sig", MT, dirs[i]);
+        tu_assert_ok(aios_manifest_read_bundle(&b, path, NULL));
+        tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), k, NULL));
+        tu_assert_ok(aios_manifest_root_digest(m, root));
+        hex32(hex, root);
+        assert_string_equal(hex, ROOT_S1N_S2);
+        snprintf(path, sizeof(path), "%s/%s", MT, dirs[i]);
+        /* the golden folders hold the bundle and an ignored file */
+        o.hash.ignore_paths = ig;
+        o.hash.ignore_paths_len = 1;
+        /* 1.0.1 did not record its own bundle in ignore_paths; 1.1.0 does */
+        tu_assert_status(aios_manifest_verify_dir(m, path, &d, &o),
+                         i == 0 ? AIOS_E_MANIFEST_MISMATCH : AIOS_OK);
+        assert_int_equal(aios_manifest_diff_count(d), i == 0);   /* model.sig */
+        aios_manifest_diff_free(d);
+        d = NULL;
+        o.bundle_path = strcat(strcpy(path2, path), "/model.sig");
+        tu_assert_ok(aios_manifest_verify_dir(m, path, &d, &o));
+        assert_int_equal(aios_manifest_diff_count(d), 0);
+        aios_manifest_diff_free(d);
+        aios_manifest_unref(m);
+        aios_buffer_free(b);
+    }
+    aios_key_unref(k);
+    free(pem);
+}
+
+static void test_bad_input(void **state)
+{
+    fixture *f = *state;
+    aios_manifest *m = NULL;
+    aios_buffer *b = NULL;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_manifest_verify_options vo = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+    char *empty = mt_tmpdir();
+
+    tu_assert_status(aios_manifest_verify_key(&m, (const uint8_t *)"{}", 2, f->pub256, NULL),
+                     AIOS_E_FORMAT);
+    tu_assert_status(aios_manifest_verify_key(&m, (const uint8_t *)"", 0, f->pub256, NULL),
+                     AIOS_E_FORMAT);
+    tu_assert_status(aios_manifest_sign(&b, NULL, empty, f->p256, NULL), AIOS_E_MANIFEST_EMPTY);
+    tu_assert_status(aios_manifest_sign(&b, NULL, mt_path(empty, "nope"), f->p256, NULL),
+                     AIOS_E_NOT_FOUND);
+    tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->pub256, NULL), AIOS_E_KEY_USAGE);
+    so.method = (aios_manifest_method)7;
+    tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_INVALID_ARGUMENT);
+    so.method = AIOS_MANIFEST_SHARDS;
+    so.shard_size = 1000;
+    tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_INVALID_ARGUMENT);
+    so.shard_size = 0;
+    so.hash_type = "md5";
+    tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_UNSUPPORTED);
+    so.version = 99;
+    tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_VERSION);
+    /* the bundle size cap, before parsing */
+    tu_assert_ok(aios_manifest_sign(&b, NULL, f->model, f->p256, NULL));
+    vo.bundle_max = aios_buffer_len(b) - 1;
+    tu_assert_status(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                              f->pub256, &vo), AIOS_E_LIMIT);
+    /* a certificate call on a key bundle */
+    {
+        const uint8_t *a = (const uint8_t *)"x";
+        size_t al = 1;
+        tu_assert_status(aios_manifest_verify_certificate(&m, aios_buffer_data(b),
+                                                          aios_buffer_len(b), NULL, NULL, 0, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        assert_true(aios_manifest_verify_certificate(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                                     &a, &al, 1, NULL) != AIOS_OK);
+    }
+    aios_buffer_free(b);
+    b = NULL;
+    /* a special file in the model */
+    assert_int_equal(mkfifo(mt_path(empty, "fifo"), 0600), 0);
+    mt_write_str(empty, "x", "x");
+    tu_assert_status(aios_manifest_sign(&b, NULL, empty, f->p256, NULL),
+                     AIOS_E_MANIFEST_SPECIAL_FILE);
+    assert_null(m);
+    aios_buffer_free(b);
+    free(empty);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sign_verify_dir),
+        cmocka_unit_test(test_diff_kinds),
+        cmocka_unit_test(test_shards),
+        cmocka_unit_test(test_streams),
+        cmocka_unit_test(test_stat_cache),
+        cmocka_unit_test(test_bundle_path_and_provenance),
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
