@@ -20,7 +20,10 @@ Modules: :mod:`aios.core` (buffers, versions, errors, allocator),
 :class:`DataKeyCache`), everything public of both re-exported here, and
 :mod:`aios.envelope` (envelope encryption: ``aios.envelope.seal()``,
 ``aios.envelope.open()``, streams, readers, sessions, JSON fields), used
-through its module name; its exception classes are re-exported here.
+through its module name; its exception classes are re-exported here, and
+:mod:`aios.manifest` (signed model manifests in the OpenSSF Model Signing
+format: ``aios.manifest.sign()``, ``verify_key()``,
+``verify_certificate()``, :class:`aios.manifest.Manifest`), likewise.
 """
 
 from ._version import __version__
@@ -39,6 +42,22 @@ from .errors import (
     LibraryNotFoundError,
     LibraryVersionError,
     LimitExceededError,
+    ManifestMismatchError,
+    ManifestKeyMismatchError,
+    ManifestChainError,
+    ManifestCertUsageError,
+    ManifestRootDigestError,
+    ManifestPredicateError,
+    ManifestPathError,
+    ManifestDuplicateError,
+    ManifestSignaturesError,
+    ManifestSymlinkError,
+    ManifestSpecialFileError,
+    ManifestNotSignedError,
+    ManifestUnverifiedError,
+    ManifestChangedError,
+    ManifestEmptyError,
+    ManifestMethodError,
     NoRecipientError,
     NotFoundError,
     PolicyDeniedError,
@@ -171,4 +190,27 @@ __all__ += [
     "TrailingDataError",
     "UnknownSessionError",
     "EnvelopeModeError",
+]
+
+from . import manifest  # noqa: E402
+
+__all__ += [
+    "manifest",
+    # manifest errors (aios.errors; also in aios.manifest)
+    "ManifestMismatchError",
+    "ManifestKeyMismatchError",
+    "ManifestChainError",
+    "ManifestCertUsageError",
+    "ManifestRootDigestError",
+    "ManifestPredicateError",
+    "ManifestPathError",
+    "ManifestDuplicateError",
+    "ManifestSignaturesError",
+    "ManifestSymlinkError",
+    "ManifestSpecialFileError",
+    "ManifestNotSignedError",
+    "ManifestUnverifiedError",
+    "ManifestChangedError",
+    "ManifestEmptyError",
+    "ManifestMethodError",
 ]

@@ -619,6 +619,69 @@ class aios_envelope_fields_options(Structure):
     ]
 
 
+# ---- manifest.h --------------------------------------------------------
+
+aios_manifest, aios_manifest_p = _opaque("aios_manifest")
+aios_manifest_diff, aios_manifest_diff_p = _opaque("aios_manifest_diff")
+aios_manifest_stream, aios_manifest_stream_p = _opaque("aios_manifest_stream")
+
+# C enums (aios_manifest_profile, _method, _time, _change) are ints.
+
+#   int (*aios_manifest_progress_cb)(uint64_t done, uint64_t total, const char *path, void *payload);
+aios_manifest_progress_cb = CFUNCTYPE(c_int, c_uint64, c_uint64, c_char_p, c_void_p)
+
+
+class aios_manifest_hash_options(Structure):
+    """``struct aios_manifest_hash_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("threads", c_uint32),
+        ("read_size", c_uint32),
+        ("flags", c_uint32),
+        ("ignore_paths", POINTER(c_char_p)),
+        ("ignore_paths_len", c_size_t),
+        ("progress", aios_manifest_progress_cb),
+        ("progress_payload", c_void_p),
+    ]
+
+
+class aios_manifest_sign_options(Structure):
+    """``struct aios_manifest_sign_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("profile", c_int),  # aios_manifest_profile
+        ("method", c_int),  # aios_manifest_method
+        ("hash_type", c_char_p),
+        ("shard_size", c_uint64),
+        ("allow_symlinks", c_uint32),
+        ("subject_name", c_char_p),
+        ("bundle_path", c_char_p),
+        ("provenance_json", c_char_p),
+        ("chain_der", POINTER(c_void_p)),  # const uint8_t *const *
+        ("chain_der_lens", POINTER(c_size_t)),
+        ("chain_len", c_size_t),
+        ("stat_cache_path", c_char_p),
+        ("hash", aios_manifest_hash_options),
+    ]
+
+
+class aios_manifest_verify_options(Structure):
+    """``struct aios_manifest_verify_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("profile", c_int),  # aios_manifest_profile
+        ("time_policy", c_int),  # aios_manifest_time
+        ("fixed_time", c_int64),
+        ("flags", c_uint32),
+        ("bundle_max", c_size_t),
+        ("hash", aios_manifest_hash_options),
+        ("bundle_path", c_char_p),
+    ]
+
+
 # ---- byte arguments --------------------------------------------------
 
 
@@ -1459,6 +1522,162 @@ FUNCTIONS: Tuple[Fn, ...] = (
         ),
         check_status,
     ),
+    # ---- manifest.h: options and limits
+    Fn(
+        "aios_manifest_hash_options_init",
+        c_int,
+        (POINTER(aios_manifest_hash_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_sign_options_init",
+        c_int,
+        (POINTER(aios_manifest_sign_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_verify_options_init",
+        c_int,
+        (POINTER(aios_manifest_verify_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn("aios_manifest_bundle_max", c_size_t, (), check_value),
+    Fn("aios_manifest_resources_max", c_size_t, (), check_value),
+    # ---- manifest.h: sign
+    Fn(
+        "aios_manifest_sign",
+        c_int,
+        (POINTER(aios_buffer_p), POINTER(aios_manifest_p), c_char_p, aios_key_p, POINTER(aios_manifest_sign_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_hash",
+        c_int,
+        (POINTER(aios_manifest_p), c_char_p, POINTER(aios_manifest_sign_options)),
+        check_status,
+    ),
+    # ---- manifest.h: trust
+    Fn(
+        "aios_manifest_verify_key",
+        c_int,
+        (POINTER(aios_manifest_p), ConstBytes, c_size_t, aios_key_p, POINTER(aios_manifest_verify_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_verify_certificate",
+        c_int,
+        (
+            POINTER(aios_manifest_p),
+            ConstBytes,
+            c_size_t,
+            POINTER(c_void_p),
+            POINTER(c_size_t),
+            c_size_t,
+            POINTER(aios_manifest_verify_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_open",
+        c_int,
+        (POINTER(aios_manifest_p), ConstBytes, c_size_t, POINTER(aios_manifest_verify_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_read_bundle",
+        c_int,
+        (POINTER(aios_buffer_p), c_char_p, POINTER(aios_manifest_verify_options)),
+        check_status,
+    ),
+    # ---- manifest.h: content
+    Fn(
+        "aios_manifest_verify_dir",
+        c_int,
+        (aios_manifest_p, c_char_p, POINTER(aios_manifest_diff_p), POINTER(aios_manifest_verify_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_compare_dir",
+        c_int,
+        (aios_manifest_p, c_char_p, POINTER(aios_manifest_diff_p), POINTER(aios_manifest_verify_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_verify_file",
+        c_int,
+        (aios_manifest_p, c_int, c_char_p, POINTER(aios_manifest_hash_options)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_verify_range",
+        c_int,
+        (aios_manifest_p, c_int, c_char_p, c_uint64, c_uint64, POINTER(aios_manifest_hash_options)),
+        check_status,
+    ),
+    # ---- manifest.h: streams
+    Fn(
+        "aios_manifest_stream_open",
+        c_int,
+        (POINTER(aios_manifest_stream_p), aios_manifest_p, c_int, c_char_p),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_stream_read",
+        c_int,
+        (aios_manifest_stream_p, MutBytes, c_size_t, POINTER(c_size_t)),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_stream_read_verified",
+        c_int,
+        (aios_manifest_stream_p, MutBytes, c_size_t, POINTER(c_size_t)),
+        check_status,
+    ),
+    Fn("aios_manifest_stream_finish", c_int, (aios_manifest_stream_p,), check_status),
+    Fn("aios_manifest_stream_size", c_uint64, (aios_manifest_stream_p,), check_value),
+    Fn("aios_manifest_stream_unit_size", c_uint64, (aios_manifest_stream_p,), check_value),
+    Fn("aios_manifest_stream_fd", c_int, (aios_manifest_stream_p,), check_value),
+    Fn("aios_manifest_stream_free", None, (aios_manifest_stream_p,), check_value),
+    # ---- manifest.h: the manifest
+    Fn("aios_manifest_ref", aios_manifest_p, (aios_manifest_p,), check_handle),
+    Fn("aios_manifest_unref", None, (aios_manifest_p,), check_value),
+    Fn("aios_manifest_is_verified", c_int, (aios_manifest_p,), check_bool),
+    Fn("aios_manifest_flags", c_uint32, (aios_manifest_p,), check_value),
+    Fn("aios_manifest_root_digest", c_int, (aios_manifest_p, MutBytes), check_status),
+    Fn("aios_manifest_statement_digest", c_int, (aios_manifest_p, MutBytes), check_status),
+    Fn("aios_manifest_subject_name", c_char_p, (aios_manifest_p,), check_optional_text),
+    Fn("aios_manifest_get_method", c_int, (aios_manifest_p,), check_value),
+    Fn("aios_manifest_get_profile", c_int, (aios_manifest_p,), check_value),
+    Fn("aios_manifest_hash_type", c_char_p, (aios_manifest_p,), check_optional_text),
+    Fn("aios_manifest_shard_size", c_uint64, (aios_manifest_p,), check_value),
+    Fn("aios_manifest_resource_count", c_size_t, (aios_manifest_p,), check_value),
+    Fn(
+        "aios_manifest_resource_at",
+        c_int,
+        (
+            aios_manifest_p,
+            c_size_t,
+            POINTER(c_char_p),
+            POINTER(c_uint64),
+            POINTER(c_uint64),
+            POINTER(c_void_p),
+            POINTER(c_size_t),
+        ),
+        check_status,
+    ),
+    Fn("aios_manifest_provenance_json", c_int, (aios_manifest_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_manifest_signer_json", c_int, (aios_manifest_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_manifest_to_json", c_int, (aios_manifest_p, POINTER(aios_buffer_p)), check_status),
+    # ---- manifest.h: the diff
+    Fn("aios_manifest_diff_count", c_size_t, (aios_manifest_diff_p,), check_value),
+    Fn(
+        "aios_manifest_diff_at",
+        c_int,
+        (aios_manifest_diff_p, c_size_t, POINTER(c_int), POINTER(c_char_p), POINTER(c_uint64)),
+        check_status,
+    ),
+    Fn("aios_manifest_diff_json", c_int, (aios_manifest_diff_p, POINTER(aios_buffer_p)), check_status),
+    Fn("aios_manifest_diff_free", None, (aios_manifest_diff_p,), check_value),
 )
 
 #: Names of every declared C function (tests compare it with libaios.map).

@@ -29,6 +29,24 @@ envelope statuses (-200..-206, ``include/aios/envelope.h``):
 * :class:`UnknownSessionError` (a NotFoundError): ``AIOS_E_ENVELOPE_UNKNOWN_SESSION``
 * :class:`EnvelopeModeError` (an InvalidInputError): ``AIOS_E_ENVELOPE_MODE``
 
+The manifest statuses (-300..-315, ``include/aios/manifest.h``; also in
+:mod:`aios.manifest`):
+
+* :class:`ManifestMismatchError` (an AuthenticationError):
+  ``AIOS_E_MANIFEST_MISMATCH``; ``diff`` holds the :class:`aios.manifest.Diff`
+  when the call that raised it produced one
+* :class:`ManifestKeyMismatchError`, :class:`ManifestChainError`,
+  :class:`ManifestCertUsageError`, :class:`ManifestRootDigestError`
+  (AuthenticationErrors)
+* :class:`ManifestPredicateError`, :class:`ManifestPathError`,
+  :class:`ManifestDuplicateError`, :class:`ManifestSignaturesError`,
+  :class:`ManifestSymlinkError`, :class:`ManifestSpecialFileError`,
+  :class:`ManifestEmptyError`, :class:`ManifestMethodError`
+  (InvalidInputErrors)
+* :class:`ManifestNotSignedError` (a NotFoundError),
+  :class:`ManifestUnverifiedError` (a StateError),
+  :class:`ManifestChangedError` (an AiosIOError)
+
 (the key module's classes live in :mod:`aios.key`).
 
 All of them derive from :class:`AiosError`, which carries ``status``
@@ -44,7 +62,7 @@ more specific classes for their codes with :func:`register_status_class`.
 from __future__ import annotations
 
 import enum
-from typing import Dict, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 __all__ = [
     "Status",
@@ -70,6 +88,22 @@ __all__ = [
     "TrailingDataError",
     "UnknownSessionError",
     "EnvelopeModeError",
+    "ManifestMismatchError",
+    "ManifestKeyMismatchError",
+    "ManifestChainError",
+    "ManifestCertUsageError",
+    "ManifestRootDigestError",
+    "ManifestPredicateError",
+    "ManifestPathError",
+    "ManifestDuplicateError",
+    "ManifestSignaturesError",
+    "ManifestSymlinkError",
+    "ManifestSpecialFileError",
+    "ManifestNotSignedError",
+    "ManifestUnverifiedError",
+    "ManifestChangedError",
+    "ManifestEmptyError",
+    "ManifestMethodError",
     "error_class",
     "register_status_class",
 ]
@@ -383,6 +417,122 @@ class EnvelopeModeError(InvalidInputError):
     default_status = Status.E_ENVELOPE_MODE
 
 
+# ---- manifest (include/aios/manifest.h): -300..-399
+
+
+class ManifestMismatchError(AuthenticationError):
+    """The model's files differ from the signed manifest
+    (``AIOS_E_MANIFEST_MISMATCH``): missing, extra or modified files, or
+    a file, range or stream whose bytes are not the signed ones.
+
+    ``diff`` is the :class:`aios.manifest.Diff` that says how when the
+    raising call produced one (``verify_dir``), else None.
+    """
+
+    default_status = Status.E_MANIFEST_MISMATCH
+    diff: Optional[Any] = None
+
+
+class ManifestKeyMismatchError(AuthenticationError):
+    """The bundle names another key, or the certificate does not hold the
+    signing key (``AIOS_E_MANIFEST_KEY_MISMATCH``)."""
+
+    default_status = Status.E_MANIFEST_KEY_MISMATCH
+
+
+class ManifestChainError(AuthenticationError):
+    """The certificate chain does not verify to a trust anchor at the
+    policy's time (``AIOS_E_MANIFEST_CHAIN``)."""
+
+    default_status = Status.E_MANIFEST_CHAIN
+
+
+class ManifestCertUsageError(AuthenticationError):
+    """The leaf certificate allows neither digitalSignature nor code signing
+    (``AIOS_E_MANIFEST_CERT_USAGE``)."""
+
+    default_status = Status.E_MANIFEST_CERT_USAGE
+
+
+class ManifestRootDigestError(AuthenticationError):
+    """The subject digest does not match the resource digests
+    (``AIOS_E_MANIFEST_ROOT_DIGEST``)."""
+
+    default_status = Status.E_MANIFEST_ROOT_DIGEST
+
+
+class ManifestPredicateError(InvalidInputError):
+    """Not an OMS statement: payload type, predicate type or legacy pairing
+    (``AIOS_E_MANIFEST_PREDICATE``)."""
+
+    default_status = Status.E_MANIFEST_PREDICATE
+
+
+class ManifestPathError(InvalidInputError):
+    """A name or ignore path is not a canonical relative UTF-8 path
+    (``AIOS_E_MANIFEST_PATH``)."""
+
+    default_status = Status.E_MANIFEST_PATH
+
+
+class ManifestDuplicateError(InvalidInputError):
+    """Two resources have the same name (``AIOS_E_MANIFEST_DUPLICATE``)."""
+
+    default_status = Status.E_MANIFEST_DUPLICATE
+
+
+class ManifestSignaturesError(InvalidInputError):
+    """The envelope does not hold exactly one signature (``AIOS_E_MANIFEST_SIGNATURES``)."""
+
+    default_status = Status.E_MANIFEST_SIGNATURES
+
+
+class ManifestSymlinkError(InvalidInputError):
+    """A symlink where none is allowed, or one that leaves the model,
+    dangles or loops (``AIOS_E_MANIFEST_SYMLINK``)."""
+
+    default_status = Status.E_MANIFEST_SYMLINK
+
+
+class ManifestSpecialFileError(InvalidInputError):
+    """A FIFO, socket or device inside the model (``AIOS_E_MANIFEST_SPECIAL_FILE``)."""
+
+    default_status = Status.E_MANIFEST_SPECIAL_FILE
+
+
+class ManifestNotSignedError(NotFoundError):
+    """The file or range is not named by the manifest (``AIOS_E_MANIFEST_NOT_SIGNED``)."""
+
+    default_status = Status.E_MANIFEST_NOT_SIGNED
+
+
+class ManifestUnverifiedError(StateError):
+    """The operation needs a verified manifest; this one was only parsed
+    or hashed (``AIOS_E_MANIFEST_UNVERIFIED``)."""
+
+    default_status = Status.E_MANIFEST_UNVERIFIED
+
+
+class ManifestChangedError(AiosIOError):
+    """A file changed or was truncated while it was hashed (``AIOS_E_MANIFEST_CHANGED``)."""
+
+    default_status = Status.E_MANIFEST_CHANGED
+
+
+class ManifestEmptyError(InvalidInputError):
+    """No resources, or nothing to sign (``AIOS_E_MANIFEST_EMPTY``)."""
+
+    default_status = Status.E_MANIFEST_EMPTY
+
+
+class ManifestMethodError(InvalidInputError):
+    """The bundle's verification material is not the method the caller
+    trusts (``AIOS_E_MANIFEST_METHOD``): a certificate bundle given to
+    ``verify_key``, or the reverse."""
+
+    default_status = Status.E_MANIFEST_METHOD
+
+
 _CLASS_BY_KIND: Dict[int, Type[AiosError]] = {
     cls.kind_id: cls
     for cls in (
@@ -410,6 +560,22 @@ _CLASS_BY_STATUS: Dict[int, Type[AiosError]] = {
     Status.E_ENVELOPE_TRAILING_DATA: TrailingDataError,
     Status.E_ENVELOPE_UNKNOWN_SESSION: UnknownSessionError,
     Status.E_ENVELOPE_MODE: EnvelopeModeError,
+    Status.E_MANIFEST_MISMATCH: ManifestMismatchError,
+    Status.E_MANIFEST_KEY_MISMATCH: ManifestKeyMismatchError,
+    Status.E_MANIFEST_CHAIN: ManifestChainError,
+    Status.E_MANIFEST_CERT_USAGE: ManifestCertUsageError,
+    Status.E_MANIFEST_ROOT_DIGEST: ManifestRootDigestError,
+    Status.E_MANIFEST_PREDICATE: ManifestPredicateError,
+    Status.E_MANIFEST_PATH: ManifestPathError,
+    Status.E_MANIFEST_DUPLICATE: ManifestDuplicateError,
+    Status.E_MANIFEST_SIGNATURES: ManifestSignaturesError,
+    Status.E_MANIFEST_SYMLINK: ManifestSymlinkError,
+    Status.E_MANIFEST_SPECIAL_FILE: ManifestSpecialFileError,
+    Status.E_MANIFEST_NOT_SIGNED: ManifestNotSignedError,
+    Status.E_MANIFEST_UNVERIFIED: ManifestUnverifiedError,
+    Status.E_MANIFEST_CHANGED: ManifestChangedError,
+    Status.E_MANIFEST_EMPTY: ManifestEmptyError,
+    Status.E_MANIFEST_METHOD: ManifestMethodError,
 }
 
 

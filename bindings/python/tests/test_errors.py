@@ -71,6 +71,23 @@ EXPECTED_KIND: Dict[Status, ErrorKind] = {
     Status.E_ENVELOPE_TRAILING_DATA: ErrorKind.INVALID,
     Status.E_ENVELOPE_UNKNOWN_SESSION: ErrorKind.NOT_FOUND,
     Status.E_ENVELOPE_MODE: ErrorKind.INVALID,
+    # manifest.h (docs/ERRORS.md)
+    Status.E_MANIFEST_MISMATCH: ErrorKind.AUTH,
+    Status.E_MANIFEST_KEY_MISMATCH: ErrorKind.AUTH,
+    Status.E_MANIFEST_CHAIN: ErrorKind.AUTH,
+    Status.E_MANIFEST_CERT_USAGE: ErrorKind.AUTH,
+    Status.E_MANIFEST_ROOT_DIGEST: ErrorKind.AUTH,
+    Status.E_MANIFEST_PREDICATE: ErrorKind.INVALID,
+    Status.E_MANIFEST_PATH: ErrorKind.INVALID,
+    Status.E_MANIFEST_DUPLICATE: ErrorKind.INVALID,
+    Status.E_MANIFEST_SIGNATURES: ErrorKind.INVALID,
+    Status.E_MANIFEST_SYMLINK: ErrorKind.INVALID,
+    Status.E_MANIFEST_SPECIAL_FILE: ErrorKind.INVALID,
+    Status.E_MANIFEST_NOT_SIGNED: ErrorKind.NOT_FOUND,
+    Status.E_MANIFEST_UNVERIFIED: ErrorKind.STATE,
+    Status.E_MANIFEST_CHANGED: ErrorKind.IO,
+    Status.E_MANIFEST_EMPTY: ErrorKind.INVALID,
+    Status.E_MANIFEST_METHOD: ErrorKind.INVALID,
 }
 
 EXPECTED_CLASS: Dict[ErrorKind, Tuple[Type[aios.AiosError], Tuple[type, ...]]] = {
@@ -112,6 +129,23 @@ EXPECTED_STATUS_CLASS: Dict[Status, Type[aios.AiosError]] = {
     Status.E_ENVELOPE_TRAILING_DATA: aios.TrailingDataError,
     Status.E_ENVELOPE_UNKNOWN_SESSION: aios.UnknownSessionError,
     Status.E_ENVELOPE_MODE: aios.EnvelopeModeError,
+    # manifest.h (aios/errors.py)
+    Status.E_MANIFEST_MISMATCH: aios.ManifestMismatchError,
+    Status.E_MANIFEST_KEY_MISMATCH: aios.ManifestKeyMismatchError,
+    Status.E_MANIFEST_CHAIN: aios.ManifestChainError,
+    Status.E_MANIFEST_CERT_USAGE: aios.ManifestCertUsageError,
+    Status.E_MANIFEST_ROOT_DIGEST: aios.ManifestRootDigestError,
+    Status.E_MANIFEST_PREDICATE: aios.ManifestPredicateError,
+    Status.E_MANIFEST_PATH: aios.ManifestPathError,
+    Status.E_MANIFEST_DUPLICATE: aios.ManifestDuplicateError,
+    Status.E_MANIFEST_SIGNATURES: aios.ManifestSignaturesError,
+    Status.E_MANIFEST_SYMLINK: aios.ManifestSymlinkError,
+    Status.E_MANIFEST_SPECIAL_FILE: aios.ManifestSpecialFileError,
+    Status.E_MANIFEST_NOT_SIGNED: aios.ManifestNotSignedError,
+    Status.E_MANIFEST_UNVERIFIED: aios.ManifestUnverifiedError,
+    Status.E_MANIFEST_CHANGED: aios.ManifestChangedError,
+    Status.E_MANIFEST_EMPTY: aios.ManifestEmptyError,
+    Status.E_MANIFEST_METHOD: aios.ManifestMethodError,
 }
 
 ERROR_STATUSES = [s for s in Status if s != Status.OK]
