@@ -549,9 +549,27 @@ static size_t line_end(const uint8_t *in, size_t len, size_t pos)
     return 0;
 }
 
+/* The next line at or after pos that starts with "-----BEGIN ", or len.
+ * RFC 7468 section 2: text before (and between) the encapsulation
+ * boundaries is permitted and must not make a parser fail (key files made
+ * by GnuTLS certtool start with a text dump of the key). */
+static size_t find_begin(const uint8_t *in, size_t len, size_t pos)
+{
+    size_t p = skip_ws(in, len, pos);
+    while (p < len) {
+        if (has_at(in, len, p, "-----BEGIN "))
+            return p;
+        while (p < len && in[p] != '\n')
+            p++;
+        if (p < len)
+            p++;
+    }
+    return len;
+}
+
 static int looks_pem(const uint8_t *in, size_t len)
 {
-    return has_at(in, len, skip_ws(in, len, 0), "-----BEGIN ");
+    return find_begin(in, len, 0) < len;
 }
 
 /* Scratch space for PEM: the base64 text and the DER, wiped when freed. */
@@ -589,7 +607,7 @@ static void scratch_free(pem_scratch *s)
 static int pem_read(const uint8_t *in, size_t len, size_t *pos, char label[PEM_LABEL_MAX + 1],
                     pem_scratch *s, size_t *der_len)
 {
-    size_t p = skip_ws(in, len, *pos), start, llen, tlen = 0, next;
+    size_t p = find_begin(in, len, *pos), start, llen, tlen = 0, next;
     int rc;
 
     *der_len = 0;

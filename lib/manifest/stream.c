@@ -298,6 +298,8 @@ int aios_manifest_stream_read_verified(aios_manifest_stream *s, uint8_t *buf, si
     AIOS__CHECK_ARG(len_out != NULL, "len_out is NULL");
     *len_out = 0;
     AIOS__CHECK_ARG(s != NULL && (buf != NULL || cap == 0), "stream or buf is NULL");
+    if (s->done && s->mode == 2 && !s->failed)
+        return AIOS_OK;   /* the end, again */
     if ((rc = mode_check(s, 2, "aios_manifest_stream_read_verified")) != AIOS_OK)
         return rc;
     if (s->unit >= unit_count(s)) {
@@ -334,6 +336,8 @@ int aios_manifest_stream_read_verified(aios_manifest_stream *s, uint8_t *buf, si
             memset(buf, 0, used);
             return rc;
         }
+        if (used == 0)
+            s->done = 1;
     }
     *len_out = used;
     return AIOS_OK;

@@ -305,6 +305,9 @@ static void test_streams(void **state)
     assert_int_equal(n, 2 << 20);
     tu_assert_ok(aios_manifest_stream_read_verified(s, buf, 3 << 20, &n));
     assert_int_equal(n, 0);
+    tu_assert_ok(aios_manifest_stream_read_verified(s, buf, 3 << 20, &n));   /* still the end */
+    assert_int_equal(n, 0);
+    tu_assert_ok(aios_manifest_stream_finish(s));
     aios_manifest_stream_free(s);
     s = NULL;
     /* a changed byte in the second shard: the first is handed out, the
