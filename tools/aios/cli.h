@@ -74,5 +74,6 @@ int cli_read_secret_tty(const char *prompt, aios_buffer **out);
 extern const cli_command cli_cmd_version;
 extern const cli_command cli_cmd_selftest;
 extern const cli_command cli_cmd_key;
+extern const cli_command cli_cmd_manifest;
 
 #endif /* AIOS_CLI_H */

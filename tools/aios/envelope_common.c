@@ -206,7 +206,9 @@ int env_parse(cli_ctx *ctx, const cli_command *cmd, unsigned sets, int argc, cha
         }
         if (need && !(sets & need))
             return cli_usage_error(ctx, cmd->name, "option '%s' does not apply here",
-                                   argv[optind - 1]);
+                                   /* "--opt value": the option is one word back */
+                                   optarg && optind >= 2 && argv[optind - 1] == optarg
+                                       ? argv[optind - 2] : argv[optind - 1]);
         switch (c) {
         case O_KEYRING: a->keyring = optarg; break;
         case O_PFILE: a->passphrase_file = optarg; break;

@@ -18,6 +18,7 @@ static const cli_command *const commands[] = {
     &cli_cmd_peek,
     &cli_cmd_rewrap,
     &cli_cmd_fields,
+    &cli_cmd_manifest,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
