@@ -128,7 +128,8 @@ typedef struct aios_manifest_sign_options {
     size_t                chain_len;
     /* Incremental re-signing: a stat cache (a file libaios owns, MANIFEST.md
      * 12.8).  Files whose device, inode, size, mtime and ctime match the
-     * cache's reuse its digests; the cache is rewritten after signing. */
+     * cache's reuse its digests; the cache is rewritten after signing (and
+     * by aios_manifest_hash). */
     const char           *stat_cache_path;
     aios_manifest_hash_options hash;
 } aios_manifest_sign_options;
@@ -148,10 +149,13 @@ typedef struct aios_manifest_verify_options {
     aios_manifest_hash_options hash;      /* for verify_dir / compare_dir */
     const char           *bundle_path;    /* verify_dir / compare_dir: the bundle's file, if it
                                              lies inside the model, is not an extra file */
+    const char           *stat_cache_path;/* verify_dir: after a clean result, write the stat
+                                             cache, so re-signing this model later hashes only
+                                             the files that changed since this verification */
 } aios_manifest_verify_options;
 #define AIOS_MANIFEST_VERIFY_OPTIONS_INIT { AIOS_MANIFEST_VERIFY_OPTIONS_VERSION, \
     AIOS_MANIFEST_PROFILE_MODEL_SIGNING_1, AIOS_MANIFEST_TIME_PROFILE, 0, 0, 0, \
-    AIOS_MANIFEST_HASH_OPTIONS_INIT, NULL }
+    AIOS_MANIFEST_HASH_OPTIONS_INIT, NULL, NULL }
 AIOS_API int aios_manifest_verify_options_init(aios_manifest_verify_options *opts,
                                                unsigned int version);
 

@@ -322,6 +322,10 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
                         nmod, first);
     } else {
         rc = AIOS_OK;
+        /* Best effort: a cache that cannot be written costs time later,
+         * never correctness. */
+        if (o.stat_cache_path && need_verified)
+            (void)aios__mf_statcache_save(o.stat_cache_path, w, m);
     }
 out:
     aios__mf_result_free(r);

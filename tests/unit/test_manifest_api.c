@@ -427,6 +427,27 @@ static void test_stat_cache(void **state)
     assert_true(hashed >= (3 << 20));
     assert_memory_equal(aios_buffer_data(b2), aios_buffer_data(b3), aios_buffer_len(b3));
     mt_write_str(f->model, "config.json", "{\"layers\": 2}");
+    /* a clean verify_dir writes the cache: re-signing then hashes nothing */
+    {
+        aios_manifest_verify_options vo = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+        aios_manifest *v = NULL;
+        aios_buffer *b4 = NULL;
+        assert_int_equal(unlink(mt_path(cdir, "cache.json")), 0);
+        so.stat_cache_path = NULL;
+        tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
+        tu_assert_ok(aios_manifest_verify_key(&v, aios_buffer_data(b4), aios_buffer_len(b4),
+                                              f->pub256, NULL));
+        vo.stat_cache_path = mt_path(cdir, "cache.json");
+        tu_assert_ok(aios_manifest_verify_dir(v, f->model, NULL, &vo));
+        so.stat_cache_path = mt_path(cdir, "cache.json");
+        hashed = 0;
+        aios_buffer_free(b4);
+        b4 = NULL;
+        tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
+        assert_int_equal(hashed, 0);
+        aios_buffer_free(b4);
+        aios_manifest_unref(v);
+    }
     aios_buffer_free(b1);
     aios_buffer_free(b2);
     aios_buffer_free(b3);
@@ -510,6 +531,32 @@ static void test_golden(void **state)
     free(pem);
 }
 
+/* A single-file model: "." on a descriptor of the file itself; the
+ * caller's file offset is neither used nor moved. */
+static void test_single_file(void **state)
+{
+    fixture *f = *state;
+    aios_buffer *b = NULL;
+    aios_manifest *m = NULL;
+    const char *file = mt_path(f->model, "config.json");
+    int fd;
+    char c;
+
+    tu_assert_ok(aios_manifest_sign(&b, NULL, file, f->p256, NULL));
+    tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), f->pub256,
+                                          NULL));
+    assert_true(aios_manifest_flags(m) & AIOS_MANIFEST_F_SINGLE_FILE);
+    tu_assert_ok(aios_manifest_verify_dir(m, file, NULL, NULL));
+    fd = open(file, O_RDONLY);
+    assert_int_equal(read(fd, &c, 1), 1);
+    tu_assert_ok(aios_manifest_verify_file(m, fd, ".", NULL));
+    tu_assert_ok(aios_manifest_verify_file(m, fd, ".", NULL));
+    assert_int_equal(lseek(fd, 0, SEEK_CUR), 1);
+    close(fd);
+    aios_manifest_unref(m);
+    aios_buffer_free(b);
+}
+
 static void test_bad_input(void **state)
 {
     fixture *f = *state;
@@ -574,6 +621,7 @@ int main(void)
         cmocka_unit_test(test_stat_cache),
         cmocka_unit_test(test_bundle_path_and_provenance),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
