@@ -1063,6 +1063,366 @@ int aiosgo_envelope_fields_decrypt(aios_buffer **out, aios_envelope_session *con
     return aiosgo_end(rc, err);
 }
 
+/* ------------------------------------------------------------- manifest.h */
+
+/* aios_manifest_progress_cb -> Go (manifest.go).  It may run on the
+ * library's hashing threads; cgo attaches them.  Go returns AIOS_OK to go
+ * on, anything else to stop (the library then fails with
+ * AIOS_E_CANCELLED). */
+static int progress_trampoline(uint64_t done, uint64_t total, const char *path, void *payload)
+{
+    return aiosgoManifestProgress(done, total, (char *)path, (uintptr_t)payload);
+}
+
+/* The library's hash options from the Go scalars.  *ignore receives the
+ * pointer array of the ignore paths (free it). */
+static int mhash_opts(aios_manifest_hash_options *o, const char ***ignore,
+                      const aiosgo_mhash_opts *g)
+{
+    int rc = aios_manifest_hash_options_init(o, AIOS_MANIFEST_HASH_OPTIONS_VERSION);
+    *ignore = NULL;
+    if (rc != AIOS_OK || g == NULL)
+        return rc;
+    o->threads = g->threads;
+    o->read_size = g->read_size;
+    o->flags = g->flags;
+    if (g->ignore_count > 0) {
+        rc = split_strings(ignore, g->ignore, g->ignore_count);
+        if (rc != AIOS_OK)
+            return aios_error_set(rc, "aios (Go): no memory for the ignore paths");
+        o->ignore_paths = *ignore;
+        o->ignore_paths_len = g->ignore_count;
+    }
+    if (g->progress != 0) {
+        o->progress = progress_trampoline;
+        o->progress_payload = (void *)g->progress;
+    }
+    return AIOS_OK;
+}
+
+/* ptrs[i] = data + the lengths before i. */
+static int split_bytes(const uint8_t ***out, const uint8_t *data, const size_t *lens, size_t count)
+{
+    const uint8_t **v;
+    *out = NULL;
+    if (count == 0)
+        return AIOS_OK;
+    v = calloc(count, sizeof(*v));
+    if (v == NULL)
+        return aios_error_set(AIOS_E_NOMEM, "aios (Go): no memory for a certificate list");
+    for (size_t i = 0; i < count; i++) {
+        v[i] = data;
+        data += lens[i];
+    }
+    *out = v;
+    return AIOS_OK;
+}
+
+typedef struct msign_tmp {
+    const char **ignore;
+    const uint8_t **chain;
+} msign_tmp;
+
+static int msign_opts(aios_manifest_sign_options *o, const aios_manifest_sign_options **use,
+                      msign_tmp *t, const aiosgo_msign_opts *g)
+{
+    int rc;
+    *use = NULL;
+    t->ignore = NULL;
+    t->chain = NULL;
+    if (g == NULL)
+        return AIOS_OK;
+    rc = aios_manifest_sign_options_init(o, AIOS_MANIFEST_SIGN_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->profile = (aios_manifest_profile)g->profile;
+    o->method = (aios_manifest_method)g->method;
+    o->hash_type = g->hash_type;
+    o->shard_size = g->shard_size;
+    o->allow_symlinks = g->allow_symlinks;
+    o->subject_name = g->subject_name;
+    o->bundle_path = g->bundle_path;
+    o->provenance_json = g->provenance_json;
+    o->stat_cache_path = g->stat_cache_path;
+    if (g->chain_count > 0) {
+        rc = split_bytes(&t->chain, g->chain, g->chain_lens, g->chain_count);
+        if (rc != AIOS_OK)
+            return rc;
+        o->chain_der = t->chain;
+        o->chain_der_lens = g->chain_lens;
+        o->chain_len = g->chain_count;
+    }
+    rc = mhash_opts(&o->hash, &t->ignore, &g->hash);
+    if (rc != AIOS_OK)
+        return rc;
+    *use = o;
+    return AIOS_OK;
+}
+
+static void msign_tmp_free(msign_tmp *t)
+{
+    free(t->ignore);
+    free(t->chain);
+}
+
+static int mverify_opts(aios_manifest_verify_options *o,
+                        const aios_manifest_verify_options **use, const char ***ignore,
+                        const aiosgo_mverify_opts *g)
+{
+    int rc;
+    *use = NULL;
+    *ignore = NULL;
+    if (g == NULL)
+        return AIOS_OK;
+    rc = aios_manifest_verify_options_init(o, AIOS_MANIFEST_VERIFY_OPTIONS_VERSION);
+    if (rc != AIOS_OK)
+        return rc;
+    o->profile = (aios_manifest_profile)g->profile;
+    o->time_policy = (aios_manifest_time)g->time_policy;
+    o->fixed_time = g->fixed_time;
+    o->flags = g->flags;
+    o->bundle_max = g->bundle_max;
+    o->bundle_path = g->bundle_path;
+    o->stat_cache_path = g->stat_cache_path;
+    rc = mhash_opts(&o->hash, ignore, &g->hash);
+    if (rc != AIOS_OK)
+        return rc;
+    *use = o;
+    return AIOS_OK;
+}
+
+int aiosgo_manifest_sign(aios_buffer **bundle_out, aios_manifest **manifest_out,
+                         const char *model_path, const aios_key *key,
+                         const aiosgo_msign_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_sign_options o;
+    const aios_manifest_sign_options *use;
+    msign_tmp t;
+    int rc;
+
+    aiosgo_begin();
+    rc = msign_opts(&o, &use, &t, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_sign(bundle_out, manifest_out, model_path, key, use);
+    msign_tmp_free(&t);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_hash(aios_manifest **out, const char *model_path,
+                         const aiosgo_msign_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_sign_options o;
+    const aios_manifest_sign_options *use;
+    msign_tmp t;
+    int rc;
+
+    aiosgo_begin();
+    rc = msign_opts(&o, &use, &t, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_hash(out, model_path, use);
+    msign_tmp_free(&t);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
+                               const aios_key *public_key, const aiosgo_mverify_opts *opts,
+                               aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore;
+    int rc;
+
+    aiosgo_begin();
+    rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_verify_key(out, bundle, bundle_len, public_key, use);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
+                                       size_t bundle_len, const uint8_t *anchors,
+                                       const size_t *anchor_lens, size_t anchor_count,
+                                       const aiosgo_mverify_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore = NULL;
+    const uint8_t **ptrs = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = split_bytes(&ptrs, anchors, anchor_lens, anchor_count);
+    if (rc == AIOS_OK)
+        rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_verify_certificate(out, bundle, bundle_len, ptrs,
+                                              anchor_count > 0 ? anchor_lens : NULL,
+                                              anchor_count, use);
+    free(ignore);
+    free(ptrs);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
+                         const aiosgo_mverify_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore;
+    int rc;
+
+    aiosgo_begin();
+    rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_open(out, bundle, bundle_len, use);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_read_bundle(aios_buffer **out, const char *path,
+                                const aiosgo_mverify_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore;
+    int rc;
+
+    aiosgo_begin();
+    rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_read_bundle(out, path, use);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_verify_dir(const aios_manifest *m, const char *model_path,
+                               aios_manifest_diff **diff_out, const aiosgo_mverify_opts *opts,
+                               int compare, aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore;
+    int rc;
+
+    aiosgo_begin();
+    rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = compare ? aios_manifest_compare_dir(m, model_path, diff_out, use)
+                     : aios_manifest_verify_dir(m, model_path, diff_out, use);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_verify_file(const aios_manifest *m, int root_dirfd, const char *rel_path,
+                                const aiosgo_mhash_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_hash_options o;
+    const char **ignore = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = mhash_opts(&o, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_verify_file(m, root_dirfd, rel_path, &o);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_verify_range(const aios_manifest *m, int root_dirfd, const char *rel_path,
+                                 uint64_t offset, uint64_t len, const aiosgo_mhash_opts *opts,
+                                 aiosgo_err *err)
+{
+    aios_manifest_hash_options o;
+    const char **ignore = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = mhash_opts(&o, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_verify_range(m, root_dirfd, rel_path, offset, len, &o);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_resource_at(const aios_manifest *m, size_t i, const char **name_out,
+                                uint64_t *start_out, uint64_t *end_out,
+                                const uint8_t **digest_out, size_t *digest_len_out,
+                                aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_resource_at(m, i, name_out, start_out, end_out, digest_out,
+                                   digest_len_out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_json(const aios_manifest *m, int which, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    switch (which) {
+    case 0:
+        rc = aios_manifest_provenance_json(m, out);
+        break;
+    case 1:
+        rc = aios_manifest_signer_json(m, out);
+        break;
+    default:
+        rc = aios_manifest_to_json(m, out);
+        break;
+    }
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_diff_at(const aios_manifest_diff *d, size_t i, int *kind_out,
+                            const char **path_out, uint64_t *first_bad_offset_out,
+                            aiosgo_err *err)
+{
+    aios_manifest_change k = (aios_manifest_change)0;
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_diff_at(d, i, &k, path_out, first_bad_offset_out);
+    *kind_out = (int)k;
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_diff_json(const aios_manifest_diff *d, aios_buffer **out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_diff_json(d, out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m,
+                                int root_dirfd, const char *rel_path, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_stream_open(out, m, root_dirfd, rel_path);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_stream_read(aios_manifest_stream *s, int verified, uint8_t *buf, size_t cap,
+                                size_t *len_out, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = verified ? aios_manifest_stream_read_verified(s, buf, cap, len_out)
+                  : aios_manifest_stream_read(s, buf, cap, len_out);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_manifest_stream_finish(aios_manifest_stream *s, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_stream_finish(s);
+    return aiosgo_end(rc, err);
+}
+
 void *aiosgo_c_malloc(size_t size)
 {
     return malloc(size);

@@ -39,6 +39,7 @@
 #include <aios/core.h>
 #include <aios/envelope.h>
 #include <aios/key.h>
+#include <aios/manifest.h>
 
 /* Room for the per-thread message (libaios keeps 512 bytes, NUL included);
  * a longer message is cut at a UTF-8 boundary. */
@@ -297,6 +298,97 @@ int aiosgo_envelope_fields_decrypt(aios_buffer **out, aios_envelope_session *con
                                    size_t session_count, const char *json, size_t json_len,
                                    uint32_t flags, const uint8_t *record_id,
                                    size_t record_id_len, aiosgo_err *err);
+
+/* ---- manifest.h
+ *
+ * Options cross as scalars plus C memory that the Go side allocates for
+ * the call (strings with C.CString, lists packed with C.CBytes) and frees
+ * after it; the shim fills the library's structs with their _options_init
+ * functions, so no Go pointer is ever stored in them.  A NULL options
+ * pointer means defaults.  A Go progress function crosses as the
+ * cgo.Handle of its state (0: none); the trampoline calls
+ * aiosgoManifestProgress (manifest.go), on whatever thread the library
+ * runs the callback. */
+typedef struct aiosgo_mhash_opts {
+    uint32_t threads;
+    uint32_t read_size;
+    uint32_t flags;
+    const char *ignore;          /* ignore_count paths, each NUL-terminated, back to back */
+    size_t ignore_count;
+    uintptr_t progress;          /* cgo.Handle; 0: no callback */
+} aiosgo_mhash_opts;
+
+typedef struct aiosgo_msign_opts {
+    int32_t profile;
+    int32_t method;
+    const char *hash_type;       /* NULL: the default */
+    uint64_t shard_size;
+    uint32_t allow_symlinks;
+    const char *subject_name;    /* NULL: the default */
+    const char *bundle_path;
+    const char *provenance_json;
+    const char *stat_cache_path;
+    const uint8_t *chain;        /* chain_count DER certificates back to back, leaf first */
+    const size_t *chain_lens;
+    size_t chain_count;
+    aiosgo_mhash_opts hash;
+} aiosgo_msign_opts;
+
+typedef struct aiosgo_mverify_opts {
+    int32_t profile;
+    int32_t time_policy;
+    int64_t fixed_time;
+    uint32_t flags;
+    size_t bundle_max;
+    const char *bundle_path;
+    const char *stat_cache_path;
+    aiosgo_mhash_opts hash;
+} aiosgo_mverify_opts;
+
+int aiosgo_manifest_sign(aios_buffer **bundle_out, aios_manifest **manifest_out,
+                         const char *model_path, const aios_key *key,
+                         const aiosgo_msign_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_hash(aios_manifest **out, const char *model_path,
+                         const aiosgo_msign_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
+                               const aios_key *public_key, const aiosgo_mverify_opts *opts,
+                               aiosgo_err *err);
+/* anchors: anchor_count PEM or DER anchors back to back, their lengths in
+ * anchor_lens (Go memory for the call; the shim builds the pointer array). */
+int aiosgo_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
+                                       size_t bundle_len, const uint8_t *anchors,
+                                       const size_t *anchor_lens, size_t anchor_count,
+                                       const aiosgo_mverify_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
+                         const aiosgo_mverify_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_read_bundle(aios_buffer **out, const char *path,
+                                const aiosgo_mverify_opts *opts, aiosgo_err *err);
+/* compare != 0: aios_manifest_compare_dir, else aios_manifest_verify_dir. */
+int aiosgo_manifest_verify_dir(const aios_manifest *m, const char *model_path,
+                               aios_manifest_diff **diff_out, const aiosgo_mverify_opts *opts,
+                               int compare, aiosgo_err *err);
+int aiosgo_manifest_verify_file(const aios_manifest *m, int root_dirfd, const char *rel_path,
+                                const aiosgo_mhash_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_verify_range(const aios_manifest *m, int root_dirfd, const char *rel_path,
+                                 uint64_t offset, uint64_t len, const aiosgo_mhash_opts *opts,
+                                 aiosgo_err *err);
+int aiosgo_manifest_resource_at(const aios_manifest *m, size_t i, const char **name_out,
+                                uint64_t *start_out, uint64_t *end_out,
+                                const uint8_t **digest_out, size_t *digest_len_out,
+                                aiosgo_err *err);
+/* which: 0 provenance, 1 signer, 2 the whole manifest (aios_manifest_to_json). */
+int aiosgo_manifest_json(const aios_manifest *m, int which, aios_buffer **out, aiosgo_err *err);
+int aiosgo_manifest_diff_at(const aios_manifest_diff *d, size_t i, int *kind_out,
+                            const char **path_out, uint64_t *first_bad_offset_out,
+                            aiosgo_err *err);
+int aiosgo_manifest_diff_json(const aios_manifest_diff *d, aios_buffer **out, aiosgo_err *err);
+
+int aiosgo_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m,
+                                int root_dirfd, const char *rel_path, aiosgo_err *err);
+/* verified != 0: aios_manifest_stream_read_verified, else _read. */
+int aiosgo_manifest_stream_read(aios_manifest_stream *s, int verified, uint8_t *buf, size_t cap,
+                                size_t *len_out, aiosgo_err *err);
+int aiosgo_manifest_stream_finish(aios_manifest_stream *s, aiosgo_err *err);
 
 /* The C library's malloc and free, for CAllocator: cgo's own C.malloc
  * never returns NULL (it crashes the program instead), which an allocator
