@@ -679,6 +679,7 @@ class aios_manifest_verify_options(Structure):
         ("bundle_max", c_size_t),
         ("hash", aios_manifest_hash_options),
         ("bundle_path", c_char_p),
+        ("stat_cache_path", c_char_p),
     ]
 
 

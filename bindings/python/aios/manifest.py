@@ -586,6 +586,7 @@ def _verify_options(
     no_legacy: bool = False,
     bundle_max: int = 0,
     bundle_path: Optional[PathLike] = None,
+    stat_cache_path: Optional[PathLike] = None,
     threads: int = 0,
     read_size: int = 0,
     ignore_paths: Sequence[PathLike] = (),
@@ -611,6 +612,7 @@ def _verify_options(
     )
     opts.bundle_max = _uint(bundle_max, "bundle_max", _SIZE_MAX)
     opts.bundle_path = _opt_path(bundle_path)
+    opts.stat_cache_path = _opt_path(stat_cache_path)
     wrapper = _hash_options(opts.hash, threads, read_size, ignore_paths, include_git, progress, keep)
     return opts, wrapper
 
@@ -838,6 +840,7 @@ class Manifest(_Handle):
         ignore_unsigned: bool = False,
         strict_empty: bool = False,
         bundle_path: Optional[PathLike] = None,
+        stat_cache_path: Optional[PathLike] = None,
         ignore_paths: Sequence[PathLike] = (),
         include_git: bool = False,
         threads: int = 0,
@@ -854,12 +857,15 @@ class Manifest(_Handle):
         missing, extra or modified.  ``ignore_unsigned``: files the
         manifest does not name are not reported; ``strict_empty``: an
         extra empty file fails too; ``bundle_path``: the bundle's file, if
-        inside the model, is not an extra file; ``ignore_paths``: paths
+        inside the model, is not an extra file; ``stat_cache_path``: after a
+        clean result, write the stat cache so that re-signing later hashes
+        only what changed; ``ignore_paths``: paths
         (relative, canonical) left out; ``include_git``: also hash
         ``.git``, ``.gitattributes``, ``.github``, ``.gitignore``.
         """
         diff = self._dir(lib.aios_manifest_verify_dir, model_path, dict(
             ignore_unsigned=ignore_unsigned, strict_empty=strict_empty, bundle_path=bundle_path,
+            stat_cache_path=stat_cache_path,
             ignore_paths=ignore_paths, include_git=include_git, threads=threads, read_size=read_size,
             progress=progress, profile=profile))
         return diff
