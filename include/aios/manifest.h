@@ -62,7 +62,10 @@ typedef enum aios_manifest_method {
 
 /* The time at which a certificate chain must be valid (MANIFEST.md 7.4). */
 typedef enum aios_manifest_time {
-    AIOS_MANIFEST_TIME_PROFILE         = 0,  /* leaf notBefore (model-signing-1) or now (oms-1.0) */
+    AIOS_MANIFEST_TIME_PROFILE         = 0,  /* leaf notBefore (model-signing-1) or now (oms-1.0).
+                                                Note: at the leaf's notBefore (what model_signing
+                                                does), an expired chain still verifies; choose NOW
+                                                where that matters */
     AIOS_MANIFEST_TIME_LEAF_NOT_BEFORE = 1,
     AIOS_MANIFEST_TIME_NOW             = 2,
     AIOS_MANIFEST_TIME_FIXED           = 3,  /* verify options' fixed_time */
@@ -74,7 +77,9 @@ typedef enum aios_manifest_time {
 
 /* Verify option flags. */
 #define AIOS_MANIFEST_VERIFY_IGNORE_HINT   0x1u  /* key method: do not compare the bundle's key hint */
-#define AIOS_MANIFEST_VERIFY_IGNORE_UNSIGNED 0x2u /* verify_dir: files the manifest does not name are not reported */
+#define AIOS_MANIFEST_VERIFY_IGNORE_UNSIGNED 0x2u /* verify_dir: files the manifest does not name are
+                                                    not reported (the walk still visits them: a
+                                                    special file or bad name anywhere still fails) */
 #define AIOS_MANIFEST_VERIFY_STRICT_EMPTY  0x4u  /* shards: an extra empty file fails too */
 #define AIOS_MANIFEST_VERIFY_NO_LEGACY     0x8u  /* refuse model_signing 0.2 bundles (legacy PAE) */
 
@@ -94,6 +99,9 @@ typedef int (*aios_manifest_progress_cb)(uint64_t done, uint64_t total, const ch
 
 /* ============================================================ options */
 
+/* Embedded by value in the sign and verify options, so it can never grow:
+ * version 1 forever.  New hashing options are appended to the outer
+ * structs (their own versions) instead. */
 #define AIOS_MANIFEST_HASH_OPTIONS_VERSION 1
 typedef struct aios_manifest_hash_options {
     unsigned int              version;          /* AIOS_MANIFEST_HASH_OPTIONS_VERSION */
@@ -243,8 +251,9 @@ AIOS_NODISCARD AIOS_API int aios_manifest_compare_dir(const aios_manifest *m,
  * beneath it without following any symlink.  A file the manifest does not
  * name: AIOS_E_MANIFEST_NOT_SIGNED.  A different digest:
  * AIOS_E_MANIFEST_MISMATCH.  verify_range hashes only the shards that
- * cover [offset, offset+len) (files method: the whole file).  Both read
- * on the calling thread; opts->threads is not used. */
+ * cover [offset, offset+len) (files method: the whole file); len >= 1 and
+ * the range must lie in the file (else AIOS_E_MANIFEST_NOT_SIGNED).  Both
+ * read on the calling thread; opts->threads is not used. */
 AIOS_NODISCARD AIOS_API int aios_manifest_verify_file(const aios_manifest *m, int root_dirfd,
         const char *rel_path, const aios_manifest_hash_options *opts);
 AIOS_NODISCARD AIOS_API int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd,
@@ -275,7 +284,10 @@ AIOS_NODISCARD AIOS_API int aios_manifest_stream_read_verified(aios_manifest_str
 AIOS_NODISCARD AIOS_API int aios_manifest_stream_finish(aios_manifest_stream *s);
 AIOS_API uint64_t aios_manifest_stream_size(const aios_manifest_stream *s);       /* file size */
 AIOS_API uint64_t aios_manifest_stream_unit_size(const aios_manifest_stream *s);  /* largest unit */
-AIOS_API int aios_manifest_stream_fd(const aios_manifest_stream *s);   /* borrowed */
+/* The descriptor (borrowed), e.g. to mmap after finish returned AIOS_OK.
+ * Only bytes read through the stream were verified: a mapping shows the
+ * file as it is when its pages are touched, which a writer may change. */
+AIOS_API int aios_manifest_stream_fd(const aios_manifest_stream *s);
 AIOS_API void aios_manifest_stream_free(aios_manifest_stream *s);      /* NULL ok */
 
 /* ============================================================ the manifest */
@@ -302,8 +314,12 @@ AIOS_API int aios_manifest_resource_at(const aios_manifest *m, size_t i, const c
                                        const uint8_t **digest_out, size_t *digest_len_out);
 /* Signed provenance (MANIFEST.md 5.7) as compact JSON; AIOS_E_NOT_FOUND if none. */
 AIOS_API int aios_manifest_provenance_json(const aios_manifest *m, aios_buffer **json_out);
-/* Who signed: {"method":"key","hint":...} or {"method":"certificate",
- * "subject":...,"issuer":...,"not_before":...,"not_after":...,"chain":N}. */
+/* Who signed, as JSON whose first member says what it rests on:
+ * {"trust":"verified"|"signed-here"|"unverified","method":"key","hint":...}
+ * or {"trust":...,"method":"certificate","subject":...,"issuer":...,
+ * "not_before":...,"not_after":...,"chain":N,"checked_at":T} (checked_at:
+ * the time the chain was found valid at).  "unverified" (aios_manifest_open)
+ * repeats what the bundle claims: never trust it. */
 AIOS_API int aios_manifest_signer_json(const aios_manifest *m, aios_buffer **json_out);
 /* Everything above as one JSON object (`aios manifest show`). */
 AIOS_API int aios_manifest_to_json(const aios_manifest *m, aios_buffer **json_out);

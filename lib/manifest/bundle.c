@@ -1422,6 +1422,9 @@ char *aios__mb_signer_json(const aios__mb_signer *sg)
         bad |= json_object_set_new(o, "not_before", json_integer((json_int_t)sg->not_before));
         bad |= json_object_set_new(o, "not_after", json_integer((json_int_t)sg->not_after));
         bad |= json_object_set_new(o, "chain", json_integer((json_int_t)sg->chain_len));
+        /* the policy time the path was found valid at (0: not verified) */
+        if (sg->checked_at)
+            bad |= json_object_set_new(o, "checked_at", json_integer((json_int_t)sg->checked_at));
     }
     if (sg->legacy)
         bad |= json_object_set_new(o, "legacy", json_true());

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "aios/manifest.h"
 #include "core/internal.h"
@@ -159,6 +160,8 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
     uint64_t *bad_at = NULL;              /* per todo entry: first bad offset + 1, 0 = good */
     size_t *counts = NULL;                /* per todo entry: resources hashed */
     const char **ignore = NULL;
+    char *bundle_rel = NULL, *cache_rel = NULL;
+    int64_t walk_started = 0;
     aios_manifest_diff *d = NULL;
     size_t i, nig, nmiss = 0, nextra = 0, nmod = 0;
     int rc, single;
@@ -177,8 +180,19 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
     if (d == NULL)
         return aios__nomem("a manifest diff");
 
-    /* Walk with the bundle's rules and ignore paths, and the caller's. */
-    nig = m->st->ignore_count + o.hash.ignore_paths_len;
+    /* Walk with the bundle's rules and ignore paths, the caller's, and the
+     * bundle file and stat cache if they lie inside the model (by path:
+     * a hard link to the bundle elsewhere in the model is still seen). */
+    if (o.bundle_path &&
+        (rc = aios__mf_inside_model(&bundle_rel, model_path, o.bundle_path, "bundle path"))
+        != AIOS_OK)
+        goto out;
+    if (o.stat_cache_path && need_verified &&
+        (rc = aios__mf_inside_model(&cache_rel, model_path, o.stat_cache_path,
+                                    "stat cache path")) != AIOS_OK)
+        goto out;
+    nig = m->st->ignore_count + o.hash.ignore_paths_len + (bundle_rel != NULL) +
+          (cache_rel != NULL);
     if (nig > AIOS__MF_IGNORE_MAX) {
         rc = aios__fail(AIOS_E_LIMIT, "%s: %zu ignore paths (at most %u)", fn, nig,
                         AIOS__MF_IGNORE_MAX);
@@ -188,29 +202,39 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
         rc = aios__nomem("ignore paths");
         goto out;
     }
+    nig = 0;
     for (i = 0; i < m->st->ignore_count; i++)
-        ignore[i] = m->st->ignore_paths[i];
+        ignore[nig++] = m->st->ignore_paths[i];
     for (i = 0; i < o.hash.ignore_paths_len; i++)
-        ignore[m->st->ignore_count + i] = o.hash.ignore_paths[i];
+        ignore[nig++] = o.hash.ignore_paths[i];
+    if (bundle_rel)
+        ignore[nig++] = bundle_rel;
+    if (cache_rel)
+        ignore[nig++] = cache_rel;
     memset(&wo, 0, sizeof(wo));
     wo.profile = m->profile;
     wo.allow_symlinks = m->st->allow_symlinks;
     wo.no_git_defaults = (o.hash.flags & AIOS_MANIFEST_NO_GIT_DEFAULTS) != 0;
     wo.ignore_paths = ignore;
     wo.ignore_paths_len = nig;
-    if (o.bundle_path) {
-        struct stat bst;
-        if (stat(o.bundle_path, &bst) == 0) {
-            wo.exclude_file = 1;
-            wo.exclude_dev = (uint64_t)bst.st_dev;
-            wo.exclude_ino = (uint64_t)bst.st_ino;
-        }
-    }
+    walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&w, model_path, &wo)) != AIOS_OK)
         goto out;
 
-    /* A single-file model: "." and the basename name the same file. */
-    single = w->single_file && m->npaths == 1;
+    /* A single-file model is named "." or by its basename (5.5.6), and
+     * nothing else. */
+    single = 0;
+    if (w->single_file && m->npaths == 1) {
+        const aios__mf_path *p0 = &m->paths[0];
+        size_t n = strlen(model_path), b;
+        while (n > 1 && model_path[n - 1] == '/')
+            n--;
+        b = n;
+        while (b > 0 && model_path[b - 1] != '/')
+            b--;
+        single = (p0->path_len == 1 && p0->path[0] == '.') ||
+                 (p0->path_len == n - b && memcmp(p0->path, model_path + b, n - b) == 0);
+    }
     seen = aios__calloc(m->npaths ? m->npaths : 1, 1);
     todo = aios__calloc(w->n ? w->n : 1, sizeof(*todo));
     found = aios__calloc(w->n ? w->n : 1, sizeof(*found));
@@ -325,7 +349,7 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
         /* Best effort: a cache that cannot be written costs time later,
          * never correctness. */
         if (o.stat_cache_path && need_verified)
-            (void)aios__mf_statcache_save(o.stat_cache_path, w, m);
+            (void)aios__mf_statcache_save(o.stat_cache_path, w, m, walk_started);
     }
 out:
     aios__mf_result_free(r);
@@ -335,6 +359,8 @@ out:
     aios__free(bad_at);
     aios__free(counts);
     aios__free(ignore);
+    aios__free(bundle_rel);
+    aios__free(cache_rel);
     aios__mf_walk_free(w);
     if ((rc == AIOS_OK || rc == AIOS_E_MANIFEST_MISMATCH) && diff_out)
         *diff_out = d;

@@ -128,7 +128,11 @@ typedef aios__mf_hasher hasher;
 static int stat_matches_entry(const struct stat *st, const aios__mf_entry *e)
 {
     return S_ISREG(st->st_mode) && (uint64_t)st->st_dev == e->dev &&
-           (uint64_t)st->st_ino == e->ino && (uint64_t)st->st_size == e->size;
+           (uint64_t)st->st_ino == e->ino && (uint64_t)st->st_size == e->size &&
+           (int64_t)st->st_mtim.tv_sec == e->mtime_sec &&
+           (int64_t)st->st_mtim.tv_nsec == e->mtime_nsec &&
+           (int64_t)st->st_ctim.tv_sec == e->ctime_sec &&
+           (int64_t)st->st_ctim.tv_nsec == e->ctime_nsec;
 }
 
 static int fail_changed(const aios__mf_entry *e, const struct stat *st)
@@ -140,8 +144,8 @@ static int fail_changed(const aios__mf_entry *e, const struct stat *st)
         return aios__fail(AIOS__E_MANIFEST_CHANGED, "model hashing: '%s' changed size from "
                           "%llu to %llu bytes since the walk", e->path,
                           (unsigned long long)e->size, (unsigned long long)st->st_size);
-    return aios__fail(AIOS__E_MANIFEST_CHANGED, "model hashing: '%s' was replaced since the "
-                      "walk", e->path);
+    return aios__fail(AIOS__E_MANIFEST_CHANGED, "model hashing: '%s' was replaced or modified "
+                      "since the walk", e->path);
 }
 
 /* Open e beneath the root and check it against the walk. */
@@ -192,7 +196,9 @@ static int check_after(const aios__mf_entry *e, int fd, const struct stat *befor
     if (fstat(fd, &st) != 0)
         return aios__fail_errno(AIOS_E_IO, errno, "model hashing: cannot stat '%s'", e->path);
     if (st.st_size != before->st_size || st.st_mtim.tv_sec != before->st_mtim.tv_sec ||
-        st.st_mtim.tv_nsec != before->st_mtim.tv_nsec)
+        st.st_mtim.tv_nsec != before->st_mtim.tv_nsec ||
+        st.st_ctim.tv_sec != before->st_ctim.tv_sec ||
+        st.st_ctim.tv_nsec != before->st_ctim.tv_nsec)
         return aios__fail(AIOS__E_MANIFEST_CHANGED, "model hashing: '%s' changed while it "
                           "was hashed", e->path);
     return AIOS_OK;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aios/manifest.h"
@@ -196,6 +197,10 @@ static int idx_cmp(const void *x, const void *y)
     return a->start < b->start ? -1 : a->start > b->start;
 }
 
+static char *with_trust(const aios_manifest *m, char *signer);
+
+/* Takes signer_json (an aios__malloc'd string, or NULL) in every case; st
+ * only on success. */
 int aios__mf_manifest_new(aios_manifest **out, aios__mb_statement *st, aios__mf_profile profile,
                           uint32_t flags, char *signer_json)
 {
@@ -206,13 +211,16 @@ int aios__mf_manifest_new(aios_manifest **out, aios__mb_statement *st, aios__mf_
 
     *out = NULL;
     m = aios__calloc(1, sizeof(*m));
-    if (m == NULL)
+    if (m == NULL) {
+        aios__free(signer_json);
         goto nomem;
+    }
     atomic_init(&m->refs, 1);
     m->st = st;
     m->profile = profile;
-    m->signer_json = signer_json;
     m->flags = flags;
+    if (signer_json != NULL && (m->signer_json = with_trust(m, signer_json)) == NULL)
+        goto nomem;
     if (st->flags & AIOS__MB_F_LEGACY)
         m->flags |= AIOS_MANIFEST_F_LEGACY;
     if (st->flags & AIOS__MB_F_SINGLE_FILE)
@@ -267,8 +275,7 @@ int aios__mf_manifest_new(aios_manifest **out, aios__mb_statement *st, aios__mf_
 nomem:
     aios__free(it);
     if (m) {
-        m->st = NULL;
-        m->signer_json = NULL;
+        aios__free(m->signer_json);
         aios__free(m->order);
         aios__free(m->paths);
         aios__free(m->path_names);
@@ -426,6 +433,30 @@ int aios_manifest_signer_json(const aios_manifest *m, aios_buffer **json_out)
     return aios__mf_text_buffer(json_out, m->signer_json, strlen(m->signer_json), "signer");
 }
 
+/* "trust" first in the signer object: what the fields below rest on. */
+static const char *trust_word(const aios_manifest *m)
+{
+    if (m->flags & AIOS_MANIFEST_F_VERIFIED)
+        return "verified";
+    if (m->flags & AIOS_MANIFEST_F_SIGNED)
+        return "signed-here";
+    return "unverified";
+}
+
+static char *with_trust(const aios_manifest *m, char *signer)
+{
+    const char *w = trust_word(m);
+    size_t n = strlen(signer), wl = strlen(w), cap = n + wl + 16;
+    char *r;
+    if (signer[0] != '{' || (r = aios__malloc(cap)) == NULL) {
+        aios__free(signer);
+        return NULL;
+    }
+    snprintf(r, cap, "{\"trust\":\"%s\"%s%s", w, n > 2 ? "," : "", signer + 1);
+    aios__free(signer);
+    return r;
+}
+
 static json_t *hex_json(const uint8_t *p, size_t n)
 {
     char h[129];
@@ -537,9 +568,8 @@ static int default_subject(char **out, const char *model_path)
     return AIOS_OK;
 }
 
-/* If bundle_path lies inside the model directory, its path relative to
- * it (a new string) in *rel; else NULL. */
-static int bundle_inside(char **rel, const char *model_path, const char *bundle_path)
+int aios__mf_inside_model(char **rel, const char *model_path, const char *bundle_path,
+                          const char *what)
 {
     char *root = NULL, *dir = NULL, *copy = NULL, *slash;
     const char *base;
@@ -548,6 +578,11 @@ static int bundle_inside(char **rel, const char *model_path, const char *bundle_
     int rc = AIOS_OK;
 
     *rel = NULL;
+    /* Only a regular file (or nothing yet) is ever left out of a model: a
+     * directory or a symlink there is the model's, and is verified. */
+    if (lstat(bundle_path, &st) == 0 && !S_ISREG(st.st_mode))
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "manifest: the %s %s is not a regular file",
+                          what, bundle_path);
     if (stat(model_path, &st) != 0 || !S_ISDIR(st.st_mode))
         return AIOS_OK;
     copy = aios__malloc(strlen(bundle_path) + 1);
@@ -582,8 +617,8 @@ static int bundle_inside(char **rel, const char *model_path, const char *bundle_
         if (aios__mf_path_check(*rel, strlen(*rel), "the bundle path") != AIOS_OK) {
             aios__free(*rel);
             *rel = NULL;
-            rc = aios__fail(AIOS_E_INVALID_ARGUMENT, "manifest: the bundle path inside the model "
-                            "is not a canonical relative path");
+            rc = aios__fail(AIOS_E_INVALID_ARGUMENT, "manifest: the %s inside the model is not a "
+                            "canonical relative path", what);
         }
     }
 out:
@@ -622,7 +657,9 @@ typedef struct model_hash {
     size_t           n;
     char            *names;     /* cached shards' names */
     char            *bundle_rel;
-    const char     **ignore;    /* caller's + the bundle's */
+    char            *cache_rel;
+    const char     **ignore;    /* caller's + the bundle's + the stat cache's */
+    int64_t          walk_started;   /* wall clock (ns) before the walk */
     size_t           nignore;
 } model_hash;
 
@@ -633,6 +670,7 @@ static void model_hash_free(model_hash *h)
     aios__free(h->res);
     aios__free(h->names);
     aios__free(h->bundle_rel);
+    aios__free(h->cache_rel);
     aios__free(h->ignore);
     memset(h, 0, sizeof(*h));
 }
@@ -658,17 +696,18 @@ static int hash_model(model_hash *h, const char *model_path, const aios_manifest
     wo.profile = prof;
     wo.allow_symlinks = (int)o->allow_symlinks;
     wo.no_git_defaults = (o->hash.flags & AIOS_MANIFEST_NO_GIT_DEFAULTS) != 0;
-    if (o->bundle_path) {
-        struct stat bst;
-        if ((rc = bundle_inside(&h->bundle_rel, model_path, o->bundle_path)) != AIOS_OK)
-            return rc;
-        if (stat(o->bundle_path, &bst) == 0) {
-            wo.exclude_file = 1;
-            wo.exclude_dev = (uint64_t)bst.st_dev;
-            wo.exclude_ino = (uint64_t)bst.st_ino;
-        }
-    }
-    h->nignore = o->hash.ignore_paths_len + (h->bundle_rel != NULL);
+    /* The bundle and the stat cache, if inside the model, are left out by
+     * their path (and recorded in ignore_paths, so every verifier leaves
+     * them out too); never by inode, which would also hide hard links. */
+    if (o->bundle_path &&
+        (rc = aios__mf_inside_model(&h->bundle_rel, model_path, o->bundle_path, "bundle path"))
+        != AIOS_OK)
+        return rc;
+    if (o->stat_cache_path &&
+        (rc = aios__mf_inside_model(&h->cache_rel, model_path, o->stat_cache_path,
+                                    "stat cache path")) != AIOS_OK)
+        return rc;
+    h->nignore = o->hash.ignore_paths_len + (h->bundle_rel != NULL) + (h->cache_rel != NULL);
     if (h->nignore) {
         h->ignore = aios__calloc(h->nignore, sizeof(*h->ignore));
         if (h->ignore == NULL)
@@ -679,10 +718,13 @@ static int hash_model(model_hash *h, const char *model_path, const aios_manifest
             h->ignore[i] = o->hash.ignore_paths[i];
         }
         if (h->bundle_rel)
-            h->ignore[i] = h->bundle_rel;
+            h->ignore[i++] = h->bundle_rel;
+        if (h->cache_rel)
+            h->ignore[i++] = h->cache_rel;
     }
     wo.ignore_paths = h->ignore;
     wo.ignore_paths_len = h->nignore;
+    h->walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&h->walk, model_path, &wo)) != AIOS_OK)
         return rc;
     if (h->walk->n == 0)
@@ -879,6 +921,12 @@ static int sign_or_hash(aios_buffer **bundle_out, aios_manifest **manifest_out,
     }
     if ((rc = check_subject(subject, o.profile)) != AIOS_OK)
         goto out;
+    if (strlen(subject) > AIOS__MB_SUBJECT_MAX ||
+        !aios__utf8_valid((const uint8_t *)subject, strlen(subject))) {
+        rc = aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: the subject name must be valid UTF-8 of at "
+                        "most %d bytes", fn, AIOS__MB_SUBJECT_MAX);
+        goto out;
+    }
     if ((rc = hash_model(&h, model_path, &o, ht)) != AIOS_OK)
         goto out;
     if (key == NULL) {
@@ -918,23 +966,25 @@ static int sign_or_hash(aios_buffer **bundle_out, aios_manifest **manifest_out,
             goto out;
         }
     }
-    if ((rc = aios__mf_manifest_new(&m, parsed, (aios__mf_profile)mbprof, AIOS_MANIFEST_F_SIGNED,
-                                    signer)) != AIOS_OK)
+    rc = aios__mf_manifest_new(&m, parsed, (aios__mf_profile)mbprof, AIOS_MANIFEST_F_SIGNED,
+                               signer);
+    signer = NULL;   /* taken */
+    if (rc != AIOS_OK)
         goto out;
     parsed = NULL;
-    signer = NULL;
     if (o.bundle_path &&
         (rc = aios__mf_write_file_atomic(o.bundle_path, aios_buffer_data(bundle),
-                                         aios_buffer_len(bundle), "manifest bundle")) != AIOS_OK)
+                                         aios_buffer_len(bundle), "manifest bundle", 0644))
+        != AIOS_OK)
         goto out;
     if (o.stat_cache_path) {
         /* Best effort: a cache that cannot be written costs speed next
          * time, never correctness. */
-        (void)aios__mf_statcache_save(o.stat_cache_path, h.walk, m);
+        (void)aios__mf_statcache_save(o.stat_cache_path, h.walk, m, h.walk_started);
     }
 out:
     if (rc == AIOS_OK && key == NULL && o.stat_cache_path && m)
-        (void)aios__mf_statcache_save(o.stat_cache_path, h.walk, m);
+        (void)aios__mf_statcache_save(o.stat_cache_path, h.walk, m, h.walk_started);
     aios__mb_bundle_free(pb);
     aios__mb_statement_free(parsed);
     aios__free(res);
@@ -1032,11 +1082,9 @@ int aios_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t 
         return aios__nomem("the signer");
     }
     rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(&o), AIOS_MANIFEST_F_VERIFIED,
-                               signer);
-    if (rc != AIOS_OK) {
+                               signer);   /* takes signer */
+    if (rc != AIOS_OK)
         aios__mb_statement_free(st);
-        aios__free(signer);
-    }
     return rc;
 }
 
@@ -1073,11 +1121,9 @@ int aios_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
         return aios__nomem("the signer");
     }
     rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(&o), AIOS_MANIFEST_F_VERIFIED,
-                               signer);
-    if (rc != AIOS_OK) {
+                               signer);   /* takes signer */
+    if (rc != AIOS_OK)
         aios__mb_statement_free(st);
-        aios__free(signer);
-    }
     return rc;
 }
 
@@ -1119,10 +1165,8 @@ int aios_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle
         return rc;
     }
     rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(&o), flags, signer);
-    if (rc != AIOS_OK) {
+    if (rc != AIOS_OK)
         aios__mb_statement_free(st);
-        aios__free(signer);
-    }
     return rc;
 }
 
@@ -1141,13 +1185,19 @@ int aios_manifest_read_bundle(aios_buffer **out, const char *path,
     AIOS__CHECK_ARG(path != NULL, "path is NULL");
     if ((rc = aios__mf_verify_opts(&o, opts)) != AIOS_OK)
         return rc;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* Nonblocking: a FIFO planted as the bundle must not hang the open. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return aios__fail_errno(errno == ENOENT ? AIOS_E_NOT_FOUND : AIOS_E_IO, errno,
                                 "manifest: cannot open the bundle %s", path);
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         rc = aios__fail(AIOS_E_IO, "manifest: the bundle %s is not a regular file", path);
         goto out;
+    }
+    {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
     }
     if ((uint64_t)st.st_size > o.bundle_max) {
         rc = aios__fail(AIOS_E_LIMIT, "manifest: the bundle %s is %lld bytes, over the limit of "
@@ -1185,22 +1235,29 @@ out:
 
 /* ============================================================ files */
 
-int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len, const char *what)
+int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len, const char *what,
+                               mode_t mode)
 {
     size_t n = strlen(path), done = 0;
-    char *tmp = aios__malloc(n + 16), *dir;
+    char *tmp = aios__malloc(n + 8), *dir;
     int fd, rc = AIOS_OK, dfd;
 
     if (tmp == NULL)
         return aios__nomem("a path");
-    snprintf(tmp, n + 16, "%s.tmp%05d", path, (int)(getpid() % 100000));
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* A fresh, exclusive temporary name beside the target: concurrent
+     * writers of one path never share a file, and nothing planted at a
+     * predictable name is opened. */
+    snprintf(tmp, n + 8, "%s.XXXXXX", path);
+    fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        rc = aios__fail_errno(AIOS_E_IO, errno, "%s: cannot create %s", what, tmp);
+        rc = aios__fail_errno(AIOS_E_IO, errno, "%s: cannot create a temporary file beside %s",
+                              what, path);
         aios__free(tmp);
         return rc;
     }
-    while (done < len) {
+    if (fchmod(fd, mode) != 0)
+        rc = aios__fail_errno(AIOS_E_IO, errno, "%s: cannot set the mode of %s", what, tmp);
+    while (rc == AIOS_OK && done < len) {
         ssize_t w = write(fd, data + done, len - done);
         if (w < 0 && errno == EINTR)
             continue;
@@ -1234,10 +1291,11 @@ int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len
             *sl = 0;
     }
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
+    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL))
+        rc = aios__fail_errno(AIOS_E_IO, errno, "%s: %s is in place but its directory could not "
+                              "be synced", what, path);
+    if (dfd >= 0)
         close(dfd);
-    }
     aios__free(tmp);
-    return AIOS_OK;
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "aios/manifest.h"
 #include "bundle.h"
@@ -74,8 +75,24 @@ int aios__mf_statcache_parse(aios__mf_statcache **out, const char *text, size_t 
 const uint8_t *aios__mf_statcache_lookup(const aios__mf_statcache *c, const aios__mf_entry *e,
                                          size_t *count);
 void aios__mf_statcache_free(aios__mf_statcache *c);
-/* Write the cache for a walk and the manifest made from it (atomically). */
-int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios_manifest *m);
+/* Write the cache for a walk and the manifest made from it (atomically).
+ * walk_started_ns: the wall clock (ns since the epoch) just before the
+ * walk.  A file whose mtime or ctime is within the margin of it is not
+ * recorded ("racily clean", as git calls it): it could have changed again
+ * after we read it, within the same timestamp tick, leaving its stat as it
+ * was, and the cache would then hold a stale digest.  The margin is
+ * aios__mf_statcache_racy_ns (100 ms: kernel timestamps are jiffy-coarse
+ * on many file systems), or 2 s for a file whose timestamps carry no
+ * nanoseconds (FAT, some NFS and SMB mounts: whole seconds or worse). */
+int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios_manifest *m,
+                            int64_t walk_started_ns);
+extern int64_t aios__mf_statcache_racy_ns;   /* tests may set it negative: no margin at all */
+int64_t aios__mf_now_ns(void);
+
+/* If path lies inside the model directory, its canonical path relative to
+ * it (a new string) in *rel, else NULL; AIOS_E_INVALID_ARGUMENT if path
+ * exists and is not a regular file (what names it in messages). */
+int aios__mf_inside_model(char **rel, const char *model_path, const char *path, const char *what);
 
 /* A new buffer holding s[0..n) (manifest.c). */
 int aios__mf_text_buffer(aios_buffer **out, const char *s, size_t n, const char *what);
@@ -83,6 +100,6 @@ int aios__mf_text_buffer(aios_buffer **out, const char *s, size_t n, const char 
 /* Write data to path atomically and durably (temp file, fsync, rename,
  * fsync the directory). */
 int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len,
-                               const char *what);
+                               const char *what, mode_t mode);
 
 #endif /* AIOS_LIB_MANIFEST_MANIFEST_OBJ_H */

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -264,7 +265,31 @@ static json_t *time_pair(int64_t s, int64_t ns)
     return a;
 }
 
-int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios_manifest *m)
+int64_t aios__mf_statcache_racy_ns = 100000000;
+
+int64_t aios__mf_now_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+        return INT64_MAX;   /* no clock: nothing is recorded */
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* 1 if e may still change unseen (see manifest_obj.h). */
+static int racy(const aios__mf_entry *e, int64_t walk_started_ns)
+{
+    int64_t m = e->mtime_sec * 1000000000 + e->mtime_nsec;
+    int64_t c = e->ctime_sec * 1000000000 + e->ctime_nsec;
+    int64_t t = m > c ? m : c, margin;
+    if (aios__mf_statcache_racy_ns < 0)
+        return 0;
+    margin = (e->mtime_nsec == 0 && e->ctime_nsec == 0) ? INT64_C(2000000000)
+                                                       : aios__mf_statcache_racy_ns;
+    return t >= walk_started_ns - margin;
+}
+
+int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios_manifest *m,
+                            int64_t walk_started_ns)
 {
     json_t *root = json_object(), *files = json_array();
     char *hex = NULL, *text;
@@ -297,6 +322,8 @@ int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios
             p = &m->paths[0];
         if (p == NULL)
             continue;   /* an empty file in a shard manifest */
+        if (racy(e, walk_started_ns))
+            continue;   /* racily clean: hashed again next time */
         for (k = 0; k < p->count; k++)
             (void)aios__hex_encode(hex + 2 * k * dl, 2 * dl + 1, aios__mf_res(m, p, k)->digest, dl);
         f = json_object();
@@ -319,7 +346,7 @@ int aios__mf_statcache_save(const char *path, const aios__mf_walk *w, const aios
     json_decref(root);
     if (text == NULL)
         return aios__nomem("the stat cache");
-    rc = aios__mf_write_file_atomic(path, (const uint8_t *)text, strlen(text), "stat cache");
+    rc = aios__mf_write_file_atomic(path, (const uint8_t *)text, strlen(text), "stat cache", 0600);
     free(text);
     return rc;
 }

@@ -162,8 +162,8 @@ int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m
     if (!dot && (rc = aios__mf_path_check(rel_path, len, "rel_path")) != AIOS_OK)
         return rc;
     p = aios__mf_manifest_find(m, rel_path, len);
-    if (p == NULL && m->npaths == 1 && (m->flags & AIOS_MANIFEST_F_SINGLE_FILE || dot))
-        p = &m->paths[0];   /* a single-file model: "." and its basename */
+    if (p == NULL && dot && m->npaths == 1)
+        p = &m->paths[0];   /* a single-file model named by its basename, read through "." */
     if (p == NULL)
         return aios__fail(AIOS_E_MANIFEST_NOT_SIGNED, "manifest: '%.200s' is not named by the "
                           "manifest", rel_path);
@@ -193,8 +193,13 @@ int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m
         return aios__fail(AIOS_E_MANIFEST_MISMATCH, "manifest: '%.200s' is %lld bytes; the "
                           "manifest signed %" PRIu64, rel_path, (long long)st.st_size, p->size);
     }
-    /* Nonblocking was only for the open (a FIFO cannot block it). */
-    (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    /* Nonblocking was only for the open (a FIFO cannot block it); "." is
+     * a duplicate of the caller's descriptor, whose flags are not ours. */
+    if (!dot) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
     s = aios__calloc(1, sizeof(*s));
     if (s == NULL) {
         close(fd);
@@ -437,14 +442,25 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
     aios_manifest_stream *s = NULL;
     uint8_t *buf = NULL;
     size_t bs, u;
-    uint64_t end, done = 0;
+    uint64_t end, done = 0, total = 0;
     int rc;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
     AIOS__CHECK_ARG(m != NULL, "manifest is NULL");
-    if (m->st->method != AIOS__MB_SHARDS)
-        return aios_manifest_verify_file(m, root_dirfd, rel_path, opts);
+    AIOS__CHECK_ARG(len > 0, "len is 0: a range holds at least one byte");
+    if (m->st->method != AIOS__MB_SHARDS) {
+        /* Files: the whole file, once the range is known to lie in it. */
+        aios_manifest_stream *t = NULL;
+        if ((rc = aios_manifest_stream_open(&t, m, root_dirfd, rel_path)) != AIOS_OK)
+            return rc;
+        if (len > UINT64_MAX - offset || offset + len > t->size)
+            rc = aios__fail(AIOS_E_MANIFEST_NOT_SIGNED, "aios_manifest_verify_range: bytes %"
+                            PRIu64 "..+%" PRIu64 " are past the end of '%s' (%" PRIu64 " bytes)",
+                            offset, len, rel_path, t->size);
+        aios_manifest_stream_free(t);
+        return rc != AIOS_OK ? rc : aios_manifest_verify_file(m, root_dirfd, rel_path, opts);
+    }
     if ((rc = hash_opts(&o, opts, &bs)) != AIOS_OK)
         return rc;
     if ((rc = aios_manifest_stream_open(&s, m, root_dirfd, rel_path)) != AIOS_OK)
@@ -456,6 +472,11 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
         goto out;
     }
     end = offset + len;
+    for (u = 0; u < s->p->count; u++) {
+        const aios__mb_resource *r = aios__mf_res(m, s->p, u);
+        if (r->end > offset && r->start < end)
+            total += r->end - r->start;
+    }
     buf = aios__malloc(bs);
     if (buf == NULL) {
         rc = aios__nomem("a read buffer");
@@ -465,7 +486,7 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
         const aios__mb_resource *r = aios__mf_res(m, s->p, u);
         uint8_t d[64];
         uint64_t pos;
-        if (r->end <= offset || (r->start >= end && !(len == 0 && r->start == offset)))
+        if (r->end <= offset || r->start >= end)
             continue;
         aios__mf_hasher_init(&s->h, aios__mf_manifest_hash_type(m));
         for (pos = r->start; pos < r->end;) {
@@ -485,7 +506,7 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
             aios__mf_hasher_update(&s->h, buf, (size_t)got);
             pos += (uint64_t)got;
             done += (uint64_t)got;
-            if (o.progress && o.progress(done, end - offset, rel_path, o.progress_payload) != 0) {
+            if (o.progress && o.progress(done, total, rel_path, o.progress_payload) != 0) {
                 rc = aios__fail(AIOS_E_CANCELLED, "aios_manifest_verify_range: cancelled by the "
                                 "progress callback");
                 break;

@@ -125,6 +125,9 @@ class SignVerify(ManifestBase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(v["ok"])
         self.assertEqual(v["root_digest"], doc["root_digest"])
+        # the same signer; trust says how each side knows it
+        self.assertEqual(v["signer"].pop("trust"), "verified")
+        self.assertEqual(doc["signer"].pop("trust"), "signed-here")
         self.assertEqual(v["signer"], doc["signer"])
         self.assertEqual(v["diff"], {"missing": [], "extra": [], "modified": [],
                                      "extra_empty": []})

@@ -8,6 +8,7 @@
 #include "test_keyring_util.h"
 #include "test_manifest_util.h"
 #include "aios/manifest.h"
+#include "manifest/manifest_obj.h"
 
 #define MT AIOS_TEST_VECTORS "/oms/model-transparency"
 #define ROOT_S1N_S2 "92745110b1ab4368471cbe31664e10174e954b113a3df333db860317b2c6dec4"
@@ -18,6 +19,11 @@ typedef struct fixture {
     aios_key     *p256, *p384, *ed, *pub256;
     char         *model;
 } fixture;
+
+static int link_ok(const char *from, const char *to)
+{
+    return link(from, to);
+}
 
 static void hex32(char out[65], const uint8_t d[32])
 {
@@ -386,12 +392,26 @@ static void test_stat_cache(void **state)
     aios_buffer *b1 = NULL, *b2 = NULL, *b3 = NULL;
     aios_manifest *m = NULL;
     uint64_t hashed = 0;
-    char *cdir = mt_tmpdir();
+    char *cdir = mt_tmpdir(), cache[8192];
     uint8_t r1[32], r3[32];
 
-    so.stat_cache_path = mt_path(cdir, "cache.json");
+    snprintf(cache, sizeof(cache), "%s/cache.json", cdir);   /* mt_path's buffers rotate */
+    so.stat_cache_path = cache;
     so.hash.progress = count_progress;
     so.hash.progress_payload = &hashed;
+    /* Files changed just before a walk are never cached ("racy git"):
+     * the model was just written, so a second signature hashes it all. */
+    make_model(f->model);
+    tu_assert_ok(aios_manifest_sign(&b1, NULL, f->model, f->p256, &so));
+    aios_buffer_free(b1);
+    b1 = NULL;
+    hashed = 0;
+    tu_assert_ok(aios_manifest_sign(&b1, NULL, f->model, f->p256, &so));
+    assert_true(hashed >= (3 << 20));
+    aios_buffer_free(b1);
+    b1 = NULL;
+    /* The rest of this test pretends the files are old enough. */
+    aios__mf_statcache_racy_ns = -1;
     tu_assert_ok(aios_manifest_sign(&b1, &m, f->model, f->p256, &so));
     tu_assert_ok(aios_manifest_root_digest(m, r1));
     aios_manifest_unref(m);
@@ -419,7 +439,7 @@ static void test_stat_cache(void **state)
     aios_manifest_unref(m);
     /* a garbage cache is ignored */
     mt_write_str(cdir, "cache.json", "{\"aios_manifest_stat_cache\":1,\"files\":[{]}");
-    so.stat_cache_path = mt_path(cdir, "cache.json");
+    so.stat_cache_path = cache;
     hashed = 0;
     aios_buffer_free(b2);
     b2 = NULL;
@@ -432,14 +452,14 @@ static void test_stat_cache(void **state)
         aios_manifest_verify_options vo = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
         aios_manifest *v = NULL;
         aios_buffer *b4 = NULL;
-        assert_int_equal(unlink(mt_path(cdir, "cache.json")), 0);
+        assert_int_equal(unlink(cache), 0);
         so.stat_cache_path = NULL;
         tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
         tu_assert_ok(aios_manifest_verify_key(&v, aios_buffer_data(b4), aios_buffer_len(b4),
                                               f->pub256, NULL));
-        vo.stat_cache_path = mt_path(cdir, "cache.json");
+        vo.stat_cache_path = cache;
         tu_assert_ok(aios_manifest_verify_dir(v, f->model, NULL, &vo));
-        so.stat_cache_path = mt_path(cdir, "cache.json");
+        so.stat_cache_path = cache;
         hashed = 0;
         aios_buffer_free(b4);
         b4 = NULL;
@@ -451,6 +471,7 @@ static void test_stat_cache(void **state)
     aios_buffer_free(b1);
     aios_buffer_free(b2);
     aios_buffer_free(b3);
+    aios__mf_statcache_racy_ns = 100000000;
     free(cdir);
 }
 
@@ -553,6 +574,80 @@ static void test_single_file(void **state)
     tu_assert_ok(aios_manifest_verify_file(m, fd, ".", NULL));
     assert_int_equal(lseek(fd, 0, SEEK_CUR), 1);
     close(fd);
+    /* only "." (or its own name) is signed: another name with the same
+     * bytes is not */
+    {
+        int root = open(f->model, O_RDONLY | O_DIRECTORY);
+        tu_assert_status(aios_manifest_verify_file(m, root, "weights/part 2 caf\xc3\xa9.bin", NULL),
+                         AIOS_E_MANIFEST_NOT_SIGNED);
+        tu_assert_status(aios_manifest_verify_file(m, root, "config.json", NULL),
+                         AIOS_E_MANIFEST_NOT_SIGNED);
+        close(root);
+        tu_assert_status(aios_manifest_verify_dir(m, mt_path(f->model, "a/b/c/deep.txt"), NULL,
+                                                  NULL), AIOS_E_MANIFEST_MISMATCH);
+    }
+    aios_manifest_unref(m);
+    aios_buffer_free(b);
+}
+
+/* The bundle and the stat cache inside the model are left out by path:
+ * a hard link to the bundle elsewhere in the model is an extra file, a
+ * directory or FIFO is never taken for the bundle. */
+static void test_bundle_inside(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_manifest_verify_options vo = AIOS_MANIFEST_VERIFY_OPTIONS_INIT;
+    aios_buffer *b = NULL;
+    aios_manifest *m = NULL;
+    aios_manifest_diff *d = NULL;
+    char sig[8192], cache[8192], link[8192], fifo[8192];
+
+    snprintf(sig, sizeof(sig), "%s/model.sig", f->model);
+    snprintf(cache, sizeof(cache), "%s/.aios-cache", f->model);
+    snprintf(link, sizeof(link), "%s/injected.json", f->model);
+    snprintf(fifo, sizeof(fifo), "%s/fifo.sig", f->model);
+    so.bundle_path = sig;
+    so.stat_cache_path = cache;
+    tu_assert_ok(aios_manifest_sign(&b, NULL, f->model, f->p256, &so));
+    tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), f->pub256,
+                                          NULL));
+    /* both recorded in ignore_paths: any verifier leaves them out */
+    {
+        aios_buffer *j = NULL;
+        tu_assert_ok(aios_manifest_to_json(m, &j));
+        assert_non_null(strstr((const char *)aios_buffer_data(j),
+                               "\"ignore_paths\":[\"model.sig\",\".aios-cache\"]"));
+        aios_buffer_free(j);
+    }
+    vo.bundle_path = sig;
+    tu_assert_ok(aios_manifest_verify_dir(m, f->model, NULL, &vo));
+    assert_int_equal(link_ok(sig, link), 0);
+    tu_assert_status(aios_manifest_verify_dir(m, f->model, &d, &vo), AIOS_E_MANIFEST_MISMATCH);
+    {
+        aios_manifest_change k;
+        const char *p;
+        assert_int_equal(aios_manifest_diff_count(d), 1);
+        tu_assert_ok(aios_manifest_diff_at(d, 0, &k, &p, NULL));
+        assert_int_equal(k, AIOS_MANIFEST_EXTRA);
+        assert_string_equal(p, "injected.json");
+    }
+    aios_manifest_diff_free(d);
+    d = NULL;
+    assert_int_equal(unlink(link), 0);
+    /* a directory named as the bundle hides nothing */
+    vo.bundle_path = mt_path(f->model, "weights");
+    tu_assert_status(aios_manifest_verify_dir(m, f->model, NULL, &vo), AIOS_E_INVALID_ARGUMENT);
+    /* a FIFO as the bundle: a clear error, never a hang */
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    {
+        aios_buffer *x = NULL;
+        tu_assert_status(aios_manifest_read_bundle(&x, fifo, NULL), AIOS_E_IO);
+        assert_null(x);
+    }
+    assert_int_equal(unlink(fifo), 0);
+    assert_int_equal(unlink(sig), 0);
+    assert_int_equal(unlink(cache), 0);
     aios_manifest_unref(m);
     aios_buffer_free(b);
 }
@@ -622,6 +717,7 @@ int main(void)
         cmocka_unit_test(test_bundle_path_and_provenance),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_single_file),
+        cmocka_unit_test(test_bundle_inside),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -577,10 +577,10 @@ static void test_golden_bundles(void **state)
         assert_string_equal(js, g->legacy ?
             "{\"method\":\"certificate\",\"subject\":\"CN=intermediate-ca\",\"issuer\":"
             "\"CN=intermediate-ca\",\"not_before\":1746228988,\"not_after\":2061588988,"
-            "\"chain\":2,\"legacy\":true}" :
+            "\"chain\":2,\"checked_at\":1746228988,\"legacy\":true}" :
             "{\"method\":\"certificate\",\"subject\":\"CN=intermediate-ca\",\"issuer\":"
             "\"CN=intermediate-ca\",\"not_before\":1746228988,\"not_after\":2061588988,"
-            "\"chain\":2}");
+            "\"chain\":2,\"checked_at\":1746228988}");
         aios__free(js);
         /* DER anchor, fixed times, now */
         tu_assert_ok(vcert(buf, n, &der, MS1, AIOS__MB_TIME_NOW, 0, 0, &sg, NULL));

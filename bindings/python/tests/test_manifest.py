@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
@@ -419,6 +420,9 @@ def test_stat_cache(model: Path, keys: Any, tmp_path: Path) -> None:
     def progress(done: int, total: int, path: str) -> None:
         hashed[0] = max(hashed[0], done)
 
+    # A file changed within ~100 ms before a walk is never cached (it could
+    # still change unseen in the same timestamp tick): let the model age.
+    time.sleep(0.3)
     b1, m1 = am.sign(model, p256, stat_cache_path=cache, progress=progress)
     assert hashed[0] >= BIG and cache.exists()
     # nothing changed: nothing hashed, the same bundle (deterministic ECDSA)
