@@ -28,18 +28,22 @@ const (
 	KeyECDSAP384  KeyType = 6 // AIOS_KEY_ECDSA_P384: ECDSA P-384 with SHA-384, DER signatures
 	KeyX25519     KeyType = 7 // AIOS_KEY_X25519: X25519 recipient key (or public key)
 	KeyRSA        KeyType = 8 // AIOS_KEY_RSA: RSA key in a PKCS#11 token, wraps data keys with RSA-OAEP
+	// AIOS_KEY_ECDSA_P521: ECDSA P-521 with SHA-512, DER signatures, verify-only:
+	// public keys from KeyFromPublicPEM (purpose KeyUseVerify); generating or
+	// importing a P-521 private key fails with StatusUnsupported.
+	KeyECDSAP521 KeyType = 9
 )
 
 // KeyTypes lists every key type, in the order of their values.
-var KeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519, KeyRSA}
+var KeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519, KeyRSA, KeyECDSAP521}
 
 // LocalKeyTypes are the types a keyring can generate and hold (KeyRSA
-// lives only in a PKCS#11 token).
+// lives only in a PKCS#11 token; KeyECDSAP521 is verify-only).
 var LocalKeyTypes = KeyTypes[:7]
 
 // Name returns the stable token of t ("aes256", "hmac-sha256", "blake2b",
-// "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519"; aios_key_type_name), or
-// "" for a value the library does not know.
+// "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa", "ecdsa-p521";
+// aios_key_type_name), or "" for a value the library does not know.
 func (t KeyType) Name() string {
 	return goStringOrEmpty(C.aios_key_type_name(C.aios_key_type(t)))
 }
@@ -604,7 +608,7 @@ func (k *Key) Export() (*Buffer, error) {
 }
 
 // KeyFromPublicPEM returns a public-only key from SubjectPublicKeyInfo PEM
-// (aios_key_from_public_pem): Ed25519, X25519, ECDSA P-256 or P-384, with
+// (aios_key_from_public_pem): Ed25519, X25519, ECDSA P-256, P-384 or P-521, with
 // provider "public", version 1 and purpose KeyUseVerify (for X25519: a
 // recipient to seal to). keyID names it; with "" the key's id is the
 // SHA-256 fingerprint of its public key in hex.

@@ -109,7 +109,11 @@ func TestKeyStatuses(t *testing.T) {
 }
 
 func TestKeyEnumNames(t *testing.T) {
-	names := []string{"aes256", "hmac-sha256", "blake2b", "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa"}
+	names := []string{"aes256", "hmac-sha256", "blake2b", "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa",
+		"ecdsa-p521"}
+	if len(KeyTypes) != len(names) {
+		t.Fatalf("KeyTypes has %d types, want %d", len(KeyTypes), len(names))
+	}
 	for i, typ := range KeyTypes {
 		if typ.Name() != names[i] || typ.String() != names[i] {
 			t.Errorf("KeyType(%d) = %q, want %q", typ, typ.Name(), names[i])
@@ -1166,4 +1170,86 @@ func TestPublicKeyFingerprint(t *testing.T) {
 	if _, err := KeyFromPublicPEM(p, "bad\x00id"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("NUL in id: %v", err)
 	}
+}
+
+// ECDSA P-521 is verify-only: a public key from PEM verifies P-521/SHA-512
+// DER signatures made by Go's crypto/ecdsa, and the bundle model_signing
+// 1.1.1 signed with P-521 (tests/vectors/manifest-p521); a keyring neither
+// generates nor imports a P-521 key.
+func TestECDSAP521VerifyOnly(t *testing.T) {
+	sk, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&sk.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemText := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	k, err := KeyFromPublicPEM(pemText, "")
+	if err != nil {
+		t.Fatalf("KeyFromPublicPEM(P-521): %v", err)
+	}
+	defer k.Close()
+	if k.Type() != KeyECDSAP521 || k.Type().Name() != "ecdsa-p521" || k.Purposes() != KeyUseVerify ||
+		k.ProviderName() != "public" {
+		t.Errorf("P-521 key: %v %v %q", k.Type(), k.Purposes(), k.ProviderName())
+	}
+	if raw, err := k.PublicRaw(); err != nil || len(raw) != 133 || raw[0] != 4 {
+		t.Errorf("PublicRaw = %d bytes, %v", len(raw), err)
+	}
+	msg := []byte("model manifest digest")
+	h := sha512.Sum512(msg)
+	sig, err := ecdsa.SignASN1(rand.Reader, sk, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := k.Verify(sig, msg); !ok || err != nil {
+		t.Errorf("Verify(Go's P-521 signature) = %v, %v", ok, err)
+	}
+	if ok, err := k.Verify(sig, msg[1:]); ok || err != nil {
+		t.Errorf("Verify(another message) = %v, %v", ok, err)
+	}
+	_, err = k.Sign(msg)
+	wantStatus(t, "Sign with a P-521 public key", err, StatusKeyUsage)
+
+	kr, _ := newKeyring(t)
+	_, err = kr.Add("p521", KeyECDSAP521, KeySpec{})
+	wantStatus(t, "Add(P-521)", err, StatusUnsupported)
+	if err != nil && !strings.Contains(err.Error(), "verify-only") {
+		t.Errorf("Add(P-521): %v", err)
+	}
+	fix := filepath.Join("..", "..", "tests", "vectors", "manifest-p521")
+	priv, err := os.ReadFile(filepath.Join(fix, "signing-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kr.Import("p521", KeyECDSAP521, priv, KeySpec{})
+	wantStatus(t, "Import(P-521)", err, StatusUnsupported)
+
+	// The bundle model_signing signed with P-521, and its model.
+	pubPEM, err := os.ReadFile(filepath.Join(fix, "signing-key-pub.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := KeyFromPublicPEM(string(pubPEM), "signer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer signer.Close()
+	bundle, err := os.ReadFile(filepath.Join(fix, "model.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := VerifyManifestKey(bundle, signer, nil)
+	if err != nil {
+		t.Fatalf("VerifyManifestKey(P-521 bundle): %v", err)
+	}
+	defer m.Close()
+	d, err := m.VerifyDir(filepath.Join(fix, "model"), nil)
+	if err != nil || d.Len() != 0 {
+		t.Fatalf("VerifyDir: %v", err)
+	}
+	_, err = VerifyManifestKey(bundle, k, nil)
+	wantStatus(t, "VerifyManifestKey(another P-521 key)", err, StatusManifestKeyMismatch)
 }

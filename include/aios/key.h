@@ -49,6 +49,11 @@ typedef enum aios_key_type {
     AIOS_KEY_RSA         = 8,  /* RSA key in a PKCS#11 token: wraps data keys with RSA-OAEP
                                   (SHA-256; SHA-1 where the token offers no other);
                                   never generated or held locally */
+    AIOS_KEY_ECDSA_P521  = 9,  /* ECDSA P-521 with SHA-512, DER signatures: verify-only in
+                                  this version.  Public keys only (aios_key_from_public_pem
+                                  and other public-key imports), purpose VERIFY; generating
+                                  or importing a P-521 private key (keyring, PKCS#11,
+                                  callback provider) is AIOS_E_UNSUPPORTED */
     AIOS_KEY_TYPE__FORCE32 = 0x7fffffff
 } aios_key_type;
 
@@ -162,7 +167,8 @@ AIOS_API int aios_key_public_raw(const aios_key *key, aios_buffer **raw_out);
 AIOS_API int aios_key_export(const aios_key *key, aios_buffer **secret_out);
 
 /* A public-only key from SubjectPublicKeyInfo PEM (Ed25519, X25519,
- * ECDSA P-256/P-384): provider "public", purpose VERIFY (or DERIVE's
+ * ECDSA P-256/P-384/P-521; explanatory text before the BEGIN line is
+ * allowed, RFC 7468): provider "public", purpose VERIFY (or DERIVE's
  * counterpart for X25519: a recipient to seal to), version 1, id key_id
  * (or its SHA-256 fingerprint in hex when key_id is NULL). */
 AIOS_API int aios_key_from_public_pem(aios_key **out, const char *key_id,

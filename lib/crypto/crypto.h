@@ -265,21 +265,26 @@ int aios__ed25519_verify(const uint8_t sig[AIOS__ED25519_SIG_LEN], const uint8_t
                          const uint8_t pk[AIOS__ED25519_PK_LEN]);
 
 /* ECDSA over NIST curves through mbedTLS.  Private keys are the big-endian
- * scalar (32 or 48 bytes); public keys the uncompressed SEC1 point
- * (0x04 || X || Y: 65 or 97 bytes).  Signatures are DER (as X.509 and the
- * OMS format use) or raw r || s (IEEE P1363). */
+ * scalar (32, 48 or 66 bytes); public keys the uncompressed SEC1 point
+ * (0x04 || X || Y: 65, 97 or 133 bytes).  Signatures are DER (as X.509 and
+ * the OMS format use) or raw r || s (IEEE P1363).  P-521 works here in
+ * both directions (the tests sign with it), but the key module and the
+ * manifest module use it to verify only. */
 typedef enum aios__ec_curve {
     AIOS__EC_P256 = 1,   /* with SHA-256 */
-    AIOS__EC_P384 = 2    /* with SHA-384 */
+    AIOS__EC_P384 = 2,   /* with SHA-384 */
+    AIOS__EC_P521 = 3    /* with SHA-512 */
 } aios__ec_curve;
 
-#define AIOS__EC_SCALAR_MAX 48
-#define AIOS__EC_POINT_MAX  97
-#define AIOS__EC_DER_SIG_MAX 104
+#define AIOS__EC_SCALAR_MAX 66
+#define AIOS__EC_POINT_MAX  133
+#define AIOS__EC_HASH_MAX   64
+/* SEQUENCE (long-form length 0x81 xx) of two 66-byte INTEGERs. */
+#define AIOS__EC_DER_SIG_MAX 139
 
-size_t aios__ec_scalar_len(aios__ec_curve curve);   /* 32, 48; 0 if unknown */
-size_t aios__ec_point_len(aios__ec_curve curve);    /* 65, 97 */
-size_t aios__ec_hash_len(aios__ec_curve curve);     /* 32, 48 */
+size_t aios__ec_scalar_len(aios__ec_curve curve);   /* 32, 48, 66; 0 if unknown */
+size_t aios__ec_point_len(aios__ec_curve curve);    /* 65, 97, 133 */
+size_t aios__ec_hash_len(aios__ec_curve curve);     /* 32, 48, 64 */
 
 int aios__ecdsa_keypair(aios__ec_curve curve, uint8_t *sk, uint8_t *pk);
 /* The public point of a private scalar (AIOS_E_FORMAT if out of range). */
@@ -377,8 +382,8 @@ int aios__aes_kwp_unwrap(uint8_t *out, size_t out_cap, size_t *out_len,
  *   public   SubjectPublicKeyInfo (RFC 5280 4.1.2.7), DER or PEM
  *            "PUBLIC KEY" (RFC 7468); Ed25519 and X25519 per RFC 8410
  *            (OIDs 1.3.101.112 and 1.3.101.110, no parameters), ECDSA per
- *            RFC 5480 (id-ecPublicKey, namedCurve prime256v1 or
- *            secp384r1, uncompressed point only).
+ *            RFC 5480 (id-ecPublicKey, namedCurve prime256v1,
+ *            secp384r1 or secp521r1, uncompressed point only).
  *   private  PKCS#8 PrivateKeyInfo (RFC 5208; v2 OneAsymmetricKey of
  *            RFC 5958 accepted on input), DER or PEM "PRIVATE KEY";
  *            Ed25519/X25519 hold the 32-byte seed as an OCTET STRING in
@@ -390,7 +395,13 @@ int aios__aes_kwp_unwrap(uint8_t *out, size_t out_cap, size_t *out_len,
  *
  * Raw key forms are those of the signature and key-agreement sections
  * above: 32-byte Ed25519 seed and public key, 32-byte X25519 scalar and
- * point, ECDSA big-endian scalar (32/48) and uncompressed point (65/97).
+ * point, ECDSA big-endian scalar (32/48) and uncompressed point
+ * (65/97/133).
+ *
+ * P-521 is public-only here (libaios verifies P-521 signatures but holds
+ * no P-521 private key): SPKI encodes and decodes; a P-521 PKCS#8 or SEC1
+ * private key is AIOS_E_UNSUPPORTED on decode and encode, and
+ * aios__keyenc_priv_len(AIOS__KEYENC_P521) is 0.
  *
  * Decoders take PEM or DER (PEM when the input starts, after optional
  * whitespace, with "-----BEGIN "), parse strict DER (minimal lengths, no
@@ -412,21 +423,22 @@ typedef enum aios__keyenc_alg {
     AIOS__KEYENC_ED25519 = 1,
     AIOS__KEYENC_X25519  = 2,
     AIOS__KEYENC_P256    = 3,   /* ECDSA P-256 (id-ecPublicKey, prime256v1) */
-    AIOS__KEYENC_P384    = 4    /* ECDSA P-384 (id-ecPublicKey, secp384r1) */
+    AIOS__KEYENC_P384    = 4,   /* ECDSA P-384 (id-ecPublicKey, secp384r1) */
+    AIOS__KEYENC_P521    = 5    /* ECDSA P-521 (id-ecPublicKey, secp521r1), public only */
 } aios__keyenc_alg;
 
-#define AIOS__KEYENC_PUB_MAX   97     /* P-384 uncompressed point */
-#define AIOS__KEYENC_PRIV_MAX  48     /* P-384 scalar */
-#define AIOS__SPKI_DER_MAX     120    /* P-384 */
-#define AIOS__SPKI_PEM_MAX     216    /* P-384, NUL included */
+#define AIOS__KEYENC_PUB_MAX   133    /* P-521 uncompressed point */
+#define AIOS__KEYENC_PRIV_MAX  48     /* P-384 scalar (no P-521 private keys) */
+#define AIOS__SPKI_DER_MAX     158    /* P-521 */
+#define AIOS__SPKI_PEM_MAX     269    /* P-521, NUL included */
 #define AIOS__PKCS8_DER_MAX    185    /* P-384 with its public key */
 #define AIOS__PKCS8_PEM_MAX    307    /* P-384, NUL included */
 #define AIOS__KEYENC_INPUT_MAX 65536  /* decoders' input cap (PEM or DER) */
 
-/* "ed25519", "x25519", "p256", "p384"; "unknown" otherwise. */
+/* "ed25519", "x25519", "p256", "p384", "p521"; "unknown" otherwise. */
 const char *aios__keyenc_name(aios__keyenc_alg alg);
-size_t aios__keyenc_pub_len(aios__keyenc_alg alg);    /* 32, 32, 65, 97; 0 if unknown */
-size_t aios__keyenc_priv_len(aios__keyenc_alg alg);   /* 32, 32, 32, 48; 0 if unknown */
+size_t aios__keyenc_pub_len(aios__keyenc_alg alg);    /* 32, 32, 65, 97, 133; 0 if unknown */
+size_t aios__keyenc_priv_len(aios__keyenc_alg alg);   /* 32, 32, 32, 48, 0 (P-521); 0 if unknown */
 /* The public key of a raw private key (AIOS_E_FORMAT for an ECDSA scalar
  * out of range). */
 int aios__keyenc_public(aios__keyenc_alg alg, const uint8_t *priv, size_t priv_len,
@@ -471,7 +483,7 @@ int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
  * entry PEM (one or more "CERTIFICATE" blocks) or DER; every certificate
  * given is a trust anchor, self-signed or not (a partial chain is
  * enough).  Path profile: SHA-256/384/512 signatures, RSA keys of at
- * least 2048 bits (PKCS#1 v1.5 or PSS), ECDSA keys on P-256/P-384.
+ * least 2048 bits (PKCS#1 v1.5 or PSS), ECDSA keys on P-256/P-384/P-521.
  *
  * Time: mbedTLS's own clock checks are discarded; every certificate of
  * the built path (anchor included) must satisfy notBefore <= T <=
@@ -482,14 +494,14 @@ int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
  * Leaf usage: a KeyUsage extension with digitalSignature, or else an
  * ExtendedKeyUsage extension holding id-kp-codeSigning itself
  * (anyExtendedKeyUsage does not count); a CA:TRUE leaf is accepted.
- * Leaf key: ECDSA P-256 or P-384.
+ * Leaf key: ECDSA P-256, P-384 or P-521.
  *
  * Status: AIOS_E_INVALID_ARGUMENT (NULL pointers, no anchor or more than
  * AIOS__X509_ANCHORS_MAX, no certificate, unknown time policy);
  * AIOS_E_LIMIT (more than AIOS__X509_CHAIN_MAX certificates, one over
  * AIOS__X509_CERT_MAX bytes, an anchor entry over AIOS__X509_ANCHOR_MAX);
  * AIOS_E_FORMAT (a certificate or anchor that does not parse, or DER with
- * trailing bytes); AIOS_E_UNSUPPORTED (a leaf key that is not P-256/P-384,
+ * trailing bytes); AIOS_E_UNSUPPORTED (a leaf key that is not P-256/P-384/P-521,
  * checked before the path, or a key algorithm mbedTLS cannot parse);
  * AIOS_E_MANIFEST_CHAIN (no valid path at T: the message names the
  * failing certificate's subject and the reasons);
@@ -506,7 +518,7 @@ int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
 #define AIOS__X509_TIME_FIXED           3
 
 typedef struct aios__x509_leaf {
-    aios__keyenc_alg alg;            /* AIOS__KEYENC_P256 or _P384; 0 from aios__x509_cert_info
+    aios__keyenc_alg alg;            /* AIOS__KEYENC_P256, _P384 or _P521; 0 from aios__x509_cert_info
                                       * for a key of another type */
     uint8_t  pub[AIOS__KEYENC_PUB_MAX];   /* uncompressed point */
     size_t   pub_len;
@@ -524,7 +536,7 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
                             const uint8_t *const *anchors, const size_t *anchor_lens,
                             size_t anchors_n, int time_policy, int64_t fixed_time);
 /* Parse one DER certificate (no trust, no time) and describe it: the key
- * (alg 0 and pub_len 0 unless P-256/P-384), names and validity.
+ * (alg 0 and pub_len 0 unless P-256/P-384/P-521), names and validity.
  * AIOS_E_FORMAT, AIOS_E_LIMIT (over AIOS__X509_CERT_MAX),
  * AIOS_E_UNSUPPORTED (a key algorithm mbedTLS cannot parse). */
 int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);

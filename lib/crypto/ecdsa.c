@@ -1,6 +1,7 @@
 /*
- * ECDSA over P-256/SHA-256 and P-384/SHA-384 through mbedTLS 2.28 (and,
- * for verifying legacy OMS bundles only, either curve with SHA-256).
+ * ECDSA over P-256/SHA-256, P-384/SHA-384 and P-521/SHA-512 through
+ * mbedTLS 2.28 (and, for verifying legacy OMS bundles only, P-256 or
+ * P-384 with SHA-256).
  *
  * Signing uses deterministic nonces (RFC 6979, mbedtls_ecdsa_sign_det_ext)
  * with libsodium's randombytes for mbedTLS's side-channel blinding.  DER
@@ -35,6 +36,7 @@ size_t aios__ec_scalar_len(aios__ec_curve curve)
     switch (curve) {
     case AIOS__EC_P256: return 32;
     case AIOS__EC_P384: return 48;
+    case AIOS__EC_P521: return 66;   /* 521 bits */
     }
     return 0;
 }
@@ -47,13 +49,47 @@ size_t aios__ec_point_len(aios__ec_curve curve)
 
 size_t aios__ec_hash_len(aios__ec_curve curve)
 {
-    return aios__ec_scalar_len(curve);   /* SHA-256 for P-256, SHA-384 for P-384 */
+    switch (curve) {
+    case AIOS__EC_P256: return AIOS__SHA256_LEN;
+    case AIOS__EC_P384: return AIOS__SHA384_LEN;
+    case AIOS__EC_P521: return AIOS__SHA512_LEN;
+    }
+    return 0;
 }
 
 static const char *ec_name(aios__ec_curve curve)
 {
-    return curve == AIOS__EC_P256 ? "P-256" : curve == AIOS__EC_P384 ? "P-384" : "unknown curve";
+    switch (curve) {
+    case AIOS__EC_P256: return "P-256";
+    case AIOS__EC_P384: return "P-384";
+    case AIOS__EC_P521: return "P-521";
+    }
+    return "unknown curve";
 }
+
+static mbedtls_ecp_group_id ec_group_id(aios__ec_curve curve)
+{
+    switch (curve) {
+    case AIOS__EC_P256: return MBEDTLS_ECP_DP_SECP256R1;
+    case AIOS__EC_P384: return MBEDTLS_ECP_DP_SECP384R1;
+    case AIOS__EC_P521: return MBEDTLS_ECP_DP_SECP521R1;
+    }
+    return MBEDTLS_ECP_DP_NONE;
+}
+
+static mbedtls_md_type_t ec_md(aios__ec_curve curve)
+{
+    switch (curve) {
+    case AIOS__EC_P256: return MBEDTLS_MD_SHA256;
+    case AIOS__EC_P384: return MBEDTLS_MD_SHA384;
+    case AIOS__EC_P521: return MBEDTLS_MD_SHA512;
+    }
+    return MBEDTLS_MD_NONE;
+}
+
+_Static_assert(AIOS__EC_HASH_MAX == AIOS__SHA512_LEN, "largest ECDSA hash");
+_Static_assert(AIOS__EC_DER_SIG_MAX == 3 + 2 * (2 + AIOS__EC_SCALAR_MAX),
+               "largest DER signature: long-form SEQUENCE, two unpadded INTEGERs");
 
 /* Everything one operation needs, freed in one place. */
 typedef struct ec_ctx {
@@ -73,8 +109,7 @@ static int ec_setup(ec_ctx *c, aios__ec_curve curve)
     c->n = aios__ec_scalar_len(curve);
     if (c->n == 0)
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown ECDSA curve %d", (int)curve);
-    if (mbedtls_ecp_group_load(&c->grp, curve == AIOS__EC_P256 ? MBEDTLS_ECP_DP_SECP256R1
-                                                               : MBEDTLS_ECP_DP_SECP384R1) != 0)
+    if (mbedtls_ecp_group_load(&c->grp, ec_group_id(curve)) != 0)
         return aios__fail(AIOS_E_INTERNAL, "mbedTLS cannot load curve %s", ec_name(curve));
     return AIOS_OK;
 }
@@ -120,12 +155,15 @@ static int ec_write_public(ec_ctx *c, uint8_t *pk)
     return AIOS_OK;
 }
 
-static void ec_hash(aios__ec_curve curve, uint8_t *h, const uint8_t *msg, size_t len)
+/* The curve's hash into h (AIOS__EC_HASH_MAX bytes); its length. */
+static size_t ec_hash(aios__ec_curve curve, uint8_t *h, const uint8_t *msg, size_t len)
 {
-    if (curve == AIOS__EC_P256)
-        aios__sha256(h, msg, len);
-    else
-        aios__sha384(h, msg, len);
+    switch (curve) {
+    case AIOS__EC_P256: aios__sha256(h, msg, len); break;
+    case AIOS__EC_P384: aios__sha384(h, msg, len); break;
+    case AIOS__EC_P521: aios__sha512(h, msg, len); break;
+    }
+    return aios__ec_hash_len(curve);
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -228,20 +266,34 @@ static size_t der_get_int(const uint8_t *p, size_t avail, uint8_t *out, size_t n
     return len + 2;
 }
 
-/* Strict DER SEQUENCE { r INTEGER, s INTEGER } to r || s (2n bytes). */
+/* Strict DER SEQUENCE { r INTEGER, s INTEGER } to r || s (2n bytes).
+ * The SEQUENCE length is short form (content up to 127 bytes: every P-256
+ * and P-384 signature) or 0x81 xx with xx >= 128 (P-521, up to 136
+ * bytes); any other form (0x81 with a value under 128, 0x82 and longer,
+ * indefinite 0x80) is not minimal DER, or too long to be a signature. */
 static int der_to_raw(const uint8_t *sig, size_t siglen, uint8_t *raw, size_t n)
 {
-    size_t used, used2;
+    size_t hl, content, used, used2;
     if (siglen < 2 || sig[0] != 0x30)
         return 0;
-    /* With n <= 48 the content is at most 102 bytes: short form only. */
-    if (sig[1] > 0x7f || (size_t)sig[1] != siglen - 2)
+    if (sig[1] < 0x80) {
+        content = sig[1];
+        hl = 2;
+    } else if (sig[1] == 0x81) {
+        if (siglen < 3 || sig[2] < 0x80)
+            return 0;
+        content = sig[2];
+        hl = 3;
+    } else {
         return 0;
-    used = der_get_int(sig + 2, siglen - 2, raw, n);
+    }
+    if (content != siglen - hl)
+        return 0;
+    used = der_get_int(sig + hl, siglen - hl, raw, n);
     if (used == 0)
         return 0;
-    used2 = der_get_int(sig + 2 + used, siglen - 2 - used, raw + n, n);
-    if (used2 == 0 || 2 + used + used2 != siglen)
+    used2 = der_get_int(sig + hl + used, siglen - hl - used, raw + n, n);
+    if (used2 == 0 || hl + used + used2 != siglen)
         return 0;
     return 1;
 }
@@ -252,8 +304,9 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
                          const uint8_t *msg, size_t len, const uint8_t *sk)
 {
     ec_ctx c;
-    uint8_t h[AIOS__SHA384_LEN], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
-    size_t pos;
+    uint8_t h[AIOS__EC_HASH_MAX], raw[2 * AIOS__EC_SCALAR_MAX], body[AIOS__EC_DER_SIG_MAX];
+    uint8_t der[AIOS__EC_DER_SIG_MAX];
+    size_t hlen, blen, pos;
     int rc;
 
     AIOS__CHECK_ARG(siglen != NULL, "siglen is NULL");
@@ -262,9 +315,8 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
     AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
     if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_private(&c, sk)) != AIOS_OK)
         goto done;
-    ec_hash(curve, h, msg, len);
-    if (mbedtls_ecdsa_sign_det_ext(&c.grp, &c.r, &c.s, &c.d, h, c.n,
-                                   curve == AIOS__EC_P256 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA384,
+    hlen = ec_hash(curve, h, msg, len);
+    if (mbedtls_ecdsa_sign_det_ext(&c.grp, &c.r, &c.s, &c.d, h, hlen, ec_md(curve),
                                    ec_rng, NULL) != 0) {
         rc = aios__fail(AIOS_E_INTERNAL, "ECDSA %s signing failed", ec_name(curve));
         goto done;
@@ -274,11 +326,15 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
         rc = aios__fail(AIOS_E_INTERNAL, "ECDSA: cannot encode the signature");
         goto done;
     }
-    pos = 2;
-    pos += der_put_int(der + pos, raw, c.n);
-    pos += der_put_int(der + pos, raw + c.n, c.n);
-    der[0] = 0x30;
-    der[1] = (uint8_t)(pos - 2);
+    blen = der_put_int(body, raw, c.n);
+    blen += der_put_int(body + blen, raw + c.n, c.n);
+    pos = 0;
+    der[pos++] = 0x30;
+    if (blen > 0x7f)
+        der[pos++] = 0x81;          /* P-521: long form, one length byte */
+    der[pos++] = (uint8_t)blen;
+    memcpy(der + pos, body, blen);
+    pos += blen;
     if (pos > sigcap) {
         *siglen = pos;
         rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL,
@@ -301,7 +357,7 @@ static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t
                          const uint8_t *pk, size_t pklen, int sha256)
 {
     ec_ctx c;
-    uint8_t h[AIOS__SHA384_LEN];
+    uint8_t h[AIOS__EC_HASH_MAX];
     size_t hlen;
     int rc;
 
@@ -320,8 +376,7 @@ static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t
         aios__sha256(h, msg, len);
         hlen = AIOS__SHA256_LEN;
     } else {
-        ec_hash(curve, h, msg, len);
-        hlen = c.n;
+        hlen = ec_hash(curve, h, msg, len);
     }
     /* mbedtls_ecdsa_verify checks 1 <= r, s < n itself; a hash shorter
      * than the order is used as is (SEC 1 4.1.4, FIPS 186-4 6.4). */

@@ -1,7 +1,9 @@
 /*
  * Key encodings: SubjectPublicKeyInfo (RFC 5280, RFC 5480, RFC 8410),
  * PKCS#8 (RFC 5208 / RFC 5958), SEC1 ECPrivateKey (RFC 5915) and PEM
- * (RFC 7468), for Ed25519, X25519, ECDSA P-256 and P-384.
+ * (RFC 7468), for Ed25519, X25519, ECDSA P-256 and P-384, and the public
+ * keys of ECDSA P-521 (libaios verifies P-521 signatures but holds no
+ * P-521 private key: those are AIOS_E_UNSUPPORTED, see private_ok()).
  *
  * The DER reader is written here rather than taken from mbedTLS's
  * pk/asn1 parsers, which accept BER-isms (non-minimal lengths, short
@@ -44,6 +46,7 @@ static const uint8_t oid_x448[]      = { 0x2b, 0x65, 0x6f };                   /
 static const uint8_t oid_ec_public[] = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01 }; /* 1.2.840.10045.2.1 */
 static const uint8_t oid_p256[]      = { 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 }; /* 1.2.840.10045.3.1.7 */
 static const uint8_t oid_p384[]      = { 0x2b, 0x81, 0x04, 0x00, 0x22 };       /* 1.3.132.0.34 */
+static const uint8_t oid_p521[]      = { 0x2b, 0x81, 0x04, 0x00, 0x23 };       /* 1.3.132.0.35 */
 static const uint8_t oid_rsa[]       = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
 static const uint8_t oid_rsa_pss[]   = { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a };
 static const uint8_t oid_dsa[]       = { 0x2a, 0x86, 0x48, 0xce, 0x38, 0x04, 0x01 };
@@ -90,6 +93,7 @@ const char *aios__keyenc_name(aios__keyenc_alg alg)
     case AIOS__KEYENC_X25519:  return "x25519";
     case AIOS__KEYENC_P256:    return "p256";
     case AIOS__KEYENC_P384:    return "p384";
+    case AIOS__KEYENC_P521:    return "p521";
     }
     return "unknown";
 }
@@ -102,6 +106,7 @@ static const char *alg_title(aios__keyenc_alg alg)
     case AIOS__KEYENC_X25519:  return "X25519";
     case AIOS__KEYENC_P256:    return "P-256";
     case AIOS__KEYENC_P384:    return "P-384";
+    case AIOS__KEYENC_P521:    return "P-521";
     }
     return "unknown";
 }
@@ -113,6 +118,7 @@ size_t aios__keyenc_pub_len(aios__keyenc_alg alg)
     case AIOS__KEYENC_X25519:  return AIOS__X25519_LEN;
     case AIOS__KEYENC_P256:    return aios__ec_point_len(AIOS__EC_P256);
     case AIOS__KEYENC_P384:    return aios__ec_point_len(AIOS__EC_P384);
+    case AIOS__KEYENC_P521:    return aios__ec_point_len(AIOS__EC_P521);
     }
     return 0;
 }
@@ -124,18 +130,37 @@ size_t aios__keyenc_priv_len(aios__keyenc_alg alg)
     case AIOS__KEYENC_X25519:  return AIOS__X25519_LEN;
     case AIOS__KEYENC_P256:    return aios__ec_scalar_len(AIOS__EC_P256);
     case AIOS__KEYENC_P384:    return aios__ec_scalar_len(AIOS__EC_P384);
+    case AIOS__KEYENC_P521:    break;       /* public only */
     }
     return 0;
 }
 
 static int alg_is_ec(aios__keyenc_alg alg)
 {
-    return alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384;
+    return alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384 || alg == AIOS__KEYENC_P521;
 }
 
 static aios__ec_curve alg_curve(aios__keyenc_alg alg)
 {
-    return alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
+    return alg == AIOS__KEYENC_P521 ? AIOS__EC_P521
+         : alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
+}
+
+/* The scalar length of an EC algorithm (66 for P-521, whose private keys
+ * are still refused: see private_ok). */
+static size_t alg_scalar_len(aios__keyenc_alg alg)
+{
+    return aios__ec_scalar_len(alg_curve(alg));
+}
+
+/* Private keys exist for every algorithm but P-521 (verify-only). */
+static int private_ok(aios__keyenc_alg alg, const char *where)
+{
+    if (alg == AIOS__KEYENC_P521)
+        return aios__fail(AIOS_E_UNSUPPORTED,
+                          "%s: P-521 private keys are not supported (libaios only verifies "
+                          "P-521 signatures; give it the public key)", where);
+    return AIOS_OK;
 }
 
 static const uint8_t *alg_oid(aios__keyenc_alg alg, size_t *len)
@@ -144,7 +169,8 @@ static const uint8_t *alg_oid(aios__keyenc_alg alg, size_t *len)
     case AIOS__KEYENC_ED25519: *len = sizeof(oid_ed25519); return oid_ed25519;
     case AIOS__KEYENC_X25519:  *len = sizeof(oid_x25519);  return oid_x25519;
     case AIOS__KEYENC_P256:
-    case AIOS__KEYENC_P384:    *len = sizeof(oid_ec_public); return oid_ec_public;
+    case AIOS__KEYENC_P384:
+    case AIOS__KEYENC_P521:    *len = sizeof(oid_ec_public); return oid_ec_public;
     }
     *len = 0;
     return NULL;
@@ -152,6 +178,10 @@ static const uint8_t *alg_oid(aios__keyenc_alg alg, size_t *len)
 
 static const uint8_t *curve_oid(aios__keyenc_alg alg, size_t *len)
 {
+    if (alg == AIOS__KEYENC_P521) {
+        *len = sizeof(oid_p521);
+        return oid_p521;
+    }
     if (alg == AIOS__KEYENC_P384) {
         *len = sizeof(oid_p384);
         return oid_p384;
@@ -161,7 +191,9 @@ static const uint8_t *curve_oid(aios__keyenc_alg alg, size_t *len)
 }
 
 _Static_assert(AIOS__KEYENC_PUB_MAX == AIOS__EC_POINT_MAX, "largest public key");
-_Static_assert(AIOS__KEYENC_PRIV_MAX == AIOS__EC_SCALAR_MAX, "largest private key");
+_Static_assert(AIOS__KEYENC_PRIV_MAX == 48 && AIOS__KEYENC_PRIV_MAX <= AIOS__EC_SCALAR_MAX,
+               "largest private key: P-384's scalar (P-521 is public only)");
+_Static_assert(AIOS__SPKI_DER_MAX <= AIOS__PKCS8_DER_MAX, "pem_write's buffer holds any SPKI");
 
 /* ============================================================ DER reader */
 
@@ -320,7 +352,7 @@ static int oid_is(const der *o, const uint8_t *oid, size_t len)
 
 /* ====================================================== algorithm names */
 
-/* Map an EC parameters element (namedCurve) to P-256 or P-384. */
+/* Map an EC parameters element (namedCurve) to P-256, P-384 or P-521. */
 static int ec_params(uint8_t tag, const der *v, const char *where, aios__keyenc_alg *alg)
 {
     char text[64];
@@ -343,8 +375,13 @@ static int ec_params(uint8_t tag, const der *v, const char *where, aios__keyenc_
         *alg = AIOS__KEYENC_P384;
         return AIOS_OK;
     }
+    if (oid_is(v, oid_p521, sizeof(oid_p521))) {
+        *alg = AIOS__KEYENC_P521;
+        return AIOS_OK;
+    }
     return aios__fail(AIOS_E_UNSUPPORTED,
-                      "%s: EC curve %s is not supported (only prime256v1 and secp384r1 are)",
+                      "%s: EC curve %s is not supported (only prime256v1, secp384r1 and "
+                      "secp521r1 are)",
                       where, oid_text(text, sizeof(text), v));
 }
 
@@ -402,7 +439,8 @@ static int parse_algid(der a, const char *where, aios__keyenc_alg *alg)
         return aios__fail(AIOS_E_FORMAT, "%s: malformed %s algorithm parameters", where,
                           k->name);
     return aios__fail(AIOS_E_UNSUPPORTED,
-                      "%s: %s keys are not supported (Ed25519, X25519, ECDSA P-256 and P-384 are)",
+                      "%s: %s keys are not supported (Ed25519, X25519, ECDSA P-256, P-384 and "
+                      "P-521 are)",
                       where, k->name);
 }
 
@@ -413,7 +451,7 @@ static int ec_point_check(aios__keyenc_alg alg, const uint8_t *pt, size_t len, c
 {
     mbedtls_ecp_group grp;
     mbedtls_ecp_point q;
-    size_t n = aios__keyenc_priv_len(alg);
+    size_t n = alg_scalar_len(alg);
     int rc = AIOS_OK;
 
     if (len == n + 1 && (pt[0] == 0x02 || pt[0] == 0x03))
@@ -427,7 +465,8 @@ static int ec_point_check(aios__keyenc_alg alg, const uint8_t *pt, size_t len, c
     mbedtls_ecp_group_init(&grp);
     mbedtls_ecp_point_init(&q);
     if (mbedtls_ecp_group_load(&grp, alg == AIOS__KEYENC_P256 ? MBEDTLS_ECP_DP_SECP256R1
-                                                              : MBEDTLS_ECP_DP_SECP384R1) != 0)
+                                     : alg == AIOS__KEYENC_P384 ? MBEDTLS_ECP_DP_SECP384R1
+                                                                : MBEDTLS_ECP_DP_SECP521R1) != 0)
         rc = aios__fail(AIOS_E_INTERNAL, "%s: mbedTLS cannot load curve %s", where,
                         alg_title(alg));
     else if (mbedtls_ecp_point_read_binary(&grp, &q, pt, len) != 0 ||
@@ -467,6 +506,8 @@ int aios__keyenc_public(aios__keyenc_alg alg, const uint8_t *priv, size_t priv_l
     *pub_len = 0;
     AIOS__CHECK_ARG(priv != NULL && pub != NULL, "priv or pub is NULL");
     AIOS__CHECK_ARG(need != 0, "unknown key algorithm");
+    if ((rc = private_ok(alg, __func__)) != AIOS_OK)
+        return rc;
     if (priv_len != aios__keyenc_priv_len(alg))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: a %s private key is %zu bytes, not %zu",
                           __func__, alg_title(alg), aios__keyenc_priv_len(alg), priv_len);
@@ -953,6 +994,8 @@ static int pkcs8_encode(uint8_t tmp[AIOS__PKCS8_DER_MAX], size_t *len, aios__key
     size_t pub_len = 0;
     int rc;
 
+    if ((rc = private_ok(alg, "PKCS#8")) != AIOS_OK)
+        return rc;
     if (priv_len != aios__keyenc_priv_len(alg))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "PKCS#8: a %s private key is %zu bytes, not %zu",
                           alg_title(alg), aios__keyenc_priv_len(alg), priv_len);
@@ -1048,6 +1091,8 @@ static int ecprivatekey_parse(der d, aios__keyenc_alg *alg, uint8_t sk[AIOS__KEY
                           alg_title(named), alg_title(*alg));
     if (*alg == 0)
         *alg = named;
+    if ((rc = private_ok(*alg, where)) != AIOS_OK)
+        return rc;
     n = aios__keyenc_priv_len(*alg);
     if (scalar.n != n)
         return aios__fail(AIOS_E_FORMAT, "%s: a %s private key is %zu bytes (RFC 5915), not %zu",

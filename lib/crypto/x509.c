@@ -37,13 +37,14 @@
 #include "../core/internal.h"
 
 /* SHA-256/384/512 signatures; RSA (PKCS#1 v1.5 or PSS) >= 2048 bits and
- * ECDSA on P-256/P-384 keys (MANIFEST.md 7.2). */
+ * ECDSA on P-256/P-384/P-521 keys (MANIFEST.md 7.2). */
 static const mbedtls_x509_crt_profile manifest_profile = {
     MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA256) | MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA384) |
         MBEDTLS_X509_ID_FLAG(MBEDTLS_MD_SHA512),
     MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSA) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_RSASSA_PSS) |
         MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECKEY) | MBEDTLS_X509_ID_FLAG(MBEDTLS_PK_ECDSA),
-    MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) | MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1),
+    MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP256R1) | MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP384R1) |
+        MBEDTLS_X509_ID_FLAG(MBEDTLS_ECP_DP_SECP521R1),
     2048,
 };
 
@@ -233,7 +234,7 @@ static void flags_text(char *out, size_t cap, uint32_t flags)
         { MBEDTLS_X509_BADCERT_BAD_MD, "signature hash not allowed (SHA-256/384/512)" },
         { MBEDTLS_X509_BADCERT_BAD_PK, "key or signature algorithm not allowed" },
         { MBEDTLS_X509_BADCERT_BAD_KEY, "key too small or curve not allowed (RSA >= 2048, "
-                                        "P-256, P-384)" },
+                                        "P-256, P-384, P-521)" },
         { MBEDTLS_X509_BADCERT_REVOKED, "revoked" },
         { MBEDTLS_X509_BADCERT_KEY_USAGE, "key usage" },
         { MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "extended key usage" },
@@ -265,7 +266,8 @@ static int leaf_key(aios__x509_leaf *out, const mbedtls_x509_crt *crt, int stric
     out->pub_len = 0;
     rc = aios__spki_decode(crt->pk_raw.p, crt->pk_raw.len, &alg, out->pub, sizeof(out->pub),
                            &pub_len);
-    if (rc == AIOS_OK && (alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384)) {
+    if (rc == AIOS_OK && (alg == AIOS__KEYENC_P256 || alg == AIOS__KEYENC_P384 ||
+                          alg == AIOS__KEYENC_P521)) {
         out->alg = (aios__keyenc_alg)alg;
         out->pub_len = pub_len;
         return AIOS_OK;
@@ -276,7 +278,7 @@ static int leaf_key(aios__x509_leaf *out, const mbedtls_x509_crt *crt, int stric
     if (rc == AIOS_E_NOMEM)
         return rc;
     return aios__fail(AIOS_E_UNSUPPORTED, "certificate chain: the leaf's key is %s; the "
-                      "signing certificate must hold an ECDSA P-256 or P-384 key",
+                      "signing certificate must hold an ECDSA P-256, P-384 or P-521 key",
                       rc == AIOS_OK ? aios__keyenc_name((aios__keyenc_alg)alg) :
                       mbedtls_pk_get_name(&crt->pk));
 }

@@ -8,6 +8,7 @@
  *   ED25519                        libsodium's 64-byte seed || public key
  *   X25519                         the 32-byte scalar
  *   ECDSA_P256 / P384              the big-endian scalar (32 / 48 bytes)
+ *   ECDSA_P521                     none: public-only keys (verify)
  */
 #include <string.h>
 
@@ -16,7 +17,8 @@
 
 static aios__ec_curve ec_curve(aios_key_type type)
 {
-    return type == AIOS_KEY_ECDSA_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
+    return type == AIOS_KEY_ECDSA_P521 ? AIOS__EC_P521
+         : type == AIOS_KEY_ECDSA_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
 }
 
 static int keyenc_alg(aios_key_type type)
@@ -26,6 +28,7 @@ static int keyenc_alg(aios_key_type type)
     case AIOS_KEY_X25519:     return AIOS__KEYENC_X25519;
     case AIOS_KEY_ECDSA_P256: return AIOS__KEYENC_P256;
     case AIOS_KEY_ECDSA_P384: return AIOS__KEYENC_P384;
+    case AIOS_KEY_ECDSA_P521: return AIOS__KEYENC_P521;
     default:                  return 0;
     }
 }
@@ -43,6 +46,8 @@ int aios__local_generate(aios_key_type type, uint8_t *material, size_t *material
     int rc = AIOS_OK;
     *material_len = 0;
     *public_len = 0;
+    if (aios__key_type_verify_only(type))
+        return aios__key_verify_only_fail("key generation", type, "generate");
     if (aios__key_type_valid(type) && !aios__key_type_local(type))
         return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never generated here: they live "
                           "only in a PKCS#11 token", aios_key_type_name(type));
@@ -126,6 +131,8 @@ int aios__local_import(aios_key_type type, const uint8_t *in, size_t in_len,
     *public_len = 0;
     if (!aios__key_type_valid(type))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown key type %d", (int)type);
+    if (aios__key_type_verify_only(type))
+        return aios__key_verify_only_fail("key import", type, "import");
     if (!aios__key_type_local(type))
         return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never imported here: they live "
                           "only in a PKCS#11 token", aios_key_type_name(type));
@@ -276,6 +283,7 @@ int aios__public_verify(const aios_key *key, const uint8_t *sig, size_t sig_len,
         break;
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:
         rc = aios__ecdsa_verify_der(ec_curve(key->type), sig, sig_len, msg, msg_len,
                                     key->ver->public_raw, key->ver->public_len);
         /* A malformed signature is a failed verification, not bad input. */
@@ -383,6 +391,7 @@ static aios_key_type type_of_alg(int alg)
     case AIOS__KEYENC_X25519:  return AIOS_KEY_X25519;
     case AIOS__KEYENC_P256:    return AIOS_KEY_ECDSA_P256;
     case AIOS__KEYENC_P384:    return AIOS_KEY_ECDSA_P384;
+    case AIOS__KEYENC_P521:    return AIOS_KEY_ECDSA_P521;
     default:                   return (aios_key_type)0;
     }
 }

@@ -72,6 +72,7 @@
 /* The OID forms of CKA_EC_PARAMS for the two curves we take. */
 static const uint8_t oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
 static const uint8_t oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+static const uint8_t oid_p521[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
 
 /* ============================================================ errors */
 
@@ -961,6 +962,13 @@ static int ec_key_info(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "pkcs11: private key '%s' on token '%s' is neither an EC nor an RSA "
                           "key", label, t->label);
+    if (attr_present(&a[1]) && a[1].ulValueLen == sizeof(oid_p521) &&
+        memcmp(params, oid_p521, sizeof(oid_p521)) == 0)
+        return aios__fail(AIOS_E_UNSUPPORTED,
+                          "pkcs11: EC key '%s' on token '%s' is on P-521: ecdsa-p521 keys are "
+                          "verify-only in this version (libaios uses no P-521 private key; "
+                          "verify with its public key through aios_key_from_public_pem)",
+                          label, t->label);
     if (!attr_present(&a[1]) || !curve_of(params, a[1].ulValueLen, curve))
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "pkcs11: EC key '%s' on token '%s' is on a curve other than P-256 or "

@@ -1,8 +1,9 @@
 /*
  * Fuzz ECDSA verification with attacker-chosen signatures and keys: the
  * strict DER signature parser, the P1363 path and public-point checks.
- * Input: a mode byte (bit 0: P-384, bit 1: signature only, against a key
- * made here, bit 2: P1363 instead of DER), then the signature, or a split
+ * Input: a mode byte (bit 0: P-384, bit 3: P-521 whatever bit 0 says, with
+ * its long-form DER lengths; bit 1: signature only, against a key made
+ * here, bit 2: P1363 instead of DER), then the signature, or a split
  * byte, the public key and the signature.
  * Anything must give AIOS_OK, AIOS_E_AUTH or AIOS_E_FORMAT, and a
  * signature made here must verify only for its own message.
@@ -19,7 +20,7 @@ static const uint8_t msg[] = "libaios fuzz message";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static uint8_t pk[2][AIOS__EC_POINT_MAX];
+    static uint8_t pk[3][AIOS__EC_POINT_MAX];
     static int ready;
     aios__ec_curve curve;
     int rc, mode;
@@ -30,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!ready) {
         uint8_t sk[AIOS__EC_SCALAR_MAX];
         if (aios__ecdsa_keypair(AIOS__EC_P256, sk, pk[0]) != AIOS_OK ||
-            aios__ecdsa_keypair(AIOS__EC_P384, sk, pk[1]) != AIOS_OK)
+            aios__ecdsa_keypair(AIOS__EC_P384, sk, pk[1]) != AIOS_OK ||
+            aios__ecdsa_keypair(AIOS__EC_P521, sk, pk[2]) != AIOS_OK)
             abort();
         aios__wipe(sk, sizeof(sk));
         ready = 1;
@@ -38,13 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     mode = data[0];
-    curve = (mode & 1) ? AIOS__EC_P384 : AIOS__EC_P256;
+    curve = (mode & 8) ? AIOS__EC_P521 : (mode & 1) ? AIOS__EC_P384 : AIOS__EC_P256;
     data++;
     size--;
 
     if (mode & 2) {
         /* A signature against our own valid key: exercises the parser. */
-        const uint8_t *own = pk[curve == AIOS__EC_P384];
+        const uint8_t *own = pk[curve == AIOS__EC_P521 ? 2 : curve == AIOS__EC_P384];
         rc = (mode & 4)
             ? aios__ecdsa_verify_p1363(curve, data, size, msg, sizeof(msg), own,
                                        aios__ec_point_len(curve))

@@ -164,7 +164,8 @@ def test_key_libaios_to_model_signing(curve: str, model: Path, keyring: aios.Key
 # ------------------------------------------------------------- 2. model_signing -> libaios (key)
 
 
-@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1()], ids=["p256", "p384"])
+# P-521: libaios verifies it (verify-only, MANIFEST.md 4.1) but cannot sign with it
+@pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()], ids=["p256", "p384", "p521"])
 def test_key_model_signing_to_libaios(curve: ec.EllipticCurve, model: Path, tmp_path: Path) -> None:
     priv = ec.generate_private_key(curve)
     priv_pem = tmp_path / "key.pem"
@@ -252,6 +253,8 @@ def _cert(subject: str, issuer: str, public: Any, signer: Any, ca: bool, path_le
                                           data_encipherment=False, key_agreement=False, key_cert_sign=False,
                                           crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
              .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False))
+    if isinstance(signer.curve, ec.SECP521R1):
+        return b.sign(signer, hashes.SHA512())
     return b.sign(signer, hashes.SHA384() if isinstance(signer.curve, ec.SECP384R1) else hashes.SHA256())
 
 
@@ -314,6 +317,41 @@ def test_certificate_model_signing_to_libaios(pki: Pki, model: Path, tmp_path: P
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)) as k:
         with pytest.raises(am.ManifestMethodError):
             am.verify_key(bundle, k)
+
+
+def test_certificate_p521_model_signing_to_libaios(model: Path, tmp_path: Path) -> None:
+    """A P-521 CA (ECDSA with SHA-512) and a P-521 leaf: model_signing signs,
+    libaios verifies the chain and the signature (SHA-512, long-form DER)."""
+    ca_key = ec.generate_private_key(ec.SECP521R1())
+    leaf_key = ec.generate_private_key(ec.SECP521R1())
+    ca = _cert("interop P-521 CA", "interop P-521 CA", ca_key.public_key(), ca_key, True, 0)
+    leaf = _cert("interop P-521 signer", "interop P-521 CA", leaf_key.public_key(), ca_key, False)
+    files = {}
+    for name, data in (("ca", ca.public_bytes(serialization.Encoding.PEM)),
+                       ("leaf", leaf.public_bytes(serialization.Encoding.PEM)),
+                       ("leaf-key", leaf_key.private_bytes(serialization.Encoding.PEM,
+                                                           serialization.PrivateFormat.PKCS8,
+                                                           serialization.NoEncryption()))):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_bytes(data)
+    sig = tmp_path / "model.sig"
+    _ok(_run_tool("sign", "certificate", model, "--signature", sig, "--private_key", files["leaf-key"],
+                  "--signing_certificate", files["leaf"], "--certificate_chain", files["ca"]))
+    _ok(_run_tool("verify", "certificate", model, "--signature", sig, "--certificate_chain", files["ca"]))
+    bundle = am.read_bundle(sig)
+    with am.verify_certificate(bundle, [files["ca"].read_bytes()]) as m:
+        assert m.verified and "interop P-521 signer" in m.signer["subject"]
+        assert m.verify_dir(model).ok
+        kind, path = _change(model, "modify")
+        _libaios_rejects(m, model, kind, path)
+    # the P-521 key itself cannot sign with libaios: it is verify-only
+    with aios.Key.from_public_pem(leaf_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)) as k:
+        assert k.type is aios.KeyType.ECDSA_P521
+        with pytest.raises(am.ManifestMethodError):
+            am.verify_key(bundle, k)
+        with pytest.raises(aios.InvalidInputError):
+            am.sign(model, k, bundle_path=tmp_path / "ours.sig")
 
 
 def test_certificate_libaios_to_model_signing(pki: Pki, model: Path, keyring: aios.Keyring,

@@ -163,6 +163,7 @@ static int kms_describe(void *payload, const char *key_id, uint32_t version,
     if (strcmp(key_id, "bad-version0") == 0) { info->version = 0; info->type = AIOS_KEY_AES256; return AIOS_OK; }
     if (strcmp(key_id, "bad-other-version") == 0) { info->version = version + 1; info->type = AIOS_KEY_AES256; return AIOS_OK; }
     if (strcmp(key_id, "bad-type") == 0) { info->type = (aios_key_type)42; return AIOS_OK; }
+    if (strcmp(key_id, "p521-key") == 0) { info->type = AIOS_KEY_ECDSA_P521; return AIOS_OK; }
     if (strcmp(key_id, "bad-purposes") == 0) {
         info->type = AIOS_KEY_AES256;
         info->purposes = AIOS_KEY_USE_WRAP | AIOS_KEY_USE_SIGN;
@@ -494,6 +495,10 @@ static void test_describe_validated(void **state)
         assert_null(k);
         assert_non_null(strstr(aios_last_error_message(), bad[i]));
     }
+    /* A P-521 key in a provider: verify-only types hold no private key. */
+    tu_assert_status(aios_provider_get_key(p, &k, "p521-key", 0), AIOS_E_UNSUPPORTED);
+    assert_null(k);
+    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
     /* Purposes 0 mean the type's natural ones. */
     k = get_key(p, "p256-key", 0);
     assert_int_equal(aios_key_purposes(k), AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);

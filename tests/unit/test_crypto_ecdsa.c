@@ -1,6 +1,11 @@
 /*
- * ECDSA of the crypto seam: Wycheproof P-256/SHA-256 (DER and P1363) and
- * P-384/SHA-384 (DER), RFC 6979 deterministic signatures, key handling.
+ * ECDSA of the crypto seam: Wycheproof P-256/SHA-256 (DER and P1363),
+ * P-384/SHA-384 (DER) and P-521/SHA-512 (DER, long-form lengths), RFC 6979
+ * deterministic signatures, key handling.
+ *
+ * The P-521 file is not among ../shared/vectors: it is committed at
+ * tests/vectors/wycheproof/ecdsa_secp521r1_sha512_test.json, from the same
+ * C2SP/wycheproof commit as the shared files (SOURCE.md there).
  */
 #include "test_crypto_util.h"
 
@@ -31,11 +36,10 @@ static void ec_case(json_t *group, json_t *test, void *arg)
     free(pk.p); free(msg.p); free(sig.p);
 }
 
-static void run_wycheproof(const char *file, aios__ec_curve curve, int p1363)
+static void run_wycheproof_root(json_t *root, const char *file, aios__ec_curve curve, int p1363)
 {
     ec_walk w;
     size_t total;
-    json_t *root = tu_wycheproof(file);
     memset(&w, 0, sizeof(w));
     w.c.file = file;
     w.curve = curve;
@@ -44,6 +48,63 @@ static void run_wycheproof(const char *file, aios__ec_curve curve, int p1363)
     assert_int_equal(total, w.c.valid + w.c.invalid + w.c.acceptable);
     tc_report(&w.c);
     assert_true(w.c.invalid > 0);
+    assert_true(w.c.valid > 0);
+}
+
+static void run_wycheproof(const char *file, aios__ec_curve curve, int p1363)
+{
+    json_t *root = tu_wycheproof(file);
+    run_wycheproof_root(root, file, curve, p1363);
+    json_decref(root);
+}
+
+/* A vector file committed in this repository (tests/vectors/wycheproof). */
+static json_t *repo_wycheproof(const char *file)
+{
+    char path[4096];
+    json_error_t err;
+    json_t *root;
+    snprintf(path, sizeof(path), "%s/tests/vectors/wycheproof/%s", AIOS_TEST_SOURCE_DIR, file);
+    root = json_load_file(path, 0, &err);
+    if (!root)
+        fail_msg("cannot load %s: %s (line %d)", path, err.text, err.line);
+    return root;
+}
+
+/* Every group's key also comes as SPKI DER and PEM: the key encoder reads
+ * both as P-521 and gives the group's uncompressed point. */
+static void p521_group_keys(json_t *root)
+{
+    json_t *groups = json_object_get(root, "testGroups"), *g;
+    size_t i;
+    json_array_foreach(groups, i, g) {
+        json_t *key = json_object_get(g, "publicKey");
+        tc_bytes pt = tc_member(key, "uncompressed"), der = tc_member(g, "publicKeyDer");
+        const char *pem = tu_str(g, "publicKeyPem");
+        uint8_t pub[AIOS__KEYENC_PUB_MAX];
+        size_t n = 0;
+        int alg = 0;
+        assert_string_equal(tu_str(key, "curve"), "secp521r1");
+        tu_assert_ok(aios__spki_decode(der.p, der.n, &alg, pub, sizeof(pub), &n));
+        assert_int_equal(alg, AIOS__KEYENC_P521);
+        assert_int_equal(n, pt.n);
+        assert_memory_equal(pub, pt.p, n);
+        tu_assert_ok(aios__spki_decode((const uint8_t *)pem, strlen(pem), &alg, pub, sizeof(pub),
+                                       &n));
+        assert_memory_equal(pub, pt.p, n);
+        free(pt.p); free(der.p);
+    }
+}
+
+static void test_wycheproof_p521_der(void **state)
+{
+    static const char file[] = "ecdsa_secp521r1_sha512_test.json";
+    json_t *root = repo_wycheproof(file);
+    (void)state;
+    assert_string_equal(tu_str(json_array_get(json_object_get(root, "testGroups"), 0), "sha"),
+                        "SHA-512");
+    run_wycheproof_root(root, file, AIOS__EC_P521, 0);
+    p521_group_keys(root);
     json_decref(root);
 }
 
@@ -138,7 +199,7 @@ static void test_rfc6979(void **state)
  * output). */
 static void der_to_p1363(const uint8_t *der, size_t n, uint8_t *raw)
 {
-    size_t pos = 2, i;
+    size_t pos = der[1] == 0x81 ? 3 : 2, i;   /* P-521: long-form SEQUENCE length */
     for (i = 0; i < 2; i++) {
         size_t len;
         assert_int_equal(der[pos], 0x02);
@@ -199,6 +260,80 @@ static void test_round_trips(void **state)
     (void)state;
     round_trip(AIOS__EC_P256);
     round_trip(AIOS__EC_P384);
+    round_trip(AIOS__EC_P521);
+}
+
+/* P-521 DER signatures are 137..139 bytes when r and s are full length:
+ * SEQUENCE with a long-form length 0x81 xx.  The parser takes exactly the
+ * minimal forms: short form for content under 128 bytes, 0x81 xx with
+ * xx >= 128 otherwise; never 0x82, 0x80 or 0x81 xx with xx < 128.  And a
+ * P-256/P-384 signature never has a long form. */
+static void test_der_lengths(void **state)
+{
+    uint8_t sk[AIOS__EC_SCALAR_MAX], pk[AIOS__EC_POINT_MAX], sig[AIOS__EC_DER_SIG_MAX];
+    uint8_t bad[AIOS__EC_DER_SIG_MAX + 8];
+    size_t siglen = 0, content;
+    static const uint8_t msg[] = "shard 3 of 7";
+    int long_seen = 0, tries = 0;
+    (void)state;
+
+    assert_int_equal(aios__ec_scalar_len(AIOS__EC_P521), 66);
+    assert_int_equal(aios__ec_point_len(AIOS__EC_P521), 133);
+    assert_int_equal(aios__ec_hash_len(AIOS__EC_P521), 64);
+    while (!long_seen || tries < 4) {
+        tries++;
+        assert_true(tries < 64);
+        tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P521, sk, pk));
+        tu_assert_ok(aios__ecdsa_sign_der(AIOS__EC_P521, sig, sizeof(sig), &siglen, msg,
+                                          sizeof(msg), sk));
+        assert_true(siglen <= AIOS__EC_DER_SIG_MAX);
+        tu_assert_ok(aios__ecdsa_verify_der(AIOS__EC_P521, sig, siglen, msg, sizeof(msg), pk, 133));
+        if (sig[1] != 0x81) {
+            /* r and s short enough for a short-form length (rare) */
+            assert_true(sig[1] < 0x80);
+            continue;
+        }
+        long_seen = 1;
+        content = sig[2];
+        assert_true(content >= 0x80);
+        assert_int_equal(siglen, content + 3);
+        /* 0x82 00 xx: not minimal */
+        bad[0] = 0x30; bad[1] = 0x82; bad[2] = 0x00; bad[3] = (uint8_t)content;
+        memcpy(bad + 4, sig + 3, content);
+        tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P521, bad, content + 4, msg, sizeof(msg),
+                                                pk, 133), AIOS_E_AUTH);
+        /* indefinite length 0x80 ... 00 00 (BER) */
+        bad[0] = 0x30; bad[1] = 0x80;
+        memcpy(bad + 2, sig + 3, content);
+        bad[content + 2] = 0; bad[content + 3] = 0;
+        tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P521, bad, content + 4, msg, sizeof(msg),
+                                                pk, 133), AIOS_E_AUTH);
+        /* a length one short, one long, and a truncated header */
+        memcpy(bad, sig, siglen);
+        bad[2] = (uint8_t)(content - 1);
+        tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P521, bad, siglen, msg, sizeof(msg),
+                                                pk, 133), AIOS_E_AUTH);
+        bad[2] = (uint8_t)(content + 1);
+        bad[siglen] = 0;
+        tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P521, bad, siglen + 1, msg, sizeof(msg),
+                                                pk, 133), AIOS_E_AUTH);
+        tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P521, sig, 2, msg, sizeof(msg), pk, 133),
+                         AIOS_E_AUTH);
+        /* the SHA-512 signature checked with SHA-256 (the legacy form): refused */
+        tu_assert_status(aios__ecdsa_verify_der_sha256(AIOS__EC_P521, sig, siglen, msg,
+                                                       sizeof(msg), pk, 133), AIOS_E_AUTH);
+    }
+    /* A short-form signature rewritten as 0x81 xx (xx < 128): not minimal. */
+    tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P256, sk, pk));
+    tu_assert_ok(aios__ecdsa_sign_der(AIOS__EC_P256, sig, sizeof(sig), &siglen, msg, sizeof(msg),
+                                      sk));
+    assert_true(sig[1] < 0x80);
+    tu_assert_ok(aios__ecdsa_verify_der(AIOS__EC_P256, sig, siglen, msg, sizeof(msg), pk, 65));
+    bad[0] = 0x30; bad[1] = 0x81; bad[2] = sig[1];
+    memcpy(bad + 3, sig + 2, siglen - 2);
+    tu_assert_status(aios__ecdsa_verify_der(AIOS__EC_P256, bad, siglen + 1, msg, sizeof(msg),
+                                            pk, 65), AIOS_E_AUTH);
+    aios__wipe(sk, sizeof(sk));
 }
 
 static void test_bad_keys(void **state)
@@ -248,6 +383,7 @@ static void test_bad_keys(void **state)
     assert_int_equal(aios__ecdsa_keypair((aios__ec_curve)9, sk, pk), AIOS_E_INVALID_ARGUMENT);
     assert_int_equal(aios__ec_hash_len(AIOS__EC_P256), 32);
     assert_int_equal(aios__ec_hash_len(AIOS__EC_P384), 48);
+    assert_int_equal(aios__ec_hash_len((aios__ec_curve)9), 0);
     assert_int_equal(aios__ec_point_len(AIOS__EC_P384), 97);
     free(order.p); free(q.p);
 }
@@ -258,6 +394,8 @@ int main(void)
         cmocka_unit_test(test_wycheproof_p256_der),
         cmocka_unit_test(test_wycheproof_p256_p1363),
         cmocka_unit_test(test_wycheproof_p384_der),
+        cmocka_unit_test(test_wycheproof_p521_der),
+        cmocka_unit_test(test_der_lengths),
         cmocka_unit_test(test_rfc6979),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_bad_keys),

@@ -1,6 +1,7 @@
 /*
  * Key encodings of the crypto seam: SubjectPublicKeyInfo, PKCS#8 and SEC1,
- * DER and PEM, for Ed25519, X25519, ECDSA P-256 and P-384.
+ * DER and PEM, for Ed25519, X25519, ECDSA P-256 and P-384, and ECDSA P-521
+ * public keys (P-521 private keys are refused: verify-only).
  *
  * The fixtures were generated once with the OpenSSL 3.0 command line and
  * pasted here (they are test keys, used for nothing else):
@@ -190,6 +191,26 @@ static const char P521_PUB[] =
     "Lyc7xOnFJ4Q5jIG0FPUKu0AN/4CJt+77mkLO1neO/ga64kr3swB01rjZE7TjICRt\n"
     "OAB+60DVd56nSFVbr8Y=\n"
     "-----END PUBLIC KEY-----\n";
+
+static const char P521_PRIV[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIAlELOkO0DU2xfMfBL\n"
+    "pnGREM+dke/G89occ8HWhvEBwKtfusiqJsKbkh0MEq03+iRHvgXvht03ZAsCSoGt\n"
+    "QB/nyVGhgYkDgYYABADOlLuivWjmJBJQJypQQOmmH9I50UbppOCG0FAqBHo8DbOw\n"
+    "z14ay3ssukGtwJRNZR1LyvMkz1LP6BshTFCjnZcSlABK40kwaNf2LVvIh/7EBEyU\n"
+    "cNg+EaqAaLiKnjiMdPktmcIWjBp0y1wV3wSPvzESEcqkE3CCzOc49hap/JTRgKf7\n"
+    "Ww==\n"
+    "-----END PRIVATE KEY-----\n";
+
+/* `openssl ecparam -name secp521r1 -genkey -noout`: SEC1, the curve in [0]. */
+static const char P521_SEC1[] =
+    "-----BEGIN EC PRIVATE KEY-----\n"
+    "MIHcAgEBBEIAlELOkO0DU2xfMfBLpnGREM+dke/G89occ8HWhvEBwKtfusiqJsKb\n"
+    "kh0MEq03+iRHvgXvht03ZAsCSoGtQB/nyVGgBwYFK4EEACOhgYkDgYYABADOlLui\n"
+    "vWjmJBJQJypQQOmmH9I50UbppOCG0FAqBHo8DbOwz14ay3ssukGtwJRNZR1LyvMk\n"
+    "z1LP6BshTFCjnZcSlABK40kwaNf2LVvIh/7EBEyUcNg+EaqAaLiKnjiMdPktmcIW\n"
+    "jBp0y1wV3wSPvzESEcqkE3CCzOc49hap/JTRgKf7Ww==\n"
+    "-----END EC PRIVATE KEY-----\n";
 
 static const char SECP256K1_PRIV[] =
     "-----BEGIN PRIVATE KEY-----\n"
@@ -446,6 +467,8 @@ static void random_key(aios__keyenc_alg alg, uint8_t *priv)
     case AIOS__KEYENC_P384:
         tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P384, priv, pk));
         break;
+    case AIOS__KEYENC_P521:
+        fail_msg("no P-521 private keys in keyenc");
     }
     aios__wipe(sk, sizeof(sk));
 }
@@ -493,14 +516,18 @@ static void test_round_trips(void **state)
     }
 }
 
-/* The size constants are the P-384 sizes; short buffers report the need. */
+/* The private size constants are the P-384 sizes, the public ones the
+ * P-521 sizes; short buffers report the need. */
 static void test_sizes(void **state)
 {
-    uint8_t priv[48], pub[97], der[AIOS__PKCS8_DER_MAX];
+    uint8_t priv[48], pub[97], der[AIOS__PKCS8_DER_MAX], p521[AIOS__KEYENC_PUB_MAX];
     char pem[AIOS__PKCS8_PEM_MAX];
-    size_t n = 0, plen = 0, need;
+    size_t n = 0, plen = 0, need, p521_len = 0;
     int alg = 0;
     (void)state;
+
+    tu_assert_ok(dec_pub(U(P521_PUB), strlen(P521_PUB), &alg, p521, &p521_len));
+    assert_int_equal(p521_len, AIOS__KEYENC_PUB_MAX);
 
     random_key(AIOS__KEYENC_P384, priv);
     tu_assert_ok(aios__keyenc_public(AIOS__KEYENC_P384, priv, 48, pub, sizeof(pub), &plen));
@@ -509,8 +536,12 @@ static void test_sizes(void **state)
     tu_assert_ok(aios__pkcs8_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P384, priv, 48));
     assert_int_equal(n + 1, AIOS__PKCS8_PEM_MAX);
     tu_assert_ok(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P384, pub, 97));
+    assert_int_equal(n, 120);
+    tu_assert_ok(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, p521, p521_len));
     assert_int_equal(n, AIOS__SPKI_DER_MAX);
     tu_assert_ok(aios__spki_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P384, pub, 97));
+    assert_int_equal(n + 1, 216);
+    tu_assert_ok(aios__spki_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P521, p521, p521_len));
     assert_int_equal(n + 1, AIOS__SPKI_PEM_MAX);
 
     tu_assert_status(aios__pkcs8_encode_der(der, AIOS__PKCS8_DER_MAX - 1, &n,
@@ -520,10 +551,12 @@ static void test_sizes(void **state)
                                             AIOS__KEYENC_P384, priv, 48), AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, AIOS__PKCS8_PEM_MAX);
     tu_assert_status(aios__spki_encode_pem(pem, AIOS__SPKI_PEM_MAX - 1, &n,
-                                           AIOS__KEYENC_P384, pub, 97), AIOS_E_BUFFER_TOO_SMALL);
+                                           AIOS__KEYENC_P521, p521, p521_len),
+                     AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, AIOS__SPKI_PEM_MAX);
     tu_assert_status(aios__spki_encode_der(der, AIOS__SPKI_DER_MAX - 1, &n,
-                                           AIOS__KEYENC_P384, pub, 97), AIOS_E_BUFFER_TOO_SMALL);
+                                           AIOS__KEYENC_P521, p521, p521_len),
+                     AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, AIOS__SPKI_DER_MAX);
 
     /* Decoders: a short output reports the size and leaves no key bytes. */
@@ -538,6 +571,83 @@ static void test_sizes(void **state)
     tu_assert_status(aios__spki_decode(der, n, &alg, pub, 64, &need), AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(need, 65);
     aios__wipe(priv, sizeof(priv));
+}
+
+/* P-521 public keys: OpenSSL's SPKI decodes to the 133-byte point and
+ * re-encodes byte for byte (DER with long-form lengths); a point off the
+ * curve or of the wrong size is refused; P-521 private keys in every
+ * container are AIOS_E_UNSUPPORTED with a message that says why, and so
+ * are the encoders and aios__keyenc_public for P-521. */
+static void test_p521_public(void **state)
+{
+    uint8_t pub[AIOS__KEYENC_PUB_MAX], der[AIOS__SPKI_DER_MAX], want[512], priv[66];
+    char pem[AIOS__SPKI_PEM_MAX];
+    size_t pub_len = 0, n = 0, wn;
+    int alg = 0;
+    (void)state;
+
+    assert_string_equal(aios__keyenc_name(AIOS__KEYENC_P521), "p521");
+    assert_int_equal(aios__keyenc_pub_len(AIOS__KEYENC_P521), 133);
+    assert_int_equal(aios__keyenc_priv_len(AIOS__KEYENC_P521), 0);
+
+    tu_assert_ok(dec_pub(U(P521_PUB), strlen(P521_PUB), &alg, pub, &pub_len));
+    assert_int_equal(alg, AIOS__KEYENC_P521);
+    assert_int_equal(pub_len, 133);
+    assert_int_equal(pub[0], 0x04);
+    wn = pem_der(P521_PUB, want, sizeof(want));
+    assert_int_equal(wn, 158);
+    assert_int_equal(want[1], 0x81);           /* long-form SEQUENCE length */
+    tu_assert_ok(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, pub, pub_len));
+    assert_int_equal(n, wn);
+    assert_memory_equal(der, want, wn);
+    tu_assert_ok(aios__spki_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P521, pub, pub_len));
+    assert_string_equal(pem, P521_PUB);
+    /* DER in, same key out. */
+    memset(der, 0, sizeof(der));
+    tu_assert_ok(dec_pub(want, wn, &alg, der, &n));
+    assert_int_equal(alg, AIOS__KEYENC_P521);
+    assert_memory_equal(der, pub, 133);
+
+    /* Off the curve; the wrong length for the curve; compressed. */
+    want[wn - 1] ^= 0x01;
+    expect_rejected(want, wn, AIOS_E_FORMAT, 0);
+    want[wn - 1] ^= 0x01;
+    pub[132] ^= 0x01;
+    tu_assert_status(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, pub, 133),
+                     AIOS_E_FORMAT);
+    pub[132] ^= 0x01;
+    tu_assert_status(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, pub, 97),
+                     AIOS_E_FORMAT);
+    pub[0] = 0x02;
+    tu_assert_status(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, pub, 67),
+                     AIOS_E_UNSUPPORTED);
+    pub[0] = 0x04;
+    /* A P-384 point named P-521 (the curve OID swapped). */
+    {
+        uint8_t p384[512];
+        size_t m = pem_der(P384_PUB, p384, sizeof(p384));
+        /* secp384r1 (..00 22) -> secp521r1 (..00 23): the point no longer fits */
+        for (size_t i = 0; i + 5 <= m; i++) {
+            if (memcmp(p384 + i, "\x2b\x81\x04\x00\x22", 5) == 0) {
+                p384[i + 4] = 0x23;
+                break;
+            }
+        }
+        expect_rejected(p384, m, AIOS_E_FORMAT, 0);
+    }
+
+    /* Private keys: refused, saying P-521 is verify-only. */
+    expect_rejected_str(P521_PRIV, AIOS_E_UNSUPPORTED, 1);
+    assert_non_null(strstr(aios_last_error_message(), "P-521 private keys are not supported"));
+    expect_rejected_str(P521_SEC1, AIOS_E_UNSUPPORTED, 1);
+    assert_non_null(strstr(aios_last_error_message(), "only verifies P-521"));
+    memset(priv, 0x11, sizeof(priv));
+    tu_assert_status(aios__pkcs8_encode_der(want, sizeof(want), &n, AIOS__KEYENC_P521, priv, 66),
+                     AIOS_E_UNSUPPORTED);
+    tu_assert_status(aios__pkcs8_encode_pem((char *)want, sizeof(want), &n, AIOS__KEYENC_P521,
+                                            priv, 66), AIOS_E_UNSUPPORTED);
+    tu_assert_status(aios__keyenc_public(AIOS__KEYENC_P521, priv, 66, pub, sizeof(pub), &n),
+                     AIOS_E_UNSUPPORTED);
 }
 
 /* ============================================================= rejects */
@@ -664,7 +774,8 @@ static void test_reject_unsupported(void **state)
 {
     static const struct { const char *pem; int as_private; } v[] = {
         { RSA_PUB, 0 }, { RSA_PRIV, 1 }, { RSA_TRADITIONAL, 1 }, { ED448_PUB, 0 },
-        { ED448_PRIV, 1 }, { X448_PRIV, 1 }, { P521_PUB, 0 }, { SECP256K1_PRIV, 1 },
+        { ED448_PRIV, 1 }, { X448_PRIV, 1 }, { P521_PRIV, 1 }, { P521_SEC1, 1 },
+        { SECP256K1_PRIV, 1 },
         { ENCRYPTED_PRIV, 1 }, { P256_PUB_COMPRESSED, 0 }, { P256_PUB_EXPLICIT, 0 },
         { P256_SEC1_ENCRYPTED, 1 },
     };
@@ -1032,6 +1143,7 @@ int main(void)
         cmocka_unit_test(test_rfc8410_example),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_p521_public),
         cmocka_unit_test(test_reject_truncated),
         cmocka_unit_test(test_reject_trailing),
         cmocka_unit_test(test_reject_wrong_oid),

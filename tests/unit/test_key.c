@@ -45,8 +45,17 @@ static void test_names(void **state)
     assert_string_equal(aios_key_type_name(AIOS_KEY_AES256), "aes256");
     assert_string_equal(aios_key_type_name(AIOS_KEY_ECDSA_P384), "ecdsa-p384");
     assert_string_equal(aios_key_type_name(AIOS_KEY_RSA), "rsa");
-    assert_null(aios_key_type_name((aios_key_type)9));
+    assert_string_equal(aios_key_type_name(AIOS_KEY_ECDSA_P521), "ecdsa-p521");
+    assert_int_equal(AIOS_KEY_ECDSA_P521, 9);
+    assert_null(aios_key_type_name((aios_key_type)10));
     assert_null(aios_key_type_name((aios_key_type)99));
+    /* P-521 verifies only, and nothing here holds its private key. */
+    assert_int_equal(aios__key_type_allowed(AIOS_KEY_ECDSA_P521), AIOS_KEY_USE_VERIFY);
+    assert_int_equal(aios__key_type_natural(AIOS_KEY_ECDSA_P521), AIOS_KEY_USE_VERIFY);
+    assert_true(aios__key_type_valid(AIOS_KEY_ECDSA_P521));
+    assert_false(aios__key_type_local(AIOS_KEY_ECDSA_P521));
+    assert_true(aios__key_type_verify_only(AIOS_KEY_ECDSA_P521));
+    assert_false(aios__key_type_verify_only(AIOS_KEY_ECDSA_P384));
     /* RSA wraps, and only a token holds it. */
     assert_int_equal(aios__key_type_allowed(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
     assert_int_equal(aios__key_type_natural(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
@@ -421,6 +430,95 @@ static void test_destroy_while_in_use(void **state)
     aios_key_unref(k);
 }
 
+/* A P-521 private key made by OpenSSL (`openssl ecparam -name secp521r1
+ * -genkey -noout | openssl pkcs8 -topk8 -nocrypt`), a test key. */
+static const char P521_PKCS8[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIHuAgEAMBAGByqGSM49AgEGBSuBBAAjBIHWMIHTAgEBBEIAlELOkO0DU2xfMfBL\n"
+    "pnGREM+dke/G89occ8HWhvEBwKtfusiqJsKbkh0MEq03+iRHvgXvht03ZAsCSoGt\n"
+    "QB/nyVGhgYkDgYYABADOlLuivWjmJBJQJypQQOmmH9I50UbppOCG0FAqBHo8DbOw\n"
+    "z14ay3ssukGtwJRNZR1LyvMkz1LP6BshTFCjnZcSlABK40kwaNf2LVvIh/7EBEyU\n"
+    "cNg+EaqAaLiKnjiMdPktmcIWjBp0y1wV3wSPvzESEcqkE3CCzOc49hap/JTRgKf7\n"
+    "Ww==\n"
+    "-----END PRIVATE KEY-----\n";
+
+/* ECDSA P-521 is verify-only: a public key from PEM verifies P-521/SHA-512
+ * DER signatures (made here by the crypto seam, which can sign), and
+ * nothing generates, imports or signs with a P-521 private key. */
+static void test_p521_verify_only(void **state)
+{
+    uint8_t sk[AIOS__EC_SCALAR_MAX], pk[AIOS__EC_POINT_MAX], sig[AIOS__EC_DER_SIG_MAX + 1];
+    uint8_t m[AIOS__MATERIAL_MAX], p[AIOS__PUBLIC_MAX];
+    char pem[AIOS__SPKI_PEM_MAX];
+    size_t sig_len = 0, pem_len = 0, ml = 99, pl = 99;
+    const uint8_t msg[] = "model manifest digest";
+    aios_key *k = NULL;
+    aios_buffer *b = NULL;
+    (void)state;
+
+    tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P521, sk, pk));
+    tu_assert_ok(aios__ecdsa_sign_der(AIOS__EC_P521, sig, sizeof(sig), &sig_len, msg, sizeof(msg),
+                                      sk));
+    assert_true(sig_len > 130 && sig_len <= 139);
+    assert_int_equal(sig[1], 0x81);            /* long-form SEQUENCE length */
+    tu_assert_ok(aios__spki_encode_pem(pem, sizeof(pem), &pem_len, AIOS__KEYENC_P521, pk, 133));
+
+    tu_assert_ok(aios_key_from_public_pem(&k, NULL, pem, pem_len));
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_ECDSA_P521);
+    assert_int_equal(aios_key_purposes(k), AIOS_KEY_USE_VERIFY);
+    assert_string_equal(aios_key_provider_name(k), "public");
+    assert_int_equal(strlen(aios_key_id(k)), 64);
+    tu_assert_ok(aios_key_verify(k, sig, sig_len, msg, sizeof(msg)));
+    tu_assert_status(aios_key_verify(k, sig, sig_len, msg, sizeof(msg) - 1), AIOS_E_AUTH);
+    sig[sig_len - 1] ^= 1;
+    tu_assert_status(aios_key_verify(k, sig, sig_len, msg, sizeof(msg)), AIOS_E_AUTH);
+    sig[sig_len - 1] ^= 1;
+    /* The same signature with a non-minimal length form is refused. */
+    {
+        uint8_t bad[AIOS__EC_DER_SIG_MAX + 2];
+        bad[0] = 0x30;
+        bad[1] = 0x82;
+        bad[2] = 0x00;
+        memcpy(bad + 3, sig + 2, sig_len - 2);
+        tu_assert_status(aios_key_verify(k, bad, sig_len + 1, msg, sizeof(msg)), AIOS_E_AUTH);
+    }
+    /* A P-256 signature length or a P-384 curve guess gets nowhere. */
+    tu_assert_status(aios_key_verify(k, sig, 72, msg, sizeof(msg)), AIOS_E_AUTH);
+    /* Public forms come back as they went in. */
+    tu_assert_ok(aios_key_public_raw(k, &b));
+    assert_int_equal(aios_buffer_len(b), 133);
+    assert_memory_equal(aios_buffer_data(b), pk, 133);
+    aios_buffer_free(b);
+    b = NULL;
+    tu_assert_ok(aios_key_public_pem(k, &b));
+    assert_int_equal(aios_buffer_len(b), pem_len);
+    assert_string_equal((const char *)aios_buffer_data(b), pem);
+    aios_buffer_free(b);
+    b = NULL;
+    /* Never signs, never exports. */
+    tu_assert_status(aios_key_sign(k, &b, msg, sizeof(msg)), AIOS_E_KEY_USAGE);
+    assert_null(b);
+    assert_int_not_equal(aios_key_export(k, &b), AIOS_OK);
+    assert_null(b);
+    aios_key_unref(k);
+
+    /* No P-521 private key is generated or imported here. */
+    tu_assert_status(aios__local_generate(AIOS_KEY_ECDSA_P521, m, &ml, p, &pl),
+                     AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
+    assert_int_equal(ml, 0);
+    assert_int_equal(pl, 0);
+    tu_assert_status(aios__local_import(AIOS_KEY_ECDSA_P521, (const uint8_t *)P521_PKCS8,
+                                        strlen(P521_PKCS8), m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
+    /* Given as another EC type, the decoder refuses it for what it is. */
+    tu_assert_status(aios__local_import(AIOS_KEY_ECDSA_P384, (const uint8_t *)P521_PKCS8,
+                                        strlen(P521_PKCS8), m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "P-521 private keys are not supported"));
+    assert_int_equal(ml, 0);
+    aios__wipe(sk, sizeof(sk));
+}
+
 static void test_public_pem_rejects(void **state)
 {
     (void)state;
@@ -449,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_destroy_while_in_use),
+        cmocka_unit_test(test_p521_verify_only),
         cmocka_unit_test(test_public_pem_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

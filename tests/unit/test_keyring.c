@@ -333,6 +333,17 @@ static void test_add_errors(void **state)
     tu_assert_status(aios_keyring_add(kr, &k, "tab\there", AIOS_KEY_AES256, NULL),
                      AIOS_E_INVALID_ARGUMENT);
     tu_assert_status(aios_keyring_add(kr, &k, "k", (aios_key_type)99, NULL), AIOS_E_INVALID_ARGUMENT);
+    /* ECDSA P-521 is verify-only: a keyring neither generates nor imports it. */
+    tu_assert_status(aios_keyring_add(kr, &k, "p521", AIOS_KEY_ECDSA_P521, NULL),
+                     AIOS_E_UNSUPPORTED);
+    assert_null(k);
+    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
+    assert_non_null(strstr(aios_last_error_message(), "aios_keyring_add"));
+    tu_assert_status(aios_keyring_import(kr, &k, "p521", AIOS_KEY_ECDSA_P521, raw, sizeof(raw),
+                                         NULL), AIOS_E_UNSUPPORTED);
+    assert_non_null(strstr(aios_last_error_message(), "cannot import"));
+    assert_null(k);
+    tu_assert_status(aios_keyring_get(kr, &k, "p521", 0), AIOS_E_KEY_NOT_FOUND);
     tu_assert_status(aios_keyring_add(NULL, &k, "k", AIOS_KEY_AES256, NULL), AIOS_E_INVALID_ARGUMENT);
     spec.purposes = AIOS_KEY_USE_SIGN;
     tu_assert_status(aios_keyring_add(kr, &k, "k", AIOS_KEY_AES256, &spec), AIOS_E_KEY_USAGE);

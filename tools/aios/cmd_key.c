@@ -86,7 +86,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 static int key_type_from(const char *name, aios_key_type *out)
 {
-    for (int t = 1; t <= 8; t++) {
+    for (int t = 1; t <= AIOS_KEY_ECDSA_P521; t++) {
         const char *n = aios_key_type_name((aios_key_type)t);
         if (n && strcmp(n, name) == 0) {
             *out = (aios_key_type)t;

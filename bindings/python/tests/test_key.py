@@ -21,7 +21,7 @@ import pytest
 import aios
 from aios import Key, KeyState, KeyType, KeyUse, Keyring, Status
 
-from conftest import FAST_ARGON2, header_text, run_python, strip_c_comments
+from conftest import FAST_ARGON2, header_text, repo_root, run_python, strip_c_comments
 
 ASYMMETRIC = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.X25519]
 SIGNERS = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384]
@@ -80,7 +80,9 @@ def test_enums_mirror_header() -> None:
 def test_tokens_and_parsing() -> None:
     assert [t.token for t in KeyType] == [
         "aes256", "hmac-sha256", "blake2b", "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa",
+        "ecdsa-p521",
     ]
+    assert int(KeyType.ECDSA_P521) == 9
     assert KeyState.DECRYPT_ONLY.token == "decrypt-only" and KeyState.PENDING.token == "pending"
     for t in KeyType:
         assert KeyType.parse(t.token) is t and KeyType.parse(t.name) is t and KeyType.parse(int(t)) is t
@@ -200,7 +202,8 @@ def test_unlock_arguments_are_checked(tmp_path: Path, master_key: bytearray) -> 
 # ----------------------------------------------------------- key types
 
 
-LOCAL_TYPES = [t for t in KeyType if t is not KeyType.RSA]  # RSA lives only in tokens
+# RSA lives only in tokens; ECDSA P-521 is verify-only (public keys)
+LOCAL_TYPES = [t for t in KeyType if t not in (KeyType.RSA, KeyType.ECDSA_P521)]
 
 
 @pytest.mark.parametrize("key_type", LOCAL_TYPES, ids=lambda t: t.token)
@@ -760,3 +763,40 @@ def test_key_module_imports_alone() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+# ------------------------------------------------------- ECDSA P-521
+
+
+P521_DIR = repo_root() / "tests" / "vectors" / "manifest-p521"
+
+
+def test_p521_verify_only(keyring: Keyring) -> None:
+    """A P-521 public key verifies (a bundle model_signing signed with it);
+    nothing makes, imports or signs with a P-521 private key."""
+    from aios import manifest as am
+
+    pem = (P521_DIR / "signing-key-pub.pem").read_text()
+    key = Key.from_public_pem(pem)
+    assert key.type is KeyType.ECDSA_P521 and key.type.token == "ecdsa-p521"
+    assert key.purposes == KeyUse.VERIFY
+    assert key.provider_name == "public"
+    assert len(key.public_raw()) == 133 and key.public_raw()[0] == 4
+    assert key.public_pem() == pem
+    bundle = (P521_DIR / "model.sig").read_bytes()
+    m = am.verify_key(bundle, key)
+    assert len(m.verify_dir(P521_DIR / "model")) == 0
+    with pytest.raises(aios.InvalidInputError) as info:
+        key.sign(b"m")
+    assert info.value.status == Status.E_KEY_USAGE
+    assert key.verify(b"0" * 138, b"m") is False
+    with pytest.raises(aios.InvalidInputError, match="verify-only") as info:
+        keyring.add("p521", KeyType.ECDSA_P521)
+    assert info.value.status == Status.E_UNSUPPORTED
+    private = (P521_DIR / "signing-key.pem").read_text()
+    with pytest.raises(aios.InvalidInputError, match="verify-only") as info:
+        keyring.import_key("p521", KeyType.ECDSA_P521, private)
+    assert info.value.status == Status.E_UNSUPPORTED
+    with pytest.raises(aios.InvalidInputError, match="P-521 private keys are not supported") as info:
+        keyring.import_key("p521-as-p384", KeyType.ECDSA_P384, private)
+    assert info.value.status == Status.E_UNSUPPORTED
