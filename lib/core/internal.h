@@ -82,6 +82,11 @@ void aios__build_info_prepare(void);
 int aios__options_copy(void *dst, size_t dst_size, const void *src,
                        const size_t *sizes, unsigned int nversions,
                        const char *type_name);
+/* The body of every aios_<x>_options_init(opts, version): zero the struct
+ * of that version's size and set its version; AIOS_E_VERSION for a
+ * version this library does not know (fn names the caller). */
+int aios__options_init(void *opts, unsigned int version, const size_t *sizes,
+                       unsigned int nversions, const char *fn);
 
 /* ---- buffers (lib/core/buffer.c) */
 

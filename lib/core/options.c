@@ -27,3 +27,15 @@ int aios__options_copy(void *dst, size_t dst_size, const void *src,
     memcpy(dst, src, sizes[version - 1]);
     return AIOS_OK;
 }
+
+int aios__options_init(void *opts, unsigned int version, const size_t *sizes,
+                       unsigned int nversions, const char *fn)
+{
+    AIOS__CHECK_ARG(opts != NULL, "opts is NULL");
+    if (version == 0 || version > nversions)
+        return aios__fail(AIOS_E_VERSION, "%s: version %u is not one this library knows (1..%u)",
+                          fn, version, nversions);
+    memset(opts, 0, sizes[version - 1]);
+    *(unsigned int *)opts = version;
+    return AIOS_OK;
+}

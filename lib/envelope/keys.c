@@ -65,31 +65,19 @@ static const size_t seal_sizes[] = { sizeof(aios_envelope_seal_options) };
 static const size_t open_sizes[] = { sizeof(aios_envelope_open_options) };
 static const size_t rewrap_sizes[] = { sizeof(aios_envelope_rewrap_options) };
 
-static int options_init(void *opts, unsigned int version, const size_t *sizes, unsigned int n,
-                        const char *fn)
-{
-    AIOS__CHECK_ARG(opts != NULL, "opts is NULL");
-    if (version == 0 || version > n)
-        return aios__fail(AIOS_E_VERSION, "%s: version %u is not one this library knows (1..%u)",
-                          fn, version, n);
-    memset(opts, 0, sizes[version - 1]);
-    *(unsigned int *)opts = version;
-    return AIOS_OK;
-}
-
 int aios_envelope_seal_options_init(aios_envelope_seal_options *opts, unsigned int version)
 {
-    return options_init(opts, version, seal_sizes, 1, "aios_envelope_seal_options_init");
+    return aios__options_init(opts, version, seal_sizes, 1, "aios_envelope_seal_options_init");
 }
 
 int aios_envelope_open_options_init(aios_envelope_open_options *opts, unsigned int version)
 {
-    return options_init(opts, version, open_sizes, 1, "aios_envelope_open_options_init");
+    return aios__options_init(opts, version, open_sizes, 1, "aios_envelope_open_options_init");
 }
 
 int aios_envelope_rewrap_options_init(aios_envelope_rewrap_options *opts, unsigned int version)
 {
-    return options_init(opts, version, rewrap_sizes, 1, "aios_envelope_rewrap_options_init");
+    return aios__options_init(opts, version, rewrap_sizes, 1, "aios_envelope_rewrap_options_init");
 }
 
 int aios__env_seal_opts_get(aios__env_seal_opts *out, const aios_envelope_seal_options *opts)

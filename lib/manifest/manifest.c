@@ -27,16 +27,13 @@ static const size_t hash_sizes[] = { sizeof(aios_manifest_hash_options) };
 static const size_t sign_sizes[] = { sizeof(aios_manifest_sign_options) };
 static const size_t verify_sizes[] = { sizeof(aios_manifest_verify_options) };
 
+/* The embedded hash options carry their own version. */
 static int options_init(void *opts, unsigned int version, const size_t *sizes, unsigned int n,
                         const char *fn)
 {
-    AIOS__CHECK_ARG(opts != NULL, "opts is NULL");
-    if (version == 0 || version > n)
-        return aios__fail(AIOS_E_VERSION, "%s: version %u is not one this library knows (1..%u)",
-                          fn, version, n);
-    memset(opts, 0, sizes[version - 1]);
-    *(unsigned int *)opts = version;
-    /* The embedded hash options carry their own version. */
+    int rc = aios__options_init(opts, version, sizes, n, fn);
+    if (rc != AIOS_OK)
+        return rc;
     if (sizes == sign_sizes)
         ((aios_manifest_sign_options *)opts)->hash.version = AIOS_MANIFEST_HASH_OPTIONS_VERSION;
     else if (sizes == verify_sizes)
@@ -1058,13 +1055,29 @@ static int bundle_len_check(const uint8_t *bundle, size_t len, const aios_manife
     return AIOS_OK;
 }
 
+/* A verified statement (taken) and its signer into a verified manifest. */
+static int verified(aios_manifest **out, aios__mb_statement *st, const aios__mb_signer *sg,
+                    const aios_manifest_verify_options *o)
+{
+    char *signer = aios__mb_signer_json(sg);
+    int rc;
+    if (signer == NULL) {
+        aios__mb_statement_free(st);
+        return aios__nomem("the signer");
+    }
+    rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(o), AIOS_MANIFEST_F_VERIFIED,
+                               signer);   /* takes signer */
+    if (rc != AIOS_OK)
+        aios__mb_statement_free(st);
+    return rc;
+}
+
 int aios_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
                              const aios_key *public_key, const aios_manifest_verify_options *opts)
 {
     aios_manifest_verify_options o;
     aios__mb_statement *st = NULL;
     aios__mb_signer sg;
-    char *signer = NULL;
     int rc;
 
     AIOS__CHECK_ARG(out != NULL, "out is NULL");
@@ -1079,16 +1092,7 @@ int aios_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t 
     if ((rc = aios__mb_verify_key_ex(&st, &sg, bundle, bundle_len, public_key, mb_profile(&o),
                                      mb_flags(&o))) != AIOS_OK)
         return rc;
-    signer = aios__mb_signer_json(&sg);
-    if (signer == NULL) {
-        aios__mb_statement_free(st);
-        return aios__nomem("the signer");
-    }
-    rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(&o), AIOS_MANIFEST_F_VERIFIED,
-                               signer);   /* takes signer */
-    if (rc != AIOS_OK)
-        aios__mb_statement_free(st);
-    return rc;
+    return verified(out, st, &sg, &o);
 }
 
 int aios_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
@@ -1098,7 +1102,6 @@ int aios_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
     aios_manifest_verify_options o;
     aios__mb_statement *st = NULL;
     aios__mb_signer sg;
-    char *signer = NULL;
     int rc;
 
     AIOS__CHECK_ARG(out != NULL, "out is NULL");
@@ -1118,16 +1121,7 @@ int aios_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
                                           anchors_len, mb_profile(&o), (int)o.time_policy,
                                           o.fixed_time, mb_flags(&o))) != AIOS_OK)
         return rc;
-    signer = aios__mb_signer_json(&sg);
-    if (signer == NULL) {
-        aios__mb_statement_free(st);
-        return aios__nomem("the signer");
-    }
-    rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(&o), AIOS_MANIFEST_F_VERIFIED,
-                               signer);   /* takes signer */
-    if (rc != AIOS_OK)
-        aios__mb_statement_free(st);
-    return rc;
+    return verified(out, st, &sg, &o);
 }
 
 int aios_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,

@@ -52,6 +52,9 @@ int cli_exit(int status);
  * JSON error object on stdout with --json.  Returns the exit code. */
 int cli_fail(cli_ctx *ctx, const char *verb, int status);
 /* Report a usage error and return CLI_EXIT_USAGE. */
+/* A decimal unsigned 64-bit number, nothing else (no sign, space or
+ * suffix): 0, or -1 if s is not one. */
+int cli_parse_u64(const char *s, uint64_t *out);
 int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -68,6 +71,8 @@ int cli_parse_common(cli_ctx *ctx, const cli_command *cmd, int argc, char **argv
 
 /* Secrets (secret_input.c): into a new secure buffer, never echoed. */
 int cli_read_secret_file(const char *path, aios_buffer **out, const char *what);
+/* The same for binary secrets (raw keys, master keys): every byte kept. */
+int cli_read_key_file(const char *path, aios_buffer **out, const char *what);
 int cli_read_secret_fd(int fd, aios_buffer **out, const char *what);
 int cli_read_secret_tty(const char *prompt, aios_buffer **out);
 

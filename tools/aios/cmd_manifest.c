@@ -245,19 +245,6 @@ static const char *usage_of(unsigned action)
     }
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* A byte count with an optional K/M/G suffix (1024-based). */
 static int parse_size(const char *s, uint64_t *out)
@@ -274,7 +261,7 @@ static int parse_size(const char *s, uint64_t *out)
                                                                         : 1024u * 1024u * 1024u;
         buf[n - 1] = '\0';
     }
-    if (parse_u64(buf, &v) || v > UINT64_MAX / mult)
+    if (cli_parse_u64(buf, &v) || v > UINT64_MAX / mult)
         return -1;
     *out = v * mult;
     return 0;
@@ -383,7 +370,7 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         case O_KEYRING: a->ring.keyring = optarg; break;
         case O_PFILE: a->ring.passphrase_file = optarg; break;
         case O_PFD:
-            if (parse_u64(optarg, &u) || u > 1024)
+            if (cli_parse_u64(optarg, &u) || u > 1024)
                 bad = "--passphrase-fd needs a descriptor number";
             else
                 a->ring.passphrase_fd = (int)u;
@@ -422,7 +409,7 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
             break;
         case O_INCLUDE_GIT: a->include_git = 1; break;
         case O_THREADS:
-            if (parse_u64(optarg, &u) || u == 0 || u > 256)
+            if (cli_parse_u64(optarg, &u) || u == 0 || u > 256)
                 bad = "--threads needs a number from 1 to 256";
             else
                 a->threads = (uint32_t)u;
@@ -1112,7 +1099,7 @@ static int parse_time(cli_ctx *ctx, const char *verb, const char *s,
         vo->time_policy = AIOS_MANIFEST_TIME_LEAF_NOT_BEFORE;
     } else if (!strcmp(s, "now")) {
         vo->time_policy = AIOS_MANIFEST_TIME_NOW;
-    } else if (parse_u64(s, &t) == 0 && t <= (uint64_t)INT64_MAX) {
+    } else if (cli_parse_u64(s, &t) == 0 && t <= (uint64_t)INT64_MAX) {
         vo->time_policy = AIOS_MANIFEST_TIME_FIXED;
         vo->fixed_time = (int64_t)t;
     } else {

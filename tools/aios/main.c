@@ -1,6 +1,7 @@
 /*
  * aios: the libaios command-line tool.  Dispatches to one verb per file.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,4 +201,18 @@ int main(int argc, char **argv)
     if (!cmd)
         return cli_usage_error(&ctx, NULL, "unknown command '%s'", argv[i]);
     return cmd->run(&ctx, argc - i, argv + i);
+}
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+        return -1;
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *end)
+        return -1;
+    *out = v;
+    return 0;
 }
