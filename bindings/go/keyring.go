@@ -362,6 +362,29 @@ func (kr *Keyring) AddVersion(id string) (*Key, error) {
 	})
 }
 
+// ImportVersion rotates key id to material of the caller's own (bring
+// your own key, aios_keyring_import_version): it becomes the key's next
+// version and is returned. The material is what Import takes for the
+// key's type: the raw 32 bytes of a symmetric key, or a PKCS#8 PEM private
+// key of the same algorithm (StatusFormat otherwise). By default the new
+// version is primary at once and the previous primary decrypt-only, as
+// with Rotate; with pending it is added pending, as with AddVersion, for
+// Promote later. StatusKeyNotFound for an unknown id; StatusKeyExists for
+// material a version of the key already holds. The library copies
+// material into guarded memory; Wipe yours when done.
+func (kr *Keyring) ImportVersion(id string, material []byte, pending bool) (*Key, error) {
+	var flags C.uint32_t
+	if pending {
+		flags = C.AIOS_KEYRING_IMPORT_PENDING
+	}
+	k, err := kr.keyOut("ImportVersion", id, func(p *C.aios_keyring, out **C.aios_key, cid *C.char, e *cErr) C.int {
+		mp, mn := bytesArg(material)
+		return C.aiosgo_keyring_import_version(p, out, cid, mp, mn, flags, e)
+	})
+	runtime.KeepAlive(material)
+	return k, err
+}
+
 // Promote makes version of key id its primary version
 // (aios_keyring_promote); the previous primary becomes decrypt-only.
 func (kr *Keyring) Promote(id string, version uint32) error {

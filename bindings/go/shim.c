@@ -258,6 +258,16 @@ int aiosgo_keyring_promote(aios_keyring *kr, const char *key_id, uint32_t versio
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_keyring_import_version(aios_keyring *kr, aios_key **out, const char *key_id,
+                                  const uint8_t *material, size_t material_len, uint32_t flags,
+                                  aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_keyring_import_version(kr, out, key_id, material, material_len, flags);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_keyring_set_state(aios_keyring *kr, const char *key_id, uint32_t version, int state,
                              aiosgo_err *err)
 {

@@ -101,6 +101,9 @@ int aiosgo_keyring_rotate(aios_keyring *kr, aios_key **out, const char *key_id, 
 int aiosgo_keyring_add_version(aios_keyring *kr, aios_key **out, const char *key_id,
                                aiosgo_err *err);
 int aiosgo_keyring_promote(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err);
+int aiosgo_keyring_import_version(aios_keyring *kr, aios_key **out, const char *key_id,
+                                  const uint8_t *material, size_t material_len, uint32_t flags,
+                                  aiosgo_err *err);
 int aiosgo_keyring_set_state(aios_keyring *kr, const char *key_id, uint32_t version, int state,
                              aiosgo_err *err);
 int aiosgo_keyring_destroy(aios_keyring *kr, const char *key_id, uint32_t version, aiosgo_err *err);

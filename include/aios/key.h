@@ -279,6 +279,20 @@ AIOS_API int aios_keyring_rotate(aios_keyring *kr, aios_key **key_out, const cha
 AIOS_API int aios_keyring_add_version(aios_keyring *kr, aios_key **key_out, const char *key_id);
 AIOS_API int aios_keyring_promote(aios_keyring *kr, const char *key_id, uint32_t version);
 
+/* Bring-your-own-key rotation: import caller-given material as a new
+ * version of an existing key, in the format aios_keyring_import takes for
+ * the key's type (AIOS_E_FORMAT for the wrong one).  By default it becomes
+ * primary at once, as with aios_keyring_rotate; with
+ * AIOS_KEYRING_IMPORT_PENDING it is added pending, as with
+ * aios_keyring_add_version, for aios_keyring_promote later.  It takes the
+ * primary's max_uses and no not_after.  Material a version of the key
+ * already holds (or, for a private key, the public key of any version,
+ * destroyed ones included) is AIOS_E_KEY_EXISTS.  key_out may be NULL. */
+#define AIOS_KEYRING_IMPORT_PENDING 0x1u
+AIOS_API int aios_keyring_import_version(aios_keyring *kr, aios_key **key_out,
+                                         const char *key_id, const uint8_t *material,
+                                         size_t material_len, uint32_t flags);
+
 /* Lifecycle of one version: DISABLED and back to ACTIVE/DECRYPT_ONLY (a
  * primary version cannot be disabled or made decrypt-only: rotate first). */
 AIOS_API int aios_keyring_set_state(aios_keyring *kr, const char *key_id, uint32_t version,

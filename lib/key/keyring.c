@@ -738,13 +738,34 @@ int aios_keyring_get(aios_keyring *kr, aios_key **key_out, const char *key_id, u
 
 /* ------------------------------------------------------------ versions */
 
+/* Whether material (with its public key) is already one of k's versions:
+ * the material of a live version, or the public key of any version (kept
+ * after destroy, so an asymmetric key cannot be brought back that way).
+ * Under the keyring's write lock, so no destroy wipes material meanwhile. */
+static const aios__kr_version *same_material(const aios__kr_key *k, const uint8_t *mat,
+                                             size_t mlen, const uint8_t *pub, size_t plen)
+{
+    for (size_t i = 0; i < k->nversions; i++) {
+        const aios__keyver *kv = k->versions[i].kv;
+        if (plen && kv->public_len == plen && aios__ct_equal(kv->public_raw, pub, plen))
+            return &k->versions[i];
+        if (kv->material && kv->material_len == mlen && aios__ct_equal(kv->material, mat, mlen))
+            return &k->versions[i];
+    }
+    return NULL;
+}
+
+/* A new version of a key: generated, or imported from material when it is
+ * not NULL; primary at once (the old primary decrypt-only) or pending. */
 static int kr_new_version(aios_keyring *kr, aios_key **key_out, const char *key_id,
-                          int make_primary, const char *fn)
+                          const uint8_t *material, size_t material_len, int make_primary,
+                          const char *fn)
 {
     uint8_t mat[AIOS__MATERIAL_MAX], pub[AIOS__PUBLIC_MAX];
     size_t mlen = 0, plen = 0;
     aios__kr_key *k;
     aios__kr_version *last, *nv, *oldp;
+    const aios__kr_version *dup;
     aios__keyver *kv = NULL;
     aios_key *h = NULL;
     uint32_t old_primary;
@@ -776,11 +797,23 @@ static int kr_new_version(aios_keyring *kr, aios_key **key_out, const char *key_
     }
     if ((rc = grow((void **)&k->versions, &k->cap, k->nversions + 1, sizeof(*k->versions))) != AIOS_OK)
         goto out;
-    rc = aios__kr_generate(k->type, mat, &mlen, pub, &plen);
+    /* Under the lock: the key's type decides what the material must be.
+     * Parsing a PEM or deriving a public key is as quick as generating. */
+    if (material) {
+        rc = aios__local_import(k->type, material, material_len, mat, &mlen, pub, &plen);
+        if (rc != AIOS_OK)
+            rc = aios__error_prefix("%s: keyring %s: key '%s'", fn, kr->path, key_id);
+    } else {
+        rc = aios__kr_generate(k->type, mat, &mlen, pub, &plen);
+    }
     if (rc == AIOS_OK && (mlen != aios__kr_material_len(k->type) ||
                           plen != aios__kr_public_len(k->type)))
         rc = aios__fail(AIOS_E_INTERNAL, "%s: %s material of an unexpected size", fn,
                         aios_key_type_name(k->type));
+    if (rc == AIOS_OK && material && (dup = same_material(k, mat, mlen, pub, plen)) != NULL)
+        rc = aios__fail(AIOS_E_KEY_EXISTS, "%s: keyring %s: key '%s' version %u (%s) already "
+                        "holds this key material", fn, kr->path, key_id, dup->version,
+                        aios_key_state_name(dup->state));
     oldp = aios__kr_find_version(k, k->primary);
     if (rc == AIOS_OK)
         rc = aios__keyver_new(&kv, make_primary ? AIOS_KEY_ACTIVE : AIOS_KEY_PENDING, mat, mlen,
@@ -828,12 +861,30 @@ out:
 
 int aios_keyring_rotate(aios_keyring *kr, aios_key **key_out, const char *key_id)
 {
-    return kr_new_version(kr, key_out, key_id, 1, "aios_keyring_rotate");
+    return kr_new_version(kr, key_out, key_id, NULL, 0, 1, "aios_keyring_rotate");
 }
 
 int aios_keyring_add_version(aios_keyring *kr, aios_key **key_out, const char *key_id)
 {
-    return kr_new_version(kr, key_out, key_id, 0, "aios_keyring_add_version");
+    return kr_new_version(kr, key_out, key_id, NULL, 0, 0, "aios_keyring_add_version");
+}
+
+int aios_keyring_import_version(aios_keyring *kr, aios_key **key_out, const char *key_id,
+                                const uint8_t *material, size_t material_len, uint32_t flags)
+{
+    static const char fn[] = "aios_keyring_import_version";
+    int rc;
+
+    if (key_out)
+        *key_out = NULL;
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    AIOS__CHECK_ARG(material != NULL, "material is NULL");
+    if (flags & ~AIOS_KEYRING_IMPORT_PENDING)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: unknown flags 0x%x", fn,
+                          (unsigned)(flags & ~AIOS_KEYRING_IMPORT_PENDING));
+    return kr_new_version(kr, key_out, key_id, material, material_len,
+                          !(flags & AIOS_KEYRING_IMPORT_PENDING), fn);
 }
 
 /* --------------------------------------------------- version lifecycle */

@@ -168,6 +168,53 @@ class Key(unittest.TestCase):
         self.assertEqual(rc, 9)
         self.assertIn("primary", err)
 
+    def test_import_version(self):
+        """Rotation to material of one's own: primary at once or pending."""
+        d = self.dir.name
+        mat = [os.path.join(d, f"m{i}") for i in range(3)]
+        for i, path in enumerate(mat):
+            with open(path, "wb") as f:
+                f.write(bytes((0x20 * (i + 1) + j) % 256 for j in range(32)))
+        rc, _, err = self.key("import", "kek", "--type", "aes256", "--file", mat[0])
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.key("import-version", "kek", "--file", mat[1], "--json")
+        self.assertEqual(rc, 0, err)
+        doc = json.loads(out)
+        self.assertEqual(doc["command"], "key import-version")
+        self.assertEqual((doc["key"]["version"], doc["key"]["state"]), (2, "active"))
+        rc, out, err = self.key("import-version", "kek", "--file", mat[2], "--pending", "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["key"]["state"], "pending")
+        rc, out, _ = self.key("list", "--json")
+        kek = json.loads(out)["keys"][0]
+        self.assertEqual(kek["primary"], 2)
+        self.assertEqual({v["version"]: v["state"] for v in kek["versions"]},
+                         {1: "decrypt-only", 2: "active", 3: "pending"})
+        rc, _, err = self.key("promote", "kek", "3")
+        self.assertEqual(rc, 0, err)
+        # The same material again: refused (state kind); nothing of it echoed.
+        rc, out, err = self.key("import-version", "kek", "--file", mat[1], "--json")
+        self.assertEqual(rc, 9)
+        self.assertEqual(json.loads(out)["error"]["status"], "AIOS_E_KEY_EXISTS")
+        # Material of the wrong form: invalid input.
+        with open(mat[0], "wb") as f:
+            f.write(b"-----BEGIN PRIVATE KEY-----\n")
+        rc, _, err = self.key("import-version", "kek", "--file", mat[0])
+        self.assertEqual(rc, 3)
+        self.assertIn("AIOS_E_FORMAT", err)
+        rc, _, _ = self.key("import-version", "nope", "--file", mat[1])
+        self.assertEqual(rc, 5)
+        rc, _, _ = self.key("import-version", "kek")            # no --file
+        self.assertEqual(rc, 2)
+        rc, out, _ = self.key("show", "kek", "--json")
+        self.assertEqual(json.loads(out)["key"]["version"], 3)
+        # A raw key that ends in a newline byte is read exactly (a text
+        # file's trailing newline is dropped only for passphrases).
+        with open(mat[0], "wb") as f:
+            f.write(bytes(range(0x40, 0x40 + 31)) + b"\n")
+        rc, _, err = self.key("import-version", "kek", "--file", mat[0])
+        self.assertEqual(rc, 0, err)
+
     def test_public_key_export(self):
         rc, _, err = self.key("add", "signer", "--type", "ecdsa-p256")
         self.assertEqual(rc, 0, err)

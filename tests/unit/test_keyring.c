@@ -602,6 +602,236 @@ static void test_two_phase_rotation(void **state)
     aios_key_unref(v2);
 }
 
+/* ------------------------------------------------- import a version */
+
+/* Bring-your-own-key rotation: known bytes as a new version, primary or
+ * pending, interoperating with the same bytes imported elsewhere. */
+static void test_import_version(void **state)
+{
+    fx *f = *state;
+    aios_keyring *kr = new_raw(f), *other = NULL, *ro = NULL;
+    aios_keyring_options o = kt_raw();
+    aios_key_spec spec = AIOS_KEY_SPEC_INIT;
+    aios_key *v1 = NULL, *v2 = NULL, *v3 = NULL, *twin2 = NULL, *twin3 = NULL, *k = NULL;
+    aios_buffer *w = NULL, *back = NULL;
+    uint8_t b[32], c[32], bad[33];
+    static const uint8_t dk[24] = { 9, 8, 7 };
+    char *list_before, *list_after;
+    int64_t t2;
+
+    for (int i = 0; i < 32; i++) {
+        b[i] = (uint8_t)(0x20 + i);
+        c[i] = (uint8_t)(0x40 + i);
+    }
+    memset(bad, 0x11, sizeof(bad));
+    tu_assert_ok(aios_keyring_create(&other, kt_path(f->dir, "other.aioskr", 1), &o));
+    tu_assert_ok(aios_keyring_import(other, &twin2, "twin2", AIOS_KEY_AES256, b, 32, NULL));
+    tu_assert_ok(aios_keyring_import(other, &twin3, "twin3", AIOS_KEY_AES256, c, 32, NULL));
+
+    spec.max_uses = 500;
+    tu_assert_ok(aios_keyring_add(kr, &v1, "k", AIOS_KEY_AES256, &spec));
+    tu_assert_ok(aios_key_wrap(v1, &w, dk, sizeof(dk), NULL, 0));
+
+    /* Default: primary at once, the old primary decrypt-only. */
+    fixed_now += 100;
+    t2 = fixed_now;
+    tu_assert_ok(aios_keyring_import_version(kr, &v2, "k", b, sizeof(b), 0));
+    assert_int_equal(aios_key_version(v2), 2);
+    assert_string_equal(aios_key_id(v2), "k");
+    assert_int_equal(aios_key_get_type(v2), AIOS_KEY_AES256);
+    assert_int_equal(aios_key_get_state(v2), AIOS_KEY_ACTIVE);
+    assert_int_equal(aios_key_created_at(v2), fixed_now);
+    assert_int_equal(v2->ver->max_uses, 500);
+    assert_int_equal(v2->ver->not_after, 0);
+    assert_int_equal(kt_primary(kr, "k"), 2);
+    assert_int_equal(aios_key_get_state(v1), AIOS_KEY_DECRYPT_ONLY);
+    tu_assert_ok(aios_key_unwrap(v1, &back, aios_buffer_data(w), aios_buffer_len(w), NULL, 0));
+    aios_buffer_free(back);
+    back = NULL;
+    /* The same bytes, imported as a key of its own elsewhere: one key. */
+    tu_assert_ok(roundtrip(v2, twin2));
+    tu_assert_ok(roundtrip(twin2, v2));
+    tu_assert_status(roundtrip(twin3, v2), AIOS_E_AUTH);
+
+    /* Pending: decrypts, wraps nothing, until promoted. */
+    fixed_now += 100;
+    tu_assert_ok(aios_keyring_import_version(kr, &v3, "k", c, sizeof(c),
+                                             AIOS_KEYRING_IMPORT_PENDING));
+    assert_int_equal(aios_key_version(v3), 3);
+    assert_int_equal(aios_key_get_state(v3), AIOS_KEY_PENDING);
+    assert_int_equal(kt_primary(kr, "k"), 2);
+    assert_int_equal(aios_key_get_state(v2), AIOS_KEY_ACTIVE);
+    tu_assert_status(roundtrip(v3, v3), AIOS_E_KEY_DECRYPT_ONLY);
+    tu_assert_ok(roundtrip(twin3, v3));
+    tu_assert_ok(aios_keyring_promote(kr, "k", 3));
+    assert_int_equal(kt_primary(kr, "k"), 3);
+    assert_int_equal(aios_key_get_state(v3), AIOS_KEY_ACTIVE);
+    assert_int_equal(aios_key_get_state(v2), AIOS_KEY_DECRYPT_ONLY);
+    tu_assert_ok(roundtrip(v3, twin3));
+
+    /* Mistakes change nothing, in memory or on disk. */
+    list_before = kt_list(kr);
+    k = (aios_key *)1;
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", b, sizeof(b), 0),
+                     AIOS_E_KEY_EXISTS);                     /* version 2's bytes */
+    assert_null(k);
+    assert_non_null(strstr(aios_last_error_message(), "version 2"));
+    tu_assert_status(aios_keyring_import_version(kr, NULL, "k", c, sizeof(c),
+                                                 AIOS_KEYRING_IMPORT_PENDING), AIOS_E_KEY_EXISTS);
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", bad, 31, 0), AIOS_E_FORMAT);
+    assert_non_null(strstr(aios_last_error_message(), "key 'k'"));
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", bad, 33, 0), AIOS_E_FORMAT);
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", bad, 0, 0), AIOS_E_FORMAT);
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", NULL, 32, 0),
+                     AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_keyring_import_version(kr, &k, "k", bad, 32, 0x2),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_non_null(strstr(aios_last_error_message(), "flags"));
+    tu_assert_status(aios_keyring_import_version(kr, &k, "missing", bad, 32, 0),
+                     AIOS_E_KEY_NOT_FOUND);
+    tu_assert_status(aios_keyring_import_version(kr, &k, "", bad, 32, 0),
+                     AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_keyring_import_version(kr, &k, NULL, bad, 32, 0),
+                     AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_keyring_import_version(NULL, &k, "k", bad, 32, 0),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_null(k);
+    list_after = kt_list(kr);
+    assert_string_equal(list_before, list_after);
+    free(list_before);
+    free(list_after);
+
+    /* A destroyed version is no obstacle to a new one. */
+    tu_assert_ok(aios_keyring_destroy(kr, "k", 1));
+    tu_assert_ok(aios_keyring_import_version(kr, NULL, "k", bad, 32, 0));
+    assert_int_equal(kt_primary(kr, "k"), 4);
+    assert_int_equal(kt_state(kr, "k", 1), AIOS_KEY_DESTROYED);
+    assert_int_equal(kt_state(kr, "k", 3), AIOS_KEY_DECRYPT_ONLY);
+
+    /* On disk: closed and opened again, every version is there with its
+     * bytes and state. */
+    aios_keyring_free(kr);
+    kr = open_raw(f, 0);
+    assert_int_equal(kt_primary(kr, "k"), 4);
+    assert_int_equal(kt_state(kr, "k", 2), AIOS_KEY_DECRYPT_ONLY);
+    assert_int_equal(kt_state(kr, "k", 3), AIOS_KEY_DECRYPT_ONLY);
+    tu_assert_ok(aios_keyring_get(kr, &k, "k", 2));
+    assert_int_equal(aios_key_created_at(k), t2);
+    tu_assert_ok(roundtrip(twin2, k));
+    aios_key_unref(k);
+    tu_assert_ok(aios_keyring_get(kr, &k, "k", 3));
+    tu_assert_ok(roundtrip(twin3, k));
+    aios_key_unref(k);
+    k = NULL;
+    tu_assert_status(aios_keyring_import_version(kr, NULL, "k", b, sizeof(b), 0),
+                     AIOS_E_KEY_EXISTS);
+    aios_keyring_free(kr);
+
+    /* Read-only: refused. */
+    ro = open_raw(f, AIOS_KEYRING_READ_ONLY);
+    memset(bad, 0x22, sizeof(bad));
+    tu_assert_status(aios_keyring_import_version(ro, NULL, "k", bad, 32, 0), AIOS_E_STATE);
+    assert_int_equal(kt_primary(ro, "k"), 4);
+    aios_keyring_free(ro);
+
+    aios_buffer_free(w);
+    aios_key_unref(v1);
+    aios_key_unref(v2);
+    aios_key_unref(v3);
+    aios_key_unref(twin2);
+    aios_key_unref(twin3);
+    aios_keyring_free(other);
+}
+
+/* Every local type: the format aios_keyring_import takes for it, and
+ * material of another type refused. */
+static void test_import_version_types(void **state)
+{
+    fx *f = *state;
+    static const aios_key_type types[] = {
+        AIOS_KEY_HMAC_SHA256, AIOS_KEY_BLAKE2B, AIOS_KEY_ED25519, AIOS_KEY_ECDSA_P256,
+        AIOS_KEY_ECDSA_P384, AIOS_KEY_X25519
+    };
+    aios_keyring *kr = new_raw(f);
+    aios_key_spec spec = AIOS_KEY_SPEC_INIT;
+    aios_buffer *ed_pem = NULL, *x_pem = NULL;
+    aios_key *tmp = NULL;
+
+    spec.exportable = 1;
+    /* PKCS#8 of another type, to offer every key the wrong one. */
+    tu_assert_ok(aios_keyring_add(kr, &tmp, "pem-ed", AIOS_KEY_ED25519, &spec));
+    tu_assert_ok(aios_key_export(tmp, &ed_pem));
+    aios_key_unref(tmp);
+    tu_assert_ok(aios_keyring_add(kr, &tmp, "pem-x", AIOS_KEY_X25519, &spec));
+    tu_assert_ok(aios_key_export(tmp, &x_pem));
+    aios_key_unref(tmp);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        aios_key *src = NULL, *nv = NULL, *old = NULL;
+        aios_buffer *secret = NULL, *p1 = NULL, *p2 = NULL;
+        uint8_t m1[32], m2[32];
+        char id[48];
+        int symmetric = types[i] == AIOS_KEY_HMAC_SHA256 || types[i] == AIOS_KEY_BLAKE2B;
+        const aios_buffer *wrong = types[i] == AIOS_KEY_ED25519 ? x_pem : ed_pem;
+
+        memset(m1, 0x5a, sizeof(m1));
+
+        /* The material: another key's export, as a host would bring it. */
+        snprintf(id, sizeof(id), "source-%s", aios_key_type_name(types[i]));
+        tu_assert_ok(aios_keyring_add(kr, &src, id, types[i], &spec));
+        tu_assert_ok(aios_key_export(src, &secret));
+        snprintf(id, sizeof(id), "k-%s", aios_key_type_name(types[i]));
+        tu_assert_ok(aios_keyring_add(kr, &old, id, types[i], NULL));
+        /* The wrong format for this type. */
+        tu_assert_status(aios_keyring_import_version(kr, NULL, id, aios_buffer_data(wrong),
+                                                     aios_buffer_len(wrong), 0),
+                         AIOS_E_FORMAT);
+        if (!symmetric)
+            tu_assert_status(aios_keyring_import_version(kr, NULL, id, m1, 32, 0), AIOS_E_FORMAT);
+        assert_int_equal(kt_primary(kr, id), 1);
+
+        tu_assert_ok(aios_keyring_import_version(kr, &nv, id, aios_buffer_data(secret),
+                                                 aios_buffer_len(secret), 0));
+        assert_int_equal(aios_key_version(nv), 2);
+        assert_int_equal(aios_key_get_type(nv), types[i]);
+        assert_int_equal(aios_key_get_state(old), AIOS_KEY_DECRYPT_ONLY);
+        if (symmetric) {
+            tu_assert_ok(aios_key_mac(src, m1, (const uint8_t *)"m", 1));
+            tu_assert_ok(aios_key_mac(nv, m2, (const uint8_t *)"m", 1));
+            assert_memory_equal(m1, m2, 32);
+        } else {
+            tu_assert_ok(aios_key_public_raw(src, &p1));
+            tu_assert_ok(aios_key_public_raw(nv, &p2));
+            assert_int_equal(aios_buffer_len(p1), aios_buffer_len(p2));
+            assert_memory_equal(aios_buffer_data(p1), aios_buffer_data(p2), aios_buffer_len(p1));
+            if (types[i] != AIOS_KEY_X25519) {
+                aios_buffer *sig = NULL;
+                tu_assert_ok(aios_key_sign(nv, &sig, (const uint8_t *)"m", 1));
+                tu_assert_ok(aios_key_verify(src, aios_buffer_data(sig), aios_buffer_len(sig),
+                                             (const uint8_t *)"m", 1));
+                aios_buffer_free(sig);
+            }
+            /* A private key whose version was destroyed cannot come back
+             * as a new version: its public key is still on record. */
+            tu_assert_ok(aios_keyring_rotate(kr, NULL, id));
+            tu_assert_ok(aios_keyring_destroy(kr, id, 2));
+            tu_assert_status(aios_keyring_import_version(kr, NULL, id, aios_buffer_data(secret),
+                                                         aios_buffer_len(secret),
+                                                         AIOS_KEYRING_IMPORT_PENDING),
+                             AIOS_E_KEY_EXISTS);
+            assert_non_null(strstr(aios_last_error_message(), "version 2 (destroyed)"));
+        }
+        aios_buffer_free(secret);
+        aios_buffer_free(p1);
+        aios_buffer_free(p2);
+        aios_key_unref(src);
+        aios_key_unref(nv);
+        aios_key_unref(old);
+    }
+    aios_buffer_free(ed_pem);
+    aios_buffer_free(x_pem);
+    aios_keyring_free(kr);
+}
+
 /* ------------------------------------------------------------- states */
 
 static void test_set_state(void **state)
@@ -1130,6 +1360,14 @@ static int ch_import(aios_keyring *kr)
 }
 static int ch_rotate(aios_keyring *kr) { return aios_keyring_rotate(kr, NULL, "k"); }
 static int ch_addv(aios_keyring *kr) { return aios_keyring_add_version(kr, NULL, "k"); }
+static int ch_import_version(aios_keyring *kr)
+{
+    return aios_keyring_import_version(kr, NULL, "k", kt_master, 32, 0);
+}
+static int ch_import_pending(aios_keyring *kr)
+{
+    return aios_keyring_import_version(kr, NULL, "k", kt_master, 32, AIOS_KEYRING_IMPORT_PENDING);
+}
 static int ch_promote(aios_keyring *kr) { return aios_keyring_promote(kr, "k", 2); }
 static int ch_disable(aios_keyring *kr) { return aios_keyring_set_state(kr, "k", 2, AIOS_KEY_DISABLED); }
 static int ch_destroy(aios_keyring *kr) { return aios_keyring_destroy(kr, "k", 2); }
@@ -1139,7 +1377,8 @@ static void test_write_failure_rolls_back(void **state)
 {
     fx *f = *state;
     static const change_fn changes[] = {
-        ch_add, ch_import, ch_rotate, ch_addv, ch_promote, ch_disable, ch_destroy, ch_min
+        ch_add, ch_import, ch_rotate, ch_addv, ch_import_version, ch_import_pending, ch_promote,
+        ch_disable, ch_destroy, ch_min
     };
     aios_keyring *kr = new_raw(f);
     aios_key *v2 = NULL;
@@ -1229,6 +1468,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_phase_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_version_types, setup, teardown),
         cmocka_unit_test_setup_teardown(test_set_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_min_decrypt_version, setup, teardown),

@@ -9,6 +9,9 @@
 
 /* The counting allocator is tests/util's (tu_alloc_*). */
 
+/* Material for aios_keyring_import_version (kt_master is the other). */
+static const uint8_t imported[32] = { 0x69, 0x6d, 0x70, 0x6f, 0x72, 0x74, 0x65, 0x64 };
+
 static void check(int rc, const char *what)
 {
     if (rc != AIOS_OK && rc != AIOS_E_NOMEM)
@@ -37,6 +40,12 @@ static int pass(const char *path, const uint8_t *orig, size_t len, long n)
         aios_key_unref(k);
         k = NULL;
         check(aios_keyring_add_version(kr, NULL, "k"), "add_version");
+        check(aios_keyring_import_version(kr, &k, "k", kt_master, sizeof(kt_master), 0),
+              "import_version");
+        aios_key_unref(k);
+        k = NULL;
+        check(aios_keyring_import_version(kr, NULL, "k", imported, sizeof(imported),
+                                          AIOS_KEYRING_IMPORT_PENDING), "import_version pending");
         check(aios_keyring_set_state(kr, "k", 1, AIOS_KEY_DISABLED), "set_state");
         check(aios_keyring_destroy(kr, "k", 1), "destroy");
         check(aios_keyring_set_min_decrypt_version(kr, "k", 1), "set_min");

@@ -1,9 +1,9 @@
 /*
  * Concurrency: four threads take handles and wrap and unwrap while another
- * rotates, disables, re-enables and destroys older versions.  Every result
- * must be one the states allow, every successful unwrap must give back the
- * data key, and a destroyed version must stay destroyed.  CI runs this
- * under ThreadSanitizer too.
+ * rotates (with generated or imported material), disables, re-enables and
+ * destroys older versions.  Every result must be one the states allow,
+ * every successful unwrap must give back the data key, and a destroyed
+ * version must stay destroyed.  CI runs this under ThreadSanitizer too.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -177,15 +177,24 @@ static void test_concurrent_use_and_lifecycle(void **state)
     for (int i = 0; i < WORKERS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, worker, &s), 0);
 
-    /* The changes: rotate; disable the previous primary and enable it
-     * again; destroy what is three versions old.  At least `rounds`
-     * rounds, and on a fast disk more, until the workers have done a
-     * good deal of work meanwhile (or ten seconds have passed). */
+    /* The changes: rotate (every third round with imported material);
+     * disable the previous primary and enable it again; destroy what is
+     * three versions old.  At least `rounds` rounds, and on a fast disk
+     * more, until the workers have done a good deal of work meanwhile (or
+     * ten seconds have passed). */
     t0 = time(NULL);
     for (int r = 0; r < rounds || (atomic_load(&s.ok_wrap) < min_wraps && time(NULL) - t0 < 10);
          r++) {
         aios_key *k = NULL;
-        tu_assert_ok(aios_keyring_rotate(s.kr, &k, "k"));
+        if (r % 3 == 2) {
+            /* Bring-your-own-key rotation: known bytes, distinct each round. */
+            uint8_t m[32];
+            memset(m, 0xa5, sizeof(m));
+            memcpy(m, &r, sizeof(r));
+            tu_assert_ok(aios_keyring_import_version(s.kr, &k, "k", m, sizeof(m), 0));
+        } else {
+            tu_assert_ok(aios_keyring_rotate(s.kr, &k, "k"));
+        }
         primary = aios_key_version(k);
         aios_key_unref(k);
         tu_assert_ok(aios_keyring_set_state(s.kr, "k", primary - 1, AIOS_KEY_DISABLED));

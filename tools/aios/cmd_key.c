@@ -22,6 +22,9 @@ static const char usage[] =
     "                                         blake2b) or a PKCS#8/SEC1 PEM private key\n"
     "  rotate <keyring> <id>                  new primary version; the old one decrypt-only\n"
     "  add-version <keyring> <id>             two-phase rotation: add a pending version\n"
+    "  import-version <keyring> <id> --file F [--pending]\n"
+    "                                         rotate to your own material (format as for\n"
+    "                                         import); --pending: add it pending instead\n"
     "  promote <keyring> <id> <version>       make a version primary\n"
     "  disable <keyring> <id> <version>       a disabled version does nothing\n"
     "  enable <keyring> <id> <version>        back to decrypt-only (or active)\n"
@@ -61,6 +64,7 @@ typedef struct key_args {
     uint32_t lock_timeout_ms;
     const char *type;
     int exportable;
+    int pending;
     aios_key_attribute_pair attrs[64];
     char *attr_copies[64];
     size_t nattrs;
@@ -69,20 +73,6 @@ typedef struct key_args {
     uint32_t version;
     const char *file;
 } key_args;
-
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 static int key_type_from(const char *name, aios_key_type *out)
 {
@@ -105,7 +95,7 @@ static int keyring_open(cli_ctx *ctx, const key_args *a, const char *path, int c
     int rc;
 
     if (a->master_key_file) {
-        rc = cli_read_secret_file(a->master_key_file, &secret, "master key");
+        rc = cli_read_key_file(a->master_key_file, &secret, "master key");
         o.unlock = AIOS_KEYRING_UNLOCK_RAW_KEY;
     } else if (a->passphrase_file) {
         rc = cli_read_secret_file(a->passphrase_file, &secret, "passphrase");
@@ -217,7 +207,7 @@ static int list_keys(cli_ctx *ctx, aios_keyring *kr)
 static int run(cli_ctx *ctx, int argc, char **argv)
 {
     enum { O_PFILE = 256, O_PFD, O_MKEY, O_OPS, O_MEM, O_LOCK, O_TYPE, O_EXPORTABLE, O_ATTR,
-           O_MAXUSES, O_NOTAFTER, O_VERSION, O_FILE, O_JSON, O_QUIET, O_HELP };
+           O_MAXUSES, O_NOTAFTER, O_VERSION, O_FILE, O_PENDING, O_JSON, O_QUIET, O_HELP };
     static const struct option longopts[] = {
         { "passphrase-file", required_argument, NULL, O_PFILE },
         { "passphrase-fd", required_argument, NULL, O_PFD },
@@ -232,6 +222,7 @@ static int run(cli_ctx *ctx, int argc, char **argv)
         { "not-after", required_argument, NULL, O_NOTAFTER },
         { "version", required_argument, NULL, O_VERSION },
         { "file", required_argument, NULL, O_FILE },
+        { "pending", no_argument, NULL, O_PENDING },
         { "json", no_argument, NULL, O_JSON },
         { "quiet", no_argument, NULL, O_QUIET },
         { "help", no_argument, NULL, O_HELP },
@@ -256,22 +247,22 @@ static int run(cli_ctx *ctx, int argc, char **argv)
         switch (c) {
         case O_PFILE: a.passphrase_file = optarg; break;
         case O_PFD:
-            if (parse_u64(optarg, &u) || u > 1024)
+            if (cli_parse_u64(optarg, &u) || u > 1024)
                 bad = "--passphrase-fd needs a descriptor number";
             else
                 a.passphrase_fd = (int)u;
             break;
         case O_MKEY: a.master_key_file = optarg; break;
         case O_OPS:
-            if (parse_u64(optarg, &a.argon2_ops))
+            if (cli_parse_u64(optarg, &a.argon2_ops))
                 bad = "--argon2-ops needs a number";
             break;
         case O_MEM:
-            if (parse_u64(optarg, &a.argon2_mem))
+            if (cli_parse_u64(optarg, &a.argon2_mem))
                 bad = "--argon2-mem needs a number of bytes";
             break;
         case O_LOCK:
-            if (parse_u64(optarg, &u) || u > 86400000)
+            if (cli_parse_u64(optarg, &u) || u > 86400000)
                 bad = "--lock-timeout needs milliseconds";
             else
                 a.lock_timeout_ms = (uint32_t)u;
@@ -293,22 +284,23 @@ static int run(cli_ctx *ctx, int argc, char **argv)
             break;
         }
         case O_MAXUSES:
-            if (parse_u64(optarg, &a.max_uses))
+            if (cli_parse_u64(optarg, &a.max_uses))
                 bad = "--max-uses needs a number";
             break;
         case O_NOTAFTER:
-            if (parse_u64(optarg, &u) || u > INT64_MAX)
+            if (cli_parse_u64(optarg, &u) || u > INT64_MAX)
                 bad = "--not-after needs unix seconds";
             else
                 a.not_after = (int64_t)u;
             break;
         case O_VERSION:
-            if (parse_u64(optarg, &u) || u == 0 || u > UINT32_MAX)
+            if (cli_parse_u64(optarg, &u) || u == 0 || u > UINT32_MAX)
                 bad = "--version needs a version number";
             else
                 a.version = (uint32_t)u;
             break;
         case O_FILE: a.file = optarg; break;
+        case O_PENDING: a.pending = 1; break;
         case O_JSON: ctx->json = 1; break;
         case O_QUIET: ctx->quiet = 1; break;
         case O_HELP:
@@ -343,7 +335,7 @@ static int run(cli_ctx *ctx, int argc, char **argv)
     if (nops >= 3)
         id = ops[2];
     if (nops == 4) {
-        if (parse_u64(ops[3], &u) || u == 0 || u > UINT32_MAX) {
+        if (cli_parse_u64(ops[3], &u) || u == 0 || u > UINT32_MAX) {
             rc = cli_usage_error(ctx, "key", "'%s' is not a version number", ops[3]);
             goto done_exit;
         }
@@ -363,7 +355,8 @@ static int run(cli_ctx *ctx, int argc, char **argv)
     else if (needs_version && a.version == 0)
         rc = cli_usage_error(ctx, "key", "%s needs a version", action);
     else if (strcmp(action, "create") && strcmp(action, "add") && strcmp(action, "import") &&
-             strcmp(action, "rotate") && strcmp(action, "add-version") && !needs_version &&
+             strcmp(action, "rotate") && strcmp(action, "add-version") &&
+             strcmp(action, "import-version") && !needs_version &&
              strcmp(action, "list") && strcmp(action, "show") && strcmp(action, "export-public"))
         rc = cli_usage_error(ctx, "key", "unknown action '%s'", action);
     if (rc >= 0)
@@ -402,7 +395,7 @@ static int run(cli_ctx *ctx, int argc, char **argv)
                 exit_code = cli_usage_error(ctx, "key", "import needs --file");
                 goto done;
             }
-            rc = cli_read_secret_file(a.file, &material, "key");
+            rc = cli_read_key_file(a.file, &material, "key");
             if (rc == AIOS_OK)
                 rc = aios_keyring_import(kr, &k, id, type, aios_buffer_data(material),
                                          aios_buffer_len(material), &spec);
@@ -412,6 +405,19 @@ static int run(cli_ctx *ctx, int argc, char **argv)
     } else if (!strcmp(action, "rotate") || !strcmp(action, "add-version")) {
         rc = !strcmp(action, "rotate") ? aios_keyring_rotate(kr, &k, id)
                                        : aios_keyring_add_version(kr, &k, id);
+        exit_code = rc == AIOS_OK ? report_key(ctx, cmdname, k) : cli_fail(ctx, cmdname, rc);
+    } else if (!strcmp(action, "import-version")) {
+        aios_buffer *material = NULL;
+        if (!a.file) {
+            exit_code = cli_usage_error(ctx, "key", "import-version needs --file");
+            goto done;
+        }
+        rc = cli_read_key_file(a.file, &material, "key");
+        if (rc == AIOS_OK)
+            rc = aios_keyring_import_version(kr, &k, id, aios_buffer_data(material),
+                                             aios_buffer_len(material),
+                                             a.pending ? AIOS_KEYRING_IMPORT_PENDING : 0);
+        aios_buffer_free(material);
         exit_code = rc == AIOS_OK ? report_key(ctx, cmdname, k) : cli_fail(ctx, cmdname, rc);
     } else if (needs_version) {
         if (!strcmp(action, "promote"))

@@ -42,19 +42,6 @@ const char *env_lib_msg(int status)
 
 /* ------------------------------------------------------------ parsing */
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-    if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || end == s || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* A byte count with an optional K/M suffix (KiB and MiB: 1024-based). */
 static int parse_size(const char *s, uint64_t *out)
@@ -72,7 +59,7 @@ static int parse_size(const char *s, uint64_t *out)
         mult = (buf[n - 1] == 'k' || buf[n - 1] == 'K') ? 1024u : 1024u * 1024u;
         buf[n - 1] = '\0';
     }
-    if (parse_u64(buf, &v) || v > UINT64_MAX / mult)
+    if (cli_parse_u64(buf, &v) || v > UINT64_MAX / mult)
         return -1;
     *out = v * mult;
     return 0;
@@ -84,7 +71,7 @@ int env_parse_key_ref(const char *ref, char *id, size_t id_cap, uint32_t *versio
     size_t idlen = strlen(ref);
     uint64_t v = 0;
     *version = 0;
-    if (at && at[1] && parse_u64(at + 1, &v) == 0) {
+    if (at && at[1] && cli_parse_u64(at + 1, &v) == 0) {
         if (v == 0 || v > UINT32_MAX)
             return -1;
         idlen = (size_t)(at - ref);
@@ -213,7 +200,7 @@ int env_parse(cli_ctx *ctx, const cli_command *cmd, unsigned sets, int argc, cha
         case O_KEYRING: a->keyring = optarg; break;
         case O_PFILE: a->passphrase_file = optarg; break;
         case O_PFD:
-            if (parse_u64(optarg, &u) || u > 1024)
+            if (cli_parse_u64(optarg, &u) || u > 1024)
                 bad = "--passphrase-fd needs a descriptor number";
             else
                 a->passphrase_fd = (int)u;
@@ -248,7 +235,7 @@ int env_parse(cli_ctx *ctx, const cli_command *cmd, unsigned sets, int argc, cha
                 a->chunk_size = (uint32_t)u;
             break;
         case O_THREADS:
-            if (parse_u64(optarg, &u) || u == 0 || u > 64)
+            if (cli_parse_u64(optarg, &u) || u == 0 || u > 64)
                 bad = "--threads needs a number from 1 to 64";
             else
                 a->threads = (uint32_t)u;
@@ -327,7 +314,7 @@ int env_keyring_open(cli_ctx *ctx, const char *verb, const env_args *a, aios_key
 
     *kr = NULL;
     if (a->master_key_file) {
-        rc = cli_read_secret_file(a->master_key_file, &secret, "master key");
+        rc = cli_read_key_file(a->master_key_file, &secret, "master key");
         o.unlock = AIOS_KEYRING_UNLOCK_RAW_KEY;
     } else if (a->passphrase_file) {
         rc = cli_read_secret_file(a->passphrase_file, &secret, "passphrase");

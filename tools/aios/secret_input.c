@@ -14,9 +14,11 @@
 
 #define SECRET_MAX 4096
 
-/* Read at most SECRET_MAX bytes from fd into a secure buffer; one trailing
- * "\n" or "\r\n" is dropped (files written by editors end with one). */
-static int read_fd(int fd, aios_buffer **out, const char *what)
+/* Read at most SECRET_MAX bytes from fd into a secure buffer.  Text
+ * (passphrases, PINs): one trailing "\n" or "\r\n" is dropped (files
+ * written by editors end with one).  Binary (raw keys): every byte is
+ * kept, since a random key ends in 0x0a once in 256. */
+static int read_fd(int fd, aios_buffer **out, const char *what, int text)
 {
     uint8_t tmp[SECRET_MAX + 1];
     size_t n = 0;
@@ -41,16 +43,17 @@ static int read_fd(int fd, aios_buffer **out, const char *what)
             return AIOS_E_LIMIT;
         }
     }
-    if (n > 0 && tmp[n - 1] == '\n')
+    if (text && n > 0 && tmp[n - 1] == '\n') {
         n--;
-    if (n > 0 && tmp[n - 1] == '\r')
-        n--;
+        if (n > 0 && tmp[n - 1] == '\r')
+            n--;
+    }
     rc = aios_buffer_from_bytes(out, tmp, n, AIOS_BUFFER_SECURE);
     aios_wipe(tmp, sizeof(tmp));
     return rc;
 }
 
-int cli_read_secret_file(const char *path, aios_buffer **out, const char *what)
+static int read_file(const char *path, aios_buffer **out, const char *what, int text)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     int rc;
@@ -59,14 +62,24 @@ int cli_read_secret_file(const char *path, aios_buffer **out, const char *what)
         *out = NULL;
         return AIOS_E_IO;
     }
-    rc = read_fd(fd, out, what);
+    rc = read_fd(fd, out, what, text);
     close(fd);
     return rc;
 }
 
+int cli_read_secret_file(const char *path, aios_buffer **out, const char *what)
+{
+    return read_file(path, out, what, 1);
+}
+
+int cli_read_key_file(const char *path, aios_buffer **out, const char *what)
+{
+    return read_file(path, out, what, 0);
+}
+
 int cli_read_secret_fd(int fd, aios_buffer **out, const char *what)
 {
-    return read_fd(fd, out, what);
+    return read_fd(fd, out, what, 1);
 }
 
 int cli_read_secret_tty(const char *prompt, aios_buffer **out)

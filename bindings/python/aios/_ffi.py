@@ -1199,6 +1199,12 @@ FUNCTIONS: Tuple[Fn, ...] = (
     Fn("aios_keyring_rotate", c_int, (aios_keyring_p, POINTER(aios_key_p), c_char_p), check_status),
     Fn("aios_keyring_add_version", c_int, (aios_keyring_p, POINTER(aios_key_p), c_char_p), check_status),
     Fn("aios_keyring_promote", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),
+    Fn(
+        "aios_keyring_import_version",
+        c_int,
+        (aios_keyring_p, POINTER(aios_key_p), c_char_p, ConstBytes, c_size_t, c_uint32),
+        check_status,
+    ),
     Fn("aios_keyring_set_state", c_int, (aios_keyring_p, c_char_p, c_uint32, c_int), check_status),
     Fn("aios_keyring_destroy", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),
     Fn("aios_keyring_set_min_decrypt_version", c_int, (aios_keyring_p, c_char_p, c_uint32), check_status),

@@ -126,6 +126,7 @@ KEY_WRAPPED_MAX = 1024
 KEY_MAC_LEN = 32
 
 _KEYRING_READ_ONLY = 0x1  # AIOS_KEYRING_READ_ONLY
+_KEYRING_IMPORT_PENDING = 0x1  # AIOS_KEYRING_IMPORT_PENDING
 _OPTIONS_VERSION = 1  # every *_OPTIONS_VERSION and AIOS_KEY_SPEC_VERSION this binding fills
 _U32_MAX = (1 << 32) - 1
 _U64_MAX = (1 << 64) - 1
@@ -1270,6 +1271,32 @@ class Keyring(_Handle):
         until :meth:`promote`).  Returns it."""
         out = _ffi.aios_key_p()
         lib.aios_keyring_add_version(self._handle(), ctypes.byref(out), _text_arg(key_id, "key_id"))
+        return Key._adopt(out)
+
+    def import_version(self, key_id: str, material: Union[BytesLike, str], pending: bool = False) -> Key:
+        """Rotate ``key_id`` to material of your own (bring your own key):
+        import it as the key's next version and return that version.
+
+        The material is what :meth:`import_key` takes for the key's type:
+        the raw 32 bytes of a symmetric key, or a PKCS#8 PEM private key of
+        the same algorithm (a str is accepted for PEM).  By default the new
+        version becomes primary at once and the previous primary
+        decrypt-only, as with :meth:`rotate`; with ``pending=True`` it is
+        added PENDING, as with :meth:`add_version`, for :meth:`promote`
+        later.  :class:`InvalidInputError` (``E_FORMAT``) for material of
+        the wrong form, :class:`KeyNotFoundError` for an unknown id,
+        :class:`KeyExistsError` for material a version of the key already
+        holds.  Pass raw secrets as a bytearray or a secure
+        :class:`aios.Buffer` and wipe them afterwards.
+        """
+        if isinstance(material, str):
+            material = material.encode("ascii")
+        pm, nm = _ffi.bytes_in(material)
+        out = _ffi.aios_key_p()
+        lib.aios_keyring_import_version(
+            self._handle(), ctypes.byref(out), _text_arg(key_id, "key_id"), pm, nm,
+            _KEYRING_IMPORT_PENDING if pending else 0,
+        )
         return Key._adopt(out)
 
     def promote(self, key_id: str, version: int) -> None:

@@ -71,6 +71,10 @@ def test_enums_mirror_header() -> None:
     assert defines["AIOS_KEY_WRAPPED_MAX"] == aios.KEY_WRAPPED_MAX == 1024
     assert defines["AIOS_KEY_MAC_LEN"] == aios.KEY_MAC_LEN == 32
     assert _header_defines("AIOS_KEYRING_READ_ONLY")["AIOS_KEYRING_READ_ONLY"] == aios.key._KEYRING_READ_ONLY
+    assert (
+        _header_defines("AIOS_KEYRING_IMPORT_PENDING")["AIOS_KEYRING_IMPORT_PENDING"]
+        == aios.key._KEYRING_IMPORT_PENDING
+    )
     for name in ("KEYRING", "KEY_SPEC", "PKCS11", "PROVIDER", "DKCACHE"):
         versions = _header_defines(f"AIOS_{name}_")
         key = f"AIOS_{name}_OPTIONS_VERSION" if name != "KEY_SPEC" else "AIOS_KEY_SPEC_VERSION"
@@ -451,6 +455,74 @@ def test_two_phase_rotation(keyring: Keyring) -> None:
     assert pending.state is KeyState.ACTIVE
     assert keyring.get("kek").version == 2 and keyring.get("kek", 1).state is KeyState.DECRYPT_ONLY
     assert len(pending.wrap(b"x" * 32)) > 32
+
+
+def test_import_version(keyring: Keyring, tmp_path: Path, master_key: bytearray) -> None:
+    """Rotation to material of one's own, primary or pending; the same bytes
+    imported as a key elsewhere are the same key."""
+    m2 = bytearray(range(0x20, 0x40))
+    m3 = bytearray(range(0x40, 0x60))
+    other = Keyring.create(str(tmp_path / "other.aioskr"), master_key=master_key)
+    twin2 = other.import_key("twin2", KeyType.AES256, m2)
+    twin3 = other.import_key("twin3", KeyType.AES256, m3)
+    v1 = keyring.add("kek", KeyType.AES256)
+    w1 = v1.wrap(b"1" * 32, b"ad")
+
+    v2 = keyring.import_version("kek", m2)
+    assert (v2.id, v2.version, v2.type, v2.state) == ("kek", 2, KeyType.AES256, KeyState.ACTIVE)
+    assert keyring.get("kek").version == 2 and v1.state is KeyState.DECRYPT_ONLY
+    assert bytes(v1.unwrap(w1, b"ad")) == b"1" * 32
+    assert bytes(twin2.unwrap(v2.wrap(b"2" * 32, b"ad"), b"ad")) == b"2" * 32
+    assert bytes(v2.unwrap(twin2.wrap(b"2" * 32, b"ad"), b"ad")) == b"2" * 32
+
+    v3 = keyring.import_version("kek", bytes(m3), pending=True)
+    assert (v3.version, v3.state) == (3, KeyState.PENDING)
+    assert keyring.get("kek").version == 2
+    with pytest.raises(aios.KeyDecryptOnlyError):
+        v3.wrap(b"x" * 32)
+    assert bytes(v3.unwrap(twin3.wrap(b"3" * 32))) == b"3" * 32
+    keyring.promote("kek", 3)
+    assert v3.state is KeyState.ACTIVE and v2.state is KeyState.DECRYPT_ONLY
+
+    # Mistakes: each its status; nothing changes.
+    before = keyring.list()
+    with pytest.raises(aios.KeyExistsError) as info:
+        keyring.import_version("kek", m2)           # version 2's bytes
+    assert info.value.status == Status.E_KEY_EXISTS and "version 2" in str(info.value)
+    with pytest.raises(aios.InvalidInputError) as info2:
+        keyring.import_version("kek", b"\x01" * 31)
+    assert info2.value.status == Status.E_FORMAT
+    with pytest.raises(aios.InvalidInputError):
+        keyring.import_version("kek", "-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(aios.KeyNotFoundError):
+        keyring.import_version("missing", m2)
+    with pytest.raises(aios.InvalidInputError):
+        keyring.import_version("", m2)
+    assert keyring.list() == before
+
+    # A private key: PKCS#8 PEM (str or bytes) of the key's own algorithm.
+    src = keyring.add("src", KeyType.ED25519, exportable=True)
+    with src.export() as pem:
+        text = bytes(pem).rstrip(b"\0").decode()
+    signer = keyring.add("signer", KeyType.ED25519)
+    with pytest.raises(aios.InvalidInputError):
+        keyring.import_version("signer", m2)
+    with pytest.raises(aios.InvalidInputError):
+        keyring.import_version("kek", text)
+    new = keyring.import_version("signer", text)
+    assert new.version == 2 and new.public_raw() == src.public_raw()
+    assert src.verify(new.sign(b"m"), b"m")
+    assert signer.state is KeyState.DECRYPT_ONLY
+
+    # On disk: closed and opened again.
+    path = keyring.path
+    keyring.close()
+    with Keyring.open(path, master_key=master_key) as again:
+        assert again.get("kek").version == 3
+        assert again.get("kek", 2).state is KeyState.DECRYPT_ONLY
+        assert bytes(again.get("kek", 2).unwrap(twin2.wrap(b"4" * 32))) == b"4" * 32
+        assert again.get("signer").public_raw() == src.public_raw()
+    other.close()
 
 
 def test_disable_enable(keyring: Keyring) -> None:
