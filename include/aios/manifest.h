@@ -92,8 +92,10 @@ typedef enum aios_manifest_time {
 #define AIOS_MANIFEST_F_SINGLE_FILE     0x20u  /* the model is one file */
 
 /* Progress: bytes hashed so far out of total (known after the walk), and
- * the path in progress.  A non-zero return stops the operation with
- * AIOS_E_CANCELLED soon after (at the next read block). */
+ * the path in progress; while the model is still being listed, done and
+ * total are 0 and path is the directory being read (every 256 entries).
+ * A non-zero return stops the operation with AIOS_E_CANCELLED soon after
+ * (at the next read block, or the next 256 entries listed). */
 typedef int (*aios_manifest_progress_cb)(uint64_t done, uint64_t total, const char *path,
                                          void *payload);
 

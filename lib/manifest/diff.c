@@ -217,6 +217,8 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
     wo.no_git_defaults = (o.hash.flags & AIOS_MANIFEST_NO_GIT_DEFAULTS) != 0;
     wo.ignore_paths = ignore;
     wo.ignore_paths_len = nig;
+    wo.progress = (aios__mf_progress_fn)o.hash.progress;
+    wo.progress_payload = o.hash.progress_payload;
     walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&w, model_path, &wo)) != AIOS_OK)
         goto out;

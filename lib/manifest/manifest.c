@@ -721,6 +721,8 @@ static int hash_model(model_hash *h, const char *model_path, const aios_manifest
     }
     wo.ignore_paths = h->ignore;
     wo.ignore_paths_len = h->nignore;
+    wo.progress = (aios__mf_progress_fn)o->hash.progress;
+    wo.progress_payload = o->hash.progress_payload;
     h->walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&h->walk, model_path, &wo)) != AIOS_OK)
         return rc;

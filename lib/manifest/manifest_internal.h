@@ -107,6 +107,11 @@ typedef struct aios__mf_walk {
     size_t            cap_;         /* internal: entries allocated */
 } aios__mf_walk;
 
+/* Progress: bytes hashed so far / total (after the walk); path is the
+ * entry in progress.  Non-zero stops the run with AIOS_E_CANCELLED. */
+typedef int (*aios__mf_progress_fn)(uint64_t done, uint64_t total, const char *path,
+                                    void *payload);
+
 typedef struct aios__mf_walk_options {
     aios__mf_profile   profile;
     int                allow_symlinks;    /* MANIFEST.md 5.5.4 */
@@ -116,6 +121,9 @@ typedef struct aios__mf_walk_options {
     int                exclude_file;      /* 1: skip the file with this device and inode */
     uint64_t           exclude_dev, exclude_ino;   /* (the bundle being verified, 5.5.3) */
     size_t             max_entries;       /* 0 = AIOS__MF_RESOURCES_MAX; lower caps only */
+    aios__mf_progress_fn progress;        /* optional: called (0, 0, directory) every 256
+                                             entries; non-zero cancels (AIOS_E_CANCELLED) */
+    void              *progress_payload;
 } aios__mf_walk_options;
 
 /* Walk model_path (a directory, or a regular file: single-file model).  A
@@ -155,10 +163,6 @@ void aios__mf_hasher_init(aios__mf_hasher *h, aios__mf_hash_type t);
 void aios__mf_hasher_update(aios__mf_hasher *h, const uint8_t *p, size_t n);
 void aios__mf_hasher_final(aios__mf_hasher *h, uint8_t *out);
 
-/* Progress: bytes hashed so far / total (after the walk); path is the
- * entry in progress.  Non-zero stops the run with AIOS_E_CANCELLED. */
-typedef int (*aios__mf_progress_fn)(uint64_t done, uint64_t total, const char *path,
-                                    void *payload);
 
 typedef struct aios__mf_hash_options {
     aios__mf_method      method;

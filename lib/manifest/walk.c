@@ -238,6 +238,7 @@ typedef struct walker {
     ignore_ent *ignore;
     size_t nignore;
     size_t max_entries;
+    size_t seen;       /* directory entries looked at, for the progress callback */
     /* the relative path of what is being looked at */
     char path[AIOS__MF_PATH_MAX + AIOS__MF_COMPONENT_MAX + 2];
 } walker;
@@ -496,6 +497,15 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         name = de->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
+        /* A large tree takes a while to list: report and allow a cancel
+         * every 256 entries (done = total = 0: the size is not known yet). */
+        if (k->o->progress && (++k->seen & 255) == 0) {
+            k->path[plen] = '\0';
+            if (k->o->progress(0, 0, plen ? k->path : ".", k->o->progress_payload) != 0) {
+                rc = aios__fail(AIOS_E_CANCELLED, "model walk cancelled by the progress callback");
+                break;
+            }
+        }
         nlen = strlen(name);
         len = plen ? plen + 1 + nlen : nlen;
         if (nlen > AIOS__MF_COMPONENT_MAX || len > AIOS__MF_PATH_MAX) {

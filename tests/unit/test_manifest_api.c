@@ -652,6 +652,36 @@ static void test_bundle_inside(void **state)
     aios_buffer_free(b);
 }
 
+static int cancel_while_listing(uint64_t done, uint64_t total, const char *path, void *payload)
+{
+    (void)done;
+    (void)path;
+    if (total == 0)
+        ++*(int *)payload;
+    return total == 0;
+}
+
+/* Listing a large tree reports progress (0 of 0) and can be cancelled
+ * before any byte is hashed. */
+static void test_cancel_while_listing(void **state)
+{
+    fixture *f = *state;
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_buffer *b = NULL;
+    char *dir = mt_tmpdir(), name[64];
+    int calls = 0;
+    for (int i = 0; i < 600; i++) {
+        snprintf(name, sizeof(name), "d/f%03d", i);
+        mt_write_str(dir, name, "x");
+    }
+    so.hash.progress = cancel_while_listing;
+    so.hash.progress_payload = &calls;
+    tu_assert_status(aios_manifest_sign(&b, NULL, dir, f->p256, &so), AIOS_E_CANCELLED);
+    assert_int_equal(calls, 1);
+    assert_null(b);
+    free(dir);
+}
+
 static void test_bad_input(void **state)
 {
     fixture *f = *state;
@@ -718,6 +748,7 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_single_file),
         cmocka_unit_test(test_bundle_inside),
+        cmocka_unit_test(test_cancel_while_listing),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -761,7 +761,17 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
         return 0;
     pthread_mutex_lock(&p->lock);
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (p->drawn && since(&p->last, &now) < 0.1 && done < total) {
+    /* total == 0: the model is still being listed (path: the directory) */
+    if (p->drawn && since(&p->last, &now) < 0.1 && (done < total || total == 0)) {
+        pthread_mutex_unlock(&p->lock);
+        return 0;
+    }
+    if (total == 0 && done == 0) {
+        p->last = now;
+        snprintf(line, sizeof(line), "listing %s", path ? path : "");
+        fprintf(stderr, "\r\033[K%.*s", 200, line);
+        fflush(stderr);
+        p->drawn = 1;
         pthread_mutex_unlock(&p->lock);
         return 0;
     }
