@@ -263,6 +263,173 @@ func (s *Session) OpenRecord(record, ad []byte) ([]byte, error) {
 	return out[:got], nil
 }
 
+// BatchError is the error of SealBatch or OpenBatch when one record is at
+// fault: Index is that record's index in the batch and Err the library's
+// *Error (errors.Is and errors.As reach it: errors.Is(err, ErrAuth)).
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the library's error.
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// packBatch lays items back to back and lists their lengths; nil items
+// give nil, nil (no associated data).
+func packBatch(items [][]byte) ([]byte, []C.size_t) {
+	if items == nil {
+		return nil, nil
+	}
+	lens := make([]C.size_t, len(items))
+	total := 0
+	for i, b := range items {
+		lens[i] = C.size_t(len(b))
+		total += len(b)
+	}
+	joined := make([]byte, 0, total)
+	for _, b := range items {
+		joined = append(joined, b...)
+	}
+	return joined, lens
+}
+
+// batchArgs returns the C arguments for packed bytes and their lengths.
+func batchArgs(joined []byte, lens []C.size_t) (*C.uint8_t, *C.size_t) {
+	if lens == nil {
+		return nil, nil
+	}
+	jp, _ := bytesArg(joined)
+	return jp, &lens[0]
+}
+
+func batchCheckAds(what string, n int, ads [][]byte) error {
+	if ads != nil && len(ads) != n {
+		return newError(StatusInvalidArgument, what+": "+strconv.Itoa(len(ads))+
+			" associated data for "+strconv.Itoa(n)+" records")
+	}
+	return nil
+}
+
+// SealBatch seals many records in one cgo call
+// (aios_envelope_session_seal_batch): record i is exactly what Seal makes
+// of plaintexts[i] with ads[i] (ads nil: no associated data for any
+// record; else one entry per record). The records returned share one
+// backing array (each slice's capacity ends with it). The batch counts
+// against MaxRecords at once: StatusLimit, nothing sealed, if fewer than
+// len(plaintexts) are left. A record (or its ad) over the limit fails with
+// a *BatchError naming it.
+func (s *Session) SealBatch(plaintexts, ads [][]byte) ([][]byte, error) {
+	if s == nil {
+		return nil, nilError("Session")
+	}
+	if err := batchCheckAds("aios.Session.SealBatch", len(plaintexts), ads); err != nil {
+		return nil, err
+	}
+	p, err := s.h.read("Session")
+	if err != nil {
+		return nil, err
+	}
+	defer s.h.runlock()
+	n := len(plaintexts)
+	if n == 0 {
+		return [][]byte{}, nil
+	}
+	joined, lens := packBatch(plaintexts)
+	adj, adl := packBatch(ads)
+	out := make([]byte, len(joined)+n*EnvelopeRecordOverhead)
+	op, ocap := outArg(out)
+	pp, lp := batchArgs(joined, lens)
+	ap, alp := batchArgs(adj, adl)
+	var got C.size_t
+	e := getCErr()
+	defer putCErr(e)
+	rc := C.aiosgo_envelope_session_seal_batch(p, op, ocap, &got, pp, lp, C.size_t(n), ap, alp, e)
+	clear(joined) // the packed copy of the plaintexts
+	runtime.KeepAlive(joined)
+	runtime.KeepAlive(lens)
+	runtime.KeepAlive(adj)
+	runtime.KeepAlive(adl)
+	runtime.KeepAlive(s)
+	if err := errorFrom(rc, e); err != nil {
+		for i, pt := range plaintexts {
+			if len(pt) > EnvelopeRecordMax || (ads != nil && len(ads[i]) > EnvelopeRecordADMax) {
+				return nil, &BatchError{Index: i, Err: err}
+			}
+		}
+		return nil, err
+	}
+	recs := make([][]byte, n)
+	off := 0
+	for i, pt := range plaintexts {
+		end := off + len(pt) + EnvelopeRecordOverhead
+		recs[i] = out[off:end:end]
+		off = end
+	}
+	return recs, nil
+}
+
+// OpenBatch opens many records of this session in one cgo call
+// (aios_envelope_session_open_batch), with ads as for SealBatch. All or
+// nothing: if any record fails (StatusAuth, StatusEnvelopeUnknownSession,
+// StatusFormat, ...) no plaintext is returned and the error is a
+// *BatchError with that record's index. The plaintexts returned share one
+// backing array.
+func (s *Session) OpenBatch(records, ads [][]byte) ([][]byte, error) {
+	if s == nil {
+		return nil, nilError("Session")
+	}
+	if err := batchCheckAds("aios.Session.OpenBatch", len(records), ads); err != nil {
+		return nil, err
+	}
+	p, err := s.h.read("Session")
+	if err != nil {
+		return nil, err
+	}
+	defer s.h.runlock()
+	n := len(records)
+	if n == 0 {
+		return [][]byte{}, nil
+	}
+	joined, lens := packBatch(records)
+	adj, adl := packBatch(ads)
+	size := 0
+	for _, r := range records {
+		if len(r) > EnvelopeRecordOverhead {
+			size += len(r) - EnvelopeRecordOverhead
+		}
+	}
+	out := make([]byte, size)
+	op, ocap := outArg(out)
+	rp, lp := batchArgs(joined, lens)
+	ap, alp := batchArgs(adj, adl)
+	var got, failed C.size_t
+	e := getCErr()
+	defer putCErr(e)
+	rc := C.aiosgo_envelope_session_open_batch(p, op, ocap, &got, rp, lp, C.size_t(n), ap, alp,
+		&failed, e)
+	runtime.KeepAlive(joined)
+	runtime.KeepAlive(lens)
+	runtime.KeepAlive(adj)
+	runtime.KeepAlive(adl)
+	runtime.KeepAlive(s)
+	if err := errorFrom(rc, e); err != nil {
+		if uint64(failed) < uint64(n) {
+			return nil, &BatchError{Index: int(failed), Err: err}
+		}
+		return nil, err
+	}
+	pts := make([][]byte, n)
+	off := 0
+	for i, r := range records {
+		end := off + len(r) - EnvelopeRecordOverhead
+		pts[i] = out[off:end:end]
+		off = end
+	}
+	return pts, nil
+}
+
 // RecordSessionID returns the id of the session a record (R or D) names
 // (aios_envelope_record_session_id), to find the session in a table.
 // StatusFormat for bytes that are not a record.

@@ -1011,6 +1011,31 @@ int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t 
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_envelope_session_seal_batch(aios_envelope_session *s, uint8_t *out, size_t out_cap,
+                                       size_t *out_len, const uint8_t *plaintexts,
+                                       const size_t *plaintext_lens, size_t n,
+                                       const uint8_t *ads, const size_t *ad_lens, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_seal_batch(s, out, out_cap, out_len, plaintexts, plaintext_lens, n,
+                                          ads, ad_lens);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_open_batch(const aios_envelope_session *s, uint8_t *out,
+                                       size_t out_cap, size_t *out_len, const uint8_t *records,
+                                       const size_t *record_lens, size_t n, const uint8_t *ads,
+                                       const size_t *ad_lens, size_t *failed_index_out,
+                                       aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_open_batch(s, out, out_cap, out_len, records, record_lens, n, ads,
+                                          ad_lens, failed_index_out);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_envelope_record_session_id(uint8_t *id_out, const uint8_t *record, size_t record_len,
                                       aiosgo_err *err)
 {

@@ -288,6 +288,16 @@ int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t 
                                         size_t out_cap, size_t *out_len,
                                         const uint8_t *record, size_t record_len,
                                         const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+/* Batches: the C calls unchanged (Go packs and unpacks the records). */
+int aiosgo_envelope_session_seal_batch(aios_envelope_session *s, uint8_t *out, size_t out_cap,
+                                       size_t *out_len, const uint8_t *plaintexts,
+                                       const size_t *plaintext_lens, size_t n,
+                                       const uint8_t *ads, const size_t *ad_lens, aiosgo_err *err);
+int aiosgo_envelope_session_open_batch(const aios_envelope_session *s, uint8_t *out,
+                                       size_t out_cap, size_t *out_len, const uint8_t *records,
+                                       const size_t *record_lens, size_t n, const uint8_t *ads,
+                                       const size_t *ad_lens, size_t *failed_index_out,
+                                       aiosgo_err *err);
 int aiosgo_envelope_record_session_id(uint8_t *id_out, const uint8_t *record, size_t record_len,
                                       aiosgo_err *err);
 

@@ -371,6 +371,44 @@ AIOS_NODISCARD AIOS_API int aios_envelope_session_open_record(const aios_envelop
                                                               uint8_t *out, size_t out_cap, size_t *out_len,
                                                               const uint8_t *record, size_t record_len,
                                                               const uint8_t *ad, size_t ad_len);
+/* Seal n records in one call (for bindings, where a call costs more than
+ * a small record).  Record i is plaintext_lens[i] bytes of plaintexts,
+ * laid back to back, with associated data ad_lens[i] bytes of ads, also
+ * back to back (ad_lens NULL: no associated data for any record).  out
+ * receives the records back to back, record i being exactly what
+ * aios_envelope_session_seal makes of it (plaintext_lens[i] +
+ * AIOS_ENVELOPE_RECORD_OVERHEAD bytes, opened by
+ * aios_envelope_session_open_record); *out_len is the total.  Limits as
+ * for one record (each checked before anything is sealed; the message
+ * names the record); sums that overflow a size_t are AIOS_E_LIMIT.
+ * AIOS_E_BUFFER_TOO_SMALL with *out_len = the size needed, nothing sealed
+ * and nothing counted.  The n records count against max_records at once:
+ * AIOS_E_LIMIT, nothing sealed, if fewer than n remain.  n = 0 is AIOS_OK
+ * with *out_len 0. */
+AIOS_API int aios_envelope_session_seal_batch(aios_envelope_session *s,
+                                              uint8_t *out, size_t out_cap, size_t *out_len,
+                                              const uint8_t *plaintexts, const size_t *plaintext_lens,
+                                              size_t n, const uint8_t *ads, const size_t *ad_lens);
+/* Open n records (record i is record_lens[i] bytes of records, back to
+ * back; associated data as for seal_batch) into out, the plaintexts back
+ * to back (record_lens[i] - AIOS_ENVELOPE_RECORD_OVERHEAD bytes each);
+ * *out_len is the total.  All or nothing: every record's structure and
+ * session is checked before anything is written (AIOS_E_BUFFER_TOO_SMALL
+ * with *out_len = the size needed after that), and if any record fails,
+ * the statuses of aios_envelope_session_open_record (AIOS_E_AUTH,
+ * AIOS_E_ENVELOPE_UNKNOWN_SESSION, AIOS_E_FORMAT, AIOS_E_LIMIT...) come
+ * back with the plaintext written so far wiped, *out_len 0, the message
+ * naming the record and *failed_index_out (may be NULL) = its index.
+ * *failed_index_out is (size_t)-1 when no single record is at fault
+ * (success, arguments, buffer size). */
+AIOS_NODISCARD AIOS_API int aios_envelope_session_open_batch(const aios_envelope_session *s,
+                                                             uint8_t *out, size_t out_cap,
+                                                             size_t *out_len,
+                                                             const uint8_t *records,
+                                                             const size_t *record_lens, size_t n,
+                                                             const uint8_t *ads,
+                                                             const size_t *ad_lens,
+                                                             size_t *failed_index_out);
 /* The id of the session a record (R or D) names, for finding it in a
  * table.  AIOS_E_FORMAT for bytes that are not a record. */
 AIOS_API int aios_envelope_record_session_id(uint8_t id_out[AIOS_ENVELOPE_SESSION_ID_LEN],

@@ -237,17 +237,17 @@ static void record_key(uint8_t kr[AIOS__ENV_KEY_LEN], const aios_envelope_sessio
     aios__hmac_sha256_key_mac(&s->keys->prk, kr, info, sizeof(info));
 }
 
-/* RAAD for the record head (prefix || C || r) into buf (RAAD_STACK bytes)
- * or a new allocation (*heap). */
+/* RAAD for the record head (prefix || C || r) into buf (buf_cap bytes)
+ * or, when it does not fit, a new allocation (*heap). */
 static int record_aad(uint8_t **raad, size_t *raad_len, uint8_t **heap, uint8_t *buf,
-                      const aios_envelope_session *s, const uint8_t *head,
+                      size_t buf_cap, const aios_envelope_session *s, const uint8_t *head,
                       const uint8_t *ad, size_t adlen)
 {
     size_t n = RAAD_FIXED + adlen;
     uint8_t *p = buf;
 
     *heap = NULL;
-    if (n > RAAD_STACK) {
+    if (n > buf_cap) {
         p = aios__malloc(n);
         if (p == NULL)
             return aios__nomem("a record's associated data");
@@ -266,26 +266,20 @@ static int record_aad(uint8_t **raad, size_t *raad_len, uint8_t **heap, uint8_t 
     return AIOS_OK;
 }
 
-int aios__env_session_seal_r(aios_envelope_session *s, uint8_t *out,
-                             const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen)
+/* Seal one R record into out, whose record id r (out + 42, 16 bytes) the
+ * caller has drawn; the record was counted already.  RAAD is built in buf
+ * (buf_cap bytes) when it fits. */
+static int seal_r_drawn(const aios_envelope_session *s, uint8_t *out, const uint8_t *pt,
+                        size_t len, const uint8_t *ad, size_t adlen, uint8_t *buf, size_t buf_cap)
 {
-    uint8_t buf[RAAD_STACK], kr[AIOS__ENV_KEY_LEN];
+    uint8_t kr[AIOS__ENV_KEY_LEN];
     uint8_t *raad = NULL, *heap = NULL;
     size_t raad_len = 0;
-    uint64_t n;
     int rc;
 
-    if (!s->writer)
-        return aios__fail(AIOS_E_STATE, "this session was opened from a header: readers do not "
-                          "seal records");
-    n = atomic_fetch_add_explicit(&s->sealed, 1, memory_order_relaxed);
-    if (n >= s->max_records)
-        return aios__fail(AIOS_E_LIMIT, "this session has sealed its %" PRIu64 " records: start "
-                          "a new session", s->max_records);
     put_prefix(out, AIOS__ENV_TYPE_R, s->hdr.suite);
     memcpy(out + AIOS__ENV_PREFIX_LEN, s->hdr.commitment, AIOS__ENV_KEY_LEN);
-    aios__random_bytes(out + AIOS__ENV_PREFIX_LEN + AIOS__ENV_KEY_LEN, AIOS__ENV_RECORD_ID_LEN);
-    if ((rc = record_aad(&raad, &raad_len, &heap, buf, s, out, ad, adlen)) != AIOS_OK)
+    if ((rc = record_aad(&raad, &raad_len, &heap, buf, buf_cap, s, out, ad, adlen)) != AIOS_OK)
         return rc;
     record_key(kr, s, out + AIOS__ENV_PREFIX_LEN + AIOS__ENV_KEY_LEN);
     rc = aios__aead_seal_once(s->alg, kr, out + AIOS__ENV_R_HEAD_LEN,
@@ -294,6 +288,28 @@ int aios__env_session_seal_r(aios_envelope_session *s, uint8_t *out,
     aios__wipe(kr, sizeof(kr));
     aios__free(heap);
     return rc;
+}
+
+static int seal_r_reader(void)
+{
+    return aios__fail(AIOS_E_STATE, "this session was opened from a header: readers do not "
+                      "seal records");
+}
+
+int aios__env_session_seal_r(aios_envelope_session *s, uint8_t *out,
+                             const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen)
+{
+    uint8_t buf[RAAD_STACK];
+    uint64_t n;
+
+    if (!s->writer)
+        return seal_r_reader();
+    n = atomic_fetch_add_explicit(&s->sealed, 1, memory_order_relaxed);
+    if (n >= s->max_records)
+        return aios__fail(AIOS_E_LIMIT, "this session has sealed its %" PRIu64 " records: start "
+                          "a new session", s->max_records);
+    aios__random_bytes(out + AIOS__ENV_PREFIX_LEN + AIOS__ENV_KEY_LEN, AIOS__ENV_RECORD_ID_LEN);
+    return seal_r_drawn(s, out, pt, len, ad, adlen, buf, sizeof(buf));
 }
 
 int aios__env_record_check(aios__env_prefix *p, const uint8_t *rec, size_t len, unsigned accept)
@@ -337,7 +353,7 @@ int aios__env_session_open_r(const aios_envelope_session *s, uint8_t *out,
     size_t raad_len = 0, n = len - AIOS__ENV_R_OVERHEAD;
     int rc;
 
-    if ((rc = record_aad(&raad, &raad_len, &heap, buf, s, rec, ad, adlen)) != AIOS_OK)
+    if ((rc = record_aad(&raad, &raad_len, &heap, buf, sizeof(buf), s, rec, ad, adlen)) != AIOS_OK)
         return rc;
     record_key(kr, s, rec + AIOS__ENV_PREFIX_LEN + AIOS__ENV_KEY_LEN);
     rc = aios__aead_open_once(s->alg, kr, out, rec + AIOS__ENV_R_HEAD_LEN, n,
@@ -411,6 +427,180 @@ int aios_envelope_session_open_record(const aios_envelope_session *s,
     if (rc == AIOS_OK)
         *out_len = n;
     return rc;
+}
+
+/* ------------------------------------------------------------ batches
+ *
+ * n records in one call, for bindings where a call costs more than a
+ * record (ctypes, cgo).  Each record is sealed and opened by the
+ * single-record code above; a batch adds only the bookkeeping: lengths
+ * checked and summed (overflow-checked) before anything is written, the
+ * records reserved against max_records at once, the record ids drawn
+ * BATCH_IDS at a time, one RAAD buffer for the whole batch.
+ */
+
+#define BATCH_IDS 64   /* record ids per CSPRNG call */
+
+/* Reserve n of a writer's max_records at once, or none (AIOS_E_LIMIT). */
+static int reserve_records(aios_envelope_session *s, size_t n)
+{
+    uint_fast64_t cur = atomic_load_explicit(&s->sealed, memory_order_relaxed);
+
+    do {
+        if (cur >= s->max_records || s->max_records - cur < (uint64_t)n)
+            return aios__fail(AIOS_E_LIMIT, "this session may seal %" PRIu64 " more records, "
+                              "not %zu: start a new session",
+                              cur >= s->max_records ? (uint64_t)0 : (uint64_t)(s->max_records - cur),
+                              n);
+    } while (!atomic_compare_exchange_weak_explicit(&s->sealed, &cur, cur + n,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    return AIOS_OK;
+}
+
+int aios_envelope_session_seal_batch(aios_envelope_session *s,
+                                     uint8_t *out, size_t out_cap, size_t *out_len,
+                                     const uint8_t *plaintexts, const size_t *plaintext_lens,
+                                     size_t n, const uint8_t *ads, const size_t *ad_lens)
+{
+    uint8_t stack[RAAD_STACK], ids[BATCH_IDS * AIOS__ENV_RECORD_ID_LEN];
+    uint8_t *buf = stack, *heap = NULL;
+    size_t buf_cap = sizeof(stack), need, pt_total = 0, ad_total = 0, ad_max = 0;
+    size_t i, pos = 0, pt_off = 0, ad_off = 0;
+    int rc = AIOS_OK;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(s != NULL, "session is NULL");
+    AIOS__CHECK_ARG(plaintext_lens != NULL || n == 0, "plaintext_lens is NULL");
+    if (n > SIZE_MAX / AIOS__ENV_R_OVERHEAD)
+        return aios__fail(AIOS_E_LIMIT, "a batch of %zu records overflows the size of memory", n);
+    for (i = 0; i < n; i++) {
+        size_t len = plaintext_lens[i], adlen = ad_lens ? ad_lens[i] : 0;
+        if (len > AIOS__ENV_R_PT_MAX)
+            return aios__fail(AIOS_E_LIMIT, "record %zu: a session record holds at most 16 MiB, "
+                              "not %zu bytes", i, len);
+        if (adlen > AIOS__ENV_R_AD_MAX)
+            return aios__fail(AIOS_E_LIMIT, "record %zu: record associated data is at most 65536 "
+                              "bytes, not %zu", i, adlen);
+        if (pt_total > SIZE_MAX - len || ad_total > SIZE_MAX - adlen)
+            return aios__fail(AIOS_E_LIMIT, "record %zu: the batch's lengths overflow a size_t", i);
+        pt_total += len;
+        ad_total += adlen;
+        if (adlen > ad_max)
+            ad_max = adlen;
+    }
+    AIOS__CHECK_ARG(plaintexts != NULL || pt_total == 0, "plaintexts is NULL");
+    AIOS__CHECK_ARG(ads != NULL || ad_total == 0, "ads is NULL");
+    if (pt_total > SIZE_MAX - n * AIOS__ENV_R_OVERHEAD)
+        return aios__fail(AIOS_E_LIMIT, "the batch's %zu records overflow a size_t", n);
+    need = pt_total + n * AIOS__ENV_R_OVERHEAD;
+    if (!s->writer)
+        return seal_r_reader();
+    if (need > 0 && (out == NULL || out_cap < need)) {
+        *out_len = need;
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "the batch of %zu records needs %zu bytes, "
+                          "the buffer has %zu", n, need, out ? out_cap : 0);
+    }
+    if (n == 0)
+        return AIOS_OK;
+    if (RAAD_FIXED + ad_max > RAAD_STACK) {
+        heap = aios__malloc(RAAD_FIXED + ad_max);
+        if (heap == NULL)
+            return aios__nomem("a batch's associated data");
+        buf = heap;
+        buf_cap = RAAD_FIXED + ad_max;
+    }
+    if ((rc = reserve_records(s, n)) != AIOS_OK)
+        goto done;
+    for (i = 0; i < n; i++) {
+        size_t len = plaintext_lens[i], adlen = ad_lens ? ad_lens[i] : 0;
+        size_t k = i % BATCH_IDS;
+        if (k == 0)
+            aios__random_bytes(ids, (n - i < BATCH_IDS ? n - i : BATCH_IDS) *
+                                    AIOS__ENV_RECORD_ID_LEN);
+        memcpy(out + pos + AIOS__ENV_PREFIX_LEN + AIOS__ENV_KEY_LEN,
+               ids + k * AIOS__ENV_RECORD_ID_LEN, AIOS__ENV_RECORD_ID_LEN);
+        rc = seal_r_drawn(s, out + pos, len ? plaintexts + pt_off : NULL, len,
+                          adlen ? ads + ad_off : NULL, adlen, buf, buf_cap);
+        if (rc != AIOS_OK) {
+            (void)aios__error_prefix("record %zu", i);
+            aios__wipe(out, need);
+            goto done;
+        }
+        pos += len + AIOS__ENV_R_OVERHEAD;
+        pt_off += len;
+        ad_off += adlen;
+    }
+    *out_len = need;
+done:
+    aios__free(heap);
+    return rc;
+}
+
+int aios_envelope_session_open_batch(const aios_envelope_session *s,
+                                     uint8_t *out, size_t out_cap, size_t *out_len,
+                                     const uint8_t *records, const size_t *record_lens, size_t n,
+                                     const uint8_t *ads, const size_t *ad_lens,
+                                     size_t *failed_index_out)
+{
+    aios__env_prefix p;
+    size_t need = 0, in_total = 0, ad_total = 0, i = 0, pos, in_off, ad_off;
+    int rc;
+
+    if (failed_index_out)
+        *failed_index_out = SIZE_MAX;
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(s != NULL, "session is NULL");
+    AIOS__CHECK_ARG(record_lens != NULL || n == 0, "record_lens is NULL");
+    for (i = 0; i < n; i++) {
+        size_t adlen = ad_lens ? ad_lens[i] : 0;
+        if (adlen > AIOS__ENV_R_AD_MAX) {
+            rc = aios__fail(AIOS_E_LIMIT, "record associated data is at most 65536 bytes, not %zu",
+                            adlen);
+            goto fail;
+        }
+        if (in_total > SIZE_MAX - record_lens[i] || ad_total > SIZE_MAX - adlen) {
+            rc = aios__fail(AIOS_E_LIMIT, "the batch's lengths overflow a size_t");
+            goto fail;
+        }
+        in_total += record_lens[i];
+        ad_total += adlen;
+    }
+    AIOS__CHECK_ARG(records != NULL || in_total == 0, "records is NULL");
+    AIOS__CHECK_ARG(ads != NULL || ad_total == 0, "ads is NULL");
+    /* Every record's structure and session before anything is written. */
+    for (i = 0, in_off = 0; i < n; in_off += record_lens[i], i++) {
+        const uint8_t *rec = records ? records + in_off : NULL;
+        if ((rc = aios__env_record_check(&p, rec, record_lens[i], AIOS__ENV_ACCEPT_R)) != AIOS_OK ||
+            (rc = aios__env_session_match(s, &p, rec)) != AIOS_OK)
+            goto fail;
+        need += record_lens[i] - AIOS__ENV_R_OVERHEAD;
+    }
+    if ((out == NULL && need > 0) || out_cap < need) {
+        *out_len = need;
+        return aios__fail(AIOS_E_BUFFER_TOO_SMALL, "the batch's plaintext needs %zu bytes, the "
+                          "buffer has %zu", need, out ? out_cap : 0);
+    }
+    for (i = 0, pos = 0, in_off = 0, ad_off = 0; i < n; i++) {
+        size_t len = record_lens[i], adlen = ad_lens ? ad_lens[i] : 0;
+        rc = aios__env_session_open_r(s, out ? out + pos : NULL, records + in_off, len,
+                                      adlen ? ads + ad_off : NULL, adlen);
+        if (rc != AIOS_OK) {
+            if (need > 0)
+                aios__wipe(out, need);
+            goto fail;
+        }
+        pos += len - AIOS__ENV_R_OVERHEAD;
+        in_off += len;
+        ad_off += adlen;
+    }
+    *out_len = need;
+    return AIOS_OK;
+fail:
+    if (failed_index_out)
+        *failed_index_out = i;
+    return aios__error_prefix("record %zu of the batch", i);
 }
 
 int aios_envelope_record_session_id(uint8_t id_out[AIOS_ENVELOPE_SESSION_ID_LEN],

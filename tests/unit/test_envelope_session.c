@@ -597,6 +597,384 @@ static void test_threads(void **state)
     aios_envelope_session_unref(w);
 }
 
+/* ------------------------------------------------------------ batches */
+
+#define BN 7
+static const size_t B_PT[BN] = { 0, 1, 15, 64, 1000, 0, 70000 };
+static const size_t B_AD[BN] = { 0, 3, 0, 5000, 1, 2, 0 };   /* 5000: the heap RAAD */
+
+typedef struct batch {
+    uint8_t *pt, *ad;
+    size_t   pt_total, ad_total;
+} batch;
+
+static void batch_make(batch *b)
+{
+    size_t i;
+    b->pt_total = b->ad_total = 0;
+    for (i = 0; i < BN; i++) {
+        b->pt_total += B_PT[i];
+        b->ad_total += B_AD[i];
+    }
+    b->pt = malloc(b->pt_total);
+    b->ad = malloc(b->ad_total);
+    assert_non_null(b->pt);
+    assert_non_null(b->ad);
+    for (i = 0; i < b->pt_total; i++)
+        b->pt[i] = (uint8_t)(i * 7 + 1);
+    for (i = 0; i < b->ad_total; i++)
+        b->ad[i] = (uint8_t)(i * 13 + 5);
+}
+
+static void batch_free(batch *b)
+{
+    free(b->pt);
+    free(b->ad);
+}
+
+static void test_batch_round_trip(void **state)
+{
+    fx *f = *state;
+    aios_envelope_suite ss[2];
+    int ns = suites(ss), si;
+    batch b;
+
+    batch_make(&b);
+    for (si = 0; si < ns; si++) {
+        aios_envelope_session *w = writer(f, ss[si], 0, 0), *r = reader(f, w);
+        size_t need = b.pt_total + BN * AIOS_ENVELOPE_RECORD_OVERHEAD, got, fail, i;
+        size_t rec_lens[BN], pt_off = 0, ad_off = 0, off = 0;
+        uint8_t *recs = malloc(need), *singles = malloc(need), *pt = malloc(b.pt_total + 1);
+        assert_non_null(recs);
+        assert_non_null(singles);
+        assert_non_null(pt);
+
+        tu_assert_ok(aios_envelope_session_seal_batch(w, recs, need, &got, b.pt, B_PT, BN, b.ad,
+                                                      B_AD));
+        assert_int_equal(got, need);
+        /* Record i is an ordinary record: open_record opens it alone. */
+        for (i = 0; i < BN; i++) {
+            uint8_t *one = malloc(B_PT[i] + 1);
+            size_t len = B_PT[i] + AIOS_ENVELOPE_RECORD_OVERHEAD;
+            assert_non_null(one);
+            rec_lens[i] = len;
+            tu_assert_ok(aios_envelope_session_open_record(r, one, B_PT[i] + 1, &got, recs + off,
+                                                           len, b.ad + ad_off, B_AD[i]));
+            assert_int_equal(got, B_PT[i]);
+            if (B_PT[i])
+                assert_memory_equal(one, b.pt + pt_off, B_PT[i]);
+            if (i > 0)   /* fresh record ids */
+                assert_memory_not_equal(recs + off + 42, recs + off - B_PT[i - 1] -
+                                        AIOS_ENVELOPE_RECORD_OVERHEAD + 42, 16);
+            /* The same record sealed alone, for open_batch below. */
+            tu_assert_ok(aios_envelope_session_seal(w, singles + off, len, &got, b.pt + pt_off,
+                                                    B_PT[i], b.ad + ad_off, B_AD[i]));
+            free(one);
+            off += len;
+            pt_off += B_PT[i];
+            ad_off += B_AD[i];
+        }
+        /* open_batch of the batch and of the singly sealed records. */
+        fail = 0;
+        tu_assert_ok(aios_envelope_session_open_batch(r, pt, b.pt_total + 1, &got, recs, rec_lens,
+                                                      BN, b.ad, B_AD, &fail));
+        assert_int_equal(got, b.pt_total);
+        assert_true(fail == SIZE_MAX);
+        assert_memory_equal(pt, b.pt, b.pt_total);
+        memset(pt, 0, b.pt_total);
+        tu_assert_ok(aios_envelope_session_open_batch(w, pt, b.pt_total, &got, singles, rec_lens,
+                                                      BN, b.ad, B_AD, NULL));
+        assert_int_equal(got, b.pt_total);
+        assert_memory_equal(pt, b.pt, b.pt_total);
+        /* Without associated data (ad_lens NULL). */
+        tu_assert_ok(aios_envelope_session_seal_batch(w, recs, need, &got, b.pt, B_PT, BN, NULL,
+                                                      NULL));
+        tu_assert_ok(aios_envelope_session_open_record(r, pt, b.pt_total, &got,
+                                                       recs + rec_lens[0], rec_lens[1], NULL, 0));
+        assert_int_equal(got, 1);
+        tu_assert_ok(aios_envelope_session_open_batch(r, pt, b.pt_total, &got, recs, rec_lens, BN,
+                                                      NULL, NULL, &fail));
+        assert_memory_equal(pt, b.pt, b.pt_total);
+        /* ... and then with it: record 1 is the first with an ad. */
+        tu_assert_status(aios_envelope_session_open_batch(r, pt, b.pt_total, &got, recs, rec_lens,
+                                                          BN, b.ad, B_AD, &fail), AIOS_E_AUTH);
+        assert_int_equal(fail, 1);
+        free(recs);
+        free(singles);
+        free(pt);
+        aios_envelope_session_unref(r);
+        aios_envelope_session_unref(w);
+    }
+    batch_free(&b);
+}
+
+static void test_batch_empty(void **state)
+{
+    fx *f = *state;
+    aios_envelope_session *w = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 3), *r = reader(f, w);
+    static const size_t zeros[3] = { 0, 0, 0 };
+    size_t lens[3] = { 74, 74, 74 }, got = 99, fail = 0;
+    uint8_t recs[3 * 74], out[1];
+
+    /* n = 0: nothing to do, nothing counted. */
+    tu_assert_ok(aios_envelope_session_seal_batch(w, NULL, 0, &got, NULL, NULL, 0, NULL, NULL));
+    assert_int_equal(got, 0);
+    tu_assert_ok(aios_envelope_session_open_batch(r, NULL, 0, &got, NULL, NULL, 0, NULL, NULL,
+                                                  &fail));
+    assert_int_equal(got, 0);
+    assert_true(fail == SIZE_MAX);
+    /* Three empty records, without a plaintext pointer. */
+    tu_assert_ok(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got, NULL, zeros, 3, NULL,
+                                                  zeros));
+    assert_int_equal(got, sizeof(recs));
+    tu_assert_ok(aios_envelope_session_open_batch(r, NULL, 0, &got, recs, lens, 3, NULL, NULL,
+                                                  &fail));
+    assert_int_equal(got, 0);
+    tu_assert_ok(aios_envelope_session_open_record(r, out, 0, &got, recs + 74, 74, NULL, 0));
+    /* max_records 3 was used by the three. */
+    tu_assert_status(aios_envelope_session_seal(w, recs, 74, &got, NULL, 0, NULL, 0), AIOS_E_LIMIT);
+    aios_envelope_session_unref(r);
+    aios_envelope_session_unref(w);
+}
+
+static void test_batch_limits(void **state)
+{
+    fx *f = *state;
+    aios_envelope_session *w = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 5), *r = reader(f, w);
+    static const size_t lens[3] = { 4, 0, 2 };
+    size_t rlens[3] = { 78, 74, 76 }, got, fail;
+    uint8_t recs[3 * 74 + 6], out[6];
+
+    /* Buffer too small: the size needed, nothing sealed, nothing counted. */
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs) - 1, &got,
+                                                      (const uint8_t *)"abcdef", lens, 3, NULL,
+                                                      NULL), AIOS_E_BUFFER_TOO_SMALL);
+    assert_int_equal(got, sizeof(recs));
+    tu_assert_status(aios_envelope_session_seal_batch(w, NULL, 0, &got, (const uint8_t *)"abcdef",
+                                                      lens, 3, NULL, NULL),
+                     AIOS_E_BUFFER_TOO_SMALL);
+    assert_int_equal(got, sizeof(recs));
+    tu_assert_ok(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                  (const uint8_t *)"abcdef", lens, 3, NULL, NULL));
+    assert_int_equal(got, sizeof(recs));
+    /* 2 of 5 left: a batch of 3 is refused whole, and counts nothing. */
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                      (const uint8_t *)"abcdef", lens, 3, NULL,
+                                                      NULL), AIOS_E_LIMIT);
+    assert_int_equal(got, 0);
+    assert_non_null(strstr(aios_last_error_message(), "2 more records"));
+    tu_assert_ok(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                  (const uint8_t *)"abcdef", lens, 2, NULL, NULL));
+    assert_int_equal(got, 4 + 74 + 74);
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                      (const uint8_t *)"abcdef", lens, 1, NULL,
+                                                      NULL), AIOS_E_LIMIT);
+    /* open_batch: buffer too small after the structural checks. */
+    {
+        aios_envelope_session *w2 = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 0);
+        tu_assert_ok(aios_envelope_session_seal_batch(w2, recs, sizeof(recs), &got,
+                                                      (const uint8_t *)"abcdef", lens, 3, NULL,
+                                                      NULL));
+        fail = 0;
+        tu_assert_status(aios_envelope_session_open_batch(w2, out, 5, &got, recs, rlens, 3, NULL,
+                                                          NULL, &fail), AIOS_E_BUFFER_TOO_SMALL);
+        assert_int_equal(got, 6);
+        assert_true(fail == SIZE_MAX);
+        tu_assert_ok(aios_envelope_session_open_batch(w2, out, 6, &got, recs, rlens, 3, NULL, NULL,
+                                                      &fail));
+        assert_memory_equal(out, "abcdef", 6);
+        aios_envelope_session_unref(w2);
+    }
+    /* Limits of one record, named by index. */
+    {
+        size_t big[2] = { 1, (size_t)AIOS_ENVELOPE_RECORD_MAX + 1 }, ads[2] = { 0, 65537 };
+        size_t one[2] = { 1, 1 };
+        tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                          (const uint8_t *)"ab", big, 2, NULL,
+                                                          NULL), AIOS_E_LIMIT);
+        assert_non_null(strstr(aios_last_error_message(), "record 1"));
+        tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                          (const uint8_t *)"ab", one, 2,
+                                                          recs, ads), AIOS_E_LIMIT);
+        assert_non_null(strstr(aios_last_error_message(), "record 1"));
+        rlens[1] = 74;
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, 2,
+                                                          recs, ads, &fail), AIOS_E_LIMIT);
+        assert_int_equal(fail, 1);
+    }
+    /* Overflowing lengths and counts, caught before the arrays are read
+     * beyond what they hold. */
+    {
+        size_t huge[2] = { SIZE_MAX, 2 };
+        tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                          (const uint8_t *)"ab", lens,
+                                                          SIZE_MAX / 74 + 1, NULL, NULL),
+                         AIOS_E_LIMIT);
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, huge, 2,
+                                                          NULL, NULL, &fail), AIOS_E_LIMIT);
+        assert_int_equal(fail, 1);
+        assert_int_equal(got, 0);
+    }
+    aios_envelope_session_unref(r);
+    aios_envelope_session_unref(w);
+}
+
+static void test_batch_failures(void **state)
+{
+    fx *f = *state;
+    aios_envelope_session *w = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 0), *r = reader(f, w);
+    aios_envelope_session *w2 = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 0);
+    enum { N = 5, L = 40, RL = L + 74 };
+    size_t lens[N], rlens[N], got, fail, k, i;
+    uint8_t pt[N * L], recs[N * RL], out[N * L], other[RL];
+
+    for (i = 0; i < N; i++) {
+        lens[i] = L;
+        rlens[i] = RL;
+    }
+    for (i = 0; i < sizeof(pt); i++)
+        pt[i] = (uint8_t)i;
+    tu_assert_ok(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got, pt, lens, N, NULL,
+                                                  NULL));
+    /* A flipped bit in record k: AIOS_E_AUTH, index k, everything wiped. */
+    for (k = 0; k < N; k++) {
+        size_t at = k * RL + 74 + (k * 7) % L;
+        recs[at] ^= 0x10;
+        memset(out, 0xaa, sizeof(out));
+        got = 99;
+        fail = 99;
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, N,
+                                                          NULL, NULL, &fail), AIOS_E_AUTH);
+        assert_int_equal(fail, k);
+        assert_int_equal(got, 0);
+        for (i = 0; i < sizeof(out); i++)
+            assert_int_equal(out[i], 0);
+        {
+            char want[32];
+            snprintf(want, sizeof(want), "record %zu", k);
+            assert_non_null(strstr(aios_last_error_message(), want));
+        }
+        recs[at] ^= 0x10;
+    }
+    tu_assert_ok(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, N, NULL,
+                                                  NULL, &fail));
+    assert_memory_equal(out, pt, sizeof(pt));
+    /* A record of another session at index 3. */
+    tu_assert_ok(aios_envelope_session_seal(w2, other, sizeof(other), &got, pt, L, NULL, 0));
+    {
+        uint8_t mixed[N * RL];
+        memcpy(mixed, recs, sizeof(mixed));
+        memcpy(mixed + 3 * RL, other, RL);
+        memset(out, 0xaa, sizeof(out));
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, mixed, rlens,
+                                                          N, NULL, NULL, &fail),
+                         AIOS_E_ENVELOPE_UNKNOWN_SESSION);
+        assert_int_equal(fail, 3);
+        assert_int_equal(got, 0);
+        /* Found before any record was opened: nothing was written. */
+        for (i = 0; i < sizeof(out); i++)
+            assert_int_equal(out[i], 0xaa);
+        /* Not a record (too short) at index 2. */
+        rlens[2] = 10;
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, 3,
+                                                          NULL, NULL, NULL), AIOS_E_FORMAT);
+        tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, 3,
+                                                          NULL, NULL, &fail), AIOS_E_FORMAT);
+        assert_int_equal(fail, 2);
+        rlens[2] = RL;
+    }
+    /* Readers do not seal. */
+    tu_assert_status(aios_envelope_session_seal_batch(r, recs, sizeof(recs), &got, pt, lens, N,
+                                                      NULL, NULL), AIOS_E_STATE);
+    /* NULL arguments. */
+    fail = 0;
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), NULL, pt, lens, N,
+                                                      NULL, NULL), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_seal_batch(NULL, recs, sizeof(recs), &got, pt, lens, N,
+                                                      NULL, NULL), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got, pt, NULL, N,
+                                                      NULL, NULL), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got, NULL, lens, N,
+                                                      NULL, NULL), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got, pt, lens, N,
+                                                      NULL, lens), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), NULL, recs, rlens, N,
+                                                      NULL, NULL, &fail), AIOS_E_INVALID_ARGUMENT);
+    assert_true(fail == SIZE_MAX);
+    tu_assert_status(aios_envelope_session_open_batch(NULL, out, sizeof(out), &got, recs, rlens, N,
+                                                      NULL, NULL, &fail), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, NULL, rlens, N,
+                                                      NULL, NULL, &fail), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, NULL, N,
+                                                      NULL, NULL, &fail), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(aios_envelope_session_open_batch(r, out, sizeof(out), &got, recs, rlens, N,
+                                                      NULL, lens, &fail), AIOS_E_INVALID_ARGUMENT);
+    assert_true(fail == SIZE_MAX);
+    aios_envelope_session_unref(w2);
+    aios_envelope_session_unref(r);
+    aios_envelope_session_unref(w);
+}
+
+#define BATCH_THREADS 4
+#define BATCH_SIZE    100
+
+static void *batch_worker(void *arg)
+{
+    tctx *t = arg;
+    static const size_t lens[BATCH_SIZE] = { 0 };
+    uint8_t *recs = malloc(BATCH_SIZE * 74);
+    size_t got;
+    int i, rc;
+    if (recs == NULL) {
+        t->failures++;
+        return NULL;
+    }
+    for (i = 0; i < 10; i++) {
+        rc = aios_envelope_session_seal_batch(t->w, recs, BATCH_SIZE * 74, &got, NULL, lens,
+                                              BATCH_SIZE, NULL, NULL);
+        if (rc == AIOS_OK)
+            t->sealed += BATCH_SIZE;
+        else if (rc == AIOS_E_LIMIT)
+            t->limited++;
+        else
+            t->failures++;
+    }
+    free(recs);
+    return NULL;
+}
+
+static void test_batch_threads(void **state)
+{
+    fx *f = *state;
+    /* 40 batches of 100 against 2550 records: exactly 25 batches pass. */
+    aios_envelope_session *w = writer(f, AIOS_ENVELOPE_SUITE_AUTO, 0, 2550);
+    pthread_t th[BATCH_THREADS];
+    tctx t[BATCH_THREADS];
+    int i, sealed = 0, limited = 0;
+    uint8_t rec[80];
+    size_t got;
+
+    for (i = 0; i < BATCH_THREADS; i++) {
+        memset(&t[i], 0, sizeof(t[i]));
+        t[i].w = w;
+        assert_int_equal(pthread_create(&th[i], NULL, batch_worker, &t[i]), 0);
+    }
+    for (i = 0; i < BATCH_THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(t[i].failures, 0);
+        sealed += t[i].sealed;
+        limited += t[i].limited;
+    }
+    assert_int_equal(sealed, 2500);
+    assert_int_equal(limited, 15);
+    /* The 50 left are still there, one by one. */
+    for (i = 0; i < 50; i++)
+        tu_assert_ok(aios_envelope_session_seal(w, rec, sizeof(rec), &got, NULL, 0, NULL, 0));
+    tu_assert_status(aios_envelope_session_seal(w, rec, sizeof(rec), &got, NULL, 0, NULL, 0),
+                     AIOS_E_LIMIT);
+    aios_envelope_session_unref(w);
+}
+
 /* ------------------------------------------------------------ allocation failures */
 
 static fx *alloc_fx;
@@ -628,6 +1006,21 @@ static int alloc_op(void)
                                         big, 8192);
         free(big);
     }
+    if (rc == AIOS_OK) {
+        /* Batches: a large ad takes the batch's heap path. */
+        static const size_t lens[2] = { 6, 0 }, adl[2] = { 0, 8192 }, rl[2] = { 80, 74 };
+        uint8_t recs[154], pt[6];
+        size_t fail;
+        big = calloc(1, 8192);
+        rc = big ? AIOS_OK : AIOS_E_NOMEM;
+        if (rc == AIOS_OK)
+            rc = aios_envelope_session_seal_batch(w, recs, sizeof(recs), &got,
+                                                  (const uint8_t *)"secret", lens, 2, big, adl);
+        if (rc == AIOS_OK)
+            rc = aios_envelope_session_open_batch(r, pt, sizeof(pt), &got, recs, rl, 2, big, adl,
+                                                  &fail);
+        free(big);
+    }
     aios_envelope_session_unref(r);
     aios_envelope_session_unref(w);
     return rc;
@@ -652,6 +1045,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alloc_failures, setup, teardown),
     };
     if (tu_alloc_install() != AIOS_OK)

@@ -110,6 +110,108 @@ def test_session_limits_and_context(kek: Key) -> None:
         env.open(s.header, kek)  # a session header is not a message
 
 
+# ------------------------------------------------------------ batches
+
+
+def test_seal_many_round_trip(writer: env.Session, kek: Key) -> None:
+    pts = [b"", b"a", bytes(range(256)) * 4, b"", bytes(70_000)]
+    ads = [b"", b"ad1", b"x" * 5000, b"z", b""]
+    recs = writer.seal_many(pts, ads)
+    assert [len(r) for r in recs] == [len(p) + env.RECORD_OVERHEAD for p in pts]
+    assert len(set(recs)) == len(recs)   # fresh record ids
+    reader = env.Session.open(writer.header, kek)
+    # Each record is an ordinary record, and open_many opens single ones.
+    assert [reader.open_record(r, a) for r, a in zip(recs, ads)] == pts
+    assert reader.open_many(recs, ads) == pts
+    singles = [writer.seal(p, a) for p, a in zip(pts, ads)]
+    assert reader.open_many(singles, ads) == pts
+    # No associated data; bytes-like inputs and iterators are accepted.
+    recs = writer.seal_many(iter([bytearray(b"one"), memoryview(b"two"), b"three"]))
+    assert reader.open_many(iter(recs)) == [b"one", b"two", b"three"]
+    assert reader.open_many([bytearray(r) for r in recs], [b"", b"", b""]) == [b"one", b"two", b"three"]
+    with pytest.raises(aios.AuthenticationError):
+        reader.open_many(recs, [b"", b"x", b""])
+    # A buffer whose len() is not its size in bytes.
+    import array as _array
+    wide = _array.array("I", [1, 2, 3])
+    (rec,) = writer.seal_many([wide])
+    assert reader.open_many([rec]) == [wide.tobytes()]
+    assert writer.seal_many([]) == [] and reader.open_many([]) == []
+    reader.close()
+
+
+def test_open_many_failures(writer: env.Session, kek: Key) -> None:
+    pts = [f"record {i}".encode() for i in range(6)]
+    recs = writer.seal_many(pts)
+    for k in (0, 3, 5):
+        bad = list(recs)
+        flipped = bytearray(bad[k])
+        flipped[env.RECORD_OVERHEAD - 16 - 1] ^= 1   # the last byte of the head
+        bad[k] = bytes(flipped)
+        with pytest.raises(aios.AuthenticationError) as info:
+            writer.open_many(bad)
+        assert info.value.index == k
+        assert f"record {k}" in str(info.value)
+    other = env.Session.new(kek).seal(b"elsewhere")
+    with pytest.raises(aios.UnknownSessionError) as uinfo:
+        writer.open_many(recs[:2] + [other] + recs[2:])
+    assert uinfo.value.index == 2
+    with pytest.raises(aios.InvalidInputError) as finfo:
+        writer.open_many([recs[0], b"short"])
+    assert finfo.value.index == 1
+    with pytest.raises(aios.InvalidInputError) as ainfo:
+        writer.open_many(recs, [b""])   # one ad for six records
+    assert getattr(ainfo.value, "index", None) is None
+    with pytest.raises(TypeError):
+        writer.seal_many(["text"])  # type: ignore[list-item]
+
+
+def test_seal_many_limits(kek: Key) -> None:
+    s = env.Session.new(kek, max_records=5)
+    assert len(s.seal_many([b"1", b"2", b"3"])) == 3
+    with pytest.raises(aios.LimitExceededError) as info:
+        s.seal_many([b"4", b"5", b"6"])   # refused whole ...
+    assert info.value.index is None
+    assert len(s.seal_many([b"4", b"5"])) == 2   # ... nothing was counted
+    with pytest.raises(aios.LimitExceededError):
+        s.seal(b"6")
+    big = env.Session.new(kek)
+    with pytest.raises(aios.LimitExceededError) as binfo:
+        big.seal_many([b"ok", b"ok"], [b"", bytes(env.RECORD_AD_MAX + 1)])
+    assert binfo.value.index == 1
+    reader = env.Session.open(s.header, kek)
+    with pytest.raises(aios.StateError):
+        reader.seal_many([b"x"])
+    reader.close()
+    s.close()
+    with pytest.raises(aios.StateError):
+        s.seal_many([b"x"])
+
+
+def test_many_in_several_calls(writer: env.Session, kek: Key) -> None:
+    # 40 records of 8 KiB: over 128 KiB, so sealed and opened in pieces.
+    pts = [bytes([i]) * 8192 for i in range(40)]
+    ads = [i.to_bytes(2, "big") for i in range(40)]
+    assert len(env._batch_groups([len(p) for p in pts])) > 1
+    recs = writer.seal_many(pts, ads)
+    reader = env.Session.open(writer.header, kek)
+    assert reader.open_many(recs, ads) == pts
+    assert reader.open_record(recs[39], ads[39]) == pts[39]
+    bad = list(recs)
+    bad[35] = bad[35][:-1] + bytes([bad[35][-1] ^ 1])
+    with pytest.raises(aios.AuthenticationError) as info:
+        reader.open_many(bad, ads)
+    assert info.value.index == 35
+    # One record over the piece size is a call of its own.
+    assert env._batch_groups([10, 200_000, 10]) == [(0, 1), (1, 2), (2, 3)]
+    assert env._batch_groups([10] * 5) == [(0, 5)]
+    # Several calls count against max_records one call at a time.
+    s = env.Session.new(kek, max_records=10)
+    with pytest.raises(aios.LimitExceededError):
+        s.seal_many([bytes(65536)] * 12)
+    reader.close()
+
+
 def test_session_references(writer: env.Session) -> None:
     twin = copy.copy(writer)
     rec = writer.seal(b"shared")
