@@ -64,7 +64,7 @@ static const vcase vcases[] = {
 
 /* The committed model's files (the tamper test copies them). */
 static const char *const model_files[] = {
-    "a-b", "a.b", "a/b", "donn\xc3\xa9" "es/mod\xc3\xa8le.txt", "empty", "sub dir/with space.txt",
+    "a-b", "a.b", "a/b", ("donn\xc3\xa9" "es/mod\xc3\xa8le.txt"), "empty", "sub dir/with space.txt",
     "tok.json", "tok/x", "weights/deep/nested/big.bin",
 };
 #define NFILES (sizeof(model_files) / sizeof(model_files[0]))
