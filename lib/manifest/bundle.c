@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "bundle.h"
+#include "manifest_internal.h"
 #include "../core/internal.h"
 #include "../crypto/crypto.h"
 
@@ -208,37 +209,10 @@ static int hex_exact(uint8_t *out, size_t n, const char *s, size_t len)
     return 1;
 }
 
+/* The rule of MANIFEST.md 5.3 is the walker's: one implementation. */
 int aios__mb_path_check(const char *p, size_t len, const char *what)
 {
-    size_t i, start = 0, comps = 0;
-
-    if (len == 0 || len > AIOS__MB_PATH_MAX)
-        return aios__fail(AIOS__MB_E_PATH, "%s: a path of %zu bytes (1..%d)", what, len,
-                          AIOS__MB_PATH_MAX);
-    if (memchr(p, 0, len) != NULL)
-        return aios__fail(AIOS__MB_E_PATH, "%s: a NUL byte in a path", what);
-    if (!aios__utf8_valid((const uint8_t *)p, len))
-        return aios__fail(AIOS__MB_E_PATH, "%s: a path that is not valid UTF-8", what);
-    if (p[0] == '/')
-        return aios__fail(AIOS__MB_E_PATH, "%s: an absolute path", what);
-    for (i = 0; i <= len; i++) {
-        size_t cl;
-        if (i < len && p[i] != '/')
-            continue;
-        cl = i - start;
-        if (cl == 0)
-            return aios__fail(AIOS__MB_E_PATH, "%s: an empty path component", what);
-        if (cl > AIOS__MB_COMPONENT_MAX)
-            return aios__fail(AIOS__MB_E_PATH, "%s: a path component over %d bytes", what,
-                              AIOS__MB_COMPONENT_MAX);
-        if ((cl == 1 && p[start] == '.') || (cl == 2 && p[start] == '.' && p[start + 1] == '.'))
-            return aios__fail(AIOS__MB_E_PATH, "%s: a \".\" or \"..\" path component", what);
-        if (++comps > AIOS__MB_COMPONENTS_MAX)
-            return aios__fail(AIOS__MB_E_PATH, "%s: more than %d path components", what,
-                              AIOS__MB_COMPONENTS_MAX);
-        start = i + 1;
-    }
-    return AIOS_OK;
+    return aios__mf_path_check(p, len, what);
 }
 
 static int key_alg(const aios_key *key, aios__keyenc_alg *alg)
