@@ -577,7 +577,7 @@ static int entries_take(aios__env_header *h, const uint8_t *p, size_t len, size_
     return aios__env_context_check(h->core.entries, n);
 }
 
-static int core_decode(aios__env_header *h, const uint8_t *p, size_t len)
+static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int own)
 {
     Aios__V1__EnvelopeCore *msg;
     aios__proto_field f;
@@ -586,13 +586,15 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len)
 
     if ((rc = core_scan(p, len, &n)) != AIOS_OK)
         return rc;
-    msg = aios__proto_unpack(&aios__v1__envelope_core__descriptor, p, len, "envelope core");
-    if (!msg)
-        return aios_last_error_status();
-    rc = aios__proto_check_canonical(msg, p, len, "envelope core", 0);
-    aios__v1__envelope_core__free_unpacked(msg, aios__proto_allocator());
-    if (rc != AIOS_OK)
-        return rc;
+    if (!own) {
+        msg = aios__proto_unpack(&aios__v1__envelope_core__descriptor, p, len, "envelope core");
+        if (!msg)
+            return aios_last_error_status();
+        rc = aios__proto_check_canonical(msg, p, len, "envelope core", 0);
+        aios__v1__envelope_core__free_unpacked(msg, aios__proto_allocator());
+        if (rc != AIOS_OK)
+            return rc;
+    }
     h->core_raw.p = p;
     h->core_raw.len = len;
     for (;;) {
@@ -691,7 +693,7 @@ static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len)
     return aios__env_recipient_check(r);
 }
 
-static int list_decode(aios__env_header *h, const uint8_t *p, size_t len)
+static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, int own)
 {
     Aios__V1__RecipientList *msg;
     aios__proto_field f;
@@ -700,14 +702,16 @@ static int list_decode(aios__env_header *h, const uint8_t *p, size_t len)
 
     if ((rc = list_scan(p, len, &n)) != AIOS_OK)
         return rc;
-    msg = aios__proto_unpack(&aios__v1__recipient_list__descriptor, p, len,
-                             "envelope recipients");
-    if (!msg)
-        return aios_last_error_status();
-    rc = aios__proto_check_canonical(msg, p, len, "envelope recipients", 0);
-    aios__v1__recipient_list__free_unpacked(msg, aios__proto_allocator());
-    if (rc != AIOS_OK)
-        return rc;
+    if (!own) {
+        msg = aios__proto_unpack(&aios__v1__recipient_list__descriptor, p, len,
+                                 "envelope recipients");
+        if (!msg)
+            return aios_last_error_status();
+        rc = aios__proto_check_canonical(msg, p, len, "envelope recipients", 0);
+        aios__v1__recipient_list__free_unpacked(msg, aios__proto_allocator());
+        if (rc != AIOS_OK)
+            return rc;
+    }
     h->recipients_raw.p = p;
     h->recipients_raw.len = len;
     h->recipients_owned = aios__calloc(n, sizeof(*h->recipients_owned));
@@ -750,7 +754,7 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                             unsigned accept)
 {
     size_t lc, lr, off;
-    int rc;
+    int rc, own = (accept & AIOS__ENV_DECODE_OWN) != 0;
 
     memset(h, 0, sizeof(*h));
     AIOS__CHECK_ARG(data || len == 0, "data is NULL");
@@ -782,7 +786,7 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                         len, lc);
         goto fail;
     }
-    if ((rc = core_decode(h, data + off, lc)) != AIOS_OK)
+    if ((rc = core_decode(h, data + off, lc, own)) != AIOS_OK)
         goto fail;
     off += lc;
     /* Step 7. */
@@ -807,7 +811,7 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                         "of %zu)", len, lr);
         goto fail;
     }
-    if ((rc = list_decode(h, data + off, lr)) != AIOS_OK)
+    if ((rc = list_decode(h, data + off, lr, own)) != AIOS_OK)
         goto fail;
     off += lr;
     /* Step 8. */

@@ -43,6 +43,12 @@
 #define AIOS__ENV_ACCEPT_S 0x2u
 #define AIOS__ENV_ACCEPT_R 0x4u
 #define AIOS__ENV_ACCEPT_D 0x8u
+/* aios__env_header_decode only: the bytes are a header this process has
+ * just encoded (aios__env_header_encode), decoded for its views.  Skips
+ * the protobuf-c validation pass (unpack and canonical re-encoding) of
+ * the core and the recipient list; every other check still runs.  Never
+ * for bytes read from outside. */
+#define AIOS__ENV_DECODE_OWN 0x100u
 
 /* Suites (section 4). */
 #define AIOS__ENV_SUITE_AES256GCM        0x0001

@@ -228,7 +228,8 @@ int aios__env_hdr_seal(aios__env_hdr *out, uint8_t type, uint16_t suite, uint16_
     h.commitment = out->commitment;
     if ((rc = aios__env_header_encode(&out->bytes, &h, kh)) != AIOS_OK)
         goto done;
-    rc = hdr_finish_decode(out, type == AIOS__ENV_TYPE_M ? AIOS__ENV_ACCEPT_M : AIOS__ENV_ACCEPT_S);
+    rc = hdr_finish_decode(out, AIOS__ENV_DECODE_OWN |
+                                (type == AIOS__ENV_TYPE_M ? AIOS__ENV_ACCEPT_M : AIOS__ENV_ACCEPT_S));
     out->opened_by = SIZE_MAX;
 done:
     aios__env_recipients_free(rstate);
@@ -359,6 +360,35 @@ static int expect_context(const aios__env_header *h, const aios__env_open_opts *
     return rc;
 }
 
+/* 1 and *hlen when data starts with a header of a kind in accept whose
+ * two length fields are in range and whose hlen bytes are all there (the
+ * length aios__env_header_decode would find: prefix, core length, core,
+ * recipient list length, list, commitment, tag); 0 otherwise (the caller
+ * then decodes to say why). */
+static int header_extent(const uint8_t *data, size_t len, unsigned accept, size_t *hlen)
+{
+    aios__env_prefix p;
+    uint32_t lc, lr;
+    size_t need;
+
+    if (data == NULL || len < AIOS__ENV_PREFIX_LEN + 8)
+        return 0;
+    if (aios__env_prefix_decode(&p, data, len, accept) != AIOS_OK)
+        return 0;
+    lc = be32(data + AIOS__ENV_PREFIX_LEN);
+    if (lc < AIOS__ENV_CORE_MIN || lc > AIOS__ENV_CORE_MAX ||
+        len - (AIOS__ENV_PREFIX_LEN + 8) < lc)
+        return 0;
+    lr = be32(data + AIOS__ENV_PREFIX_LEN + 4 + lc);
+    if (lr < 1 || lr > AIOS__ENV_RECIPIENTS_MAX_LEN)
+        return 0;
+    need = (size_t)AIOS__ENV_PREFIX_LEN + 8 + lc + lr + 2 * AIOS__ENV_KEY_LEN;
+    if (len < need)
+        return 0;
+    *hlen = need;
+    return 1;
+}
+
 /* Structural decode of the header at data (views into data). */
 int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_keys *keys,
                        const uint8_t *data, size_t len, const aios__env_open_opts *o)
@@ -368,7 +398,7 @@ int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_
     aios__env_selector sel;
     aios_buffer *dk = NULL;
     open_ctx oc;
-    size_t index = 0;
+    size_t index = 0, hlen = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -376,12 +406,16 @@ int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "keys is NULL");
     /* Find the header's length, then work on a private copy only: what is
      * verified is then exactly what is used afterwards (the caller's bytes
-     * may be a shared mapping that changes under us). */
-    if ((rc = aios__env_header_decode(&probe, data, len, accept)) != AIOS_OK)
-        return rc;
-    rc = aios_buffer_from_bytes(&out->bytes, probe.raw.p, probe.raw.len, 0);
-    aios__env_header_clear(&probe);
-    if (rc != AIOS_OK)
+     * may be a shared mapping that changes under us).  The length comes
+     * from the two length fields; when they do not give a whole header,
+     * the full decode of the caller's bytes says what is wrong. */
+    if (!header_extent(data, len, accept, &hlen)) {
+        if ((rc = aios__env_header_decode(&probe, data, len, accept)) != AIOS_OK)
+            return rc;
+        hlen = probe.raw.len;
+        aios__env_header_clear(&probe);
+    }
+    if ((rc = aios_buffer_from_bytes(&out->bytes, data, hlen, 0)) != AIOS_OK)
         return rc;
     if ((rc = aios__env_header_decode(&out->h, aios_buffer_data(out->bytes),
                                       aios_buffer_len(out->bytes), accept)) != AIOS_OK)
