@@ -764,20 +764,34 @@ def bytes_out(obj: Any) -> Tuple[Any, int]:
 # Exceptions raised by Python callbacks inside C calls
 # =====================================================================
 
-_tls = threading.local()
+class _CallbackState(threading.local):
+    """Per thread: the exception a callback parked for the running C call.
+    A class attribute, so that reading it on a thread that never set it
+    is a plain lookup, not a caught AttributeError (every checked call
+    reads it)."""
+
+    pending: Optional[BaseException] = None
+
+
+_tls = _CallbackState()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def stash_callback_exception(exc: BaseException) -> None:
     """Park ``exc`` for the C call running on this thread (the first one wins)."""
-    if getattr(_tls, "pending", None) is None:
+    if _tls.pending is None:
         _tls.pending = exc
+
+
+def callback_pending() -> bool:
+    """Whether a callback of the C call that just ran on this thread parked an exception."""
+    return _tls.pending is not None
 
 
 def take_callback_exception() -> Optional[BaseException]:
     """Take (and clear) the exception parked on this thread, if any."""
-    exc: Optional[BaseException] = getattr(_tls, "pending", None)
+    exc: Optional[BaseException] = _tls.pending
     if exc is not None:
         _tls.pending = None
     return exc
@@ -805,7 +819,7 @@ def guard_callback(fn: Callable[..., Any], default: Any = None) -> Callable[...,
         # The slot belongs to the C call that is running this callback.  Set
         # it aside while fn runs, so libaios calls that fn makes (each with
         # its own errcheck) neither consume nor trip over it.
-        outer: Optional[BaseException] = getattr(_tls, "pending", None)
+        outer: Optional[BaseException] = _tls.pending
         _tls.pending = None
         try:
             return fn(*args)
@@ -814,7 +828,7 @@ def guard_callback(fn: Callable[..., Any], default: Any = None) -> Callable[...,
                 outer = exc
             return default
         finally:
-            leftover = getattr(_tls, "pending", None)
+            leftover = _tls.pending
             _tls.pending = outer if outer is not None else leftover
 
     return trampoline
@@ -996,9 +1010,11 @@ def fast_function(name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
     argument types (``c_void_p``, ``c_char_p``, ``c_size_t``: converted by
     ctypes in C, not by Python ``from_param`` methods) and no errcheck.
     The caller checks the status itself and calls :func:`raise_status` on
-    failure.  Only for functions that never run a Python callback.  The
-    function must also be declared in :data:`FUNCTIONS` (the symbol tests
-    read that table)."""
+    failure.  For a function that may run a Python callback (a callback
+    provider's key), the caller must also raise when
+    :func:`callback_pending` says a callback failed, as ``check_status``
+    does.  The function must also be declared in :data:`FUNCTIONS` (the
+    symbol tests read that table)."""
     if not any(fn.name == name for fn in FUNCTIONS):
         raise AssertionError(f"{name} is not declared in FUNCTIONS")
     cfunc = cdll[name]

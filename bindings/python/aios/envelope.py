@@ -272,10 +272,28 @@ def _text(value: Any, what: str) -> bytes:
     return data
 
 
+#: Converted contexts, by value: a service seals and opens with the same
+#: few contexts over and over, and converting one (UTF-8, NUL checks, a
+#: ctypes array) costs more than the C call it feeds.  Keys are tuples of
+#: the items of plain ``dict`` contexts whose keys and values are all
+#: ``str``; values are ``(entries, count)``, read-only once built (C only
+#: reads them), so threads may share them.  Bounded: emptied when full.
+_CONTEXT_CACHE: Dict[Tuple[Tuple[str, str], ...], Tuple[Any, int]] = {}
+_CONTEXT_CACHE_MAX = 256
+
+
 def _context(context: Optional[Context], what: str, keep: List[Any]) -> Tuple[Any, int]:
     """``(entries pointer or None, count)`` for a context mapping."""
     if context is None:
         return None, 0
+    if type(context) is dict:
+        try:
+            hit = _CONTEXT_CACHE.get(tuple(context.items()))
+        except TypeError:   # an unhashable key or value: not cacheable
+            hit = None
+        if hit is not None:
+            keep.append(hit)
+            return hit
     if not isinstance(context, Mapping):
         raise TypeError(f"{what} must be a mapping of str to str, not {type(context).__name__}")
     n = len(context)
@@ -288,6 +306,11 @@ def _context(context: Optional[Context], what: str, keep: List[Any]) -> Tuple[An
         entries[i].key = kb
         entries[i].value = vb
     keep.append(entries)
+    if type(context) is dict and all(type(k) is str and type(v) is str for k, v in context.items()):
+        if len(_CONTEXT_CACHE) >= _CONTEXT_CACHE_MAX:
+            _CONTEXT_CACHE.clear()
+        # entries[i] keep their own references to kb/vb (c_char_p fields).
+        _CONTEXT_CACHE[tuple(context.items())] = (entries, n)
     return entries, n
 
 
@@ -327,6 +350,17 @@ def _seal_options(suite: Union[Suite, int, str], chunk_size: int, threads: int) 
     return _seal_options_make(suite, chunk_size, threads)
 
 
+_default_seal_options_ref: Any = None
+
+
+def _seal_options_ref() -> Any:
+    """``byref`` of the default seal options (built once, only ever read by C)."""
+    global _default_seal_options_ref
+    if _default_seal_options_ref is None:
+        _default_seal_options_ref = ctypes.byref(_seal_options(Suite.AUTO, 0, 0))
+    return _default_seal_options_ref
+
+
 def _seal_options_make(suite: Union[Suite, int, str], chunk_size: int, threads: int) -> Any:
     # What aios_envelope_seal_options_init does (zero, then the version),
     # without a call: the struct's layout is checked by test_envelope_layout.
@@ -363,6 +397,35 @@ def _open_options(
     return opts
 
 
+#: Open options with only ``expected_context`` set (EXACT when given), by
+#: the context's items (None: no context), as ``(byref, what it points
+#: to)``: built once each, only ever read by C, bounded like
+#: _CONTEXT_CACHE.
+_OPEN_OPTIONS_CACHE: Dict[Any, Tuple[Any, Any]] = {}
+
+
+def _open_options_ref(expected_context: Optional[Context], keep: List[Any]) -> Any:
+    """``byref`` of the open options :func:`open` uses with default arguments."""
+    key: Any = None
+    if expected_context is not None:
+        key = tuple(expected_context.items()) if type(expected_context) is dict else False
+    try:
+        hit = None if key is False else _OPEN_OPTIONS_CACHE.get(key)
+    except TypeError:   # an unhashable key or value: not cacheable
+        hit, key = None, False
+    if hit is not None:
+        keep.append(hit)
+        return hit[0]
+    opts = _open_options(expected_context, None, 0, False, 0, keep)
+    entry = (ctypes.byref(opts), (opts, tuple(keep)))
+    keep.append(entry)
+    if key is None or (key is not False and all(type(k) is str and type(v) is str for k, v in key)):
+        if len(_OPEN_OPTIONS_CACHE) >= _CONTEXT_CACHE_MAX:
+            _OPEN_OPTIONS_CACHE.clear()
+        _OPEN_OPTIONS_CACHE[key] = entry
+    return entry[0]
+
+
 # Hot paths (records, one-shot messages): second bindings with C-level
 # argument conversion and no errcheck (_ffi.fast_function); each call site
 # checks the status.  None of these functions runs a Python callback.
@@ -376,6 +439,11 @@ _fast_session_seal_batch = _ffi.fast_function(
 _fast_session_open_batch = _ffi.fast_function(
     "aios_envelope_session_open_batch", ctypes.c_int,
     (_vp, _vp, _sz, _vp, _vp, _vp, _sz, _vp, _vp, _vp))
+# One-shot messages; their KEKs may be callback providers' (check
+# _ffi.callback_pending() after the call).
+_fast_seal = _ffi.fast_function(
+    "aios_envelope_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _sz, _cp, _sz, _vp))
+_fast_open = _ffi.fast_function("aios_envelope_open", ctypes.c_int, (_vp, _vp, _cp, _sz, _vp))
 _fast_buffer_data = _ffi.fast_function("aios_buffer_data", _vp, (_vp,))
 _fast_buffer_len = _ffi.fast_function("aios_buffer_len", _sz, (_vp,))
 _fast_buffer_free = _ffi.fast_function("aios_buffer_free", None, (_vp,))
@@ -571,11 +639,19 @@ def seal(
     (e.g. :class:`aios.KeyDecryptOnlyError` for an older version).
     """
     keep: List[Any] = []
-    rec, nrec = _recipients(recipients, keep)
     ctx, nctx = _context(context, "context", keep)
+    out = _ffi.aios_buffer_p()
+    if (type(plaintext) is bytes and isinstance(recipients, Key) and suite is Suite.AUTO
+            and chunk_size == 0 and threads == 0):
+        # The hot path: bytes to one KEK with the default options.
+        rc = _fast_seal(ctypes.byref(out), ctypes.byref(recipients._handle()), 1, ctx, nctx,
+                        plaintext, len(plaintext), _seal_options_ref())
+        if rc != 0 or _ffi.callback_pending():
+            _ffi.raise_status(rc, _fast_seal)
+        return _take_bytes(out)
+    rec, nrec = _recipients(recipients, keep)
     opts = _seal_options(suite, chunk_size, threads)
     pp, np_ = _ffi.bytes_in(plaintext)
-    out = _ffi.aios_buffer_p()
     lib.aios_envelope_seal(ctypes.byref(out), rec, nrec, ctx, nctx, pp, np_, ctypes.byref(opts))
     return _take_bytes(out)
 
@@ -632,9 +708,17 @@ def open(  # noqa: A001 - aios.envelope.open, as in gzip.open
     once copied into the returned bytes.
     """
     keep: List[Any] = []
+    out = _ffi.aios_buffer_p()
+    if (type(message) is bytes and type(keys) is Keys and context_mode is None
+            and max_unwrap_attempts == 0 and not no_soft_gcm and threads == 0):
+        # The hot path: bytes with a key set, default options but the context.
+        rc = _fast_open(ctypes.byref(out), keys._handle(), message, len(message),
+                        _open_options_ref(expected_context, keep))
+        if rc != 0 or _ffi.callback_pending():
+            _ffi.raise_status(rc, _fast_open)
+        return _take_bytes(out)
     opts = _open_options(expected_context, context_mode, max_unwrap_attempts, no_soft_gcm, threads, keep)
     pm, nm = _ffi.bytes_in(message)
-    out = _ffi.aios_buffer_p()
     with _KeysArg(keys) as kh:
         lib.aios_envelope_open(ctypes.byref(out), kh, pm, nm, ctypes.byref(opts))
     return _take_bytes(out)

@@ -233,6 +233,79 @@ def test_context_arguments(kek: Key) -> None:
     assert env.open(msg, kek, expected_context=uni) == b"x"
 
 
+def test_converted_contexts_follow_the_dict(kek: Key) -> None:
+    """Contexts are converted once and reused by value (a cache): a dict
+    changed in place, equal dicts, str subclasses and unhashable values all
+    give what they hold now."""
+    ctx = {"tenant": "acme", "stage": "1"}
+    for stage in ("1", "2", "1"):
+        ctx["stage"] = stage
+        msg = env.seal(b"x", kek, ctx)
+        assert env.peek(msg)["context"] == {"tenant": "acme", "stage": stage}
+        assert env.open(msg, kek, expected_context=dict(ctx)) == b"x"
+        other = "2" if stage == "1" else "1"
+        with pytest.raises(aios.ContextMismatchError):
+            env.open(msg, kek, expected_context={**ctx, "stage": other})
+
+    class Tag(str):
+        pass
+
+    msg = env.seal(b"x", kek, {Tag("tenant"): Tag("acme")})
+    assert env.peek(msg)["context"] == {"tenant": "acme"}
+    msg = env.seal(b"x", kek, {"tenant": bytearray(b"acme")})  # unhashable: converted each time
+    assert env.peek(msg)["context"] == {"tenant": "acme"}
+    assert env.open(msg, kek, expected_context={"tenant": bytearray(b"acme")}) == b"x"
+    for _ in range(2):  # a refused context is refused every time, never remembered
+        with pytest.raises(aios.InvalidInputError):
+            env.seal(b"x", kek, {"k": "nul\0inside"})
+        with pytest.raises(aios.InvalidInputError):
+            env.open(msg, kek, expected_context={"k": "nul\0inside"})
+    many = [{"n": str(i)} for i in range(600)]  # more than the cache holds
+    sealed = [env.seal(b"x", kek, c) for c in many]
+    for c, m in zip(many, sealed):
+        assert env.peek(m)["context"] == c and env.open(m, kek, expected_context=c) == b"x"
+
+
+def test_one_shot_through_a_callback_provider(keyring: Keyring, kek: Key) -> None:
+    """A host KMS's failures come back from one-shot seal/open as the
+    host's exception, on that call (not later, not lost)."""
+
+    class Host:
+        fail = False
+
+        def describe(self, key_id: str, version: int, deadline_ms: int) -> aios.KeyInfo:
+            return aios.KeyInfo(kek.version, kek.type, kek.purposes, kek.state, kek.created_at)
+
+        def wrap(self, key_id: str, version: int, data_key: bytes, ad: bytes, deadline_ms: int) -> bytes:
+            if self.fail:
+                raise ConnectionError("kms down")
+            return kek.wrap(data_key, ad)
+
+        def unwrap(self, key_id: str, version: int, wrapped: bytes, ad: bytes, deadline_ms: int) -> bytes:
+            if self.fail:
+                raise ConnectionError("kms down")
+            with kek.unwrap(wrapped, ad) as dk:
+                return bytes(dk)
+
+    host = Host()
+    with aios.Provider.callback("kms", host) as p:
+        remote = p.get_key("kek")
+        keys = env.Keys().add_provider(p)
+        msg = env.seal(b"payload", remote, CONTEXT)
+        assert env.open(msg, keys) == b"payload"
+        host.fail = True
+        with pytest.raises(aios.CallbackError) as info:
+            env.seal(b"payload", remote, CONTEXT)
+        assert isinstance(info.value.host_exception, ConnectionError)
+        with pytest.raises(aios.AiosError) as info2:
+            env.open(msg, keys)
+        assert isinstance(info2.value.host_exception, ConnectionError)
+        host.fail = False
+        # Nothing left parked: the next calls succeed.
+        assert env.open(env.seal(b"again", remote), keys) == b"again"
+        keys.close()
+
+
 def test_tampered_byte_fails_authentication(kek: Key) -> None:
     pt = payload(3 * CS + 5)
     msg = env.seal(pt, kek, chunk_size=CS)
