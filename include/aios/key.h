@@ -247,7 +247,8 @@ typedef struct aios_key_spec {
     uint32_t exportable;              /* 1: aios_key_export allowed */
     const aios_key_attribute_pair *attributes;
     size_t attribute_count;           /* at most 64 */
-    uint64_t max_uses;                /* wrap/sign/mac operations per version; 0: no limit */
+    uint64_t max_uses;                /* wrap/sign/mac operations (and envelopes sealed to an
+                                         X25519 key) per version; 0: no limit */
     int64_t not_after;                /* unix seconds after which the version only
                                          decrypts/verifies; 0: never */
 } aios_key_spec;

@@ -8,6 +8,7 @@
 #include "recipient.h"
 #include "core/internal.h"
 #include "crypto/crypto.h"
+#include "key/key_internal.h"
 
 _Static_assert(AIOS__ENV_X25519_LEN == AIOS__X25519_LEN, "pkR is an X25519 point");
 _Static_assert(AIOS__ENV_X25519_LEN == AIOS__HPKE_ENC_LEN, "enc is an X25519 point");
@@ -257,30 +258,6 @@ void aios__env_x25519_record_clear(aios__env_x25519_record *r)
     aios__wipe(r, sizeof(*r));
 }
 
-/* Sealing to a key is a new use of it: the states that refuse aios_key_wrap
- * refuse it too (a public-only handle is always active). */
-static int x25519_state_check(const aios_key *k)
-{
-    const char *id = aios_key_id(k), *name;
-    unsigned v = (unsigned)aios_key_version(k);
-    aios_key_state state = aios_key_get_state(k);
-    switch (state) {
-    case AIOS_KEY_ACTIVE:
-        return AIOS_OK;
-    case AIOS_KEY_DESTROYED:
-        return aios__fail(AIOS_E_KEY_DESTROYED, "envelope x25519 wrap: key '%s' version %u "
-                          "was destroyed", id, v);
-    case AIOS_KEY_DISABLED:
-        return aios__fail(AIOS_E_KEY_DISABLED, "envelope x25519 wrap: key '%s' version %u is "
-                          "disabled", id, v);
-    default:
-        name = aios_key_state_name(state);
-        return aios__fail(AIOS_E_KEY_DECRYPT_ONLY, "envelope x25519 wrap: key '%s' version %u "
-                          "is %s: it can no longer be sealed to", id, v,
-                          name ? name : "not active");
-    }
-}
-
 int aios__env_x25519_wrap(aios__env_x25519_record *out, const aios__env_binding *b,
                           const aios_key *recipient, const uint8_t dk[AIOS__ENV_DK_LEN])
 {
@@ -300,13 +277,14 @@ int aios__env_x25519_wrap(aios__env_x25519_record *out, const aios__env_binding 
         return aios__fail(AIOS_E_KEY_USAGE, "envelope x25519 wrap: key '%s' (%s) is not an "
                           "X25519 key for key agreement", key_id, type ? type : "unknown type");
     }
-    if ((rc = x25519_state_check(recipient)) != AIOS_OK)
-        return rc;
     label_len = strlen(key_id);
     if (!label_ok((const uint8_t *)key_id, label_len))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope x25519 wrap: the key id (%zu "
                           "bytes) cannot be a record label (at most %d bytes of UTF-8 without "
                           "control characters)", label_len, AIOS__ENV_LABEL_MAX);
+    /* A new use of the key: state, not_after and max_uses, as a wrap. */
+    if ((rc = aios__key_use_seal_to(recipient)) != AIOS_OK)
+        return rc;
 
     if ((rc = aios_key_public_raw(recipient, &pub)) != AIOS_OK) {
         aios__error_prefix("envelope x25519 wrap (key '%s')", key_id);

@@ -465,11 +465,11 @@ void aios__key_set_clock_for_testing(int64_t (*clock_fn)(void))
 /* -------------------------------------------------------- dispatcher */
 
 typedef enum key_op {
-    OP_WRAP, OP_UNWRAP, OP_SIGN, OP_VERIFY, OP_MAC, OP_AGREE, OP_EXPORT, OP_PUBLIC
+    OP_WRAP, OP_UNWRAP, OP_SIGN, OP_VERIFY, OP_MAC, OP_AGREE, OP_EXPORT, OP_PUBLIC, OP_SEAL_TO
 } key_op;
 
 static const char *const op_names[] = {
-    "wrap", "unwrap", "sign", "verify", "mac", "agree", "export", "public key"
+    "wrap", "unwrap", "sign", "verify", "mac", "agree", "export", "public key", "be sealed to"
 };
 
 static uint32_t op_purpose(key_op op)
@@ -482,7 +482,8 @@ static uint32_t op_purpose(key_op op)
     case OP_MAC:    return AIOS_KEY_USE_MAC;
     case OP_AGREE:  return AIOS_KEY_USE_DERIVE;
     case OP_EXPORT:
-    case OP_PUBLIC: return 0;
+    case OP_PUBLIC:
+    case OP_SEAL_TO: return 0;   /* the caller checks the key type */
     }
     return 0;
 }
@@ -490,7 +491,7 @@ static uint32_t op_purpose(key_op op)
 /* Whether op produces new protected data (needs a current version). */
 static int op_is_forward(key_op op)
 {
-    return op == OP_WRAP || op == OP_SIGN;
+    return op == OP_WRAP || op == OP_SIGN || op == OP_SEAL_TO;
 }
 
 /* The state check alone, so it can run again under the material lock. */
@@ -570,6 +571,12 @@ static int material_lock(const aios_key *k, key_op op)
                           k->id, k->provider->name, op_names[op]);
     }
     return AIOS_OK;
+}
+
+int aios__key_use_seal_to(const aios_key *k)
+{
+    AIOS__CHECK_ARG(k != NULL, "key is NULL");
+    return check_op(k, OP_SEAL_TO);
 }
 
 static void material_unlock(const aios_key *k)

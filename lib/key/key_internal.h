@@ -216,6 +216,13 @@ int aios__pkcs11_unlock_unwrap(const char *module_path, const char *uri, const c
 /* Unix seconds now (CLOCK_REALTIME); tests may pin it with
  * aios__key_set_clock_for_testing. */
 int64_t aios__key_now(void);
+
+/* A message is being sealed to k's public key (an envelope X25519
+ * recipient: no key operation runs).  It is a new use of the key, checked
+ * as aios_key_wrap checks one: the state must allow new data (ACTIVE),
+ * not past not_after, and one use is counted against max_uses.  The
+ * caller checks the key type. */
+int aios__key_use_seal_to(const aios_key *k);
 void aios__key_set_clock_for_testing(int64_t (*clock_fn)(void));
 
 #endif /* AIOS_LIB_KEY_INTERNAL_H */

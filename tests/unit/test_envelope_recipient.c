@@ -25,6 +25,7 @@
 #include "crypto/crypto.h"
 #include "envelope/format.h"
 #include "envelope/recipient.h"
+#include "key/key_internal.h"
 
 /* ------------------------------------------------------------ fixture */
 
@@ -911,6 +912,53 @@ static void test_x25519_round_trip(void **state)
 /* Every input of XAD is bound: each byte of the prefix, the message id,
  * the context, the label and the record's pkR; and enc and the
  * ciphertext. */
+/* Sealing to an X25519 key is a use of it, limited as a wrap is: its
+ * version's max_uses and not_after (the clock is the key module's). */
+static int64_t limits_now;
+static int64_t limits_clock(void) { return limits_now; }
+
+static void test_x25519_limits(void **state)
+{
+    fx *f = *state;
+    aios_key_spec spec = AIOS_KEY_SPEC_INIT;
+    aios__env_x25519_record a, b;
+    aios_key *limited = NULL, *expiring = NULL;
+    aios_buffer *dk = NULL;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    spec.max_uses = 2;
+    tu_assert_ok(aios_keyring_add(f->kr, &limited, "x-limited", AIOS_KEY_X25519, &spec));
+    tu_assert_ok(aios__env_x25519_wrap(&a, &f->b, limited, f->dk));
+    aios__env_x25519_record_clear(&a);
+    tu_assert_ok(aios__env_x25519_wrap(&b, &f->b, limited, f->dk));
+    tu_assert_status(aios__env_x25519_wrap(&a, &f->b, limited, f->dk), AIOS_E_KEY_USAGE_LIMIT);
+    assert_non_null(strstr(aios_last_error_message(), "x-limited"));
+    assert_null(a.label);
+    /* Opening is not a use: what was sealed still opens. */
+    tu_assert_ok(aios__env_x25519_unwrap(&dk, &f->b, &b.rec, limited));
+    assert_memory_equal(aios_buffer_data(dk), f->dk, 32);
+    aios_buffer_free(dk);
+    dk = NULL;
+    aios__env_x25519_record_clear(&b);
+
+    spec.max_uses = 0;
+    spec.not_after = 2000000000;
+    tu_assert_ok(aios_keyring_add(f->kr, &expiring, "x-expiring", AIOS_KEY_X25519, &spec));
+    aios__key_set_clock_for_testing(limits_clock);
+    limits_now = 1999999999;
+    tu_assert_ok(aios__env_x25519_wrap(&b, &f->b, expiring, f->dk));
+    limits_now = 2000000001;
+    tu_assert_status(aios__env_x25519_wrap(&a, &f->b, expiring, f->dk), AIOS_E_KEY_EXPIRED);
+    assert_null(a.label);
+    tu_assert_ok(aios__env_x25519_unwrap(&dk, &f->b, &b.rec, expiring));
+    aios__key_set_clock_for_testing(NULL);
+    aios_buffer_free(dk);
+    aios__env_x25519_record_clear(&b);
+    aios_key_unref(expiring);
+    aios_key_unref(limited);
+}
+
 static void test_x25519_bound(void **state)
 {
     fx *f = *state;
@@ -1365,6 +1413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_through_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x25519_known_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x25519_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_x25519_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x25519_bound, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x25519_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_x25519_attempt_cap, setup, teardown),
