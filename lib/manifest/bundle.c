@@ -1110,7 +1110,7 @@ int aios__mb_key_hint(char hint[65], const aios_key *key)
     char pem[AIOS__SPKI_PEM_MAX + 64];
     uint8_t pub[AIOS__KEYENC_PUB_MAX], d[32];
     size_t pem_len = 0, pub_len = 0;
-    aios__keyenc_alg alg;
+    aios__keyenc_alg alg = (aios__keyenc_alg)0;
     int rc;
 
     AIOS__CHECK_ARG(hint != NULL && key != NULL, "hint or key is NULL");
@@ -1141,7 +1141,7 @@ static int check_key_identity(const aios__mb_bundle *b, const aios_key *key, uin
         char pem[AIOS__SPKI_PEM_MAX + 64];
         uint8_t pub[AIOS__KEYENC_PUB_MAX], bpub[AIOS__KEYENC_PUB_MAX];
         size_t pem_len = 0, pub_len = 0, bpub_len = 0;
-        aios__keyenc_alg alg;
+        aios__keyenc_alg alg = (aios__keyenc_alg)0;
         int balg = 0;
         if ((rc = key_spki_pem(pem, sizeof(pem), &pem_len, &alg, pub, &pub_len, key)) != AIOS_OK)
             return rc;
@@ -1196,7 +1196,7 @@ int aios__mb_verify_key_ex(aios__mb_statement **out, aios__mb_signer *signer_out
                            uint32_t flags)
 {
     aios__mb_bundle *b = NULL;
-    aios__keyenc_alg alg;
+    aios__keyenc_alg alg = (aios__keyenc_alg)0;
     uint8_t *pae = NULL;
     size_t pae_len = 0;
     int rc, legacy = 0;
@@ -1633,7 +1633,7 @@ done:
 int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
                       const aios_key *key, int profile)
 {
-    aios__keyenc_alg alg;
+    aios__keyenc_alg alg = (aios__keyenc_alg)0;
     char hint[65];
     json_t *pk;
     int rc;
@@ -1660,7 +1660,7 @@ int aios__mb_sign_certificate(aios_buffer **bundle_out, const aios__mb_statement
                               const aios_key *key, const uint8_t *const *chain_der,
                               const size_t *chain_lens, size_t chain_n, int profile)
 {
-    aios__keyenc_alg alg;
+    aios__keyenc_alg alg = (aios__keyenc_alg)0;
     aios__x509_leaf info;
     aios_buffer *raw = NULL;
     json_t *ch = NULL, *certs;

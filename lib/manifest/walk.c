@@ -595,14 +595,18 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
 static int walk_new(aios__mf_walk **out, const aios__mf_walk_options *o)
 {
     aios__mf_walk *w = aios__calloc(1, sizeof(*w));
-    if (w == NULL)
-        return aios__nomem("model walk");
+    *out = NULL;
+    if (w == NULL) {
+        (void)aios__nomem("model walk");
+        return AIOS_E_NOMEM;   /* a constant, so the compiler sees *out set on AIOS_OK */
+    }
     w->root_fd = -1;
     w->profile = o->profile;
     w->arena_ = aios__calloc(1, sizeof(*w->arena_));
     if (w->arena_ == NULL) {
         aios__free(w);
-        return aios__nomem("model walk");
+        (void)aios__nomem("model walk");
+        return AIOS_E_NOMEM;
     }
     *out = w;
     return AIOS_OK;

@@ -159,7 +159,7 @@ static int find_token_slot(const char *label, CK_SLOT_ID *slot)
 /* Initialise the free token as label with the SO and user PINs. */
 static int init_token(const char *label)
 {
-    CK_SLOT_ID slot;
+    CK_SLOT_ID slot = 0;
     CK_UTF8CHAR l32[32];
     CK_SESSION_HANDLE s;
 
@@ -183,7 +183,7 @@ static int init_token(const char *label)
 /* A user session on the token labelled label. */
 static int user_session(const char *label, CK_SESSION_HANDLE *out)
 {
-    CK_SLOT_ID slot;
+    CK_SLOT_ID slot = 0;
     if (find_token_slot(label, &slot) != 0)
         return setup_fail(__LINE__);
     CKCHECK(fl->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, out));
@@ -1093,7 +1093,7 @@ static void test_rsa_format_pinned(void **state)
     uint8_t dk[65], plain[512], ct[1 + 256], h[32];
     CK_RSA_PKCS_OAEP_PARAMS op;
     CK_MECHANISM mech = { CKM_RSA_PKCS_OAEP, &op, sizeof(op) };
-    CK_SLOT_ID slot;
+    CK_SLOT_ID slot = 0;
     CK_SESSION_HANDLE s;
     CK_OBJECT_HANDLE priv, pub;
     CK_ULONG pl, cl;
