@@ -61,7 +61,7 @@ void aios__build_info_prepare(void)
         "\"dependencies\":{\"libsodium\":\"%s\",\"mbedtls\":\"%s\",\"protobuf-c\":\"%s\","
         "\"openssl\":\"%s\"},"
         "\"cpu\":{\"aesni\":%s,\"pclmul\":%s,\"avx\":%s,\"avx2\":%s,\"sha_ni\":%s,"
-        "\"arm_aes\":%s,\"arm_sha2\":%s},"
+        "\"arm_aes\":%s,\"arm_sha2\":%s,\"vaes\":%s,\"avx512\":%s},"
         "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\"},"
         "\"tuning\":{\"aes256gcm_openssl_min\":%zu},"
         "\"build\":{\"type\":\"%s\",\"compiler\":\"%s\",\"sanitizers\":\"%s\"}}",
@@ -70,7 +70,8 @@ void aios__build_info_prepare(void)
         aios__proto_version(), aios__crypto_openssl_version(),
         json_bool(cpu->aesni), json_bool(cpu->pclmul), json_bool(cpu->avx),
         json_bool(cpu->avx2), json_bool(cpu->sha_ni), json_bool(cpu->arm_aes),
-        json_bool(cpu->arm_sha2), aead, aios__aead_gcm_backend(), aios__aead_gcm_openssl_min(),
+        json_bool(cpu->arm_sha2), json_bool(cpu->vaes), json_bool(cpu->avx512), aead,
+        aios__aead_gcm_backend(), aios__aead_gcm_openssl_min(),
         AIOS_BUILD_TYPE, AIOS_COMPILER, AIOS_SANITIZERS);
     if (n < 0 || (size_t)n >= sizeof(build_info))
         snprintf(build_info, sizeof(build_info),

@@ -4,13 +4,19 @@
  * tags, through libsodium, plus OpenSSL's libcrypto for large AES-GCM
  * inputs.
  *
- * AES-256-GCM runs on two backends that give the same bytes:
+ * AES-256-GCM runs on three backends that give the same bytes.  Where
+ * the CPU has VAES and VPCLMULQDQ (gcm_vaes.c: AMD Zen 3 on, Intel Ice
+ * Lake on), our kernel takes every length, with its round keys and
+ * powers of H precomputed once per key object: it beats libsodium at
+ * 64 bytes and OpenSSL 3.0 at 64 KiB (docs/PERFORMANCE.md).  Elsewhere
  * libsodium's (AES-NI + PCLMULQDQ, key schedule and GHASH powers
- * precomputed once per key object) for inputs under AIOS__GCM_OSSL_MIN
+ * precomputed once per key object) runs inputs under AIOS__GCM_OSSL_MIN
  * bytes, and OpenSSL's EVP (gcm_ossl.c: ~2.5x faster on large inputs,
- * but it expands the key per call) from there on, and for every size on
+ * but it expands the key per call) from there on, and every size on
  * CPUs where only OpenSSL's runs (AArch64 with the AES instructions).  A
- * key object therefore keeps the raw key as well as libsodium's state.
+ * key object keeps the raw key as well as one precomputed state (the
+ * VAES kernel's or libsodium's, in a union: the object fits a 1024-byte
+ * slab slot).
  *
  * On a CPU without hardware AES an AES-256-GCM key object is still made,
  * but it can only open: decryption then runs on mbedTLS's software GCM
@@ -30,6 +36,7 @@
 
 #include "crypto.h"
 #include "gcm_ossl.h"
+#include "gcm_vaes.h"
 #include "../core/internal.h"
 
 _Static_assert(crypto_aead_aes256gcm_KEYBYTES == AIOS__AEAD_KEY_LEN, "AES-256-GCM key length");
@@ -46,11 +53,15 @@ _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == AIOS__AEAD_NONCE_
  * wiped on free; aligned to the slot size, at least 64, which the AES-GCM
  * state's 16-byte alignment needs). */
 struct aios__aead_key {
-    crypto_aead_aes256gcm_state gcm;     /* AES-256-GCM on libsodium (if sodium) */
+    union {
+        crypto_aead_aes256gcm_state sodium;   /* AES-256-GCM on libsodium (if sodium) */
+        aios__gcm_vaes_key          vaes;     /* AES-256-GCM on VAES (if vaes) */
+    } gcm;
     uint8_t                     key[AIOS__AEAD_KEY_LEN];   /* every algorithm and path */
     aios__aead_alg              alg;
     int                         soft;    /* AES-256-GCM on mbedTLS: open only */
-    int                         sodium;  /* gcm holds libsodium's state */
+    int                         sodium;  /* gcm.sodium holds libsodium's state */
+    int                         vaes;    /* gcm.vaes holds the VAES kernel's state */
 };
 
 /* Test-only: make AES-256-GCM key objects use the software path even
@@ -143,8 +154,12 @@ int aios__aead_key_new(aios__aead_key **out, aios__aead_alg alg,
     memcpy(k->key, key, AIOS__AEAD_KEY_LEN);
     if (alg == AIOS__AEAD_AES256GCM && (force_soft_gcm || !aios__aead_available(alg))) {
         k->soft = 1;
+    } else if (alg == AIOS__AEAD_AES256GCM && aios__gcm_vaes_capable() &&
+               aios__gcm_test_backend() != AIOS__GCM_BACKEND_LIBSODIUM) {
+        aios__gcm_vaes_key_init(&k->gcm.vaes, key);
+        k->vaes = 1;
     } else if (alg == AIOS__AEAD_AES256GCM && crypto_aead_aes256gcm_is_available()) {
-        if (crypto_aead_aes256gcm_beforenm(&k->gcm, key) != 0) {
+        if (crypto_aead_aes256gcm_beforenm(&k->gcm.sodium, key) != 0) {
             aios__secret_free(k, AEAD_KEY_ALLOC);
             return aios__fail(AIOS_E_INTERNAL, "AES-256-GCM key expansion failed");
         }
@@ -200,6 +215,87 @@ static int soft_gcm_open(const aios__aead_key *key, uint8_t *pt, const uint8_t *
     return 0;
 }
 
+/* Which AES-256-GCM backend runs a call of len bytes with this key. */
+enum { GCM_SODIUM, GCM_OSSL, GCM_VAES };
+
+static int gcm_pick(const aios__aead_key *key, size_t len)
+{
+    switch (aios__gcm_test_backend()) {
+    case AIOS__GCM_BACKEND_VAES:      return GCM_VAES;
+    case AIOS__GCM_BACKEND_LIBSODIUM: return GCM_SODIUM;
+    case AIOS__GCM_BACKEND_OPENSSL:   return GCM_OSSL;
+    default:                          break;
+    }
+    if (key->vaes)
+        return GCM_VAES;   /* faster than both at every length measured */
+    if (!key->sodium || aios__gcm_ossl_use(len))
+        return GCM_OSSL;
+    return GCM_SODIUM;
+}
+
+/* A backend forced by the test switch on a key object that holds the
+ * other backend's state: that state is expanded on the stack for the call
+ * and wiped (tests and benchmarks only; AUTO never gets here). */
+static void gcm_vaes_seal_key(const aios__aead_key *key, uint8_t *ct, uint8_t *tag,
+                              const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen,
+                              const uint8_t *nonce)
+{
+    aios__gcm_vaes_key tmp;
+    if (key->vaes) {
+        aios__gcm_vaes_seal(&key->gcm.vaes, ct, tag, pt, len, ad, adlen, nonce);
+        return;
+    }
+    aios__gcm_vaes_key_init(&tmp, key->key);
+    aios__gcm_vaes_seal(&tmp, ct, tag, pt, len, ad, adlen, nonce);
+    aios__gcm_vaes_key_wipe(&tmp);
+}
+
+static int gcm_vaes_open_key(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct, size_t len,
+                             const uint8_t *tag, const uint8_t *ad, size_t adlen,
+                             const uint8_t *nonce)
+{
+    aios__gcm_vaes_key tmp;
+    int rc;
+    if (key->vaes)
+        return aios__gcm_vaes_open(&key->gcm.vaes, pt, ct, len, tag, ad, adlen, nonce);
+    aios__gcm_vaes_key_init(&tmp, key->key);
+    rc = aios__gcm_vaes_open(&tmp, pt, ct, len, tag, ad, adlen, nonce);
+    aios__gcm_vaes_key_wipe(&tmp);
+    return rc;
+}
+
+static int gcm_sodium_seal_key(const aios__aead_key *key, uint8_t *ct, uint8_t *tag,
+                               const uint8_t *pt, size_t len, const uint8_t *ad, size_t adlen,
+                               const uint8_t *nonce)
+{
+    crypto_aead_aes256gcm_state tmp;
+    int rc;
+    if (key->sodium)
+        return crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL, pt, len, ad, adlen,
+                                                              NULL, nonce, &key->gcm.sodium);
+    (void)crypto_aead_aes256gcm_beforenm(&tmp, key->key);
+    rc = crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL, pt, len, ad, adlen,
+                                                        NULL, nonce, &tmp);
+    sodium_memzero(&tmp, sizeof(tmp));
+    return rc;
+}
+
+static int gcm_sodium_open_key(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct,
+                               size_t len, const uint8_t *tag, const uint8_t *ad, size_t adlen,
+                               const uint8_t *nonce)
+{
+    crypto_aead_aes256gcm_state tmp;
+    int rc;
+    if (key->sodium)
+        return crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
+                                                              nonce, &key->gcm.sodium);
+    (void)crypto_aead_aes256gcm_beforenm(&tmp, key->key);
+    rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
+                                                        nonce, &tmp);
+    sodium_memzero(&tmp, sizeof(tmp));
+    return rc;
+}
+
 static int aead_check(const aios__aead_key *key, const void *out, const void *in, size_t len,
                       const void *tag, const uint8_t *ad, size_t adlen, const uint8_t *nonce,
                       const char *what)
@@ -240,10 +336,16 @@ int aios__aead_seal(const aios__aead_key *key, uint8_t *ct, uint8_t tag[AIOS__AE
 
     switch (key->alg) {
     case AIOS__AEAD_AES256GCM:
-        if (!key->sodium || aios__gcm_ossl_use(len))
+        switch (gcm_pick(key, len)) {
+        case GCM_VAES:
+            gcm_vaes_seal_key(key, ct, tag, pt, len, ad, adlen, nonce);
+            return AIOS_OK;
+        case GCM_OSSL:
             return aios__gcm_ossl_seal(key->key, ct, tag, pt, len, ad, adlen, nonce);
-        rc = crypto_aead_aes256gcm_encrypt_detached_afternm(ct, tag, NULL, pt, len, ad, adlen,
-                                                            NULL, nonce, &key->gcm);
+        default:
+            rc = gcm_sodium_seal_key(key, ct, tag, pt, len, ad, adlen, nonce);
+            break;
+        }
         break;
     case AIOS__AEAD_CHACHA20POLY1305:
         rc = crypto_aead_chacha20poly1305_ietf_encrypt_detached(ct, tag, NULL, pt, len, ad, adlen,
@@ -291,15 +393,25 @@ int aios__aead_open(const aios__aead_key *key, uint8_t *pt, const uint8_t *ct, s
                     aios__wipe(pt_out, len);
                 return rc;
             }
-        } else if (!key->sodium || aios__gcm_ossl_use(len)) {
-            /* Decrypts into pt, then checks the tag: pt is wiped on
-             * failure before we return (gcm_ossl.c). */
-            rc = aios__gcm_ossl_open(key->key, pt, ct, len, tag, ad, adlen, nonce);
-            if (rc < 0)
-                return rc;
         } else {
-            rc = crypto_aead_aes256gcm_decrypt_detached_afternm(pt, NULL, ct, len, tag, ad, adlen,
-                                                                nonce, &key->gcm);
+            switch (gcm_pick(key, len)) {
+            case GCM_VAES:
+                /* Decrypts into pt while hashing the ciphertext, then
+                 * checks the tag in constant time: pt is wiped on failure
+                 * before we return (gcm_vaes.c). */
+                rc = gcm_vaes_open_key(key, pt, ct, len, tag, ad, adlen, nonce);
+                break;
+            case GCM_OSSL:
+                /* Decrypts into pt, then checks the tag: pt is wiped on
+                 * failure before we return (gcm_ossl.c). */
+                rc = aios__gcm_ossl_open(key->key, pt, ct, len, tag, ad, adlen, nonce);
+                if (rc < 0)
+                    return rc;
+                break;
+            default:
+                rc = gcm_sodium_open_key(key, pt, ct, len, tag, ad, adlen, nonce);
+                break;
+            }
         }
         break;
     case AIOS__AEAD_CHACHA20POLY1305:

@@ -4,9 +4,13 @@
  * (docs/FORMAT.md 9.2).  Unlike aios__aead_key_new (guarded memory: an
  * mmap per key), nothing here allocates or makes a system call on the
  * libsodium paths; the AES-256-GCM key schedule lives on the stack and is
- * wiped.  Records are usually small and stay there; AES-256-GCM inputs of
- * at least AIOS__GCM_OSSL_MIN bytes go to OpenSSL's EVP (gcm_ossl.c: a
- * context allocated, keyed and cleansed per call), as with key objects.
+ * wiped.  Where the CPU has VAES (gcm_vaes.c) AES-256-GCM runs on our
+ * kernel at every length (its round keys and powers of H expanded on the
+ * stack per call and wiped: cheaper than libsodium's set-up, see
+ * docs/PERFORMANCE.md).  Elsewhere records are usually small and stay on
+ * libsodium; AES-256-GCM inputs of at least AIOS__GCM_OSSL_MIN bytes go
+ * to OpenSSL's EVP (gcm_ossl.c: a context allocated, keyed and cleansed
+ * per call), as with key objects.
  * Suite rules as in aead.c: sealing AES-256-GCM needs hardware AES;
  * opening it without uses mbedTLS's software GCM when the caller allows
  * it (which allocates, in mbedTLS).
@@ -19,9 +23,20 @@
 
 #include "crypto.h"
 #include "gcm_ossl.h"
+#include "gcm_vaes.h"
 #include "../core/internal.h"
 
 static const uint8_t dummy_byte[1];
+
+/* 1 if a one-shot AES-256-GCM call goes to the VAES kernel: forced by the
+ * test switch, or in the automatic choice wherever it runs. */
+static int once_vaes(void)
+{
+    int forced = aios__gcm_test_backend();
+    if (forced == AIOS__GCM_BACKEND_VAES)
+        return 1;
+    return forced == AIOS__GCM_BACKEND_AUTO && aios__gcm_vaes_capable();
+}
 
 static int once_check(aios__aead_alg alg, const uint8_t *key, const void *out, const void *in,
                       size_t len, const void *tag, const uint8_t *ad, size_t adlen,
@@ -59,6 +74,7 @@ int aios__aead_seal_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
                          const uint8_t *nonce)
 {
     crypto_aead_aes256gcm_state gcm;
+    aios__gcm_vaes_key vk;
     uint8_t dummy = 0;
     int rc;
 
@@ -72,6 +88,12 @@ int aios__aead_seal_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
         ad = NULL;
     switch (alg) {
     case AIOS__AEAD_AES256GCM:
+        if (once_vaes()) {
+            aios__gcm_vaes_key_init(&vk, key);
+            aios__gcm_vaes_seal(&vk, ct, tag, pt, len, ad, adlen, nonce);
+            aios__gcm_vaes_key_wipe(&vk);
+            return AIOS_OK;
+        }
         if (aios__gcm_ossl_use(len))
             return aios__gcm_ossl_seal(key, ct, tag, pt, len, ad, adlen, nonce);
         if (!crypto_aead_aes256gcm_is_available())
@@ -133,6 +155,7 @@ int aios__aead_open_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
                          const uint8_t *nonce, int soft_ok)
 {
     crypto_aead_aes256gcm_state gcm;
+    aios__gcm_vaes_key vk;
     uint8_t dummy = 0;
     uint8_t *pt_out = pt;
     int rc;
@@ -147,7 +170,13 @@ int aios__aead_open_once(aios__aead_alg alg, const uint8_t key[AIOS__AEAD_KEY_LE
         ad = NULL;
     switch (alg) {
     case AIOS__AEAD_AES256GCM:
-        if (aios__gcm_ossl_use(len)) {
+        if (once_vaes()) {
+            /* Decrypts while hashing, checks the tag in constant time,
+             * wipes pt on failure (gcm_vaes.c). */
+            aios__gcm_vaes_key_init(&vk, key);
+            rc = aios__gcm_vaes_open(&vk, pt, ct, len, tag, ad, adlen, nonce);
+            aios__gcm_vaes_key_wipe(&vk);
+        } else if (aios__gcm_ossl_use(len)) {
             /* Decrypts into pt, then checks the tag: pt is wiped on
              * failure before we return (gcm_ossl.c). */
             rc = aios__gcm_ossl_open(key, pt, ct, len, tag, ad, adlen, nonce);

@@ -37,6 +37,11 @@ typedef struct aios__cpu_features {
     int sha_ni;      /* x86 SHA extensions */
     int arm_aes;     /* Armv8 crypto extensions */
     int arm_sha2;
+    int vaes;        /* x86 VAES + VPCLMULQDQ on 256-bit vectors, with AES-NI,
+                      * PCLMULQDQ and AVX2, the ymm state enabled by the OS
+                      * (XCR0): the AES-256-GCM kernel of gcm_vaes.c can run */
+    int avx512;      /* AVX-512 F, BW and VL with the opmask and zmm state
+                      * enabled by the OS (reported; no kernel uses it yet) */
 } aios__cpu_features;
 
 /* CPU features detected by aios__crypto_init(). */
@@ -196,11 +201,14 @@ const char *aios__aead_name(aios__aead_alg alg);   /* "aes256gcm", ... */
  * objects are read-only after creation: any number of threads may seal
  * and open with one at once.
  *
- * AES-256-GCM has two backends that give the same bytes (GCM is GCM):
- * libsodium's precomputed state for inputs under 1536 bytes and OpenSSL's
- * libcrypto (EVP, a context per call) from 1536 bytes on, where it is
- * ~2.5x faster (lib/crypto/gcm_ossl.h); OpenSSL for every size where only
- * it can run (AArch64).  The choice is per call, by length.
+ * AES-256-GCM has three backends that give the same bytes (GCM is GCM):
+ * our VAES + VPCLMULQDQ kernel (lib/crypto/gcm_vaes.h) for every length
+ * on x86-64 CPUs that have it (AMD Zen 3 on, Intel Ice Lake and Alder
+ * Lake on), its key schedule and powers of H precomputed in the key
+ * object; elsewhere libsodium's precomputed state for inputs under 1536
+ * bytes and OpenSSL's libcrypto (EVP, a context per call) from 1536 bytes
+ * on, where it is ~2.5x faster (lib/crypto/gcm_ossl.h); OpenSSL for every
+ * size where only it can run (AArch64).  The choice is per call.
  *
  * AES-256-GCM without hardware AES (aios__aead_available() == 0):
  * aios__aead_key_new still succeeds, but the key is OPEN-ONLY: opening
@@ -222,19 +230,26 @@ int  aios__aead_key_can_seal(const aios__aead_key *key);
  * thread-safe; set it while no other thread makes key objects. */
 void aios__aead_test_force_soft_gcm(int on);
 /* TEST ONLY: which backend seals and opens AES-256-GCM (key objects and
- * the one-shot calls alike), read on every call: AUTO (by length, as
- * above), LIBSODIUM or OPENSSL for every length.  AIOS_E_UNSUPPORTED (and
- * nothing changed) when the forced backend cannot run here.  Not
- * thread-safe; set it while no other thread seals or opens. */
+ * the one-shot calls alike), read on every call: AUTO (as above),
+ * LIBSODIUM, OPENSSL or VAES for every length.  A key object holds one
+ * precomputed state, the VAES kernel's where it runs (unless LIBSODIUM
+ * was forced when the key was made), else libsodium's; a call forced to
+ * the other backend expands that backend's state on the stack for the
+ * call (and wipes it).  AIOS_E_UNSUPPORTED (and nothing changed) when the
+ * forced backend cannot run here.  Not thread-safe; set it while no other
+ * thread seals or opens. */
 #define AIOS__GCM_BACKEND_AUTO      0
 #define AIOS__GCM_BACKEND_LIBSODIUM 1
 #define AIOS__GCM_BACKEND_OPENSSL   2
+#define AIOS__GCM_BACKEND_VAES      3
 int  aios__aead_test_gcm_backend(int backend);
-/* "openssl" where large AES-256-GCM inputs go to OpenSSL's libcrypto
- * (hardware AES here; OpenSSL itself is set up on first use), else
- * "libsodium" where libsodium's runs, else "mbedtls" (open-only). */
+/* "vaes" where the VAES kernel runs (every length), else "openssl" where
+ * large AES-256-GCM inputs go to OpenSSL's libcrypto (hardware AES here;
+ * OpenSSL itself is set up on first use), else "libsodium" where
+ * libsodium's runs, else "mbedtls" (open-only). */
 const char *aios__aead_gcm_backend(void);
-/* Inputs of at least this many bytes use OpenSSL in AUTO mode. */
+/* Inputs of at least this many bytes use OpenSSL in AUTO mode where the
+ * VAES kernel does not run. */
 size_t aios__aead_gcm_openssl_min(void);
 
 /* Detached seal: ct and pt have the same length and may be the same

@@ -43,6 +43,7 @@
 
 #include "crypto.h"
 #include "gcm_ossl.h"
+#include "gcm_vaes.h"
 #include "../core/internal.h"
 
 /* EVP takes int lengths: feed larger inputs in pieces (a multiple of the
@@ -85,8 +86,8 @@ int aios__gcm_ossl_ready(void)
     return gcm_cipher != NULL;
 }
 
-/* The test switch (crypto.h): AIOS__GCM_BACKEND_AUTO, _LIBSODIUM or
- * _OPENSSL.  Set by tests while no other thread seals or opens. */
+/* The test switch (crypto.h): AIOS__GCM_BACKEND_AUTO, _LIBSODIUM,
+ * _OPENSSL or _VAES.  Set by tests while no other thread seals or opens. */
 static int forced_backend = AIOS__GCM_BACKEND_AUTO;
 
 int aios__aead_test_gcm_backend(int backend)
@@ -102,6 +103,11 @@ int aios__aead_test_gcm_backend(int backend)
         if (!aios__gcm_ossl_ready())
             return aios__fail(AIOS_E_UNSUPPORTED, "OpenSSL's AES-256-GCM cannot run here");
         break;
+    case AIOS__GCM_BACKEND_VAES:
+        if (!aios__gcm_vaes_capable())
+            return aios__fail(AIOS_E_UNSUPPORTED, "the VAES AES-256-GCM kernel cannot run here "
+                              "(no VAES/VPCLMULQDQ with AVX2)");
+        break;
     default:
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown AES-256-GCM backend %d", backend);
     }
@@ -109,8 +115,15 @@ int aios__aead_test_gcm_backend(int backend)
     return AIOS_OK;
 }
 
+int aios__gcm_test_backend(void)
+{
+    return forced_backend;
+}
+
 const char *aios__aead_gcm_backend(void)
 {
+    if (aios__gcm_vaes_capable())
+        return "vaes";
     if (aios__gcm_ossl_capable())
         return "openssl";
     if (crypto_aead_aes256gcm_is_available())
@@ -130,6 +143,8 @@ int aios__gcm_ossl_use(size_t len)
         return 0;
     case AIOS__GCM_BACKEND_OPENSSL:
         return 1;   /* ready: checked when it was forced */
+    case AIOS__GCM_BACKEND_VAES:
+        return 0;   /* the callers test aios__gcm_test_backend() first */
     default:
         break;
     }

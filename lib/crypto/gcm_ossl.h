@@ -11,6 +11,12 @@
  * in the output.  Below AIOS__GCM_OSSL_MIN bytes libsodium's precomputed
  * key state wins (OpenSSL expands the key and allocates a context per
  * call), so small records stay on libsodium.
+ *
+ * On x86-64 CPUs with VAES and VPCLMULQDQ (AMD Zen 3 on, Intel Ice Lake
+ * on) neither is used in the automatic choice: our own kernel
+ * (gcm_vaes.h) is faster than libsodium at every size and than OpenSSL
+ * 3.0 (which has no VAES path for these CPUs) on large inputs.  OpenSSL
+ * stays for CPUs without VAES and for AArch64.
  */
 #ifndef AIOS_CRYPTO_GCM_OSSL_H
 #define AIOS_CRYPTO_GCM_OSSL_H
@@ -34,8 +40,13 @@ int aios__gcm_ossl_ready(void);
 
 /* 1 if an AES-256-GCM input of len bytes goes to OpenSSL: ready and
  * len >= AIOS__GCM_OSSL_MIN, or libsodium's AES-GCM is unavailable here;
- * the test switch aios__aead_test_gcm_backend() overrides the choice. */
+ * the test switch aios__aead_test_gcm_backend() overrides the choice (0
+ * when it forces libsodium or VAES).  Callers ask for the VAES kernel
+ * (gcm_vaes.h) first: where it runs it takes every length. */
 int aios__gcm_ossl_use(size_t len);
+
+/* The test switch's current value, AIOS__GCM_BACKEND_* (crypto.h). */
+int aios__gcm_test_backend(void);
 
 /* Detached AES-256-GCM with a 12-byte nonce, as libsodium's.  Inputs are
  * the seam's (checked by the caller; len within GCM's limit; ct == pt in

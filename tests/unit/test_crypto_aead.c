@@ -4,13 +4,16 @@
  * nonce) and XChaCha20-Poly1305 (192-bit nonce); key objects, in-place
  * operation, and the wiping of output on every rejected open.
  *
- * AES-256-GCM has two backends (libsodium below 1536 bytes, OpenSSL's
- * libcrypto from there on: lib/crypto/gcm_ossl.h).  The vectors run
- * through each (forced with aios__aead_test_gcm_backend) and through the
- * automatic choice, with key objects and the one-shot calls; a
- * differential test seals with one backend and opens with the other at
- * lengths on both sides of the threshold; tampering is refused and wiped
- * on both; many threads seal and open with one shared key object.
+ * AES-256-GCM has three backends (our VAES kernel at every length where
+ * the CPU has VAES, lib/crypto/gcm_vaes.h; elsewhere libsodium below 1536
+ * bytes and OpenSSL's libcrypto from there on: lib/crypto/gcm_ossl.h).
+ * The vectors run through each (forced with aios__aead_test_gcm_backend)
+ * and through the automatic choice, with key objects and the one-shot
+ * calls; a differential test seals with each backend and opens with each
+ * other at lengths on both sides of the threshold; tampering is refused
+ * and wiped on each; many threads seal and open with one shared key
+ * object.  (tests/unit/test_crypto_gcm_vaes.c tests the VAES kernel
+ * itself in depth.)
  */
 #include <pthread.h>
 
@@ -19,7 +22,8 @@
 static const char *backend_name(int b)
 {
     return b == AIOS__GCM_BACKEND_LIBSODIUM ? "libsodium"
-         : b == AIOS__GCM_BACKEND_OPENSSL   ? "openssl" : "auto";
+         : b == AIOS__GCM_BACKEND_OPENSSL   ? "openssl"
+         : b == AIOS__GCM_BACKEND_VAES      ? "vaes" : "auto";
 }
 
 /* ------------------------------------------------------------ Wycheproof */
@@ -149,11 +153,15 @@ static void test_wycheproof_aes256gcm(void **state)
     }
     /* The automatic choice, then each backend for every length. */
     static const int backends[] = { AIOS__GCM_BACKEND_AUTO, AIOS__GCM_BACKEND_LIBSODIUM,
-                                    AIOS__GCM_BACKEND_OPENSSL };
+                                    AIOS__GCM_BACKEND_OPENSSL, AIOS__GCM_BACKEND_VAES };
     size_t b;
     for (b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
         if (aios__aead_test_gcm_backend(backends[b]) != AIOS_OK) {
-            printf("aes_gcm_test.json: backend %s cannot run here\n", backend_name(backends[b]));
+            /* Only the VAES kernel may be missing on a CPU with AES-NI. */
+            printf("*** aes_gcm_test.json: backend %s cannot run here (SKIPPED) ***\n",
+                   backend_name(backends[b]));
+            assert_int_equal(backends[b], AIOS__GCM_BACKEND_VAES);
+            assert_false(aios__crypto_cpu()->vaes);
             continue;
         }
         printf("aes_gcm_test.json through %s:\n", backend_name(backends[b]));
@@ -201,8 +209,9 @@ static void test_names_and_lengths(void **state)
     assert_int_equal(aios__aead_available(AIOS__AEAD_AES256GCM),
                      aios__crypto_cpu()->aesni && aios__crypto_cpu()->pclmul);
     assert_string_equal(aios__aead_gcm_backend(),
-                        aios__crypto_cpu()->aesni && aios__crypto_cpu()->pclmul ? "openssl"
-                                                                                : "mbedtls");
+                        aios__crypto_cpu()->vaes ? "vaes"
+                        : aios__crypto_cpu()->aesni && aios__crypto_cpu()->pclmul ? "openssl"
+                                                                                  : "mbedtls");
 #elif defined(__aarch64__)
     assert_int_equal(aios__aead_available(AIOS__AEAD_AES256GCM), aios__crypto_cpu()->arm_aes);
 #endif
@@ -404,15 +413,21 @@ static void test_gcm_backends_agree(void **state)
     static const size_t fixed[] = { 0, 1, 15, 16, 17, 255, 1023, 1024, 1535, 1536, 1537, 2048,
                                     4095, 4096, 65536, 65537, 200000 };
     static const int by[] = { AIOS__GCM_BACKEND_LIBSODIUM, AIOS__GCM_BACKEND_OPENSSL,
-                              AIOS__GCM_BACKEND_AUTO };
+                              AIOS__GCM_BACKEND_AUTO, AIOS__GCM_BACKEND_VAES };
     const size_t max = 200000, nfixed = sizeof(fixed) / sizeof(fixed[0]), rounds = nfixed + 40;
-    uint8_t key[32], nonce[12], ad[80], tags[3][16];
-    uint8_t *pt = malloc(max + 1), *cts[3], *out = malloc(max + 1);
-    size_t r, i, j;
+    uint8_t key[32], nonce[12], ad[80], tags[4][16];
+    uint8_t *pt = malloc(max + 1), *cts[4], *out = malloc(max + 1);
+    size_t r, i, j, nby = 3;
     (void)state;
     if (!both_backends("differential AES-256-GCM"))
         goto done_early;
-    for (i = 0; i < 3; i++) {
+    /* The VAES kernel too, where it runs. */
+    if (aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_VAES) == AIOS_OK)
+        nby = 4;
+    else
+        printf("*** differential AES-256-GCM: no VAES kernel here (SKIPPED for it) ***\n");
+    tu_assert_ok(aios__aead_test_gcm_backend(AIOS__GCM_BACKEND_AUTO));
+    for (i = 0; i < 4; i++) {
         cts[i] = malloc(max + 1);
         assert_non_null(cts[i]);
     }
@@ -429,19 +444,19 @@ static void test_gcm_backends_agree(void **state)
         aios__random_bytes(nonce, sizeof(nonce));
         aios__random_bytes(ad, sizeof(ad));
         aios__random_bytes(pt, len + 1);
-        for (i = 0; i < 3; i++) {
+        for (i = 0; i < nby; i++) {
             cts[i][len] = 0x5c;
             gcm_seal_with(by[i], once, key, cts[i], tags[i], pt, len, ad, adlen, nonce);
             assert_int_equal(cts[i][len], 0x5c);   /* nothing past the end */
         }
         /* Byte for byte equal. */
-        for (i = 1; i < 3; i++) {
+        for (i = 1; i < nby; i++) {
             if (len > 0)
                 assert_memory_equal(cts[i], cts[0], len);
             assert_memory_equal(tags[i], tags[0], 16);
         }
         /* Each backend opens what each sealed (the same bytes: one ct). */
-        for (j = 0; j < 3; j++) {
+        for (j = 0; j < nby; j++) {
             memset(out, 0xee, len + 1);
             tu_assert_ok(gcm_open_with(by[j], once, key, out, cts[0], len, tags[0], ad, adlen,
                                        nonce));
@@ -450,7 +465,7 @@ static void test_gcm_backends_agree(void **state)
             assert_int_equal(out[len], 0xee);
         }
     }
-    for (i = 0; i < 3; i++)
+    for (i = 0; i < 4; i++)
         free(cts[i]);
 done_early:
     free(pt);
@@ -463,7 +478,7 @@ static void test_gcm_tamper_each_backend(void **state)
 {
     static const size_t sizes[] = { 100, 1536, 70001 };
     static const int by[] = { AIOS__GCM_BACKEND_LIBSODIUM, AIOS__GCM_BACKEND_OPENSSL,
-                              AIOS__GCM_BACKEND_AUTO };
+                              AIOS__GCM_BACKEND_AUTO, AIOS__GCM_BACKEND_VAES };
     uint8_t key[32], nonce[12], ad[20], tag[16], t2[16];
     uint8_t *pt = malloc(70002), *ct = malloc(70002), *c2 = malloc(70002), *out = malloc(70002);
     size_t s, b, kind;
