@@ -648,14 +648,14 @@ static int chunk_task(void *arg, size_t i)
     uint64_t idx = j->first + i;
     size_t len = (i + 1 == j->nitems) ? j->last_len : j->in_stride;
     int fin = idx == j->last;
+    const uint8_t *in = j->in0 == NULL ? j->in + i * j->in_stride
+                      : i == 0 ? j->in0 : j->in + (i - 1) * j->in_stride;
     int rc;
 
     if (j->seal)
-        rc = aios__chunk_seal(j->kc, j->d, j->cs, idx, fin, j->out + i * j->out_stride,
-                              j->in + i * j->in_stride, len);
+        rc = aios__chunk_seal(j->kc, j->d, j->cs, idx, fin, j->out + i * j->out_stride, in, len);
     else
-        rc = aios__chunk_open(j->kc, j->d, j->cs, idx, fin, j->out + i * j->out_stride,
-                              j->in + i * j->in_stride, len);
+        rc = aios__chunk_open(j->kc, j->d, j->cs, idx, fin, j->out + i * j->out_stride, in, len);
     if (rc != AIOS_OK) {
         uint64_t want = idx + 1, cur = atomic_load(&j->failed);
         while ((cur == 0 || want < cur) && !atomic_compare_exchange_weak(&j->failed, &cur, want))

@@ -133,6 +133,8 @@ typedef struct aios__env_chunk_job {
     uint32_t              cs;
     uint64_t              first;     /* index of item 0 */
     uint64_t              last;      /* index of the message's final chunk */
+    const uint8_t        *in0;       /* NULL, or item 0's input (then item i >= 1's
+                                        is at in + (i - 1) * in_stride) */
     const uint8_t        *in;        /* item i's input at in + i * in_stride */
     uint8_t              *out;       /* item i's output at out + i * out_stride */
     size_t                in_stride, out_stride;

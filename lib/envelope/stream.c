@@ -104,7 +104,11 @@ static int sealer_fail(aios_envelope_sealer *s, int rc)
 }
 
 /* Seal nitems full non-final chunks from in (contiguous) to out. */
-static int seal_run(aios_envelope_sealer *s, uint8_t *out, const uint8_t *in, size_t nitems)
+/* Seal nitems chunks into out: the held chunk first when in0 is not NULL
+ * (it is counted in nitems), then full chunks from in; one pool run, so
+ * the held chunk is sealed beside the others, not alone before them. */
+static int seal_run(aios_envelope_sealer *s, uint8_t *out, const uint8_t *in0, const uint8_t *in,
+                    size_t nitems)
 {
     aios__env_chunk_job j;
     int rc;
@@ -117,6 +121,7 @@ static int seal_run(aios_envelope_sealer *s, uint8_t *out, const uint8_t *in, si
     j.cs = s->cs;
     j.first = s->index;
     j.last = UINT64_MAX;
+    j.in0 = in0;
     j.in = in;
     j.out = out;
     j.in_stride = s->cs;
@@ -133,6 +138,7 @@ static int seal_run(aios_envelope_sealer *s, uint8_t *out, const uint8_t *in, si
 int aios_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t out_cap,
                                 size_t *out_len, const uint8_t *in, size_t in_len)
 {
+    const uint8_t *held_full = NULL;
     size_t w = 0, k;
     int rc;
 
@@ -154,7 +160,7 @@ int aios_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t ou
         s->header_out = 1;
     }
     s->total += in_len;
-    /* 1. complete the held chunk; seal it if more input follows */
+    /* 1. complete the held chunk; it is sealed below if more input follows */
     if (s->held > 0 && in_len > 0) {
         size_t take = s->cs - s->held;
         if (take > in_len)
@@ -164,23 +170,23 @@ int aios_envelope_sealer_update(aios_envelope_sealer *s, uint8_t *out, size_t ou
         in += take;
         in_len -= take;
         if (s->held == s->cs && in_len > 0) {
-            if ((rc = seal_run(s, out + w, s->hold, 1)) != AIOS_OK)
-                return sealer_fail(s, rc);
-            w += (size_t)s->cs + AIOS__CHUNK_TAG_LEN;
+            held_full = s->hold;
             s->held = 0;
         }
     }
-    /* 2. full chunks straight from the input, keeping at least one byte */
+    /* 2. the held chunk and the full chunks straight from the input, in
+     * one run, keeping at least one byte; then hold the rest */
     if (s->held == 0 && in_len > 0) {
         k = (in_len - 1) / s->cs;
-        if (k > 0) {
-            if ((rc = seal_run(s, out + w, in, k)) != AIOS_OK)
+        if (k > 0 || held_full != NULL) {
+            size_t items = k + (held_full != NULL);
+            if ((rc = seal_run(s, out + w, held_full, in, items)) != AIOS_OK)
                 return sealer_fail(s, rc);
-            w += k * ((size_t)s->cs + AIOS__CHUNK_TAG_LEN);
+            w += items * ((size_t)s->cs + AIOS__CHUNK_TAG_LEN);
             in += k * s->cs;
             in_len -= k * s->cs;
         }
-        memcpy(s->hold, in, in_len);
+        memcpy(s->hold, in, in_len);   /* after the run, which read the old hold */
         s->held = in_len;
     }
     *out_len = w;
@@ -392,7 +398,11 @@ static int opener_take_header(aios_envelope_opener *o, const uint8_t *in, size_t
 }
 
 /* Open nitems full non-final pieces from in to out. */
-static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, size_t nitems)
+/* Open nitems pieces into out: the held piece first when in0 is not NULL
+ * (counted in nitems), then full pieces from in; one pool run.  On
+ * AIOS_E_AUTH all of out's nitems chunks are wiped. */
+static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in0, const uint8_t *in,
+                    size_t nitems)
 {
     aios__env_chunk_job j;
     int rc;
@@ -408,6 +418,7 @@ static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, si
     j.cs = o->cs;
     j.first = o->index;
     j.last = UINT64_MAX;
+    j.in0 = in0;
     j.in = in;
     j.out = out;
     j.in_stride = o->piece;
@@ -419,7 +430,9 @@ static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, si
     if (rc == AIOS_E_AUTH) {
         /* a full piece that opens as final, with more input after it */
         uint64_t bad = atomic_load(&j.failed) - 1;
-        const uint8_t *piece = in + (size_t)(bad - o->index) * o->piece;
+        size_t at = (size_t)(bad - o->index);
+        const uint8_t *piece = in0 == NULL ? in + at * o->piece
+                             : at == 0 ? in0 : in + (at - 1) * o->piece;
         uint8_t *tmp = aios__malloc(o->cs);
         if (tmp != NULL) {
             if (aios__chunk_open(o->kc, o->hdr.digest, o->cs, bad, 1, tmp, piece, o->piece) == AIOS_OK)
@@ -439,6 +452,7 @@ static int open_run(aios_envelope_opener *o, uint8_t *out, const uint8_t *in, si
 int aios_envelope_opener_update(aios_envelope_opener *o, uint8_t *out, size_t out_cap,
                                 size_t *out_len, const uint8_t *in, size_t in_len)
 {
+    const uint8_t *held_full = NULL;
     size_t w = 0, used = 0, k;
     int rc;
 
@@ -471,24 +485,23 @@ int aios_envelope_opener_update(aios_envelope_opener *o, uint8_t *out, size_t ou
         in += take;
         in_len -= take;
         if (o->held == o->piece && in_len > 0) {
-            if ((rc = open_run(o, out, o->hold, 1)) != AIOS_OK)
-                return opener_fail(o, rc);
-            w += o->cs;
+            held_full = o->hold;   /* opened below with the full pieces */
             o->held = 0;
         }
     }
     if (o->held == 0 && in_len > 0) {
         k = (in_len - 1) / o->piece;
-        if (k > 0) {
-            if ((rc = open_run(o, out + w, in, k)) != AIOS_OK) {
-                aios__wipe(out, w);
+        if (k > 0 || held_full != NULL) {
+            size_t items = k + (held_full != NULL);
+            if ((rc = open_run(o, out, held_full, in, items)) != AIOS_OK) {
+                aios__wipe(out, items * (size_t)o->cs);
                 return opener_fail(o, rc);
             }
-            w += k * o->cs;
+            w += items * o->cs;
             in += k * o->piece;
             in_len -= k * o->piece;
         }
-        memcpy(o->hold, in, in_len);
+        memcpy(o->hold, in, in_len);   /* after the run, which read the old hold */
         o->held = in_len;
     }
     *out_len = w;
