@@ -1005,6 +1005,32 @@ def _raise(status: int, func: Any, host_exc: Optional[BaseException]) -> NoRetur
     raise err
 
 
+def _bytes_allocator() -> Optional[Callable[[None, int], bytes]]:
+    """CPython's ``PyBytes_FromStringAndSize`` for ``(None, n)``, or None.
+
+    With a NULL source it returns a NEW bytes object of n uninitialised
+    bytes that its creator fills before anyone else sees it: the C API's
+    documented way to build a bytes object in place (every C extension
+    that returns bytes does it).  Passed to a ``c_char_p`` argument, ctypes
+    hands C the object's own storage, so a C call can write its output
+    straight into the bytes that are returned: no intermediate buffer to
+    zero, copy and (for plaintext) wipe.  Only on CPython (``pythonapi``);
+    elsewhere callers keep their ctypes buffers."""
+    if platform.python_implementation() != "CPython" or not hasattr(ctypes, "pythonapi"):
+        return None
+    fn = ctypes.pythonapi.PyBytes_FromStringAndSize
+    fn.restype = ctypes.py_object
+    fn.argtypes = (c_void_p, ctypes.c_ssize_t)
+    return fn  # type: ignore[no-any-return]
+
+
+#: ``new_bytes(None, n)``: a new, unshared bytes object of n >= 1
+#: uninitialised bytes for C to fill (see _bytes_allocator), or None when
+#: this Python has no such call.  Never pass n == 0 (that returns the
+#: shared empty object).
+new_bytes = _bytes_allocator()
+
+
 def fast_function(name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
     """A second, private binding of ``name`` for a hot path: C-level
     argument types (``c_void_p``, ``c_char_p``, ``c_size_t``: converted by

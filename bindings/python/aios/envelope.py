@@ -434,6 +434,13 @@ _fast_session_seal = _ffi.fast_function(
     "aios_envelope_session_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
 _fast_session_open = _ffi.fast_function(
     "aios_envelope_session_open_record", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
+# The same two with the output as c_char_p: C writes straight into a new
+# bytes object (_ffi.new_bytes, CPython), which is what is returned.
+_new_bytes = _ffi.new_bytes
+_into_session_seal = _ffi.fast_function(
+    "aios_envelope_session_seal", ctypes.c_int, (_vp, _cp, _sz, _vp, _cp, _sz, _cp, _sz))
+_into_session_open = _ffi.fast_function(
+    "aios_envelope_session_open_record", ctypes.c_int, (_vp, _cp, _sz, _vp, _cp, _sz, _cp, _sz))
 _fast_session_seal_batch = _ffi.fast_function(
     "aios_envelope_session_seal_batch", ctypes.c_int, (_vp, _vp, _sz, _vp, _vp, _vp, _sz, _vp, _vp))
 _fast_session_open_batch = _ffi.fast_function(
@@ -1407,6 +1414,17 @@ class Session(_Handle):
         handle = self._handle()
         if type(plaintext) is bytes and type(ad) is bytes:   # the hot path
             cap = len(plaintext) + RECORD_OVERHEAD
+            if _new_bytes is not None:
+                # The record is written straight into the bytes returned.
+                out = _new_bytes(None, cap)
+                fn = ctypes.c_size_t(0)
+                rc = _into_session_seal(handle, out, cap, ctypes.byref(fn), plaintext,
+                                        len(plaintext), ad, len(ad))
+                if rc != 0:
+                    _ffi.raise_status(rc, _into_session_seal)
+                if fn.value != cap:   # never: a record is exactly this long
+                    raise _ffi.error_for_status(Status.E_INTERNAL, "session seal: short record")
+                return out  # type: ignore[no-any-return]
             fout = ctypes.create_string_buffer(cap)
             fn = ctypes.c_size_t(0)
             rc = _fast_session_seal(handle, fout, cap, ctypes.byref(fn), plaintext, len(plaintext),
@@ -1431,6 +1449,19 @@ class Session(_Handle):
         handle = self._handle()
         if type(record) is bytes and type(ad) is bytes:   # the hot path
             fcap = max(len(record) - RECORD_OVERHEAD, 0)
+            if _new_bytes is not None and fcap > 0:
+                # The plaintext is written straight into the bytes returned
+                # (no second copy to wipe); C wipes it when the record does
+                # not open, and the object is then dropped.
+                out = _new_bytes(None, fcap)
+                fn = ctypes.c_size_t(0)
+                rc = _into_session_open(handle, out, fcap, ctypes.byref(fn), record, len(record),
+                                        ad, len(ad))
+                if rc != 0:
+                    _ffi.raise_status(rc, _into_session_open)
+                if fn.value != fcap:   # never: the plaintext is exactly this long
+                    raise _ffi.error_for_status(Status.E_INTERNAL, "session open: short plaintext")
+                return out  # type: ignore[no-any-return]
             fout = ctypes.create_string_buffer(max(fcap, 1))
             fn = ctypes.c_size_t(0)
             rc = _fast_session_open(handle, fout, fcap, ctypes.byref(fn), record, len(record),

@@ -79,6 +79,33 @@ def test_record_failures(writer: env.Session, kek: Key) -> None:
         writer.open_record(rec[:10], b"ad")
 
 
+@pytest.mark.parametrize("n", [0, 1, 63, 4096, 70_000])
+def test_records_written_into_new_bytes(writer: env.Session, n: int) -> None:
+    """On CPython records and plaintexts are written straight into the
+    bytes objects returned: each call gives its own new object, exactly
+    as long as it should be, and equal inputs never share one."""
+    import platform
+
+    from aios import _ffi
+
+    if platform.python_implementation() == "CPython":
+        assert _ffi.new_bytes is not None
+    pt = bytes((i * 7) & 0xFF for i in range(n))
+    recs = [writer.seal(pt, b"ad") for _ in range(3)]
+    assert all(type(r) is bytes and len(r) == n + env.RECORD_OVERHEAD for r in recs)
+    assert len({id(r) for r in recs}) == 3 and len(set(recs)) == 3
+    outs = [writer.open_record(r, b"ad") for r in recs]
+    assert all(type(o) is bytes and o == pt for o in outs)
+    if n > 1:
+        assert len({id(o) for o in outs}) == 3
+    # A failed open raises and returns nothing (C wiped what it wrote).
+    bad = bytearray(recs[0])
+    bad[-1] ^= 0x80
+    with pytest.raises(aios.AuthenticationError):
+        writer.open_record(bytes(bad), b"ad")
+    assert writer.open_record(recs[0], b"ad") == pt
+
+
 def test_reader_sessions_do_not_write(writer: env.Session, kek: Key) -> None:
     reader = env.Session.open(writer.header, kek)
     with pytest.raises(aios.StateError):
