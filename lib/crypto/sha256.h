@@ -15,9 +15,12 @@
  * Kernels, chosen at run time by aios__sha256_select():
  *   "sha-ni"      x86-64 SHA extensions (SHA256RNDS2/MSG1/MSG2, with the
  *                 SSSE3/SSE4.1 shuffles), when CPUID reports them;
- *   "armv8-sha2"  Armv8 SHA2 instructions, compiled only when the compiler
- *                 targets them (__ARM_FEATURE_SHA2) and used when HWCAP
- *                 says so.  NOT RUN on this project's CI (x86-64 only);
+ *   "armv8-sha2"  Armv8 SHA2 instructions, used when HWCAP says so;
+ *                 compiled by GCC on every aarch64 target (the kernel
+ *                 alone is built for +crypto) and by other compilers when
+ *                 they target SHA2 (__ARM_FEATURE_SHA2).  Run in CI under
+ *                 qemu-aarch64 -cpu max (scripts/test-arm64: SHAVS and
+ *                 the differential tests of test_crypto_sha256);
  *   "libsodium"   libsodium's portable code, everywhere else.
  * An accelerated kernel is used only after it has agreed with libsodium
  * on a set of messages at selection time, so a faulty kernel costs speed,

@@ -125,6 +125,14 @@ static void test_kernel_choice(void **state)
         assert_string_equal(aios__sha256_kernel(), "sha-ni");
     else
         assert_string_equal(aios__sha256_kernel(), "libsodium");
+#elif defined(__aarch64__) && ((defined(__GNUC__) && !defined(__clang__)) || \
+                               defined(__ARM_FEATURE_SHA2) || defined(__ARM_FEATURE_CRYPTO))
+    /* The same for the Armv8 kernel (compiled by GCC on every aarch64
+     * target; scripts/test-arm64 runs this under qemu-aarch64 -cpu max). */
+    if (cpu->arm_sha2)
+        assert_string_equal(aios__sha256_kernel(), "armv8-sha2");
+    else
+        assert_string_equal(aios__sha256_kernel(), "libsodium");
 #endif
     aios__sha256_test_force_portable(1);
     assert_string_equal(aios__sha256_kernel(), "libsodium");
