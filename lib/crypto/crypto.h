@@ -244,9 +244,10 @@ void aios__aead_test_force_soft_gcm(int on);
 #define AIOS__GCM_BACKEND_VAES      3
 int  aios__aead_test_gcm_backend(int backend);
 /* "vaes" where the VAES kernel runs (every length), else "openssl" where
- * large AES-256-GCM inputs go to OpenSSL's libcrypto (hardware AES here;
- * OpenSSL itself is set up on first use), else "libsodium" where
- * libsodium's runs, else "mbedtls" (open-only). */
+ * large AES-256-GCM inputs go to OpenSSL's libcrypto (hardware AES, and
+ * OpenSSL's configuration lets it fetch the cipher: this call fetches it
+ * once, ~1 ms), else "libsodium" where libsodium's runs, else "mbedtls"
+ * (open-only). */
 const char *aios__aead_gcm_backend(void);
 /* Inputs of at least this many bytes use OpenSSL in AUTO mode where the
  * VAES kernel does not run. */

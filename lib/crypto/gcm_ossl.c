@@ -124,7 +124,10 @@ const char *aios__aead_gcm_backend(void)
 {
     if (aios__gcm_vaes_capable())
         return "vaes";
-    if (aios__gcm_ossl_capable())
+    /* ready, not capable: OpenSSL's configuration may refuse the cipher
+     * (a FIPS-only openssl.cnf without the FIPS provider), and then the
+     * calls stay on libsodium.  This fetches OpenSSL's cipher (once). */
+    if (aios__gcm_ossl_ready())
         return "openssl";
     if (crypto_aead_aes256gcm_is_available())
         return "libsodium";
