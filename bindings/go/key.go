@@ -28,9 +28,9 @@ const (
 	KeyECDSAP384  KeyType = 6 // AIOS_KEY_ECDSA_P384: ECDSA P-384 with SHA-384, DER signatures
 	KeyX25519     KeyType = 7 // AIOS_KEY_X25519: X25519 recipient key (or public key)
 	KeyRSA        KeyType = 8 // AIOS_KEY_RSA: RSA key in a PKCS#11 token, wraps data keys with RSA-OAEP
-	// AIOS_KEY_ECDSA_P521: ECDSA P-521 with SHA-512, DER signatures, verify-only:
-	// public keys from KeyFromPublicPEM (purpose KeyUseVerify); generating or
-	// importing a P-521 private key fails with StatusUnsupported.
+	// AIOS_KEY_ECDSA_P521: ECDSA P-521 with SHA-512, DER signatures: signs and
+	// verifies as P-256/P-384 do (not yet from a PKCS#11 token or a callback
+	// provider: StatusUnsupported).
 	KeyECDSAP521 KeyType = 9
 )
 
@@ -38,8 +38,8 @@ const (
 var KeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519, KeyRSA, KeyECDSAP521}
 
 // LocalKeyTypes are the types a keyring can generate and hold (KeyRSA
-// lives only in a PKCS#11 token; KeyECDSAP521 is verify-only).
-var LocalKeyTypes = KeyTypes[:7]
+// lives only in a PKCS#11 token).
+var LocalKeyTypes = []KeyType{KeyAES256, KeyHMACSHA256, KeyBLAKE2b, KeyEd25519, KeyECDSAP256, KeyECDSAP384, KeyX25519, KeyECDSAP521}
 
 // Name returns the stable token of t ("aes256", "hmac-sha256", "blake2b",
 // "ed25519", "ecdsa-p256", "ecdsa-p384", "x25519", "rsa", "ecdsa-p521";

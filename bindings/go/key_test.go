@@ -284,6 +284,7 @@ func TestEveryKeyType(t *testing.T) {
 		KeyAES256: KeyUseWrap, KeyHMACSHA256: KeyUseMAC, KeyBLAKE2b: KeyUseMAC,
 		KeyEd25519: KeyUseSign | KeyUseVerify, KeyECDSAP256: KeyUseSign | KeyUseVerify,
 		KeyECDSAP384: KeyUseSign | KeyUseVerify, KeyX25519: KeyUseDerive,
+		KeyECDSAP521: KeyUseSign | KeyUseVerify,
 	}
 	before := time.Now().Add(-2 * time.Second)
 	for _, typ := range LocalKeyTypes {
@@ -326,6 +327,10 @@ func TestEveryKeyType(t *testing.T) {
 			}
 		case KeyECDSAP384:
 			if err != nil || len(pub) != 97 || pub[0] != 4 {
+				t.Errorf("%s: PublicRaw = %x, %v", typ, pub, err)
+			}
+		case KeyECDSAP521:
+			if err != nil || len(pub) != 133 || pub[0] != 4 {
 				t.Errorf("%s: PublicRaw = %x, %v", typ, pub, err)
 			}
 		}
@@ -1172,11 +1177,11 @@ func TestPublicKeyFingerprint(t *testing.T) {
 	}
 }
 
-// ECDSA P-521 is verify-only: a public key from PEM verifies P-521/SHA-512
-// DER signatures made by Go's crypto/ecdsa, and the bundle model_signing
-// 1.1.1 signed with P-521 (tests/vectors/manifest-p521); a keyring neither
-// generates nor imports a P-521 key.
-func TestECDSAP521VerifyOnly(t *testing.T) {
+// ECDSA P-521: a public key from PEM verifies P-521/SHA-512 DER signatures
+// made by Go's crypto/ecdsa, and the bundle model_signing 1.1.1 signed with
+// P-521 (tests/vectors/manifest-p521); a keyring generates P-521 keys and
+// imports the tool's key, whose signatures Go's crypto/ecdsa verifies.
+func TestECDSAP521(t *testing.T) {
 	sk, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -1214,18 +1219,22 @@ func TestECDSAP521VerifyOnly(t *testing.T) {
 	wantStatus(t, "Sign with a P-521 public key", err, StatusKeyUsage)
 
 	kr, _ := newKeyring(t)
-	_, err = kr.Add("p521", KeyECDSAP521, KeySpec{})
-	wantStatus(t, "Add(P-521)", err, StatusUnsupported)
-	if err != nil && !strings.Contains(err.Error(), "verify-only") {
-		t.Errorf("Add(P-521): %v", err)
+	gen := mustAdd(t, kr, "p521", KeyECDSAP521, KeySpec{})
+	if gen.Purposes() != KeyUseSign|KeyUseVerify {
+		t.Errorf("Add(P-521): purposes %v", gen.Purposes())
 	}
+	p521VerifiedByGo(t, gen, msg)
 	fix := filepath.Join("..", "..", "tests", "vectors", "manifest-p521")
 	priv, err := os.ReadFile(filepath.Join(fix, "signing-key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = kr.Import("p521", KeyECDSAP521, priv, KeySpec{})
-	wantStatus(t, "Import(P-521)", err, StatusUnsupported)
+	imp, err := kr.Import("p521-tool", KeyECDSAP521, priv, KeySpec{})
+	if err != nil {
+		t.Fatalf("Import(P-521): %v", err)
+	}
+	defer imp.Close()
+	p521VerifiedByGo(t, imp, msg)
 
 	// The bundle model_signing signed with P-521, and its model.
 	pubPEM, err := os.ReadFile(filepath.Join(fix, "signing-key-pub.pem"))
@@ -1252,4 +1261,40 @@ func TestECDSAP521VerifyOnly(t *testing.T) {
 	}
 	_, err = VerifyManifestKey(bundle, k, nil)
 	wantStatus(t, "VerifyManifestKey(another P-521 key)", err, StatusManifestKeyMismatch)
+	if p, err := imp.PublicPEM(); err != nil || p != string(pubPEM) {
+		t.Errorf("imported PublicPEM = %q, %v", p, err)
+	}
+}
+
+// A signature by k verifies with Go's crypto/ecdsa (SHA-512, ASN.1 DER).
+func p521VerifiedByGo(t *testing.T, k *Key, msg []byte) {
+	t.Helper()
+	sig, err := k.Sign(msg)
+	if err != nil {
+		t.Fatalf("Sign(P-521): %v", err)
+	}
+	p, err := k.PublicPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode([]byte(p))
+	if block == nil {
+		t.Fatal("PublicPEM: no PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok || ec.Curve != elliptic.P521() {
+		t.Fatalf("PublicPEM is not a P-521 key: %T", pub)
+	}
+	h := sha512.Sum512(msg)
+	if !ecdsa.VerifyASN1(ec, h[:], sig) {
+		t.Errorf("Go does not verify the P-521 signature %x", sig)
+	}
+	h[0] ^= 1
+	if ecdsa.VerifyASN1(ec, h[:], sig) {
+		t.Errorf("Go verifies the P-521 signature over another digest")
+	}
 }

@@ -49,11 +49,11 @@ typedef enum aios_key_type {
     AIOS_KEY_RSA         = 8,  /* RSA key in a PKCS#11 token: wraps data keys with RSA-OAEP
                                   (SHA-256; SHA-1 where the token offers no other);
                                   never generated or held locally */
-    AIOS_KEY_ECDSA_P521  = 9,  /* ECDSA P-521 with SHA-512, DER signatures: verify-only in
-                                  this version.  Public keys only (aios_key_from_public_pem
-                                  and other public-key imports), purpose VERIFY; generating
-                                  or importing a P-521 private key (keyring, PKCS#11,
-                                  callback provider) is AIOS_E_UNSUPPORTED */
+    AIOS_KEY_ECDSA_P521  = 9,  /* ECDSA P-521 with SHA-512, DER signatures: signs and
+                                  verifies as P-256/P-384 do (keyring: generate, import
+                                  PKCS#8 or SEC1 PEM/DER; public keys from PEM verify).  Not
+                                  yet from a PKCS#11 token or a callback provider
+                                  (AIOS_E_UNSUPPORTED) */
     AIOS_KEY_TYPE__FORCE32 = 0x7fffffff
 } aios_key_type;
 

@@ -283,9 +283,7 @@ int aios__ed25519_verify(const uint8_t sig[AIOS__ED25519_SIG_LEN], const uint8_t
 /* ECDSA over NIST curves through mbedTLS.  Private keys are the big-endian
  * scalar (32, 48 or 66 bytes); public keys the uncompressed SEC1 point
  * (0x04 || X || Y: 65, 97 or 133 bytes).  Signatures are DER (as X.509 and
- * the OMS format use) or raw r || s (IEEE P1363).  P-521 works here in
- * both directions (the tests sign with it), but the key module and the
- * manifest module use it to verify only. */
+ * the OMS format use) or raw r || s (IEEE P1363). */
 typedef enum aios__ec_curve {
     AIOS__EC_P256 = 1,   /* with SHA-256 */
     AIOS__EC_P384 = 2,   /* with SHA-384 */
@@ -440,21 +438,21 @@ typedef enum aios__keyenc_alg {
     AIOS__KEYENC_X25519  = 2,
     AIOS__KEYENC_P256    = 3,   /* ECDSA P-256 (id-ecPublicKey, prime256v1) */
     AIOS__KEYENC_P384    = 4,   /* ECDSA P-384 (id-ecPublicKey, secp384r1) */
-    AIOS__KEYENC_P521    = 5    /* ECDSA P-521 (id-ecPublicKey, secp521r1), public only */
+    AIOS__KEYENC_P521    = 5    /* ECDSA P-521 (id-ecPublicKey, secp521r1) */
 } aios__keyenc_alg;
 
 #define AIOS__KEYENC_PUB_MAX   133    /* P-521 uncompressed point */
-#define AIOS__KEYENC_PRIV_MAX  48     /* P-384 scalar (no P-521 private keys) */
+#define AIOS__KEYENC_PRIV_MAX  66     /* P-521 scalar */
 #define AIOS__SPKI_DER_MAX     158    /* P-521 */
 #define AIOS__SPKI_PEM_MAX     269    /* P-521, NUL included */
-#define AIOS__PKCS8_DER_MAX    185    /* P-384 with its public key */
-#define AIOS__PKCS8_PEM_MAX    307    /* P-384, NUL included */
+#define AIOS__PKCS8_DER_MAX    241    /* P-521 with its public key */
+#define AIOS__PKCS8_PEM_MAX    385    /* P-521, NUL included */
 #define AIOS__KEYENC_INPUT_MAX 65536  /* decoders' input cap (PEM or DER) */
 
 /* "ed25519", "x25519", "p256", "p384", "p521"; "unknown" otherwise. */
 const char *aios__keyenc_name(aios__keyenc_alg alg);
 size_t aios__keyenc_pub_len(aios__keyenc_alg alg);    /* 32, 32, 65, 97, 133; 0 if unknown */
-size_t aios__keyenc_priv_len(aios__keyenc_alg alg);   /* 32, 32, 32, 48, 0 (P-521); 0 if unknown */
+size_t aios__keyenc_priv_len(aios__keyenc_alg alg);   /* 32, 32, 32, 48, 66; 0 if unknown */
 /* The public key of a raw private key (AIOS_E_FORMAT for an ECDSA scalar
  * out of range). */
 int aios__keyenc_public(aios__keyenc_alg alg, const uint8_t *priv, size_t priv_len,

@@ -1,9 +1,7 @@
 /*
  * Key encodings: SubjectPublicKeyInfo (RFC 5280, RFC 5480, RFC 8410),
  * PKCS#8 (RFC 5208 / RFC 5958), SEC1 ECPrivateKey (RFC 5915) and PEM
- * (RFC 7468), for Ed25519, X25519, ECDSA P-256 and P-384, and the public
- * keys of ECDSA P-521 (libaios verifies P-521 signatures but holds no
- * P-521 private key: those are AIOS_E_UNSUPPORTED, see private_ok()).
+ * (RFC 7468), for Ed25519, X25519 and ECDSA P-256, P-384 and P-521.
  *
  * The DER reader is written here rather than taken from mbedTLS's
  * pk/asn1 parsers, which accept BER-isms (non-minimal lengths, short
@@ -130,7 +128,7 @@ size_t aios__keyenc_priv_len(aios__keyenc_alg alg)
     case AIOS__KEYENC_X25519:  return AIOS__X25519_LEN;
     case AIOS__KEYENC_P256:    return aios__ec_scalar_len(AIOS__EC_P256);
     case AIOS__KEYENC_P384:    return aios__ec_scalar_len(AIOS__EC_P384);
-    case AIOS__KEYENC_P521:    break;       /* public only */
+    case AIOS__KEYENC_P521:    return aios__ec_scalar_len(AIOS__EC_P521);
     }
     return 0;
 }
@@ -146,21 +144,10 @@ static aios__ec_curve alg_curve(aios__keyenc_alg alg)
          : alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
 }
 
-/* The scalar length of an EC algorithm (66 for P-521, whose private keys
- * are still refused: see private_ok). */
+/* The scalar length of an EC algorithm (32, 48, 66). */
 static size_t alg_scalar_len(aios__keyenc_alg alg)
 {
     return aios__ec_scalar_len(alg_curve(alg));
-}
-
-/* Private keys exist for every algorithm but P-521 (verify-only). */
-static int private_ok(aios__keyenc_alg alg, const char *where)
-{
-    if (alg == AIOS__KEYENC_P521)
-        return aios__fail(AIOS_E_UNSUPPORTED,
-                          "%s: P-521 private keys are not supported (libaios only verifies "
-                          "P-521 signatures; give it the public key)", where);
-    return AIOS_OK;
 }
 
 static const uint8_t *alg_oid(aios__keyenc_alg alg, size_t *len)
@@ -191,8 +178,7 @@ static const uint8_t *curve_oid(aios__keyenc_alg alg, size_t *len)
 }
 
 _Static_assert(AIOS__KEYENC_PUB_MAX == AIOS__EC_POINT_MAX, "largest public key");
-_Static_assert(AIOS__KEYENC_PRIV_MAX == 48 && AIOS__KEYENC_PRIV_MAX <= AIOS__EC_SCALAR_MAX,
-               "largest private key: P-384's scalar (P-521 is public only)");
+_Static_assert(AIOS__KEYENC_PRIV_MAX == AIOS__EC_SCALAR_MAX, "largest private key: P-521's scalar");
 _Static_assert(AIOS__SPKI_DER_MAX <= AIOS__PKCS8_DER_MAX, "pem_write's buffer holds any SPKI");
 
 /* ============================================================ DER reader */
@@ -506,8 +492,6 @@ int aios__keyenc_public(aios__keyenc_alg alg, const uint8_t *priv, size_t priv_l
     *pub_len = 0;
     AIOS__CHECK_ARG(priv != NULL && pub != NULL, "priv or pub is NULL");
     AIOS__CHECK_ARG(need != 0, "unknown key algorithm");
-    if ((rc = private_ok(alg, __func__)) != AIOS_OK)
-        return rc;
     if (priv_len != aios__keyenc_priv_len(alg))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: a %s private key is %zu bytes, not %zu",
                           __func__, alg_title(alg), aios__keyenc_priv_len(alg), priv_len);
@@ -994,8 +978,6 @@ static int pkcs8_encode(uint8_t tmp[AIOS__PKCS8_DER_MAX], size_t *len, aios__key
     size_t pub_len = 0;
     int rc;
 
-    if ((rc = private_ok(alg, "PKCS#8")) != AIOS_OK)
-        return rc;
     if (priv_len != aios__keyenc_priv_len(alg))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "PKCS#8: a %s private key is %zu bytes, not %zu",
                           alg_title(alg), aios__keyenc_priv_len(alg), priv_len);
@@ -1091,8 +1073,6 @@ static int ecprivatekey_parse(der d, aios__keyenc_alg *alg, uint8_t sk[AIOS__KEY
                           alg_title(named), alg_title(*alg));
     if (*alg == 0)
         *alg = named;
-    if ((rc = private_ok(*alg, where)) != AIOS_OK)
-        return rc;
     n = aios__keyenc_priv_len(*alg);
     if (scalar.n != n)
         return aios__fail(AIOS_E_FORMAT, "%s: a %s private key is %zu bytes (RFC 5915), not %zu",

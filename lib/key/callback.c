@@ -464,9 +464,9 @@ static int info_check(const cb_impl *impl, const char *key_id, uint32_t version,
     if (!aios__key_type_valid(info->type))
         return aios__fail(AIOS_E_CALLBACK, "%s: describe of key '%s' returned an unknown "
                           "type %d", impl->name, key_id, (int)info->type);
-    if (aios__key_type_verify_only(info->type))
-        return aios__fail(AIOS_E_UNSUPPORTED, "%s: key '%s' is %s, which is verify-only in this "
-                          "version: a provider cannot hold its private key (verify with its "
+    if (info->type == AIOS_KEY_ECDSA_P521)
+        return aios__fail(AIOS_E_UNSUPPORTED, "%s: key '%s' is %s, which callback providers do "
+                          "not hold in this version (keep it in a keyring, or verify with its "
                           "public key through aios_key_from_public_pem)", impl->name, key_id,
                           aios_key_type_name(info->type));
     allowed = aios__key_type_allowed(info->type);

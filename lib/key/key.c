@@ -55,10 +55,10 @@ uint32_t aios__key_type_allowed(aios_key_type type)
     case AIOS_KEY_BLAKE2B:     return AIOS_KEY_USE_MAC;
     case AIOS_KEY_ED25519:
     case AIOS_KEY_ECDSA_P256:
-    case AIOS_KEY_ECDSA_P384:  return AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY;
+    case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:  return AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY;
     case AIOS_KEY_X25519:      return AIOS_KEY_USE_DERIVE;
     case AIOS_KEY_RSA:         return AIOS_KEY_USE_WRAP;
-    case AIOS_KEY_ECDSA_P521:  return AIOS_KEY_USE_VERIFY;      /* verify-only */
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return 0;
@@ -73,24 +73,12 @@ int aios__key_type_local(aios_key_type type)
     case AIOS_KEY_ED25519:
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:
     case AIOS_KEY_X25519:      return 1;
     case AIOS_KEY_RSA:         /* only ever in a PKCS#11 token */
-    case AIOS_KEY_ECDSA_P521:  /* public keys only */
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return 0;
-}
-
-int aios__key_type_verify_only(aios_key_type type)
-{
-    return type == AIOS_KEY_ECDSA_P521;
-}
-
-int aios__key_verify_only_fail(const char *fn, aios_key_type type, const char *what)
-{
-    return aios__fail(AIOS_E_UNSUPPORTED, "%s: %s keys are verify-only in this version: "
-                      "libaios cannot %s their private keys (import the public key with "
-                      "aios_key_from_public_pem)", fn, aios_key_type_name(type), what);
 }
 
 uint32_t aios__key_type_natural(aios_key_type type)

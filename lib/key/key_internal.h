@@ -37,7 +37,7 @@
 #define AIOS__ATTR_VALUE_MAX      1024
 #define AIOS__ATTR_COUNT_MAX      64
 #define AIOS__PROVIDER_NAME_MAX   64
-#define AIOS__MATERIAL_MAX        64     /* Ed25519's seed||pk is the largest */
+#define AIOS__MATERIAL_MAX        66     /* a P-521 scalar is the largest */
 #define AIOS__PUBLIC_MAX          133    /* a P-521 uncompressed point */
 
 /* ------------------------------------------------------------- keyver */
@@ -152,16 +152,9 @@ uint32_t aios__key_type_natural(aios_key_type type);
 /* 1 for a known type. */
 int aios__key_type_valid(aios_key_type type);
 /* 1 for a type whose material this process can generate, import and hold
- * (a keyring); 0 for AIOS_KEY_RSA, which only a PKCS#11 token holds, for
- * AIOS_KEY_ECDSA_P521 (public keys only) and for unknown types. */
+ * (a keyring); 0 for AIOS_KEY_RSA, which only a PKCS#11 token holds, and
+ * for unknown types. */
 int aios__key_type_local(aios_key_type type);
-/* 1 for a type that exists only as a public key, to verify with
- * (AIOS_KEY_ECDSA_P521 in this version). */
-int aios__key_type_verify_only(aios_key_type type);
-/* AIOS_E_UNSUPPORTED for a private key of a verify-only type, saying so:
- * "<fn>: ecdsa-p521 keys are verify-only in this version: libaios cannot
- * <what> their private keys (...)". */
-int aios__key_verify_only_fail(const char *fn, aios_key_type type, const char *what);
 
 /* --------------------------------------------- local material (local.c) */
 

@@ -610,8 +610,6 @@ static int kr_add(aios_keyring *kr, aios_key **key_out, const char *key_id, aios
         return aios__error_prefix("%s", fn);
     if (!aios__key_type_valid(type))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s: unknown key type %d", fn, (int)type);
-    if (aios__key_type_verify_only(type))
-        return aios__key_verify_only_fail(fn, type, import ? "import" : "generate");
     if (!aios__key_type_local(type))
         return aios__fail(AIOS_E_UNSUPPORTED, "%s: key '%s': a keyring cannot %s an %s key: it "
                           "lives only in a PKCS#11 token (use aios_provider_pkcs11)", fn, key_id,

@@ -112,9 +112,9 @@ size_t aios__kr_material_len(aios_key_type type)
     case AIOS_KEY_X25519:
     case AIOS_KEY_ECDSA_P256:  return 32;
     case AIOS_KEY_ECDSA_P384:  return 48;
+    case AIOS_KEY_ECDSA_P521:  return 66;
     case AIOS_KEY_ED25519:     return AIOS__ED25519_SK_LEN;
     case AIOS_KEY_RSA:                      /* never in a keyring */
-    case AIOS_KEY_ECDSA_P521:               /* public keys only: never in a keyring */
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return 0;
@@ -127,11 +127,11 @@ size_t aios__kr_public_len(aios_key_type type)
     case AIOS_KEY_X25519:      return 32;
     case AIOS_KEY_ECDSA_P256:  return 65;
     case AIOS_KEY_ECDSA_P384:  return 97;
+    case AIOS_KEY_ECDSA_P521:  return 133;
     case AIOS_KEY_AES256:
     case AIOS_KEY_HMAC_SHA256:
     case AIOS_KEY_BLAKE2B:
     case AIOS_KEY_RSA:
-    case AIOS_KEY_ECDSA_P521:
     case AIOS_KEY_TYPE__FORCE32: break;
     }
     return 0;
@@ -723,10 +723,6 @@ static int key_build(aios__kr_key *k, const Aios__V1__KeyringKey *mk, const char
     if (!aios__key_type_valid((aios_key_type)mk->type))
         return aios__fail(AIOS_E_KEYRING_CORRUPT, "keyring %s: key '%s': unknown type %u", path,
                           k->id, mk->type);
-    if (aios__key_type_verify_only((aios_key_type)mk->type))
-        return aios__fail(AIOS_E_KEYRING_CORRUPT, "keyring %s: key '%s': type %u (%s) is "
-                          "verify-only (public keys only); a keyring cannot hold it", path,
-                          k->id, mk->type, aios_key_type_name((aios_key_type)mk->type));
     if (!aios__key_type_local((aios_key_type)mk->type))
         return aios__fail(AIOS_E_KEYRING_CORRUPT, "keyring %s: key '%s': type %u (%s) lives "
                           "only in a PKCS#11 token; a keyring cannot hold it", path, k->id,

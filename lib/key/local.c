@@ -7,8 +7,7 @@
  *   AES256, HMAC_SHA256, BLAKE2B   32 random bytes
  *   ED25519                        libsodium's 64-byte seed || public key
  *   X25519                         the 32-byte scalar
- *   ECDSA_P256 / P384              the big-endian scalar (32 / 48 bytes)
- *   ECDSA_P521                     none: public-only keys (verify)
+ *   ECDSA_P256 / P384 / P521       the big-endian scalar (32 / 48 / 66 bytes)
  */
 #include <string.h>
 
@@ -46,8 +45,6 @@ int aios__local_generate(aios_key_type type, uint8_t *material, size_t *material
     int rc = AIOS_OK;
     *material_len = 0;
     *public_len = 0;
-    if (aios__key_type_verify_only(type))
-        return aios__key_verify_only_fail("key generation", type, "generate");
     if (aios__key_type_valid(type) && !aios__key_type_local(type))
         return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never generated here: they live "
                           "only in a PKCS#11 token", aios_key_type_name(type));
@@ -70,6 +67,7 @@ int aios__local_generate(aios_key_type type, uint8_t *material, size_t *material
         break;
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:
         rc = aios__ecdsa_keypair(ec_curve(type), material, public_raw);
         *material_len = aios__ec_scalar_len(ec_curve(type));
         *public_len = aios__ec_point_len(ec_curve(type));
@@ -107,6 +105,7 @@ static int from_private(aios_key_type type, const uint8_t *priv, size_t priv_len
         return aios__x25519_public(public_raw, material);
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:
         if (priv_len != aios__ec_scalar_len(ec_curve(type)))
             return aios__fail(AIOS_E_FORMAT, "an ECDSA %s private key is %zu bytes",
                               aios_key_type_name(type), aios__ec_scalar_len(ec_curve(type)));
@@ -131,8 +130,6 @@ int aios__local_import(aios_key_type type, const uint8_t *in, size_t in_len,
     *public_len = 0;
     if (!aios__key_type_valid(type))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "unknown key type %d", (int)type);
-    if (aios__key_type_verify_only(type))
-        return aios__key_verify_only_fail("key import", type, "import");
     if (!aios__key_type_local(type))
         return aios__fail(AIOS_E_UNSUPPORTED, "%s keys are never imported here: they live "
                           "only in a PKCS#11 token", aios_key_type_name(type));
@@ -256,6 +253,7 @@ int aios__local_sign(const aios_key *key, aios_buffer **out, const uint8_t *msg,
         break;
     case AIOS_KEY_ECDSA_P256:
     case AIOS_KEY_ECDSA_P384:
+    case AIOS_KEY_ECDSA_P521:
         rc = aios__ecdsa_sign_der(ec_curve(key->type), sig, sizeof(sig), &sig_len, msg, msg_len,
                                   key->ver->material);
         break;

@@ -965,10 +965,10 @@ static int ec_key_info(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
     if (attr_present(&a[1]) && a[1].ulValueLen == sizeof(oid_p521) &&
         memcmp(params, oid_p521, sizeof(oid_p521)) == 0)
         return aios__fail(AIOS_E_UNSUPPORTED,
-                          "pkcs11: EC key '%s' on token '%s' is on P-521: ecdsa-p521 keys are "
-                          "verify-only in this version (libaios uses no P-521 private key; "
-                          "verify with its public key through aios_key_from_public_pem)",
-                          label, t->label);
+                          "pkcs11: EC key '%s' on token '%s' is on P-521: ecdsa-p521 keys "
+                          "are not used from a PKCS#11 token in this version (keep it in a "
+                          "keyring, or verify with its public key through "
+                          "aios_key_from_public_pem)", label, t->label);
     if (!attr_present(&a[1]) || !curve_of(params, a[1].ulValueLen, curve))
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "pkcs11: EC key '%s' on token '%s' is on a curve other than P-256 or "

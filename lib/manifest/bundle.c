@@ -221,7 +221,7 @@ static int key_alg(const aios_key *key, aios__keyenc_alg *alg)
     case AIOS_KEY_ED25519:    *alg = AIOS__KEYENC_ED25519; return AIOS_OK;
     case AIOS_KEY_ECDSA_P256: *alg = AIOS__KEYENC_P256; return AIOS_OK;
     case AIOS_KEY_ECDSA_P384: *alg = AIOS__KEYENC_P384; return AIOS_OK;
-    case AIOS_KEY_ECDSA_P521: *alg = AIOS__KEYENC_P521; return AIOS_OK;   /* verify only */
+    case AIOS_KEY_ECDSA_P521: *alg = AIOS__KEYENC_P521; return AIOS_OK;
     default:
         return aios__fail(AIOS_E_KEY_USAGE, "manifest: a %s key cannot verify or sign a manifest "
                           "(ECDSA P-256/P-384/P-521 or Ed25519 only)",
@@ -235,15 +235,6 @@ static aios__ec_curve alg_curve(aios__keyenc_alg alg)
 {
     return alg == AIOS__KEYENC_P521 ? AIOS__EC_P521
          : alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
-}
-
-/* Signing with P-521 is not supported (verify-only, MANIFEST.md 4.1). */
-static int sign_alg_check(aios__keyenc_alg alg, const char *fn)
-{
-    if (alg == AIOS__KEYENC_P521)
-        return aios__fail(AIOS_E_UNSUPPORTED, "%s: ECDSA P-521 keys only verify manifests in "
-                          "this version; sign with an ECDSA P-256 or P-384 key", fn);
-    return AIOS_OK;
 }
 
 /* ================================================================ bundle */
@@ -1641,7 +1632,7 @@ int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
     AIOS__CHECK_ARG(bundle_out != NULL, "bundle_out is NULL");
     *bundle_out = NULL;
     AIOS__CHECK_ARG(key != NULL, "key is NULL");
-    if ((rc = key_alg(key, &alg)) != AIOS_OK || (rc = sign_alg_check(alg, "manifest")) != AIOS_OK)
+    if ((rc = key_alg(key, &alg)) != AIOS_OK)
         return rc;
     if (alg == AIOS__KEYENC_ED25519 && profile == AIOS__MB_PROFILE_OMS_1_0)
         return aios__fail(AIOS_E_UNSUPPORTED, "manifest: Ed25519 signatures are a libaios "
@@ -1675,11 +1666,11 @@ int aios__mb_sign_certificate(aios_buffer **bundle_out, const aios__mb_statement
     if (chain_n > AIOS__MB_CERTS_MAX)
         return aios__fail(AIOS_E_LIMIT, "manifest: %zu certificates in the chain (at most %d)",
                           chain_n, AIOS__MB_CERTS_MAX);
-    if ((rc = key_alg(key, &alg)) != AIOS_OK || (rc = sign_alg_check(alg, "manifest")) != AIOS_OK)
+    if ((rc = key_alg(key, &alg)) != AIOS_OK)
         return rc;
     if (alg == AIOS__KEYENC_ED25519)
         return aios__fail(AIOS_E_UNSUPPORTED, "manifest: the certificate method needs an ECDSA "
-                          "P-256 or P-384 key (no Ed25519 certificates)");
+                          "P-256, P-384 or P-521 key (no Ed25519 certificates)");
     /* every certificate parses; the leaf holds the signing key (12.7) */
     for (i = chain_n; i-- > 0;) {
         if ((rc = aios__x509_cert_info(&info, chain_der[i], chain_lens[i])) != AIOS_OK)

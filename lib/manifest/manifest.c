@@ -906,9 +906,6 @@ static int sign_or_hash(aios_buffer **bundle_out, aios_manifest **manifest_out,
     if (key) {
         AIOS__CHECK_ARG(bundle_out != NULL || o.bundle_path != NULL,
                         "bundle_out is NULL and no bundle_path is set");
-        if (aios_key_get_type(key) == AIOS_KEY_ECDSA_P521)
-            return aios__fail(AIOS_E_UNSUPPORTED, "%s: P-521 keys verify manifests but cannot "
-                              "sign them in this version", fn);
         if (!(aios_key_purposes(key) & AIOS_KEY_USE_SIGN))
             return aios__fail(AIOS_E_KEY_USAGE, "%s: key '%s' may not sign", fn, aios_key_id(key));
     }

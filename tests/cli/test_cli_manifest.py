@@ -141,6 +141,29 @@ class SignVerify(ManifestBase):
         self.assertEqual(rc, 4, err)
         self.assertIn("AIOS_E_MANIFEST_KEY_MISMATCH", err)
 
+    def test_p521_key(self):
+        """ECDSA P-521: `aios key add --type ecdsa-p521` and an imported
+        OpenSSL key sign manifests that their public PEM verifies."""
+        self.key("add", "p521", "--type", "ecdsa-p521")
+        rc, out, err = run("key", "export-public", self.ring, "p521", *self.auth)
+        self.assertEqual(rc, 0, err)
+        pem = self.write("p521.pem", out.encode())
+        doc = self.sign(key="p521")
+        self.assertEqual(doc["signer"]["method"], "key")
+        rc, _, err = self.verify(trust=["--public-key", pem])
+        self.assertEqual(rc, 0, err)
+        rc, _, err = self.verify()                  # the P-256 signer's PEM: refused
+        self.assertEqual(rc, 4, err)
+        vectors = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vectors", "key-p521")
+        self.key("import", "p521-sec1", "--type", "ecdsa-p521",
+                 "--file", os.path.join(vectors, "p521-sec1.pem"))
+        self.sign(key="p521-sec1")
+        rc, _, err = self.verify(trust=["--public-key", os.path.join(vectors, "p521-pub.pem")])
+        self.assertEqual(rc, 0, err)
+        self.write("model/config.json", b'{"layers": 3}\n')
+        rc, _, err = self.verify(trust=["--public-key", os.path.join(vectors, "p521-pub.pem")])
+        self.assertNotEqual(rc, 0, err)
+
     def test_output_elsewhere_and_single_file(self):
         sig = self.path("elsewhere.sig")
         self.sign("-o", sig)

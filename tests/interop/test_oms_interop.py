@@ -10,10 +10,10 @@ test_shards_libaios_to_model_signing).
 The model has nested folders, an empty file, a file over 64 MiB and
 names with spaces and non-ASCII characters.  Cases:
 
-1. signed by libaios (ECDSA P-256 and P-384 keys) -> ``model_signing verify key``;
+1. signed by libaios (ECDSA P-256, P-384 and P-521 keys) -> ``model_signing verify key``;
 2. signed by ``model_signing sign key`` -> libaios verify_key + verify_dir;
 3. the certificate method both ways, over a CA -> intermediate -> leaf
-   chain made here with ``cryptography``;
+   chain made here with ``cryptography`` (and a P-521 CA -> leaf, both ways);
 4. a modified, an added and a removed file fail on both sides (libaios:
    ManifestMismatchError with the right diff; model_signing: exit 1);
 5. shards: a libaios shard manifest verifies in model_signing through its
@@ -138,7 +138,7 @@ def _libaios_rejects(m: am.Manifest, model: Path, kind: am.Change, path: str) ->
 # ------------------------------------------------------------- 1. libaios -> model_signing (key)
 
 
-@pytest.mark.parametrize("curve", ["ecdsa-p256", "ecdsa-p384"])
+@pytest.mark.parametrize("curve", ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521"], ids=["p256", "p384", "p521"])
 def test_key_libaios_to_model_signing(curve: str, model: Path, keyring: aios.Keyring, tmp_path: Path) -> None:
     key = keyring.add(f"signer-{curve}", curve)
     pub = tmp_path / "pub.pem"
@@ -147,6 +147,7 @@ def test_key_libaios_to_model_signing(curve: str, model: Path, keyring: aios.Key
     bundle, signed = am.sign(model, key, bundle_path=sig)
     signed.close()
     assert sig.read_bytes() == bundle
+    assert key.type.token == curve
     _ok(_run_tool("verify", "key", model, "--signature", sig, "--public_key", pub))
     # the same bundle written inside the model (recorded in its ignore paths)
     inside = model / "model.sig"
@@ -164,7 +165,6 @@ def test_key_libaios_to_model_signing(curve: str, model: Path, keyring: aios.Key
 # ------------------------------------------------------------- 2. model_signing -> libaios (key)
 
 
-# P-521: libaios verifies it (verify-only, MANIFEST.md 4.1) but cannot sign with it
 @pytest.mark.parametrize("curve", [ec.SECP256R1(), ec.SECP384R1(), ec.SECP521R1()], ids=["p256", "p384", "p521"])
 def test_key_model_signing_to_libaios(curve: ec.EllipticCurve, model: Path, tmp_path: Path) -> None:
     priv = ec.generate_private_key(curve)
@@ -344,7 +344,7 @@ def test_certificate_p521_model_signing_to_libaios(model: Path, tmp_path: Path) 
         assert m.verify_dir(model).ok
         kind, path = _change(model, "modify")
         _libaios_rejects(m, model, kind, path)
-    # the P-521 key itself cannot sign with libaios: it is verify-only
+    # a certificate bundle is no key bundle; a public key alone may not sign
     with aios.Key.from_public_pem(leaf_key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)) as k:
         assert k.type is aios.KeyType.ECDSA_P521
@@ -352,6 +352,32 @@ def test_certificate_p521_model_signing_to_libaios(model: Path, tmp_path: Path) 
             am.verify_key(bundle, k)
         with pytest.raises(aios.InvalidInputError):
             am.sign(model, k, bundle_path=tmp_path / "ours.sig")
+
+
+def test_certificate_p521_libaios_to_model_signing(model: Path, keyring: aios.Keyring,
+                                                   tmp_path: Path) -> None:
+    """A P-521 leaf's key imported into a libaios keyring: libaios signs
+    (ECDSA-SHA-512, certificate method), model_signing verifies the chain."""
+    ca_key = ec.generate_private_key(ec.SECP521R1())
+    leaf_key = ec.generate_private_key(ec.SECP521R1())
+    ca = _cert("interop P-521 CA", "interop P-521 CA", ca_key.public_key(), ca_key, True, 0)
+    leaf = _cert("interop P-521 signer", "interop P-521 CA", leaf_key.public_key(), ca_key, False)
+    ca_pem = tmp_path / "ca.pem"
+    ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    key = keyring.import_key("interop-p521-leaf", "ecdsa-p521", leaf_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    sig = tmp_path / "model.sig"
+    bundle, signed = am.sign(model, key, chain=[leaf.public_bytes(serialization.Encoding.DER)],
+                             bundle_path=sig)
+    signed.close()
+    _ok(_run_tool("verify", "certificate", model, "--signature", sig, "--certificate_chain", ca_pem))
+    with am.verify_certificate(bundle, [ca_pem.read_bytes()]) as m:
+        assert "interop P-521 signer" in m.signer["subject"]
+        assert m.verify_dir(model).ok
+    _change(model, "modify")
+    _fails(_run_tool("verify", "certificate", model, "--signature", sig, "--certificate_chain", ca_pem),
+           "Signature mismatch")
+    key.close()
 
 
 def test_certificate_libaios_to_model_signing(pki: Pki, model: Path, keyring: aios.Keyring,

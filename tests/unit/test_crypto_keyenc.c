@@ -1,7 +1,6 @@
 /*
  * Key encodings of the crypto seam: SubjectPublicKeyInfo, PKCS#8 and SEC1,
- * DER and PEM, for Ed25519, X25519, ECDSA P-256 and P-384, and ECDSA P-521
- * public keys (P-521 private keys are refused: verify-only).
+ * DER and PEM, for Ed25519, X25519 and ECDSA P-256, P-384 and P-521.
  *
  * The fixtures were generated once with the OpenSSL 3.0 command line and
  * pasted here (they are test keys, used for nothing else):
@@ -202,6 +201,15 @@ static const char P521_PRIV[] =
     "Ww==\n"
     "-----END PRIVATE KEY-----\n";
 
+/* The public key of P521_PRIV (`openssl pkey -pubout`). */
+static const char P521_PRIV_PUB[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIGbMBAGByqGSM49AgEGBSuBBAAjA4GGAAQAzpS7or1o5iQSUCcqUEDpph/SOdFG\n"
+    "6aTghtBQKgR6PA2zsM9eGst7LLpBrcCUTWUdS8rzJM9Sz+gbIUxQo52XEpQASuNJ\n"
+    "MGjX9i1byIf+xARMlHDYPhGqgGi4ip44jHT5LZnCFowadMtcFd8Ej78xEhHKpBNw\n"
+    "gsznOPYWqfyU0YCn+1s=\n"
+    "-----END PUBLIC KEY-----\n";
+
 /* `openssl ecparam -name secp521r1 -genkey -noout`: SEC1, the curve in [0]. */
 static const char P521_SEC1[] =
     "-----BEGIN EC PRIVATE KEY-----\n"
@@ -256,11 +264,13 @@ static const fixture fixtures[] = {
     { AIOS__KEYENC_X25519, X25519_PRIV, X25519_PUB, NULL },
     { AIOS__KEYENC_P256, P256_PRIV, P256_PUB, P256_SEC1 },
     { AIOS__KEYENC_P384, P384_PRIV, P384_PUB, P384_SEC1 },
+    { AIOS__KEYENC_P521, P521_PRIV, P521_PRIV_PUB, P521_SEC1 },
 };
 #define NFIX (sizeof(fixtures) / sizeof(fixtures[0]))
 
 static const aios__keyenc_alg all_algs[] = {
-    AIOS__KEYENC_ED25519, AIOS__KEYENC_X25519, AIOS__KEYENC_P256, AIOS__KEYENC_P384
+    AIOS__KEYENC_ED25519, AIOS__KEYENC_X25519, AIOS__KEYENC_P256, AIOS__KEYENC_P384,
+    AIOS__KEYENC_P521
 };
 
 static const uint8_t *U(const char *s)
@@ -468,7 +478,8 @@ static void random_key(aios__keyenc_alg alg, uint8_t *priv)
         tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P384, priv, pk));
         break;
     case AIOS__KEYENC_P521:
-        fail_msg("no P-521 private keys in keyenc");
+        tu_assert_ok(aios__ecdsa_keypair(AIOS__EC_P521, priv, pk));
+        break;
     }
     aios__wipe(sk, sizeof(sk));
 }
@@ -477,7 +488,7 @@ static void test_round_trips(void **state)
 {
     size_t a, i;
     (void)state;
-    for (a = 0; a < 4; a++) {
+    for (a = 0; a < sizeof(all_algs) / sizeof(all_algs[0]); a++) {
         aios__keyenc_alg alg = all_algs[a];
         size_t plen = aios__keyenc_priv_len(alg), publen = 0;
         for (i = 0; i < (tu_under_valgrind() ? 2u : 16u); i++) {
@@ -516,11 +527,11 @@ static void test_round_trips(void **state)
     }
 }
 
-/* The private size constants are the P-384 sizes, the public ones the
- * P-521 sizes; short buffers report the need. */
+/* The size constants are the P-521 sizes; short buffers report the need. */
 static void test_sizes(void **state)
 {
     uint8_t priv[48], pub[97], der[AIOS__PKCS8_DER_MAX], p521[AIOS__KEYENC_PUB_MAX];
+    uint8_t priv521[AIOS__KEYENC_PRIV_MAX];
     char pem[AIOS__PKCS8_PEM_MAX];
     size_t n = 0, plen = 0, need, p521_len = 0;
     int alg = 0;
@@ -532,8 +543,14 @@ static void test_sizes(void **state)
     random_key(AIOS__KEYENC_P384, priv);
     tu_assert_ok(aios__keyenc_public(AIOS__KEYENC_P384, priv, 48, pub, sizeof(pub), &plen));
     tu_assert_ok(aios__pkcs8_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P384, priv, 48));
-    assert_int_equal(n, AIOS__PKCS8_DER_MAX);
+    assert_int_equal(n, 185);
     tu_assert_ok(aios__pkcs8_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P384, priv, 48));
+    assert_int_equal(n + 1, 307);
+    random_key(AIOS__KEYENC_P521, priv521);
+    assert_int_equal(aios__keyenc_priv_len(AIOS__KEYENC_P521), AIOS__KEYENC_PRIV_MAX);
+    tu_assert_ok(aios__pkcs8_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P521, priv521, 66));
+    assert_int_equal(n, AIOS__PKCS8_DER_MAX);
+    tu_assert_ok(aios__pkcs8_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P521, priv521, 66));
     assert_int_equal(n + 1, AIOS__PKCS8_PEM_MAX);
     tu_assert_ok(aios__spki_encode_der(der, sizeof(der), &n, AIOS__KEYENC_P384, pub, 97));
     assert_int_equal(n, 120);
@@ -545,11 +562,14 @@ static void test_sizes(void **state)
     assert_int_equal(n + 1, AIOS__SPKI_PEM_MAX);
 
     tu_assert_status(aios__pkcs8_encode_der(der, AIOS__PKCS8_DER_MAX - 1, &n,
-                                            AIOS__KEYENC_P384, priv, 48), AIOS_E_BUFFER_TOO_SMALL);
+                                            AIOS__KEYENC_P521, priv521, 66),
+                     AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, AIOS__PKCS8_DER_MAX);
     tu_assert_status(aios__pkcs8_encode_pem(pem, AIOS__PKCS8_PEM_MAX - 1, &n,
-                                            AIOS__KEYENC_P384, priv, 48), AIOS_E_BUFFER_TOO_SMALL);
+                                            AIOS__KEYENC_P521, priv521, 66),
+                     AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, AIOS__PKCS8_PEM_MAX);
+    aios__wipe(priv521, sizeof(priv521));
     tu_assert_status(aios__spki_encode_pem(pem, AIOS__SPKI_PEM_MAX - 1, &n,
                                            AIOS__KEYENC_P521, p521, p521_len),
                      AIOS_E_BUFFER_TOO_SMALL);
@@ -575,9 +595,9 @@ static void test_sizes(void **state)
 
 /* P-521 public keys: OpenSSL's SPKI decodes to the 133-byte point and
  * re-encodes byte for byte (DER with long-form lengths); a point off the
- * curve or of the wrong size is refused; P-521 private keys in every
- * container are AIOS_E_UNSUPPORTED with a message that says why, and so
- * are the encoders and aios__keyenc_public for P-521. */
+ * curve or of the wrong size is refused.  P-521 private keys: OpenSSL's
+ * PKCS#8 and SEC1 give the same 66-byte scalar, PKCS#8 re-encodes byte for
+ * byte, and a scalar out of range is refused. */
 static void test_p521_public(void **state)
 {
     uint8_t pub[AIOS__KEYENC_PUB_MAX], der[AIOS__SPKI_DER_MAX], want[512], priv[66];
@@ -588,7 +608,7 @@ static void test_p521_public(void **state)
 
     assert_string_equal(aios__keyenc_name(AIOS__KEYENC_P521), "p521");
     assert_int_equal(aios__keyenc_pub_len(AIOS__KEYENC_P521), 133);
-    assert_int_equal(aios__keyenc_priv_len(AIOS__KEYENC_P521), 0);
+    assert_int_equal(aios__keyenc_priv_len(AIOS__KEYENC_P521), 66);
 
     tu_assert_ok(dec_pub(U(P521_PUB), strlen(P521_PUB), &alg, pub, &pub_len));
     assert_int_equal(alg, AIOS__KEYENC_P521);
@@ -636,18 +656,35 @@ static void test_p521_public(void **state)
         expect_rejected(p384, m, AIOS_E_FORMAT, 0);
     }
 
-    /* Private keys: refused, saying P-521 is verify-only. */
-    expect_rejected_str(P521_PRIV, AIOS_E_UNSUPPORTED, 1);
-    assert_non_null(strstr(aios_last_error_message(), "P-521 private keys are not supported"));
-    expect_rejected_str(P521_SEC1, AIOS_E_UNSUPPORTED, 1);
-    assert_non_null(strstr(aios_last_error_message(), "only verifies P-521"));
-    memset(priv, 0x11, sizeof(priv));
-    tu_assert_status(aios__pkcs8_encode_der(want, sizeof(want), &n, AIOS__KEYENC_P521, priv, 66),
-                     AIOS_E_UNSUPPORTED);
-    tu_assert_status(aios__pkcs8_encode_pem((char *)want, sizeof(want), &n, AIOS__KEYENC_P521,
-                                            priv, 66), AIOS_E_UNSUPPORTED);
-    tu_assert_status(aios__keyenc_public(AIOS__KEYENC_P521, priv, 66, pub, sizeof(pub), &n),
-                     AIOS_E_UNSUPPORTED);
+    /* Private keys: PKCS#8 and SEC1, the same scalar; PKCS#8 as OpenSSL. */
+    {
+        uint8_t a[AIOS__KEYENC_PRIV_MAX], b[AIOS__KEYENC_PRIV_MAX];
+        size_t an = 0, bn = 0;
+        tu_assert_ok(dec_priv(U(P521_PRIV), strlen(P521_PRIV), &alg, a, &an));
+        assert_int_equal(alg, AIOS__KEYENC_P521);
+        assert_int_equal(an, 66);
+        tu_assert_ok(dec_priv(U(P521_SEC1), strlen(P521_SEC1), &alg, b, &bn));
+        assert_int_equal(alg, AIOS__KEYENC_P521);
+        assert_int_equal(bn, 66);
+        assert_memory_equal(a, b, 66);
+        tu_assert_ok(aios__pkcs8_encode_pem((char *)want, sizeof(want), &n, AIOS__KEYENC_P521,
+                                            a, 66));
+        assert_string_equal((const char *)want, P521_PRIV);
+        tu_assert_ok(aios__keyenc_public(AIOS__KEYENC_P521, a, 66, pub, sizeof(pub), &n));
+        assert_int_equal(n, 133);
+        tu_assert_ok(aios__spki_encode_pem(pem, sizeof(pem), &n, AIOS__KEYENC_P521, pub, 133));
+        assert_string_equal(pem, P521_PRIV_PUB);
+        /* 65 bytes (a P-521 scalar is 66) and a scalar >= n are refused */
+        tu_assert_status(aios__pkcs8_encode_der(want, sizeof(want), &n, AIOS__KEYENC_P521, a, 65),
+                         AIOS_E_INVALID_ARGUMENT);
+        memset(priv, 0xff, sizeof(priv));
+        tu_assert_status(aios__pkcs8_encode_der(want, sizeof(want), &n, AIOS__KEYENC_P521,
+                                                priv, 66), AIOS_E_FORMAT);
+        tu_assert_status(aios__keyenc_public(AIOS__KEYENC_P521, priv, 66, pub, sizeof(pub), &n),
+                         AIOS_E_FORMAT);
+        aios__wipe(a, sizeof(a));
+        aios__wipe(b, sizeof(b));
+    }
 }
 
 /* ============================================================= rejects */
@@ -774,8 +811,7 @@ static void test_reject_unsupported(void **state)
 {
     static const struct { const char *pem; int as_private; } v[] = {
         { RSA_PUB, 0 }, { RSA_PRIV, 1 }, { RSA_TRADITIONAL, 1 }, { ED448_PUB, 0 },
-        { ED448_PRIV, 1 }, { X448_PRIV, 1 }, { P521_PRIV, 1 }, { P521_SEC1, 1 },
-        { SECP256K1_PRIV, 1 },
+        { ED448_PRIV, 1 }, { X448_PRIV, 1 }, { SECP256K1_PRIV, 1 },
         { ENCRYPTED_PRIV, 1 }, { P256_PUB_COMPRESSED, 0 }, { P256_PUB_EXPLICIT, 0 },
         { P256_SEC1_ENCRYPTED, 1 },
     };
@@ -1117,7 +1153,8 @@ static void test_arguments(void **state)
                      AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, 65);
     assert_int_equal(aios__keyenc_pub_len((aios__keyenc_alg)0), 0);
-    assert_int_equal(aios__keyenc_priv_len((aios__keyenc_alg)5), 0);
+    assert_int_equal(aios__keyenc_priv_len((aios__keyenc_alg)5), 66);
+    assert_int_equal(aios__keyenc_priv_len((aios__keyenc_alg)6), 0);
     assert_string_equal(aios__keyenc_name(AIOS__KEYENC_P384), "p384");
     assert_string_equal(aios__keyenc_name((aios__keyenc_alg)0), "unknown");
 

@@ -49,13 +49,13 @@ static void test_names(void **state)
     assert_int_equal(AIOS_KEY_ECDSA_P521, 9);
     assert_null(aios_key_type_name((aios_key_type)10));
     assert_null(aios_key_type_name((aios_key_type)99));
-    /* P-521 verifies only, and nothing here holds its private key. */
-    assert_int_equal(aios__key_type_allowed(AIOS_KEY_ECDSA_P521), AIOS_KEY_USE_VERIFY);
-    assert_int_equal(aios__key_type_natural(AIOS_KEY_ECDSA_P521), AIOS_KEY_USE_VERIFY);
+    /* P-521 signs and verifies, as P-256 and P-384, and a keyring holds it. */
+    assert_int_equal(aios__key_type_allowed(AIOS_KEY_ECDSA_P521),
+                     AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
+    assert_int_equal(aios__key_type_natural(AIOS_KEY_ECDSA_P521),
+                     AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
     assert_true(aios__key_type_valid(AIOS_KEY_ECDSA_P521));
-    assert_false(aios__key_type_local(AIOS_KEY_ECDSA_P521));
-    assert_true(aios__key_type_verify_only(AIOS_KEY_ECDSA_P521));
-    assert_false(aios__key_type_verify_only(AIOS_KEY_ECDSA_P384));
+    assert_true(aios__key_type_local(AIOS_KEY_ECDSA_P521));
     /* RSA wraps, and only a token holds it. */
     assert_int_equal(aios__key_type_allowed(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
     assert_int_equal(aios__key_type_natural(AIOS_KEY_RSA), AIOS_KEY_USE_WRAP);
@@ -163,9 +163,9 @@ static void test_sign_verify_every_type(void **state)
 {
     (void)state;
     static const aios_key_type types[] = { AIOS_KEY_ED25519, AIOS_KEY_ECDSA_P256,
-                                           AIOS_KEY_ECDSA_P384 };
+                                           AIOS_KEY_ECDSA_P384, AIOS_KEY_ECDSA_P521 };
     const uint8_t msg[] = "model manifest digest";
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         aios_key *k = make_key(types[i], "signer", 0, 0, 0, 0), *pk = NULL;
         aios_buffer *sig = NULL, *pem = NULL, *raw = NULL;
         tu_assert_ok(aios_key_sign(k, &sig, msg, sizeof(msg)));
@@ -189,7 +189,8 @@ static void test_sign_verify_every_type(void **state)
         tu_assert_status(aios_key_sign(pk, &sig2, msg, sizeof(msg)), AIOS_E_KEY_USAGE);
         tu_assert_ok(aios_key_public_raw(k, &raw));
         assert_int_equal(aios_buffer_len(raw), types[i] == AIOS_KEY_ED25519 ? 32
-                         : types[i] == AIOS_KEY_ECDSA_P256 ? 65 : 97);
+                         : types[i] == AIOS_KEY_ECDSA_P256 ? 65
+                         : types[i] == AIOS_KEY_ECDSA_P384 ? 97 : 133);
         aios_buffer_free(raw);
         aios_buffer_free(sig);
         aios_buffer_free(pem);
@@ -442,15 +443,13 @@ static const char P521_PKCS8[] =
     "Ww==\n"
     "-----END PRIVATE KEY-----\n";
 
-/* ECDSA P-521 is verify-only: a public key from PEM verifies P-521/SHA-512
- * DER signatures (made here by the crypto seam, which can sign), and
- * nothing generates, imports or signs with a P-521 private key. */
-static void test_p521_verify_only(void **state)
+/* ECDSA P-521 public keys: a public key from PEM verifies P-521/SHA-512
+ * DER signatures (made here by the crypto seam) and never signs. */
+static void test_p521_public(void **state)
 {
     uint8_t sk[AIOS__EC_SCALAR_MAX], pk[AIOS__EC_POINT_MAX], sig[AIOS__EC_DER_SIG_MAX + 1];
-    uint8_t m[AIOS__MATERIAL_MAX], p[AIOS__PUBLIC_MAX];
     char pem[AIOS__SPKI_PEM_MAX];
-    size_t sig_len = 0, pem_len = 0, ml = 99, pl = 99;
+    size_t sig_len = 0, pem_len = 0;
     const uint8_t msg[] = "model manifest digest";
     aios_key *k = NULL;
     aios_buffer *b = NULL;
@@ -502,21 +501,78 @@ static void test_p521_verify_only(void **state)
     assert_null(b);
     aios_key_unref(k);
 
-    /* No P-521 private key is generated or imported here. */
-    tu_assert_status(aios__local_generate(AIOS_KEY_ECDSA_P521, m, &ml, p, &pl),
-                     AIOS_E_UNSUPPORTED);
-    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
+    aios__wipe(sk, sizeof(sk));
+}
+
+/* ECDSA P-521 private keys: generated (66-byte scalar, 133-byte point) and
+ * imported from OpenSSL's PKCS#8; the handle signs DER ECDSA-SHA-512 that
+ * the key, its public PEM and the crypto seam verify; the export is
+ * OpenSSL's PKCS#8 byte for byte; the wrong type is refused. */
+static void test_p521_private(void **state)
+{
+    uint8_t m[AIOS__MATERIAL_MAX], p[AIOS__PUBLIC_MAX], again[AIOS__PUBLIC_MAX];
+    size_t ml = 0, pl = 0, n = 0;
+    const uint8_t msg[] = "model manifest digest";
+    aios__keyver *ver = NULL;
+    aios__key_desc d;
+    aios_key *k = NULL, *pk = NULL;
+    aios_buffer *sig = NULL, *pem = NULL, *exp = NULL;
+    (void)state;
+
+    tu_assert_ok(aios__local_generate(AIOS_KEY_ECDSA_P521, m, &ml, p, &pl));
+    assert_int_equal(ml, 66);
+    assert_int_equal(pl, 133);
+    assert_int_equal(p[0], 0x04);
+    assert_true(m[0] <= 1);                         /* a 521-bit scalar */
+    tu_assert_ok(aios__keyenc_public(AIOS__KEYENC_P521, m, ml, again, sizeof(again), &n));
+    assert_int_equal(n, 133);
+    assert_memory_equal(again, p, 133);
+
+    ml = pl = 99;
+    tu_assert_ok(aios__local_import(AIOS_KEY_ECDSA_P521, (const uint8_t *)P521_PKCS8,
+                                    strlen(P521_PKCS8), m, &ml, p, &pl));
+    assert_int_equal(ml, 66);
+    assert_int_equal(pl, 133);
+    tu_assert_ok(aios__keyver_new(&ver, AIOS_KEY_ACTIVE, m, ml, p, pl, 0, 0));
+    aios__wipe(m, sizeof(m));
+    memset(&d, 0, sizeof(d));
+    d.key_id = "p521";
+    d.version = 1;
+    d.type = AIOS_KEY_ECDSA_P521;
+    d.purposes = aios__key_type_natural(AIOS_KEY_ECDSA_P521);
+    d.exportable = 1;
+    tu_assert_ok(aios__key_new(&k, aios__provider_public(), &d, ver, NULL));
+    aios__keyver_unref(ver);
+
+    tu_assert_ok(aios_key_sign(k, &sig, msg, sizeof(msg)));
+    assert_true(aios_buffer_len(sig) > 130 && aios_buffer_len(sig) <= AIOS__EC_DER_SIG_MAX);
+    assert_int_equal(aios_buffer_data(sig)[1], 0x81);   /* long-form SEQUENCE length */
+    tu_assert_ok(aios_key_verify(k, aios_buffer_data(sig), aios_buffer_len(sig), msg, sizeof(msg)));
+    tu_assert_ok(aios__ecdsa_verify_der(AIOS__EC_P521, aios_buffer_data(sig), aios_buffer_len(sig),
+                                        msg, sizeof(msg), p, 133));
+    tu_assert_status(aios_key_verify(k, aios_buffer_data(sig), aios_buffer_len(sig), msg, 5),
+                     AIOS_E_AUTH);
+    tu_assert_ok(aios_key_public_pem(k, &pem));
+    tu_assert_ok(aios_key_from_public_pem(&pk, NULL, (const char *)aios_buffer_data(pem),
+                                          aios_buffer_len(pem)));
+    assert_int_equal(aios_key_get_type(pk), AIOS_KEY_ECDSA_P521);
+    tu_assert_ok(aios_key_verify(pk, aios_buffer_data(sig), aios_buffer_len(sig), msg, sizeof(msg)));
+    /* The export is the PKCS#8 OpenSSL wrote. */
+    tu_assert_ok(aios_key_export(k, &exp));
+    assert_int_equal(aios_buffer_len(exp), strlen(P521_PKCS8));
+    assert_memory_equal(aios_buffer_data(exp), P521_PKCS8, strlen(P521_PKCS8));
+    aios_buffer_free(exp);
+    aios_buffer_free(pem);
+    aios_buffer_free(sig);
+    aios_key_unref(pk);
+    aios_key_unref(k);
+
+    /* Given as another EC type, the import names what the key is. */
+    tu_assert_status(aios__local_import(AIOS_KEY_ECDSA_P384, (const uint8_t *)P521_PKCS8,
+                                        strlen(P521_PKCS8), m, &ml, p, &pl), AIOS_E_FORMAT);
+    assert_non_null(strstr(aios_last_error_message(), "the key is p521, not ecdsa-p384"));
     assert_int_equal(ml, 0);
     assert_int_equal(pl, 0);
-    tu_assert_status(aios__local_import(AIOS_KEY_ECDSA_P521, (const uint8_t *)P521_PKCS8,
-                                        strlen(P521_PKCS8), m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
-    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
-    /* Given as another EC type, the decoder refuses it for what it is. */
-    tu_assert_status(aios__local_import(AIOS_KEY_ECDSA_P384, (const uint8_t *)P521_PKCS8,
-                                        strlen(P521_PKCS8), m, &ml, p, &pl), AIOS_E_UNSUPPORTED);
-    assert_non_null(strstr(aios_last_error_message(), "P-521 private keys are not supported"));
-    assert_int_equal(ml, 0);
-    aios__wipe(sk, sizeof(sk));
 }
 
 static void test_public_pem_rejects(void **state)
@@ -547,7 +603,8 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_destroy_while_in_use),
-        cmocka_unit_test(test_p521_verify_only),
+        cmocka_unit_test(test_p521_public),
+        cmocka_unit_test(test_p521_private),
         cmocka_unit_test(test_public_pem_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

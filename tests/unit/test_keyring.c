@@ -333,15 +333,10 @@ static void test_add_errors(void **state)
     tu_assert_status(aios_keyring_add(kr, &k, "tab\there", AIOS_KEY_AES256, NULL),
                      AIOS_E_INVALID_ARGUMENT);
     tu_assert_status(aios_keyring_add(kr, &k, "k", (aios_key_type)99, NULL), AIOS_E_INVALID_ARGUMENT);
-    /* ECDSA P-521 is verify-only: a keyring neither generates nor imports it. */
-    tu_assert_status(aios_keyring_add(kr, &k, "p521", AIOS_KEY_ECDSA_P521, NULL),
-                     AIOS_E_UNSUPPORTED);
-    assert_null(k);
-    assert_non_null(strstr(aios_last_error_message(), "verify-only"));
-    assert_non_null(strstr(aios_last_error_message(), "aios_keyring_add"));
+    /* An ECDSA P-521 key is imported from PEM or DER, never from raw bytes. */
     tu_assert_status(aios_keyring_import(kr, &k, "p521", AIOS_KEY_ECDSA_P521, raw, sizeof(raw),
-                                         NULL), AIOS_E_UNSUPPORTED);
-    assert_non_null(strstr(aios_last_error_message(), "cannot import"));
+                                         NULL), AIOS_E_FORMAT);
+    assert_non_null(strstr(aios_last_error_message(), "ecdsa-p521"));
     assert_null(k);
     tu_assert_status(aios_keyring_get(kr, &k, "p521", 0), AIOS_E_KEY_NOT_FOUND);
     tu_assert_status(aios_keyring_add(NULL, &k, "k", AIOS_KEY_AES256, NULL), AIOS_E_INVALID_ARGUMENT);
@@ -423,7 +418,7 @@ static void test_every_type(void **state)
     fx *f = *state;
     static const aios_key_type types[] = {
         AIOS_KEY_AES256, AIOS_KEY_HMAC_SHA256, AIOS_KEY_BLAKE2B, AIOS_KEY_ED25519,
-        AIOS_KEY_ECDSA_P256, AIOS_KEY_ECDSA_P384, AIOS_KEY_X25519
+        AIOS_KEY_ECDSA_P256, AIOS_KEY_ECDSA_P384, AIOS_KEY_ECDSA_P521, AIOS_KEY_X25519
     };
     aios_keyring *kr = new_raw(f);
     aios_key_spec spec = AIOS_KEY_SPEC_INIT;
@@ -457,6 +452,7 @@ static void test_every_type(void **state)
         case AIOS_KEY_ED25519:
         case AIOS_KEY_ECDSA_P256:
         case AIOS_KEY_ECDSA_P384:
+        case AIOS_KEY_ECDSA_P521:
             tu_assert_ok(aios_key_sign(k, &sig, (const uint8_t *)"m", 1));
             tu_assert_ok(aios_key_verify(k, aios_buffer_data(sig), aios_buffer_len(sig),
                                          (const uint8_t *)"m", 1));
@@ -501,6 +497,133 @@ static void test_every_type(void **state)
         aios_key_unref(k);
     }
     aios_keyring_free(kr);
+}
+
+#define P521_DIR AIOS_TEST_SOURCE_DIR "/tests/vectors/key-p521"
+
+/* A signature by k over msg verifies with the public key in pem. */
+static void p521_check(const aios_key *k, const char *pem, size_t pem_len, const uint8_t *msg,
+                       size_t msg_len)
+{
+    aios_key *pub = NULL;
+    aios_buffer *sig = NULL;
+
+    tu_assert_ok(aios_key_from_public_pem(&pub, "p521-pub", pem, pem_len));
+    assert_int_equal(aios_key_get_type(pub), AIOS_KEY_ECDSA_P521);
+    tu_assert_ok(aios_key_sign(k, &sig, msg, msg_len));
+    /* DER ECDSA-SHA-512: a long-form SEQUENCE of two INTEGERs up to 66 bytes */
+    assert_true(aios_buffer_len(sig) > 130 && aios_buffer_len(sig) <= 139);
+    assert_int_equal(aios_buffer_data(sig)[0], 0x30);
+    assert_int_equal(aios_buffer_data(sig)[1], 0x81);
+    tu_assert_ok(aios_key_verify(pub, aios_buffer_data(sig), aios_buffer_len(sig), msg, msg_len));
+    tu_assert_ok(aios_key_verify(k, aios_buffer_data(sig), aios_buffer_len(sig), msg, msg_len));
+    tu_assert_status(aios_key_verify(pub, aios_buffer_data(sig), aios_buffer_len(sig), msg,
+                                     msg_len - 1), AIOS_E_AUTH);
+    aios_buffer_data_mut(sig)[10] ^= 0x40;
+    tu_assert_status(aios_key_verify(pub, aios_buffer_data(sig), aios_buffer_len(sig), msg,
+                                     msg_len), AIOS_E_AUTH);
+    aios_buffer_free(sig);
+    aios_key_unref(pub);
+}
+
+/* ECDSA P-521 in a keyring: generated (natural purposes SIGN|VERIFY,
+ * 133-byte public key), signs DER ECDSA-SHA-512 that its public PEM
+ * verifies, survives a reopen and signs again with the same key; OpenSSL's
+ * PKCS#8 and SEC1 PEM import to the key OpenSSL's public PEM names, and
+ * the export is OpenSSL's PKCS#8 byte for byte. */
+static void test_p521_keyring(void **state)
+{
+    fx *f = *state;
+    aios_keyring *kr = new_raw(f);
+    aios_key_spec spec = AIOS_KEY_SPEC_INIT;
+    aios_key *k = NULL, *again = NULL;
+    aios_buffer *pem = NULL, *raw = NULL, *raw2 = NULL, *secret = NULL;
+    static const uint8_t msg[] = "model manifest PAE";
+    char *pkcs8, *sec1, *pub;
+    size_t pkcs8_len = 0, sec1_len = 0, pub_len = 0;
+
+    tu_assert_ok(aios_keyring_add(kr, &k, "p521", AIOS_KEY_ECDSA_P521, NULL));
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_ECDSA_P521);
+    assert_int_equal(aios_key_purposes(k), AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
+    assert_false(aios_key_exportable(k));
+    tu_assert_ok(aios_key_public_raw(k, &raw));
+    assert_int_equal(aios_buffer_len(raw), 133);
+    assert_int_equal(aios_buffer_data(raw)[0], 0x04);
+    tu_assert_ok(aios_key_public_pem(k, &pem));
+    assert_non_null(strstr((const char *)aios_buffer_data(pem), "-----BEGIN PUBLIC KEY-----"));
+    p521_check(k, (const char *)aios_buffer_data(pem), aios_buffer_len(pem), msg, sizeof(msg));
+    /* Not exportable unless asked: the private key stays in. */
+    tu_assert_status(aios_key_export(k, &secret), AIOS_E_KEY_NOT_EXPORTABLE);
+    aios_key_unref(k);
+    k = NULL;
+    aios_keyring_free(kr);
+
+    /* Reopened from the file: the same key signs again. */
+    kr = open_raw(f, 0);
+    tu_assert_ok(aios_keyring_get(kr, &again, "p521", 0));
+    assert_int_equal(aios_key_get_type(again), AIOS_KEY_ECDSA_P521);
+    tu_assert_ok(aios_key_public_raw(again, &raw2));
+    assert_int_equal(aios_buffer_len(raw2), 133);
+    assert_memory_equal(aios_buffer_data(raw), aios_buffer_data(raw2), 133);
+    p521_check(again, (const char *)aios_buffer_data(pem), aios_buffer_len(pem), msg, sizeof(msg));
+    /* and rotates to a new P-521 version */
+    aios_key_unref(again);
+    again = NULL;
+    tu_assert_ok(aios_keyring_rotate(kr, &again, "p521"));
+    assert_int_equal(aios_key_version(again), 2);
+    assert_int_equal(aios_key_get_type(again), AIOS_KEY_ECDSA_P521);
+    aios_key_unref(again);
+    again = NULL;
+    aios_buffer_free(raw);
+    aios_buffer_free(raw2);
+    aios_buffer_free(pem);
+    raw = raw2 = pem = NULL;
+
+    /* OpenSSL's PEM, both forms. */
+    pkcs8 = tu_read_file(P521_DIR "/p521-pkcs8.pem", &pkcs8_len);
+    sec1 = tu_read_file(P521_DIR "/p521-sec1.pem", &sec1_len);
+    pub = tu_read_file(P521_DIR "/p521-pub.pem", &pub_len);
+    assert_non_null(strstr(sec1, "-----BEGIN EC PRIVATE KEY-----"));
+    spec.exportable = 1;
+    tu_assert_ok(aios_keyring_import(kr, &k, "p521-pkcs8", AIOS_KEY_ECDSA_P521,
+                                     (const uint8_t *)pkcs8, pkcs8_len, &spec));
+    tu_assert_ok(aios_keyring_import(kr, &again, "p521-sec1", AIOS_KEY_ECDSA_P521,
+                                     (const uint8_t *)sec1, sec1_len, NULL));
+    assert_int_equal(aios_key_purposes(again), AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
+    tu_assert_ok(aios_key_public_pem(k, &pem));
+    assert_int_equal(aios_buffer_len(pem), pub_len);
+    assert_memory_equal(aios_buffer_data(pem), pub, pub_len);
+    aios_buffer_free(pem);
+    tu_assert_ok(aios_key_public_pem(again, &pem));
+    assert_int_equal(aios_buffer_len(pem), pub_len);
+    assert_memory_equal(aios_buffer_data(pem), pub, pub_len);
+    aios_buffer_free(pem);
+    pem = NULL;
+    p521_check(k, pub, pub_len, msg, sizeof(msg));
+    p521_check(again, pub, pub_len, msg, sizeof(msg));
+    tu_assert_ok(aios_key_export(k, &secret));
+    assert_int_equal(aios_buffer_len(secret), pkcs8_len);
+    assert_memory_equal(aios_buffer_data(secret), pkcs8, pkcs8_len);
+    /* As another type: refused, naming the key's curve. */
+    tu_assert_status(aios_keyring_import(kr, NULL, "p521-as-p384", AIOS_KEY_ECDSA_P384,
+                                         (const uint8_t *)pkcs8, pkcs8_len, NULL),
+                     AIOS_E_FORMAT);
+    assert_non_null(strstr(aios_last_error_message(), "p521"));
+    aios_key_unref(k);
+    aios_key_unref(again);
+    k = again = NULL;
+    aios_keyring_free(kr);
+
+    /* The imported keys are in the file too. */
+    kr = open_raw(f, AIOS_KEYRING_READ_ONLY);
+    tu_assert_ok(aios_keyring_get(kr, &k, "p521-sec1", 0));
+    p521_check(k, pub, pub_len, msg, sizeof(msg));
+    aios_key_unref(k);
+    aios_keyring_free(kr);
+    aios_buffer_free(secret);
+    free(pkcs8);
+    free(sec1);
+    free(pub);
 }
 
 /* ------------------------------------------------------------ rotation */
@@ -750,7 +873,7 @@ static void test_import_version_types(void **state)
     fx *f = *state;
     static const aios_key_type types[] = {
         AIOS_KEY_HMAC_SHA256, AIOS_KEY_BLAKE2B, AIOS_KEY_ED25519, AIOS_KEY_ECDSA_P256,
-        AIOS_KEY_ECDSA_P384, AIOS_KEY_X25519
+        AIOS_KEY_ECDSA_P384, AIOS_KEY_ECDSA_P521, AIOS_KEY_X25519
     };
     aios_keyring *kr = new_raw(f);
     aios_key_spec spec = AIOS_KEY_SPEC_INIT;
@@ -1466,6 +1589,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_passphrase_and_master_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_p521_keyring, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_phase_rotation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_version, setup, teardown),

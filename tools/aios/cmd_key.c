@@ -36,7 +36,7 @@ static const char usage[] =
     "                                         the public key as PEM\n"
     "\n"
     "Key types: aes256 (wrap), hmac-sha256, blake2b (mac), ed25519, ecdsa-p256,\n"
-    "ecdsa-p384 (sign), x25519 (recipient).\n"
+    "ecdsa-p384, ecdsa-p521 (sign), x25519 (recipient).\n"
     "\n"
     "Unlocking (the secret is read from a file, a file descriptor or the\n"
     "terminal with echo off; never from the command line or the environment):\n"
@@ -384,7 +384,8 @@ static int run(cli_ctx *ctx, int argc, char **argv)
         aios_key_type type;
         if (!a.type || key_type_from(a.type, &type)) {
             exit_code = cli_usage_error(ctx, "key", "%s needs --type (aes256, hmac-sha256, "
-                                        "blake2b, ed25519, ecdsa-p256, ecdsa-p384, x25519)", action);
+                                        "blake2b, ed25519, ecdsa-p256, ecdsa-p384, ecdsa-p521, "
+                                        "x25519)", action);
             goto done;
         }
         if (!strcmp(action, "add")) {

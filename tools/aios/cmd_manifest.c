@@ -27,8 +27,9 @@
 
 #define KEY_HELP \
     "Keys (--key):\n" \
-    "  --key KEY_ID[@VERSION]    a key of the keyring named by --keyring: an ecdsa-p256 or\n" \
-    "                            ecdsa-p384 key (interoperable with model_signing), or\n" \
+    "  --key KEY_ID[@VERSION]    a key of the keyring named by --keyring: an ecdsa-p256,\n" \
+    "                            ecdsa-p384 or ecdsa-p521 key (interoperable with\n" \
+    "                            model_signing), or\n" \
     "                            ed25519 (a libaios extension model_signing cannot verify)\n" \
     "  --key 'pkcs11:token=T;object=LABEL[?module-path=/path/to/module.so]'\n" \
     "                            an EC key inside a PKCS#11 token (RFC 7512 URI; the key\n" \

@@ -276,9 +276,8 @@ class KeyType(enum.IntEnum):
     ECDSA_P384 = 6  #: ECDSA P-384 with SHA-384, DER signatures
     X25519 = 7  #: X25519 recipient key (or public key)
     RSA = 8  #: RSA key in a PKCS#11 token: wraps data keys with RSA-OAEP
-    #: ECDSA P-521 with SHA-512, DER signatures: verify-only (public keys from
-    #: :meth:`Key.from_public_pem`); generating or importing its private key is
-    #: refused (``AIOS_E_UNSUPPORTED``)
+    #: ECDSA P-521 with SHA-512, DER signatures: signs and verifies as P-256/P-384
+    #: (not yet from a PKCS#11 token or a callback provider)
     ECDSA_P521 = 9
 
     @property

@@ -23,8 +23,8 @@ from aios import Key, KeyState, KeyType, KeyUse, Keyring, Status
 
 from conftest import FAST_ARGON2, header_text, repo_root, run_python, strip_c_comments
 
-ASYMMETRIC = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.X25519]
-SIGNERS = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384]
+ASYMMETRIC = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.ECDSA_P521, KeyType.X25519]
+SIGNERS = [KeyType.ED25519, KeyType.ECDSA_P256, KeyType.ECDSA_P384, KeyType.ECDSA_P521]
 NATURAL = {
     KeyType.AES256: KeyUse.WRAP,
     KeyType.HMAC_SHA256: KeyUse.MAC,
@@ -32,9 +32,11 @@ NATURAL = {
     KeyType.ED25519: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ECDSA_P256: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.ECDSA_P384: KeyUse.SIGN | KeyUse.VERIFY,
+    KeyType.ECDSA_P521: KeyUse.SIGN | KeyUse.VERIFY,
     KeyType.X25519: KeyUse.DERIVE,
 }
-RAW_PUBLIC_LEN = {KeyType.ED25519: 32, KeyType.X25519: 32, KeyType.ECDSA_P256: 65, KeyType.ECDSA_P384: 97}
+RAW_PUBLIC_LEN = {KeyType.ED25519: 32, KeyType.X25519: 32, KeyType.ECDSA_P256: 65, KeyType.ECDSA_P384: 97,
+                  KeyType.ECDSA_P521: 133}
 
 
 # ------------------------------------------------------------ constants
@@ -206,8 +208,8 @@ def test_unlock_arguments_are_checked(tmp_path: Path, master_key: bytearray) -> 
 # ----------------------------------------------------------- key types
 
 
-# RSA lives only in tokens; ECDSA P-521 is verify-only (public keys)
-LOCAL_TYPES = [t for t in KeyType if t not in (KeyType.RSA, KeyType.ECDSA_P521)]
+# RSA lives only in tokens
+LOCAL_TYPES = [t for t in KeyType if t is not KeyType.RSA]
 
 
 @pytest.mark.parametrize("key_type", LOCAL_TYPES, ids=lambda t: t.token)
@@ -843,9 +845,10 @@ def test_key_module_imports_alone() -> None:
 P521_DIR = repo_root() / "tests" / "vectors" / "manifest-p521"
 
 
-def test_p521_verify_only(keyring: Keyring) -> None:
-    """A P-521 public key verifies (a bundle model_signing signed with it);
-    nothing makes, imports or signs with a P-521 private key."""
+def test_p521(keyring: Keyring) -> None:
+    """A P-521 public key verifies (a bundle model_signing signed with it)
+    and never signs; a keyring generates P-521 keys and imports the tool's
+    PKCS#8 key, which signs manifests that verify with the public key."""
     from aios import manifest as am
 
     pem = (P521_DIR / "signing-key-pub.pem").read_text()
@@ -862,13 +865,24 @@ def test_p521_verify_only(keyring: Keyring) -> None:
         key.sign(b"m")
     assert info.value.status == Status.E_KEY_USAGE
     assert key.verify(b"0" * 138, b"m") is False
-    with pytest.raises(aios.InvalidInputError, match="verify-only") as info:
-        keyring.add("p521", KeyType.ECDSA_P521)
-    assert info.value.status == Status.E_UNSUPPORTED
+
+    gen = keyring.add("p521", KeyType.ECDSA_P521)
+    assert gen.purposes == KeyUse.SIGN | KeyUse.VERIFY
+    sig = gen.sign(b"m")
+    assert 130 < len(sig) <= 139 and sig[:2] == b"\x30\x81"
+    with Key.from_public_pem(gen.public_pem()) as gen_pub:
+        assert gen_pub.verify(sig, b"m") is True
+        assert gen_pub.verify(sig, b"n") is False
     private = (P521_DIR / "signing-key.pem").read_text()
-    with pytest.raises(aios.InvalidInputError, match="verify-only") as info:
-        keyring.import_key("p521", KeyType.ECDSA_P521, private)
-    assert info.value.status == Status.E_UNSUPPORTED
-    with pytest.raises(aios.InvalidInputError, match="P-521 private keys are not supported") as info:
+    imported = keyring.import_key("p521-tool", KeyType.ECDSA_P521, private)
+    assert imported.public_pem() == pem
+    assert key.verify(imported.sign(b"m"), b"m") is True
+    ours, signed = am.sign(P521_DIR / "model", imported)
+    signed.close()
+    with am.verify_key(ours, key) as mine:
+        assert len(mine.verify_dir(P521_DIR / "model")) == 0
+    with pytest.raises(aios.InvalidInputError, match="the key is p521, not ecdsa-p384") as info:
         keyring.import_key("p521-as-p384", KeyType.ECDSA_P384, private)
-    assert info.value.status == Status.E_UNSUPPORTED
+    assert info.value.status == Status.E_FORMAT
+    gen.close()
+    imported.close()
