@@ -42,18 +42,8 @@ static void aead_case(json_t *group, json_t *test, void *arg)
     aios__aead_key *k = NULL;
     int result = tu_result(test), rc;
 
-    if (tc_int(group, "keySize") != 256 || tc_int(group, "ivSize") != w->iv_bits ||
-        tc_int(group, "tagSize") != 128) {
-        w->c.skipped++;
+    if (!tc_aead_take(group, test, w->iv_bits, &w->c, &key, &iv, &aad, &msg, &ct, &tag))
         return;
-    }
-    tc_count(&w->c, result);
-    key = tc_member(test, "key");
-    iv = tc_member(test, "iv");
-    aad = tc_member(test, "aad");
-    msg = tc_member(test, "msg");
-    ct = tc_member(test, "ct");
-    tag = tc_member(test, "tag");
     assert_int_equal(key.n, AIOS__AEAD_KEY_LEN);
     assert_int_equal(iv.n, aios__aead_nonce_len(w->alg));
     assert_int_equal(tag.n, AIOS__AEAD_TAG_LEN);

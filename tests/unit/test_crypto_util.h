@@ -71,6 +71,29 @@ static inline void tc_report(const tc_counts *c)
     assert_true(c->valid > 0);
 }
 
+/* A Wycheproof AEAD case (aead_test_schema.json) of a group with a
+ * 256-bit key, an iv_bits-bit IV and a 128-bit tag: 1, the case counted in
+ * *c and its hex members decoded (malloc'd: free each .p); 0 for other
+ * parameters (counted as skipped, nothing decoded). */
+static inline int tc_aead_take(json_t *group, json_t *test, int iv_bits, tc_counts *c,
+                               tc_bytes *key, tc_bytes *iv, tc_bytes *aad, tc_bytes *msg,
+                               tc_bytes *ct, tc_bytes *tag)
+{
+    if (tc_int(group, "keySize") != 256 || tc_int(group, "ivSize") != iv_bits ||
+        tc_int(group, "tagSize") != 128) {
+        c->skipped++;
+        return 0;
+    }
+    tc_count(c, tu_result(test));
+    *key = tc_member(test, "key");
+    *iv = tc_member(test, "iv");
+    *aad = tc_member(test, "aad");
+    *msg = tc_member(test, "msg");
+    *ct = tc_member(test, "ct");
+    *tag = tc_member(test, "tag");
+    return 1;
+}
+
 /* Record a failed case without stopping, so one run shows every bad case. */
 #define TC_CHECK(c, cond, test, what) do {                                       \
         if (!(cond)) {                                                           \
