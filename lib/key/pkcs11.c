@@ -913,17 +913,25 @@ static int curve_of(const uint8_t *params, size_t len, aios__ec_curve *curve)
         *curve = AIOS__EC_P384;
         return 1;
     }
+    if (len == sizeof(oid_p521) && memcmp(params, oid_p521, len) == 0) {
+        *curve = AIOS__EC_P521;
+        return 1;
+    }
     return 0;
 }
 
 /* CKA_EC_POINT: a DER OCTET STRING holding the uncompressed point (the
- * standard), or the bare point (what some modules return). */
+ * standard; P-521's 133 bytes take the long length form 0x81 0x85), or
+ * the bare point (what some modules return). */
 static int ec_point(const uint8_t *v, size_t len, aios__ec_curve curve, uint8_t *out,
                     size_t *out_len)
 {
     size_t plen = aios__ec_point_len(curve);
-    if (len == plen + 2 && v[0] == 0x04 && v[1] == plen && v[2] == 0x04) {
+    if (plen < 0x80 && len == plen + 2 && v[0] == 0x04 && v[1] == plen && v[2] == 0x04) {
         memcpy(out, v + 2, plen);
+    } else if (plen >= 0x80 && plen <= 0xff && len == plen + 3 && v[0] == 0x04 &&
+               v[1] == 0x81 && v[2] == plen && v[3] == 0x04) {
+        memcpy(out, v + 3, plen);
     } else if (len == plen && v[0] == 0x04) {
         memcpy(out, v, plen);
     } else {
@@ -962,17 +970,10 @@ static int ec_key_info(p11_token *t, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
         return aios__fail(AIOS_E_UNSUPPORTED,
                           "pkcs11: private key '%s' on token '%s' is neither an EC nor an RSA "
                           "key", label, t->label);
-    if (attr_present(&a[1]) && a[1].ulValueLen == sizeof(oid_p521) &&
-        memcmp(params, oid_p521, sizeof(oid_p521)) == 0)
-        return aios__fail(AIOS_E_UNSUPPORTED,
-                          "pkcs11: EC key '%s' on token '%s' is on P-521: ecdsa-p521 keys "
-                          "are not used from a PKCS#11 token in this version (keep it in a "
-                          "keyring, or verify with its public key through "
-                          "aios_key_from_public_pem)", label, t->label);
     if (!attr_present(&a[1]) || !curve_of(params, a[1].ulValueLen, curve))
         return aios__fail(AIOS_E_UNSUPPORTED,
-                          "pkcs11: EC key '%s' on token '%s' is on a curve other than P-256 or "
-                          "P-384 (or names it other than by OID)", label, t->label);
+                          "pkcs11: EC key '%s' on token '%s' is on a curve other than P-256, "
+                          "P-384 or P-521 (or names it other than by OID)", label, t->label);
     *can_sign = attr_present(&a[2]) && sign;
 
     /* Some modules give the point on the private key itself. */
@@ -1592,14 +1593,25 @@ static size_t der_int(uint8_t *out, const uint8_t *v, size_t n)
 
 static size_t raw_to_der(uint8_t out[AIOS__EC_DER_SIG_MAX], const uint8_t *rs, size_t n)
 {
-    size_t body = 0;
-    /* n <= 48: each INTEGER is at most 51 bytes and the SEQUENCE's body at
-     * most 102, so every length fits the short form. */
-    body += der_int(out + 2 + body, rs, n);
-    body += der_int(out + 2 + body, rs + n, n);
+    uint8_t body[AIOS__EC_DER_SIG_MAX];
+    size_t len = 0, hl;
+    /* Each INTEGER is at most n + 3 bytes (n <= 66), so an INTEGER's
+     * length is always short form; the SEQUENCE's body is up to 102 bytes
+     * for P-384 (short form) and up to 138 for P-521 (0x81 xx when it is
+     * 128 or more, as DER wants). */
+    len += der_int(body + len, rs, n);
+    len += der_int(body + len, rs + n, n);
     out[0] = 0x30;
-    out[1] = (uint8_t)body;
-    return 2 + body;
+    if (len < 0x80) {
+        out[1] = (uint8_t)len;
+        hl = 2;
+    } else {
+        out[1] = 0x81;
+        out[2] = (uint8_t)len;
+        hl = 3;
+    }
+    memcpy(out + hl, body, len);
+    return hl + len;
 }
 
 static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, const char *what,
@@ -1607,7 +1619,7 @@ static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, c
 {
     CK_FUNCTION_LIST_PTR f = t->mod->f;
     CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-    uint8_t hash[AIOS__SHA384_LEN], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
+    uint8_t hash[AIOS__SHA512_LEN], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
     size_t hlen = aios__ec_hash_len(curve), n = aios__ec_scalar_len(curve), der_len;
     CK_ULONG raw_len = sizeof(raw);
     CK_SESSION_HANDLE s;
@@ -1615,7 +1627,9 @@ static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, c
     int rc;
 
     *out = NULL;
-    if (curve == AIOS__EC_P384)
+    if (curve == AIOS__EC_P521)
+        aios__sha512(hash, msg_len > 0 ? msg : empty_ad, msg_len);
+    else if (curve == AIOS__EC_P384)
         aios__sha384(hash, msg_len > 0 ? msg : empty_ad, msg_len);
     else
         aios__sha256(hash, msg_len > 0 ? msg : empty_ad, msg_len);
@@ -1708,7 +1722,9 @@ static int p11_get_key(aios_provider *p, aios_key **out, const char *key_id, uin
         } else if (rc == AIOS_OK) {
             int can_sign = 0;
             rc = ec_key_info(t, s, kd->obj, key_id, &kd->curve, &can_sign, pub, &pub_len);
-            desc.type = kd->curve == AIOS__EC_P384 ? AIOS_KEY_ECDSA_P384 : AIOS_KEY_ECDSA_P256;
+            desc.type = kd->curve == AIOS__EC_P521   ? AIOS_KEY_ECDSA_P521
+                        : kd->curve == AIOS__EC_P384 ? AIOS_KEY_ECDSA_P384
+                                                     : AIOS_KEY_ECDSA_P256;
             desc.purposes = AIOS_KEY_USE_VERIFY | (can_sign ? AIOS_KEY_USE_SIGN : 0u);
         }
     }
@@ -1753,7 +1769,8 @@ static int p11_sign(const aios_key *key, aios_buffer **out, const uint8_t *msg, 
 {
     const p11_keydata *kd = key->prov_data;
     char what[AIOS__KEY_ID_MAX_LEN + 8];
-    if (key->type != AIOS_KEY_ECDSA_P256 && key->type != AIOS_KEY_ECDSA_P384)
+    if (key->type != AIOS_KEY_ECDSA_P256 && key->type != AIOS_KEY_ECDSA_P384 &&
+        key->type != AIOS_KEY_ECDSA_P521)
         return aios__fail(AIOS_E_KEY_USAGE, "key '%s' (%s) cannot sign", key->id,
                           aios_key_type_name(key->type));
     snprintf(what, sizeof(what), "key '%s'", key->id);

@@ -240,18 +240,22 @@ static int create_secret(CK_SESSION_HANDLE s, const char *label, CK_KEY_TYPE kt,
     return 0;
 }
 
-static int gen_ec(CK_SESSION_HANDLE s, const char *label, int p384, int keep_public)
+/* curve: 0 P-256, 1 P-384, 2 P-521 */
+static int gen_ec(CK_SESSION_HANDLE s, const char *label, int curve, int keep_public)
 {
     static const uint8_t p256_oid[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07 };
     static const uint8_t p384_oid[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
+    static const uint8_t p521_oid[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23 };
+    const uint8_t *oid = curve == 2 ? p521_oid : curve == 1 ? p384_oid : p256_oid;
+    size_t oid_len = curve == 2 ? sizeof(p521_oid) : curve == 1 ? sizeof(p384_oid)
+                                                                : sizeof(p256_oid);
     CK_BBOOL yes = CK_TRUE, tok = keep_public ? CK_TRUE : CK_FALSE;
     CK_MECHANISM mech = { CKM_EC_KEY_PAIR_GEN, NULL, 0 };
     CK_OBJECT_HANDLE pub, priv;
     CK_ATTRIBUTE pt[] = {
         { CKA_TOKEN, &tok, 1 },
         { CKA_LABEL, (void *)label, strlen(label) },
-        { CKA_EC_PARAMS, (void *)(p384 ? p384_oid : p256_oid),
-          p384 ? sizeof(p384_oid) : sizeof(p256_oid) },
+        { CKA_EC_PARAMS, (void *)oid, oid_len },
         { CKA_VERIFY, &yes, 1 },
     };
     CK_ATTRIBUTE st[] = {
@@ -372,6 +376,7 @@ static int group_setup(void **state)
         create_secret(s, "hmac", CKK_GENERIC_SECRET, hmac_key, sizeof(hmac_key)) != 0 ||
         gen_ec(s, "signer", 0, 1) != 0 ||
         gen_ec(s, "signer384", 1, 1) != 0 ||
+        gen_ec(s, "signer521", 2, 1) != 0 ||
         gen_ec(s, "lonely", 0, 0) != 0 ||
         gen_rsa(s, "rsa-kek", 1) != 0 ||
         gen_rsa(s, "rsa-lonely", 0) != 0 ||
@@ -733,6 +738,13 @@ static void test_get_keys(void **state)
     assert_int_equal(aios_buffer_len(buf), 97);
     aios_buffer_free(buf);
     aios_key_unref(k);
+    k = key_ok(p, "signer521");
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_ECDSA_P521);
+    tu_assert_ok(aios_key_public_raw(k, &buf));
+    assert_int_equal(aios_buffer_len(buf), 133);
+    assert_int_equal(aios_buffer_data(buf)[0], 0x04);
+    aios_buffer_free(buf);
+    aios_key_unref(k);
     k = NULL;
 
     tu_assert_status(aios_provider_get_key(p, &k, "missing", 0), AIOS_E_KEY_NOT_FOUND);
@@ -872,7 +884,8 @@ static void sign_verify(aios_key *k, size_t max_der)
     aios_buffer *sig = NULL, *pub = NULL;
     uint8_t bad[AIOS__EC_DER_SIG_MAX];
     size_t len;
-    aios__ec_curve curve = aios_key_get_type(k) == AIOS_KEY_ECDSA_P384 ? AIOS__EC_P384
+    aios__ec_curve curve = aios_key_get_type(k) == AIOS_KEY_ECDSA_P521   ? AIOS__EC_P521
+                           : aios_key_get_type(k) == AIOS_KEY_ECDSA_P384 ? AIOS__EC_P384
                                                                          : AIOS__EC_P256;
 
     tu_assert_ok(aios_key_sign(k, &sig, msg, sizeof(msg) - 1));
@@ -915,6 +928,14 @@ static void test_sign_and_verify(void **state)
     k = key_ok(p, "signer384");
     for (i = 0; i < 8; i++)
         sign_verify(k, 104);
+    aios_key_unref(k);
+    /* P-521 (SHA-512): the point's OCTET STRING and most signatures'
+     * SEQUENCE take DER's long length form. */
+    k = key_ok(p, "signer521");
+    assert_int_equal(aios_key_get_type(k), AIOS_KEY_ECDSA_P521);
+    assert_true(aios_key_purposes(k) & AIOS_KEY_USE_SIGN);
+    for (i = 0; i < 8; i++)
+        sign_verify(k, AIOS__EC_DER_SIG_MAX);
     aios_key_unref(k);
     aios_provider_unref(p);
 }
