@@ -299,6 +299,14 @@ typedef enum aios__ec_curve {
 size_t aios__ec_scalar_len(aios__ec_curve curve);   /* 32, 48, 66; 0 if unknown */
 size_t aios__ec_point_len(aios__ec_curve curve);    /* 65, 97, 133 */
 size_t aios__ec_hash_len(aios__ec_curve curve);     /* 32, 48, 64 */
+/* The curve's hash of msg (SHA-256, SHA-384, SHA-512) into h; its length. */
+size_t aios__ec_hash(aios__ec_curve curve, uint8_t h[AIOS__EC_HASH_MAX], const uint8_t *msg,
+                     size_t len);
+/* Raw r || s (2 x aios__ec_scalar_len bytes, big-endian) as the DER
+ * signature (minimal INTEGERs, the SEQUENCE's long length form from 128
+ * bytes on); its length, 0 for an unknown curve. */
+size_t aios__ecdsa_raw_to_der(aios__ec_curve curve, uint8_t der[AIOS__EC_DER_SIG_MAX],
+                              const uint8_t *raw);
 
 int aios__ecdsa_keypair(aios__ec_curve curve, uint8_t *sk, uint8_t *pk);
 /* The public point of a private scalar (AIOS_E_FORMAT if out of range). */

@@ -155,8 +155,8 @@ static int ec_write_public(ec_ctx *c, uint8_t *pk)
     return AIOS_OK;
 }
 
-/* The curve's hash into h (AIOS__EC_HASH_MAX bytes); its length. */
-static size_t ec_hash(aios__ec_curve curve, uint8_t *h, const uint8_t *msg, size_t len)
+size_t aios__ec_hash(aios__ec_curve curve, uint8_t h[AIOS__EC_HASH_MAX], const uint8_t *msg,
+                     size_t len)
 {
     switch (curve) {
     case AIOS__EC_P256: aios__sha256(h, msg, len); break;
@@ -266,6 +266,23 @@ static size_t der_get_int(const uint8_t *p, size_t avail, uint8_t *out, size_t n
     return len + 2;
 }
 
+size_t aios__ecdsa_raw_to_der(aios__ec_curve curve, uint8_t der[AIOS__EC_DER_SIG_MAX],
+                              const uint8_t *raw)
+{
+    uint8_t body[AIOS__EC_DER_SIG_MAX];
+    size_t n = aios__ec_scalar_len(curve), blen, pos = 0;
+    if (n == 0)
+        return 0;
+    blen = der_put_int(body, raw, n);
+    blen += der_put_int(body + blen, raw + n, n);
+    der[pos++] = 0x30;
+    if (blen > 0x7f)
+        der[pos++] = 0x81;          /* P-521: long form, one length byte */
+    der[pos++] = (uint8_t)blen;
+    memcpy(der + pos, body, blen);
+    return pos + blen;
+}
+
 /* Strict DER SEQUENCE { r INTEGER, s INTEGER } to r || s (2n bytes).
  * The SEQUENCE length is short form (content up to 127 bytes: every P-256
  * and P-384 signature) or 0x81 xx with xx >= 128 (P-521, up to 136
@@ -304,9 +321,9 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
                          const uint8_t *msg, size_t len, const uint8_t *sk)
 {
     ec_ctx c;
-    uint8_t h[AIOS__EC_HASH_MAX], raw[2 * AIOS__EC_SCALAR_MAX], body[AIOS__EC_DER_SIG_MAX];
+    uint8_t h[AIOS__EC_HASH_MAX], raw[2 * AIOS__EC_SCALAR_MAX];
     uint8_t der[AIOS__EC_DER_SIG_MAX];
-    size_t hlen, blen, pos;
+    size_t hlen, pos;
     int rc;
 
     AIOS__CHECK_ARG(siglen != NULL, "siglen is NULL");
@@ -315,7 +332,7 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
     AIOS__CHECK_ARG(msg != NULL || len == 0, "msg is NULL with a nonzero length");
     if ((rc = ec_setup(&c, curve)) != AIOS_OK || (rc = ec_load_private(&c, sk)) != AIOS_OK)
         goto done;
-    hlen = ec_hash(curve, h, msg, len);
+    hlen = aios__ec_hash(curve, h, msg, len);
     if (mbedtls_ecdsa_sign_det_ext(&c.grp, &c.r, &c.s, &c.d, h, hlen, ec_md(curve),
                                    ec_rng, NULL) != 0) {
         rc = aios__fail(AIOS_E_INTERNAL, "ECDSA %s signing failed", ec_name(curve));
@@ -326,15 +343,7 @@ int aios__ecdsa_sign_der(aios__ec_curve curve, uint8_t *sig, size_t sigcap, size
         rc = aios__fail(AIOS_E_INTERNAL, "ECDSA: cannot encode the signature");
         goto done;
     }
-    blen = der_put_int(body, raw, c.n);
-    blen += der_put_int(body + blen, raw + c.n, c.n);
-    pos = 0;
-    der[pos++] = 0x30;
-    if (blen > 0x7f)
-        der[pos++] = 0x81;          /* P-521: long form, one length byte */
-    der[pos++] = (uint8_t)blen;
-    memcpy(der + pos, body, blen);
-    pos += blen;
+    pos = aios__ecdsa_raw_to_der(curve, der, raw);
     if (pos > sigcap) {
         *siglen = pos;
         rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL,
@@ -376,7 +385,7 @@ static int ec_verify_raw(aios__ec_curve curve, const uint8_t *raw, const uint8_t
         aios__sha256(h, msg, len);
         hlen = AIOS__SHA256_LEN;
     } else {
-        hlen = ec_hash(curve, h, msg, len);
+        hlen = aios__ec_hash(curve, h, msg, len);
     }
     /* mbedtls_ecdsa_verify checks 1 <= r, s < n itself; a hash shorter
      * than the order is used as is (SEC 1 4.1.4, FIPS 186-4 6.4). */

@@ -360,35 +360,6 @@ static int expect_context(const aios__env_header *h, const aios__env_open_opts *
     return rc;
 }
 
-/* 1 and *hlen when data starts with a header of a kind in accept whose
- * two length fields are in range and whose hlen bytes are all there (the
- * length aios__env_header_decode would find: prefix, core length, core,
- * recipient list length, list, commitment, tag); 0 otherwise (the caller
- * then decodes to say why). */
-static int header_extent(const uint8_t *data, size_t len, unsigned accept, size_t *hlen)
-{
-    aios__env_prefix p;
-    uint32_t lc, lr;
-    size_t need;
-
-    if (data == NULL || len < AIOS__ENV_PREFIX_LEN + 8)
-        return 0;
-    if (aios__env_prefix_decode(&p, data, len, accept) != AIOS_OK)
-        return 0;
-    lc = be32(data + AIOS__ENV_PREFIX_LEN);
-    if (lc < AIOS__ENV_CORE_MIN || lc > AIOS__ENV_CORE_MAX ||
-        len - (AIOS__ENV_PREFIX_LEN + 8) < lc)
-        return 0;
-    lr = be32(data + AIOS__ENV_PREFIX_LEN + 4 + lc);
-    if (lr < 1 || lr > AIOS__ENV_RECIPIENTS_MAX_LEN)
-        return 0;
-    need = (size_t)AIOS__ENV_PREFIX_LEN + 8 + lc + lr + 2 * AIOS__ENV_KEY_LEN;
-    if (len < need)
-        return 0;
-    *hlen = need;
-    return 1;
-}
-
 /* Structural decode of the header at data (views into data). */
 int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_keys *keys,
                        const uint8_t *data, size_t len, const aios__env_open_opts *o)
@@ -407,9 +378,10 @@ int aios__env_hdr_open(aios__env_hdr *out, unsigned accept, const aios_envelope_
     /* Find the header's length, then work on a private copy only: what is
      * verified is then exactly what is used afterwards (the caller's bytes
      * may be a shared mapping that changes under us).  The length comes
-     * from the two length fields; when they do not give a whole header,
-     * the full decode of the caller's bytes says what is wrong. */
-    if (!header_extent(data, len, accept, &hlen)) {
+     * from the two length fields (aios_envelope_header_len); when they do
+     * not give a whole header, the full decode of the caller's bytes says
+     * what is wrong.  The copy's decode checks the type against accept. */
+    if (aios_envelope_header_len(&hlen, data, len) != AIOS_OK || hlen > len) {
         if ((rc = aios__env_header_decode(&probe, data, len, accept)) != AIOS_OK)
             return rc;
         hlen = probe.raw.len;

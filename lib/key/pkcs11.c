@@ -1575,64 +1575,20 @@ static int rsa_unwrap(p11_token *t, const p11_keydata *kd, const char *what, aio
     return rc;
 }
 
-/* r || s (each n bytes, big-endian) into DER SEQUENCE { INTEGER r, INTEGER s }. */
-static size_t der_int(uint8_t *out, const uint8_t *v, size_t n)
-{
-    size_t skip = 0, len, pad;
-    while (skip < n - 1 && v[skip] == 0)
-        skip++;
-    len = n - skip;
-    pad = (v[skip] & 0x80) ? 1 : 0;
-    out[0] = 0x02;
-    out[1] = (uint8_t)(len + pad);
-    if (pad)
-        out[2] = 0x00;
-    memcpy(out + 2 + pad, v + skip, len);
-    return 2 + pad + len;
-}
-
-static size_t raw_to_der(uint8_t out[AIOS__EC_DER_SIG_MAX], const uint8_t *rs, size_t n)
-{
-    uint8_t body[AIOS__EC_DER_SIG_MAX];
-    size_t len = 0, hl;
-    /* Each INTEGER is at most n + 3 bytes (n <= 66), so an INTEGER's
-     * length is always short form; the SEQUENCE's body is up to 102 bytes
-     * for P-384 (short form) and up to 138 for P-521 (0x81 xx when it is
-     * 128 or more, as DER wants). */
-    len += der_int(body + len, rs, n);
-    len += der_int(body + len, rs + n, n);
-    out[0] = 0x30;
-    if (len < 0x80) {
-        out[1] = (uint8_t)len;
-        hl = 2;
-    } else {
-        out[1] = 0x81;
-        out[2] = (uint8_t)len;
-        hl = 3;
-    }
-    memcpy(out + hl, body, len);
-    return hl + len;
-}
-
 static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, const char *what,
                      aios_buffer **out, const uint8_t *msg, size_t msg_len)
 {
     CK_FUNCTION_LIST_PTR f = t->mod->f;
     CK_MECHANISM mech = { CKM_ECDSA, NULL, 0 };
-    uint8_t hash[AIOS__SHA512_LEN], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
-    size_t hlen = aios__ec_hash_len(curve), n = aios__ec_scalar_len(curve), der_len;
+    uint8_t hash[AIOS__EC_HASH_MAX], raw[2 * AIOS__EC_SCALAR_MAX], der[AIOS__EC_DER_SIG_MAX];
+    size_t hlen, n = aios__ec_scalar_len(curve), der_len;
     CK_ULONG raw_len = sizeof(raw);
     CK_SESSION_HANDLE s;
     CK_RV rv;
     int rc;
 
     *out = NULL;
-    if (curve == AIOS__EC_P521)
-        aios__sha512(hash, msg_len > 0 ? msg : empty_ad, msg_len);
-    else if (curve == AIOS__EC_P384)
-        aios__sha384(hash, msg_len > 0 ? msg : empty_ad, msg_len);
-    else
-        aios__sha256(hash, msg_len > 0 ? msg : empty_ad, msg_len);
+    hlen = aios__ec_hash(curve, hash, msg_len > 0 ? msg : empty_ad, msg_len);
     if ((rc = session_get(t, &s)) != AIOS_OK)
         return rc;
     rv = f->C_SignInit(s, &mech, obj);
@@ -1644,7 +1600,7 @@ static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, c
     if (raw_len != 2 * n)
         return aios__fail(AIOS_E_PKCS11, "pkcs11: token '%s' gave an ECDSA signature of %lu "
                           "bytes, not %zu", t->label, (unsigned long)raw_len, 2 * n);
-    der_len = raw_to_der(der, raw, n);
+    der_len = aios__ecdsa_raw_to_der(curve, der, raw);
     if ((rc = aios__buffer_new(out, der_len, 0)) == AIOS_OK)
         memcpy(aios_buffer_data_mut(*out), der, der_len);
     return rc;
