@@ -272,28 +272,52 @@ def _text(value: Any, what: str) -> bytes:
     return data
 
 
-#: Converted contexts, by value: a service seals and opens with the same
-#: few contexts over and over, and converting one (UTF-8, NUL checks, a
-#: ctypes array) costs more than the C call it feeds.  Keys are tuples of
-#: the items of plain ``dict`` contexts whose keys and values are all
-#: ``str``; values are ``(entries, count)``, read-only once built (C only
-#: reads them), so threads may share them.  Bounded: emptied when full.
-_CONTEXT_CACHE: Dict[Tuple[Tuple[str, str], ...], Tuple[Any, int]] = {}
-_CONTEXT_CACHE_MAX = 256
+class _ByContext:
+    """Values built from an encryption context, kept by the context's value.
+
+    A service seals and opens with the same few contexts over and over,
+    and converting one (UTF-8, NUL checks, a ctypes array) costs more than
+    the C call it feeds.  Keys are the item tuples of plain ``dict``
+    contexts whose keys and values are all ``str`` (anything else is built
+    each time); values are read-only once built (C only reads them), so
+    threads may share them.  Bounded: emptied when full."""
+
+    __slots__ = ("_d",)
+    MAX = 256
+
+    def __init__(self) -> None:
+        self._d: Dict[Tuple[Any, ...], Any] = {}
+
+    def lookup(self, context: Any) -> Tuple[Optional[Tuple[Any, ...]], Any]:
+        """``(key, value or None)``; key None when context cannot be kept."""
+        if type(context) is not dict:
+            return None, None
+        key = tuple(context.items())
+        try:
+            return key, self._d.get(key)
+        except TypeError:   # an unhashable key or value
+            return None, None
+
+    def store(self, key: Optional[Tuple[Any, ...]], value: Any) -> None:
+        if key is None or not all(type(k) is str and type(v) is str for k, v in key):
+            return
+        if len(self._d) >= self.MAX:
+            self._d.clear()
+        self._d[key] = value
+
+
+#: ``(entries, count)`` of converted contexts.
+_CONTEXTS = _ByContext()
 
 
 def _context(context: Optional[Context], what: str, keep: List[Any]) -> Tuple[Any, int]:
     """``(entries pointer or None, count)`` for a context mapping."""
     if context is None:
         return None, 0
-    if type(context) is dict:
-        try:
-            hit = _CONTEXT_CACHE.get(tuple(context.items()))
-        except TypeError:   # an unhashable key or value: not cacheable
-            hit = None
-        if hit is not None:
-            keep.append(hit)
-            return hit
+    key, hit = _CONTEXTS.lookup(context)
+    if hit is not None:
+        keep.append(hit)
+        return hit  # type: ignore[no-any-return]
     if not isinstance(context, Mapping):
         raise TypeError(f"{what} must be a mapping of str to str, not {type(context).__name__}")
     n = len(context)
@@ -306,11 +330,7 @@ def _context(context: Optional[Context], what: str, keep: List[Any]) -> Tuple[An
         entries[i].key = kb
         entries[i].value = vb
     keep.append(entries)
-    if type(context) is dict and all(type(k) is str and type(v) is str for k, v in context.items()):
-        if len(_CONTEXT_CACHE) >= _CONTEXT_CACHE_MAX:
-            _CONTEXT_CACHE.clear()
-        # entries[i] keep their own references to kb/vb (c_char_p fields).
-        _CONTEXT_CACHE[tuple(context.items())] = (entries, n)
+    _CONTEXTS.store(key, (entries, n))   # entries[i] keep kb/vb (c_char_p fields)
     return entries, n
 
 
@@ -397,33 +417,27 @@ def _open_options(
     return opts
 
 
-#: Open options with only ``expected_context`` set (EXACT when given), by
-#: the context's items (None: no context), as ``(byref, what it points
-#: to)``: built once each, only ever read by C, bounded like
-#: _CONTEXT_CACHE.
-_OPEN_OPTIONS_CACHE: Dict[Any, Tuple[Any, Any]] = {}
+#: Open options with only ``expected_context`` set (EXACT), by context, as
+#: ``(byref, what it points to)``; the one without a context is built once.
+_OPEN_OPTIONS = _ByContext()
+_default_open_options: Any = None
 
 
 def _open_options_ref(expected_context: Optional[Context], keep: List[Any]) -> Any:
     """``byref`` of the open options :func:`open` uses with default arguments."""
-    key: Any = None
-    if expected_context is not None:
-        key = tuple(expected_context.items()) if type(expected_context) is dict else False
-    try:
-        hit = None if key is False else _OPEN_OPTIONS_CACHE.get(key)
-    except TypeError:   # an unhashable key or value: not cacheable
-        hit, key = None, False
-    if hit is not None:
-        keep.append(hit)
-        return hit[0]
-    opts = _open_options(expected_context, None, 0, False, 0, keep)
-    entry = (ctypes.byref(opts), (opts, tuple(keep)))
-    keep.append(entry)
-    if key is None or (key is not False and all(type(k) is str and type(v) is str for k, v in key)):
-        if len(_OPEN_OPTIONS_CACHE) >= _CONTEXT_CACHE_MAX:
-            _OPEN_OPTIONS_CACHE.clear()
-        _OPEN_OPTIONS_CACHE[key] = entry
-    return entry[0]
+    global _default_open_options
+    if expected_context is None:
+        if _default_open_options is None:
+            opts = _open_options(None, None, 0, False, 0, [])
+            _default_open_options = (ctypes.byref(opts), opts)
+        return _default_open_options[0]
+    key, hit = _OPEN_OPTIONS.lookup(expected_context)
+    if hit is None:
+        opts = _open_options(expected_context, None, 0, False, 0, keep)
+        hit = (ctypes.byref(opts), (opts, tuple(keep)))
+        _OPEN_OPTIONS.store(key, hit)
+    keep.append(hit)
+    return hit[0]
 
 
 # Hot paths (records, one-shot messages): second bindings with C-level
