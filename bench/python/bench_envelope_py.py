@@ -19,8 +19,9 @@ records (a data key made once and reused: 64 B, 1 KiB, 64 KiB)
     aios-batch the same session, BATCH records per call: Session.seal_many /
               open_many (aios_envelope_session_seal_batch / _open_batch);
               the time shown is per record
-    aios-bare the same session through bare ctypes calls (no argtypes, no
-              errcheck): what the binding's own layer costs, not a peer
+    aios-bare the same session through bare ctypes calls of the exact-size
+              entry points (no wrapper at all): the ctypes floor under
+              the binding's own layer, not a peer
     pyca      cryptography's AESGCM (bare AEAD, 12-byte random nonce): the
               ceiling from Python, not a peer
 
@@ -188,29 +189,26 @@ class Peers:
     def rec_aios_bare(self):
         from aios import _ffi
 
-        f_seal = _ffi.cdll["aios_envelope_session_seal"]  # private objects: no argtypes, no errcheck
-        f_open = _ffi.cdll["aios_envelope_session_open_record"]
+        # Private objects: the exact-size entry points with no argtypes and
+        # no errcheck, the output written into a new bytes object: the
+        # ctypes floor under Session.seal / open_record (CPython).
+        f_seal = _ffi.cdll["aios_envelope_session_seal_exact"]
+        f_open = _ffi.cdll["aios_envelope_session_open_exact"]
         f_seal.restype = f_open.restype = ctypes.c_int
-        wh = ctypes.c_void_p(ctypes.cast(self.writer._handle(), ctypes.c_void_p).value)
-        rh = ctypes.c_void_p(ctypes.cast(self.reader._handle(), ctypes.c_void_p).value)
+        wh, rh = self.writer._handle(), self.reader._handle()
         overhead = self.env.RECORD_OVERHEAD
-        size_t = ctypes.c_size_t  # without argtypes, a bare int would pass as a 32-bit int
 
         def seal(pt: bytes) -> bytes:
-            cap = len(pt) + overhead
-            out = ctypes.create_string_buffer(cap)
-            n = ctypes.c_size_t(0)
-            if f_seal(wh, out, size_t(cap), ctypes.byref(n), pt, size_t(len(pt)), None, size_t(0)) != 0:
-                raise RuntimeError("aios_envelope_session_seal failed")
-            return ctypes.string_at(out, n.value)
+            out = bytes(len(pt) + overhead)
+            if f_seal(wh, out, pt, len(pt), None, 0) != 0:
+                raise RuntimeError("aios_envelope_session_seal_exact failed")
+            return out
 
         def open_(rec: bytes) -> bytes:
-            cap = max(len(rec) - overhead, 1)
-            out = ctypes.create_string_buffer(cap)
-            n = ctypes.c_size_t(0)
-            if f_open(rh, out, size_t(cap), ctypes.byref(n), rec, size_t(len(rec)), None, size_t(0)) != 0:
-                raise RuntimeError("aios_envelope_session_open_record failed")
-            return ctypes.string_at(out, n.value)
+            out = bytes(len(rec) - overhead)
+            if f_open(rh, out, rec, len(rec), None, 0) != 0:
+                raise RuntimeError("aios_envelope_session_open_exact failed")
+            return out
 
         return seal, open_
 

@@ -357,20 +357,36 @@ AIOS_API int aios_envelope_session_info(const aios_envelope_session *s, aios_buf
 /* Seal one record of len bytes (0..16 MiB) with associated data ad
  * (0..65536 bytes, not stored: it must be given again to open) into out:
  * exactly len + AIOS_ENVELOPE_RECORD_OVERHEAD bytes
- * (AIOS_E_BUFFER_TOO_SMALL otherwise).  AIOS_E_LIMIT once max_records
- * records were sealed; AIOS_E_STATE for a session opened from a header
- * that was not made by this process (readers do not write). */
+ * (AIOS_E_BUFFER_TOO_SMALL otherwise); out_len may be NULL (the length
+ * is always that).  AIOS_E_LIMIT once max_records records were sealed;
+ * AIOS_E_STATE for a session opened from a header that was not made by
+ * this process (readers do not write). */
 AIOS_API int aios_envelope_session_seal(aios_envelope_session *s,
                                         uint8_t *out, size_t out_cap, size_t *out_len,
                                         const uint8_t *plaintext, size_t plaintext_len,
                                         const uint8_t *ad, size_t ad_len);
 /* Open a record into out (record_len - AIOS_ENVELOPE_RECORD_OVERHEAD
- * bytes).  AIOS_E_ENVELOPE_UNKNOWN_SESSION if it names another session;
- * AIOS_E_AUTH if it or ad was changed (out wiped). */
+ * bytes; out_len may be NULL, the length is always that).
+ * AIOS_E_ENVELOPE_UNKNOWN_SESSION if it names another session; AIOS_E_AUTH
+ * if it or ad was changed (out wiped). */
 AIOS_NODISCARD AIOS_API int aios_envelope_session_open_record(const aios_envelope_session *s,
                                                               uint8_t *out, size_t out_cap, size_t *out_len,
                                                               const uint8_t *record, size_t record_len,
                                                               const uint8_t *ad, size_t ad_len);
+/* The same two for foreign-function callers (ctypes, where each argument
+ * costs more than a small record): out holds exactly plaintext_len +
+ * AIOS_ENVELOPE_RECORD_OVERHEAD bytes (seal), or exactly record_len -
+ * AIOS_ENVELOPE_RECORD_OVERHEAD bytes (open), as libsodium's AEAD calls
+ * size their output; the lengths are 32-bit, which every record fits
+ * (a record's limits are 16 MiB and 64 KiB of ad).  Statuses as for
+ * aios_envelope_session_seal and aios_envelope_session_open_record. */
+AIOS_API int aios_envelope_session_seal_exact(aios_envelope_session *s, uint8_t *out,
+                                              const uint8_t *plaintext, uint32_t plaintext_len,
+                                              const uint8_t *ad, uint32_t ad_len);
+AIOS_NODISCARD AIOS_API int aios_envelope_session_open_exact(const aios_envelope_session *s,
+                                                             uint8_t *out, const uint8_t *record,
+                                                             uint32_t record_len,
+                                                             const uint8_t *ad, uint32_t ad_len);
 /* Seal n records in one call (for bindings, where a call costs more than
  * a small record).  Record i is plaintext_lens[i] bytes of plaintexts,
  * laid back to back, with associated data ad_lens[i] bytes of ads, also

@@ -372,9 +372,11 @@ int aios_envelope_session_seal(aios_envelope_session *s,
                                const uint8_t *plaintext, size_t plaintext_len,
                                const uint8_t *ad, size_t ad_len)
 {
+    size_t scratch_len;
     int rc;
 
-    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    if (out_len == NULL)   /* optional: a record is always exactly this long */
+        out_len = &scratch_len;
     *out_len = 0;
     AIOS__CHECK_ARG(s != NULL, "session is NULL");
     AIOS__CHECK_ARG(plaintext != NULL || plaintext_len == 0, "plaintext is NULL");
@@ -402,10 +404,11 @@ int aios_envelope_session_open_record(const aios_envelope_session *s,
                                       const uint8_t *ad, size_t ad_len)
 {
     aios__env_prefix p;
-    size_t n;
+    size_t n, scratch_len;
     int rc;
 
-    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    if (out_len == NULL)   /* optional: the plaintext is always exactly this long */
+        out_len = &scratch_len;
     *out_len = 0;
     AIOS__CHECK_ARG(s != NULL, "session is NULL");
     AIOS__CHECK_ARG(record != NULL || record_len == 0, "record is NULL");
@@ -427,6 +430,22 @@ int aios_envelope_session_open_record(const aios_envelope_session *s,
     if (rc == AIOS_OK)
         *out_len = n;
     return rc;
+}
+
+int aios_envelope_session_seal_exact(aios_envelope_session *s, uint8_t *out,
+                                     const uint8_t *plaintext, uint32_t plaintext_len,
+                                     const uint8_t *ad, uint32_t ad_len)
+{
+    return aios_envelope_session_seal(s, out, (size_t)plaintext_len + AIOS__ENV_R_OVERHEAD, NULL,
+                                      plaintext, plaintext_len, ad, ad_len);
+}
+
+int aios_envelope_session_open_exact(const aios_envelope_session *s, uint8_t *out,
+                                     const uint8_t *record, uint32_t record_len,
+                                     const uint8_t *ad, uint32_t ad_len)
+{
+    size_t cap = record_len > AIOS__ENV_R_OVERHEAD ? record_len - AIOS__ENV_R_OVERHEAD : 0;
+    return aios_envelope_session_open_record(s, out, cap, NULL, record, record_len, ad, ad_len);
 }
 
 /* ------------------------------------------------------------ batches

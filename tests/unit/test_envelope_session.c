@@ -157,6 +157,96 @@ static void test_round_trip(void **state)
     }
 }
 
+/* The exact-size entry points (for FFI callers): the same records as
+ * seal/open_record, both ways, and the same statuses. */
+static void test_exact(void **state)
+{
+    static const uint32_t sizes[] = { 0, 1, 64, 1000, 70000 };
+    fx *f = *state;
+    aios_envelope_suite ss[2];
+    int ns = suites(ss), si;
+    size_t i, len, got;
+
+    for (si = 0; si < ns; si++) {
+        aios_envelope_session *w = writer(f, ss[si], 0, 0), *r = reader(f, w);
+        for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+            uint32_t n = sizes[i];
+            uint8_t *pt = malloc(n + 1), *rec = malloc(n + AIOS_ENVELOPE_RECORD_OVERHEAD);
+            uint8_t *out = malloc(n + 1), *rec2;
+            uint32_t k;
+            assert_non_null(pt);
+            assert_non_null(rec);
+            assert_non_null(out);
+            for (k = 0; k < n; k++)
+                pt[k] = (uint8_t)(k * 13 + i);
+            tu_assert_ok(aios_envelope_session_seal_exact(w, rec, pt, n,
+                                                          (const uint8_t *)"ad", 2));
+            /* open_record opens it, and open_exact opens seal's records. */
+            tu_assert_ok(aios_envelope_session_open_record(r, out, n, &got, rec,
+                                                           n + AIOS_ENVELOPE_RECORD_OVERHEAD,
+                                                           (const uint8_t *)"ad", 2));
+            assert_int_equal(got, n);
+            if (n)
+                assert_memory_equal(out, pt, n);
+            rec2 = seal(w, pt, n, NULL, 0, &len);
+            memset(out, 0, n + 1);
+            tu_assert_ok(aios_envelope_session_open_exact(r, out, rec2, (uint32_t)len, NULL, 0));
+            if (n)
+                assert_memory_equal(out, pt, n);
+            assert_int_equal(out[n], 0);   /* nothing past the exact size */
+            /* A flipped bit, another ad: AIOS_E_AUTH with out wiped. */
+            rec2[len - 1] ^= 1;
+            memset(out, 0xee, n + 1);
+            tu_assert_status(aios_envelope_session_open_exact(r, out, rec2, (uint32_t)len, NULL, 0),
+                             AIOS_E_AUTH);
+            for (k = 0; k < n; k++)
+                assert_int_equal(out[k], 0);
+            tu_assert_status(aios_envelope_session_open_exact(r, out, rec,
+                                                              n + AIOS_ENVELOPE_RECORD_OVERHEAD,
+                                                              (const uint8_t *)"ae", 2),
+                             AIOS_E_AUTH);
+            free(rec2);
+            free(rec);
+            free(pt);
+            free(out);
+        }
+        /* Statuses: too short, NULL buffers, limits, a reader sealing. */
+        {
+            uint8_t rec[AIOS_ENVELOPE_RECORD_OVERHEAD + 1], out[1], big[8];
+            memset(big, 7, sizeof(big));
+            tu_assert_ok(aios_envelope_session_seal_exact(w, rec, big, 1, NULL, 0));
+            tu_assert_status(aios_envelope_session_open_exact(r, out, rec,
+                                                              AIOS_ENVELOPE_RECORD_OVERHEAD - 1,
+                                                              NULL, 0),
+                             AIOS_E_FORMAT);
+            tu_assert_status(aios_envelope_session_open_exact(r, NULL, rec, sizeof(rec), NULL, 0),
+                             AIOS_E_BUFFER_TOO_SMALL);
+            tu_assert_status(aios_envelope_session_seal_exact(w, NULL, big, 1, NULL, 0),
+                             AIOS_E_BUFFER_TOO_SMALL);
+            tu_assert_status(aios_envelope_session_seal_exact(w, rec, NULL, 1, NULL, 0),
+                             AIOS_E_INVALID_ARGUMENT);
+            tu_assert_status(aios_envelope_session_seal_exact(w, rec, big, 1, NULL, 1), AIOS_E_INVALID_ARGUMENT);
+            tu_assert_status(aios_envelope_session_seal_exact(w, rec, big,
+                                                              AIOS_ENVELOPE_RECORD_MAX + 1, NULL, 0),
+                             AIOS_E_LIMIT);
+            tu_assert_status(aios_envelope_session_seal_exact(w, rec, big, 1, big, 65537),
+                             AIOS_E_LIMIT);
+            tu_assert_status(aios_envelope_session_open_exact(r, out, rec, sizeof(rec), big, 65537),
+                             AIOS_E_LIMIT);
+            tu_assert_status(aios_envelope_session_seal_exact(r, rec, big, 1, NULL, 0),
+                             AIOS_E_STATE);
+            tu_assert_status(aios_envelope_session_seal_exact(NULL, rec, big, 1, NULL, 0),
+                             AIOS_E_INVALID_ARGUMENT);
+            tu_assert_status(aios_envelope_session_open_exact(NULL, out, rec, sizeof(rec), NULL, 0),
+                             AIOS_E_INVALID_ARGUMENT);
+            tu_assert_ok(aios_envelope_session_open_exact(r, out, rec, sizeof(rec), NULL, 0));
+            assert_int_equal(out[0], 7);
+        }
+        aios_envelope_session_unref(r);
+        aios_envelope_session_unref(w);
+    }
+}
+
 /* Two records of the same plaintext differ (fresh r). */
 static void test_records_random(void **state)
 {
@@ -370,6 +460,25 @@ static void test_statuses(void **state)
     tu_assert_status(aios_envelope_session_seal(a, NULL, 0, &got, NULL, 0, NULL, 0),
                      AIOS_E_BUFFER_TOO_SMALL);
     assert_int_equal(got, 74);
+    /* out_len is optional (the lengths are fixed): a round trip and the
+     * statuses without it. */
+    {
+        uint8_t small[75], back[1];
+        big[0] = 0x5a;
+        tu_assert_ok(aios_envelope_session_seal(a, small, sizeof(small), NULL, big, 1, NULL, 0));
+        tu_assert_ok(aios_envelope_session_open_record(a, back, sizeof(back), NULL, small,
+                                                       sizeof(small), NULL, 0));
+        assert_int_equal(back[0], big[0]);
+        tu_assert_status(aios_envelope_session_seal(a, small, 74, NULL, big, 1, NULL, 0),
+                         AIOS_E_BUFFER_TOO_SMALL);
+        small[sizeof(small) - 1] ^= 1;
+        tu_assert_status(aios_envelope_session_open_record(a, back, sizeof(back), NULL, small,
+                                                           sizeof(small), NULL, 0),
+                         AIOS_E_AUTH);
+        tu_assert_status(aios_envelope_session_open_record(a, back, 0, NULL, small,
+                                                           sizeof(small), NULL, 0),
+                         AIOS_E_BUFFER_TOO_SMALL);
+    }
     free(rec);
     aios_envelope_session_unref(a);
     aios_envelope_session_unref(b);
@@ -1036,6 +1145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_random, setup, teardown),
         cmocka_unit_test_setup_teardown(test_known_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_bit_flip, setup, teardown),

@@ -1005,18 +1005,26 @@ def _raise(status: int, func: Any, host_exc: Optional[BaseException]) -> NoRetur
     raise err
 
 
-def _bytes_allocator() -> Optional[Callable[[None, int], bytes]]:
-    """CPython's ``PyBytes_FromStringAndSize`` for ``(None, n)``, or None.
+#: Whether C may fill a new ``bytes(n)`` object (n >= 1) through a
+#: ``c_char_p`` argument.  On CPython ``bytes(n)`` is always a new object
+#: of n zero bytes held only by its creator (only ``bytes(0)`` is shared),
+#: and a ``c_char_p`` argument hands C that object's own storage: the
+#: same thing the C API's ``PyBytes_FromStringAndSize(NULL, n)`` is for
+#: (build a bytes object in place before anyone else sees it).  A call can
+#: then write its output straight into the bytes that are returned: no
+#: intermediate buffer to copy and (for plaintext) wipe, and no extra
+#: ctypes call to allocate.  Elsewhere (PyPy converts bytes to a copy)
+#: callers keep their ctypes buffers.
+BYTES_FILLABLE = platform.python_implementation() == "CPython"
 
-    With a NULL source it returns a NEW bytes object of n uninitialised
-    bytes that its creator fills before anyone else sees it: the C API's
-    documented way to build a bytes object in place (every C extension
-    that returns bytes does it).  Passed to a ``c_char_p`` argument, ctypes
-    hands C the object's own storage, so a C call can write its output
-    straight into the bytes that are returned: no intermediate buffer to
-    zero, copy and (for plaintext) wipe.  Only on CPython (``pythonapi``);
-    elsewhere callers keep their ctypes buffers."""
-    if platform.python_implementation() != "CPython" or not hasattr(ctypes, "pythonapi"):
+
+def _bytes_allocator() -> Optional[Callable[[None, int], bytes]]:
+    """CPython's ``PyBytes_FromStringAndSize`` for ``(None, n)``: a new
+    bytes object of n >= 1 uninitialised bytes for C to fill (the C API's
+    own way to build one in place), or None off CPython.  A ctypes call
+    costs more than ``bytes(n)`` up to ~16 KiB, and less above, where
+    ``bytes(n)`` spends its time zeroing what C overwrites anyway."""
+    if not BYTES_FILLABLE or not hasattr(ctypes, "pythonapi"):
         return None
     fn = ctypes.pythonapi.PyBytes_FromStringAndSize
     fn.restype = ctypes.py_object
@@ -1024,11 +1032,10 @@ def _bytes_allocator() -> Optional[Callable[[None, int], bytes]]:
     return fn  # type: ignore[no-any-return]
 
 
-#: ``new_bytes(None, n)``: a new, unshared bytes object of n >= 1
-#: uninitialised bytes for C to fill (see _bytes_allocator), or None when
-#: this Python has no such call.  Never pass n == 0 (that returns the
-#: shared empty object).
+#: ``new_bytes(None, n)`` (see _bytes_allocator), or None; never n == 0.
 new_bytes = _bytes_allocator()
+#: From this size on, new_bytes is cheaper than bytes(n).
+NEW_BYTES_MIN = 16384
 
 
 def fast_function(name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
@@ -1047,6 +1054,31 @@ def fast_function(name: str, restype: Any, argtypes: Sequence[Any]) -> Any:
     cfunc.restype = restype
     cfunc.argtypes = tuple(argtypes)
     return cfunc
+
+
+def bare_function(name: str, restype: Any) -> Any:
+    """A third, private binding of ``name`` for the hottest paths: no
+    argtypes at all, so ctypes converts each argument itself (``bytes`` to
+    its ``char *``, None to NULL, a ctypes pointer to itself, a Python int
+    to a C ``int``) without the per-argument converter calls that cost
+    more than a small record.  Only for functions whose parameters are
+    pointers and 32-bit integers, called with ints in [0, 2**31) (the
+    caller checks); no errcheck, as for :func:`fast_function`.  The
+    function must be declared in :data:`FUNCTIONS`."""
+    decl = next((fn for fn in FUNCTIONS if fn.name == name), None)
+    if decl is None:
+        raise AssertionError(f"{name} is not declared in FUNCTIONS")
+    if not all(t in _BARE_OK or t in (ConstBytes, MutBytes)
+               or issubclass(t, (ctypes._Pointer, c_void_p, c_char_p)) for t in decl.argtypes):
+        raise AssertionError(f"{name} takes a parameter a bare call cannot pass")
+    cfunc = cdll[name]
+    cfunc.restype = restype
+    return cfunc
+
+
+#: Integer parameter types a bare call passes exactly (a Python int
+#: becomes a C int, the same size and passing as these).
+_BARE_OK = (ctypes.c_int, ctypes.c_uint32, ctypes.c_int32)
 
 
 def raise_status(status: int, func: Any) -> NoReturn:
@@ -1534,6 +1566,18 @@ FUNCTIONS: Tuple[Fn, ...] = (
         "aios_envelope_session_open_record",
         c_int,
         (aios_envelope_session_p, MutBytes, c_size_t, POINTER(c_size_t), ConstBytes, c_size_t, ConstBytes, c_size_t),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_session_seal_exact",
+        c_int,
+        (aios_envelope_session_p, MutBytes, ConstBytes, ctypes.c_uint32, ConstBytes, ctypes.c_uint32),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_session_open_exact",
+        c_int,
+        (aios_envelope_session_p, MutBytes, ConstBytes, ctypes.c_uint32, ConstBytes, ctypes.c_uint32),
         check_status,
     ),
     Fn(

@@ -10,7 +10,9 @@ them the same life:
   :meth:`_Handle.close`, or as a safety net when the object is garbage
   collected (or at interpreter exit) without having been closed;
 * :attr:`_Handle.closed`; ``_handle()`` returns the C handle, or raises
-  :class:`aios.StateError` with the class's ``_closed_message`` once closed;
+  :class:`aios.StateError` with the class's ``_closed_message`` once closed
+  (``close`` sets ``_handle_`` to None, so a hot path may read that slot
+  itself and raise ``_closed_error()`` on None);
 * :meth:`_Handle.close` is idempotent; a subclass may refuse it by raising
   ``BufferError`` from ``_check_close()`` (memoryviews still alive);
 * ``with`` enters only while open and closes on exit, never hiding the
@@ -58,9 +60,14 @@ class _Handle:
 
     def _handle(self) -> Any:
         """The handle for passing to C; StateError once closed."""
-        if self.closed:
-            raise _ffi.error_for_status(Status.E_STATE, self._closed_message)
-        return self._handle_
+        handle = self._handle_   # None once closed (see close)
+        if handle is None:
+            raise self._closed_error()
+        return handle
+
+    def _closed_error(self) -> Exception:
+        """The StateError of a use after close."""
+        return _ffi.error_for_status(Status.E_STATE, self._closed_message)
 
     def _check_close(self) -> None:
         """Raise (``BufferError``) to refuse :meth:`close`; runs only while open."""
@@ -72,6 +79,9 @@ class _Handle:
             return
         self._check_close()
         finalizer()
+        # Hot paths read _handle_ directly: None says closed without a
+        # look at the finalizer.
+        self._handle_ = None
 
     def __enter__(self: _H) -> _H:
         self._handle()

@@ -448,13 +448,15 @@ _fast_session_seal = _ffi.fast_function(
     "aios_envelope_session_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
 _fast_session_open = _ffi.fast_function(
     "aios_envelope_session_open_record", ctypes.c_int, (_vp, _vp, _sz, _vp, _cp, _sz, _cp, _sz))
-# The same two with the output as c_char_p: C writes straight into a new
-# bytes object (_ffi.new_bytes, CPython), which is what is returned.
+# The hottest two: the exact-size entry points through bare calls (no
+# argtypes; _ffi.bare_function), the output written straight into a new
+# bytes object (_ffi.BYTES_FILLABLE, CPython) that is what is returned.
+# Their ints are 32-bit: callers pass lengths within the record limits.
+_BYTES_FILLABLE = _ffi.BYTES_FILLABLE and _ffi.new_bytes is not None
 _new_bytes = _ffi.new_bytes
-_into_session_seal = _ffi.fast_function(
-    "aios_envelope_session_seal", ctypes.c_int, (_vp, _cp, _sz, _vp, _cp, _sz, _cp, _sz))
-_into_session_open = _ffi.fast_function(
-    "aios_envelope_session_open_record", ctypes.c_int, (_vp, _cp, _sz, _vp, _cp, _sz, _cp, _sz))
+_NEW_BYTES_MIN = _ffi.NEW_BYTES_MIN
+_exact_seal = _ffi.bare_function("aios_envelope_session_seal_exact", ctypes.c_int)
+_exact_open = _ffi.bare_function("aios_envelope_session_open_exact", ctypes.c_int)
 _fast_session_seal_batch = _ffi.fast_function(
     "aios_envelope_session_seal_batch", ctypes.c_int, (_vp, _vp, _sz, _vp, _vp, _vp, _sz, _vp, _vp))
 _fast_session_open_batch = _ffi.fast_function(
@@ -1425,20 +1427,21 @@ class Session(_Handle):
     def seal(self, plaintext: BytesLike, ad: BytesLike = b"") -> bytes:
         """Seal one record (0..16 MiB) bound to ``ad`` (0..64 KiB, not stored:
         give it again to open); ``len(plaintext) + RECORD_OVERHEAD`` bytes."""
-        handle = self._handle()
+        handle = self._handle_
+        if handle is None:
+            raise self._closed_error()
         if type(plaintext) is bytes and type(ad) is bytes:   # the hot path
-            cap = len(plaintext) + RECORD_OVERHEAD
-            if _new_bytes is not None:
-                # The record is written straight into the bytes returned.
-                out = _new_bytes(None, cap)
-                fn = ctypes.c_size_t(0)
-                rc = _into_session_seal(handle, out, cap, ctypes.byref(fn), plaintext,
-                                        len(plaintext), ad, len(ad))
+            n = len(plaintext)
+            cap = n + RECORD_OVERHEAD
+            na = len(ad)
+            if _BYTES_FILLABLE and n <= RECORD_MAX and na <= RECORD_AD_MAX:
+                # The record is written straight into the bytes returned
+                # (exactly cap bytes).
+                out = bytes(cap) if cap < _NEW_BYTES_MIN else _new_bytes(None, cap)
+                rc = _exact_seal(handle, out, plaintext, n, ad, na)
                 if rc != 0:
-                    _ffi.raise_status(rc, _into_session_seal)
-                if fn.value != cap:   # never: a record is exactly this long
-                    raise _ffi.error_for_status(Status.E_INTERNAL, "session seal: short record")
-                return out  # type: ignore[no-any-return]
+                    _ffi.raise_status(rc, _exact_seal)
+                return out
             fout = ctypes.create_string_buffer(cap)
             fn = ctypes.c_size_t(0)
             rc = _fast_session_seal(handle, fout, cap, ctypes.byref(fn), plaintext, len(plaintext),
@@ -1460,22 +1463,24 @@ class Session(_Handle):
         :class:`UnknownSessionError` if it names another session;
         :class:`aios.AuthenticationError` if it or ``ad`` was changed.
         """
-        handle = self._handle()
+        handle = self._handle_
+        if handle is None:
+            raise self._closed_error()
         if type(record) is bytes and type(ad) is bytes:   # the hot path
-            fcap = max(len(record) - RECORD_OVERHEAD, 0)
-            if _new_bytes is not None and fcap > 0:
+            nr = len(record)
+            fcap = nr - RECORD_OVERHEAD
+            na = len(ad)
+            if _BYTES_FILLABLE and 0 < fcap <= RECORD_MAX and na <= RECORD_AD_MAX:
                 # The plaintext is written straight into the bytes returned
-                # (no second copy to wipe); C wipes it when the record does
-                # not open, and the object is then dropped.
-                out = _new_bytes(None, fcap)
-                fn = ctypes.c_size_t(0)
-                rc = _into_session_open(handle, out, fcap, ctypes.byref(fn), record, len(record),
-                                        ad, len(ad))
+                # (exactly fcap bytes; no second copy to wipe); C wipes it
+                # when the record does not open, and the object is then
+                # dropped.
+                out = bytes(fcap) if fcap < _NEW_BYTES_MIN else _new_bytes(None, fcap)
+                rc = _exact_open(handle, out, record, nr, ad, na)
                 if rc != 0:
-                    _ffi.raise_status(rc, _into_session_open)
-                if fn.value != fcap:   # never: the plaintext is exactly this long
-                    raise _ffi.error_for_status(Status.E_INTERNAL, "session open: short plaintext")
-                return out  # type: ignore[no-any-return]
+                    _ffi.raise_status(rc, _exact_open)
+                return out
+            fcap = max(fcap, 0)
             fout = ctypes.create_string_buffer(max(fcap, 1))
             fn = ctypes.c_size_t(0)
             rc = _fast_session_open(handle, fout, fcap, ctypes.byref(fn), record, len(record),

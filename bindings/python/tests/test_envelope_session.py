@@ -4,6 +4,7 @@ field-level encryption of JSON documents."""
 from __future__ import annotations
 
 import copy
+import ctypes
 import json
 import threading
 from typing import Any, Dict, List
@@ -79,7 +80,7 @@ def test_record_failures(writer: env.Session, kek: Key) -> None:
         writer.open_record(rec[:10], b"ad")
 
 
-@pytest.mark.parametrize("n", [0, 1, 63, 4096, 70_000])
+@pytest.mark.parametrize("n", [0, 1, 63, 4096, 16_309, 16_310, 16_384, 70_000])
 def test_records_written_into_new_bytes(writer: env.Session, n: int) -> None:
     """On CPython records and plaintexts are written straight into the
     bytes objects returned: each call gives its own new object, exactly
@@ -88,8 +89,7 @@ def test_records_written_into_new_bytes(writer: env.Session, n: int) -> None:
 
     from aios import _ffi
 
-    if platform.python_implementation() == "CPython":
-        assert _ffi.new_bytes is not None
+    assert _ffi.BYTES_FILLABLE == (platform.python_implementation() == "CPython")
     pt = bytes((i * 7) & 0xFF for i in range(n))
     recs = [writer.seal(pt, b"ad") for _ in range(3)]
     assert all(type(r) is bytes and len(r) == n + env.RECORD_OVERHEAD for r in recs)
@@ -104,6 +104,41 @@ def test_records_written_into_new_bytes(writer: env.Session, n: int) -> None:
     with pytest.raises(aios.AuthenticationError):
         writer.open_record(bytes(bad), b"ad")
     assert writer.open_record(recs[0], b"ad") == pt
+    # A failed seal returns nothing either, and the filled objects are not
+    # shared with later bytes(n) of the same length.
+    with pytest.raises(aios.LimitExceededError):
+        writer.seal(pt, bytes(65537))
+    if n > 0:
+        assert bytes(n + env.RECORD_OVERHEAD) == b"\0" * (n + env.RECORD_OVERHEAD)
+        assert bytes(n) == b"\0" * n
+
+
+def test_bare_exact_calls(writer: env.Session, kek: Key) -> None:
+    """The hot paths call the exact-size entry points with bare ctypes
+    calls (32-bit ints, no argtypes): records at the limits go through
+    them and match what the size_t entry points make."""
+    from aios import _ffi
+
+    ad_max = bytes(range(256)) * (env.RECORD_AD_MAX // 256)
+    reader = env.Session.open(writer.header, kek)
+    for pt, ad in [(b"x", ad_max), (bytes(env.RECORD_MAX), b"a"), (b"", b"")]:
+        rec = writer.seal(pt, ad)
+        assert len(rec) == len(pt) + env.RECORD_OVERHEAD
+        assert reader.open_record(rec, ad) == pt
+        # The same record through the general path (a bytearray argument).
+        assert reader.open_record(bytearray(rec), bytearray(ad)) == pt
+        rec2 = writer.seal(bytearray(pt), bytearray(ad))
+        assert reader.open_record(rec2, ad) == pt
+    with pytest.raises(aios.LimitExceededError):
+        writer.seal(bytes(env.RECORD_MAX + 1))
+    with pytest.raises(aios.LimitExceededError):
+        reader.open_record(rec, bytes(env.RECORD_AD_MAX + 1))
+    # Only functions of pointers and 32-bit ints may be bound bare.
+    with pytest.raises(AssertionError):
+        _ffi.bare_function("aios_envelope_session_seal", ctypes.c_int)
+    with pytest.raises(AssertionError):
+        _ffi.bare_function("aios_no_such_function", ctypes.c_int)
+    reader.close()
 
 
 def test_reader_sessions_do_not_write(writer: env.Session, kek: Key) -> None:
@@ -245,6 +280,9 @@ def test_session_references(writer: env.Session) -> None:
     writer.close()
     with pytest.raises(aios.StateError):
         writer.seal(b"x")
+    with pytest.raises(aios.StateError):
+        writer.open_record(rec)
+    assert writer.closed and not twin.closed
     assert twin.open_record(rec) == b"shared"
     twin.close()
     with pytest.raises(TypeError):
