@@ -467,9 +467,10 @@ _fast_session_open_batch = _ffi.fast_function(
 _fast_seal = _ffi.fast_function(
     "aios_envelope_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _sz, _cp, _sz, _vp))
 _fast_open = _ffi.fast_function("aios_envelope_open", ctypes.c_int, (_vp, _vp, _cp, _sz, _vp))
-_fast_buffer_data = _ffi.fast_function("aios_buffer_data", _vp, (_vp,))
-_fast_buffer_len = _ffi.fast_function("aios_buffer_len", _sz, (_vp,))
-_fast_buffer_free = _ffi.fast_function("aios_buffer_free", None, (_vp,))
+# One pointer argument each (an aios_buffer_p): bare calls.
+_fast_buffer_data = _ffi.bare_function("aios_buffer_data", _vp)
+_fast_buffer_len = _ffi.bare_function("aios_buffer_len", _sz)
+_fast_buffer_free = _ffi.bare_function("aios_buffer_free", None)
 
 
 def _take_bytes(handle: Any) -> bytes:
