@@ -83,6 +83,17 @@ void aios__sha256_update(aios__sha256_ctx *ctx, const uint8_t *in, size_t len)
     aios__sha256_state_update(sha256_state(ctx), in, len);
 }
 
+void aios__sha256_update2(aios__sha256_ctx *a, const uint8_t *pa, aios__sha256_ctx *b,
+                          const uint8_t *pb, size_t len)
+{
+    aios__sha256_state_update2(sha256_state(a), pa, sha256_state(b), pb, len);
+}
+
+int aios__sha256_two_lanes(void)
+{
+    return aios__sha256_state_two_lanes();
+}
+
 void aios__sha256_final(aios__sha256_ctx *ctx, uint8_t out[AIOS__SHA256_LEN])
 {
     aios__sha256_state_final(sha256_state(ctx), out);

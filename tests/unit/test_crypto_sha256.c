@@ -11,6 +11,9 @@
  *     crypto_hash_sha256 directly, byte for byte; the same for
  *     HMAC-SHA-256 (vs crypto_auth_hmacsha256, keys 0..300 bytes) and
  *     HKDF-SHA-256 (vs RFC 5869 written over crypto_auth_hmacsha256);
+ *   - two streams through the 2-lane kernel (update2): each lane equals
+ *     libsodium on what it absorbed, from states on and off a block
+ *     boundary, and SHAVS long messages in pairs through the seam;
  *   - states are libsodium's: begun by one, finished by the other; the
  *     64-bit bit count is encoded right past 2^32 bits; final wipes.
  */
@@ -324,6 +327,118 @@ static void test_differential_sha256(void **state)
     free(buf);
 }
 
+/* Two streams through aios__sha256_state_update2 (the 2-lane kernel
+ * where there is one): each lane's digest is libsodium's digest of what
+ * that lane absorbed, for states on and off a block boundary (a prefix of
+ * 0..130 bytes absorbed first), random lengths and misaligned inputs,
+ * several update2 calls in a row with single updates between, on every
+ * kernel; and the SHAVS long messages paired with each other. */
+static void test_two_lanes(void **state)
+{
+    uint8_t *buf = malloc(2 * DIFF_MAX + 32), da[32], db[32], ra[32], rb[32];
+    int iters = tu_under_valgrind() ? 40 : 800, it, k, kernels = kernel_count();
+    (void)state;
+
+    assert_non_null(buf);
+    rng_fill(buf, 2 * DIFF_MAX + 32);
+    for (k = 0; k < kernels; k++) {
+        const char *name = use_kernel(k);
+        if (k == 0)   /* the chosen kernel: 2 lanes exactly when it is accelerated */
+            assert_int_equal(aios__sha256_state_two_lanes(), strcmp(name, "libsodium") != 0);
+        else
+            assert_false(aios__sha256_state_two_lanes());
+        for (it = 0; it < iters; it++) {
+            /* Lane a: prefix pa0, then rounds of (update2 of len, single
+             * extra) ; lane b likewise with its own prefix and extras. */
+            const uint8_t *ma = buf + rng_below(16), *mb = buf + DIFF_MAX + 16 + rng_below(16);
+            size_t pre_a = it % 3 == 0 ? 64 * rng_below(3) : rng_below(131);
+            size_t pre_b = it % 3 == 0 ? 64 * rng_below(3) : rng_below(131);
+            size_t used_a = pre_a, used_b = pre_b, round;
+            aios__sha256_state a, b;
+            crypto_hash_sha256_state sa, sb;
+
+            aios__sha256_state_init(&a);
+            aios__sha256_state_init(&b);
+            (void)crypto_hash_sha256_init(&sa);
+            (void)crypto_hash_sha256_init(&sb);
+            aios__sha256_state_update(&a, ma, pre_a);
+            aios__sha256_state_update(&b, mb, pre_b);
+            (void)crypto_hash_sha256_update(&sa, ma, pre_a);
+            (void)crypto_hash_sha256_update(&sb, mb, pre_b);
+            for (round = 0; round < 3; round++) {
+                size_t len = it < 130 && round == 0 ? (size_t)it : rng_below(2500);
+                size_t xa = round == 1 ? rng_below(70) : 0, xb = round == 2 ? rng_below(70) : 0;
+                if (used_a + len + xa > DIFF_MAX || used_b + len + xb > DIFF_MAX)
+                    break;
+                aios__sha256_state_update2(&a, ma + used_a, &b, mb + used_b, len);
+                (void)crypto_hash_sha256_update(&sa, ma + used_a, len);
+                (void)crypto_hash_sha256_update(&sb, mb + used_b, len);
+                used_a += len;
+                used_b += len;
+                aios__sha256_state_update(&a, ma + used_a, xa);
+                aios__sha256_state_update(&b, mb + used_b, xb);
+                (void)crypto_hash_sha256_update(&sa, ma + used_a, xa);
+                (void)crypto_hash_sha256_update(&sb, mb + used_b, xb);
+                used_a += xa;
+                used_b += xb;
+            }
+            aios__sha256_state_final(&a, da);
+            aios__sha256_state_final(&b, db);
+            (void)crypto_hash_sha256_final(&sa, ra);
+            (void)crypto_hash_sha256_final(&sb, rb);
+            if (memcmp(da, ra, 32) != 0 || memcmp(db, rb, 32) != 0)
+                fail_msg("iteration %d, kernel %s: a two-lane digest differs (prefixes %zu, %zu; "
+                         "%zu and %zu bytes)", it, name, pre_a, pre_b, used_a, used_b);
+        }
+    }
+    aios__sha256_test_force_portable(0);
+
+    /* The seam (crypto.h) over the same function: one 2-lane call each
+     * for the SHAVS long messages taken in pairs, the shorter length. */
+    {
+        size_t flen, mlen_a = 0, mlen_b, pairs = 0;
+        char *text = tu_read_file(SHAVS_DIR "SHA256LongMsg.rsp", &flen);
+        const char *p = text;
+        uint8_t *prev = NULL, *msg;
+        for (;;) {
+            const char *m = strstr(p, "Msg = ");
+            const char *e;
+            char *hex;
+            if (m == NULL)
+                break;
+            e = m + 6;
+            while (*e && *e != '\r' && *e != '\n')
+                e++;
+            hex = strndup(m + 6, (size_t)(e - m - 6));
+            assert_non_null(hex);
+            msg = tu_hex(hex, &mlen_b);
+            free(hex);
+            if (prev != NULL) {
+                size_t n = mlen_a < mlen_b ? mlen_a : mlen_b;
+                aios__sha256_ctx ca, cb;
+                aios__sha256_init(&ca);
+                aios__sha256_init(&cb);
+                aios__sha256_update2(&ca, prev, &cb, msg, n);
+                aios__sha256_final(&ca, da);
+                aios__sha256_final(&cb, db);
+                (void)crypto_hash_sha256(ra, prev, n);
+                (void)crypto_hash_sha256(rb, msg, n);
+                assert_memory_equal(da, ra, 32);
+                assert_memory_equal(db, rb, 32);
+                pairs++;
+                free(prev);
+            }
+            prev = msg;
+            mlen_a = mlen_b;
+            p = e;
+        }
+        free(prev);
+        free(text);
+        assert_int_equal(pairs, 63);
+    }
+    free(buf);
+}
+
 static void test_differential_hmac(void **state)
 {
     uint8_t *buf = malloc(4096 + 16), key[300], accel[32], portable[32], ref[32], one[32];
@@ -553,6 +668,7 @@ int main(void)
         cmocka_unit_test_teardown(test_shavs_long, reset_kernel),
         cmocka_unit_test_teardown(test_shavs_monte, reset_kernel),
         cmocka_unit_test_teardown(test_differential_sha256, reset_kernel),
+        cmocka_unit_test_teardown(test_two_lanes, reset_kernel),
         cmocka_unit_test_teardown(test_differential_hmac, reset_kernel),
         cmocka_unit_test_teardown(test_differential_hkdf, reset_kernel),
         cmocka_unit_test_teardown(test_state_interop, reset_kernel),
