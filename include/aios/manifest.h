@@ -108,7 +108,9 @@ typedef int (*aios_manifest_progress_cb)(uint64_t done, uint64_t total, const ch
 typedef struct aios_manifest_hash_options {
     unsigned int              version;          /* AIOS_MANIFEST_HASH_OPTIONS_VERSION */
     uint32_t                  threads;          /* 0 = online CPUs (at most 256); 1 = the caller's thread */
-    uint32_t                  read_size;        /* bytes per read: 0 = 4 MiB; 64 KiB .. 64 MiB */
+    uint32_t                  read_size;        /* read buffer per thread: 0 = 4 MiB; 64 KiB .. 64 MiB
+                                                   (shared by the two files a thread hashes at
+                                                   once on a 2-lane SHA-256 kernel) */
     uint32_t                  flags;            /* AIOS_MANIFEST_NO_GIT_DEFAULTS */
     const char *const        *ignore_paths;     /* canonical relative paths (MANIFEST.md 5.3) */
     size_t                    ignore_paths_len; /* at most 1024 */

@@ -9,6 +9,7 @@
  */
 #include "test_manifest_util.h"
 #include "crypto/crypto.h"
+#include "crypto/sha256.h"
 
 #define OMS AIOS_TEST_VECTORS "/oms/model-transparency"
 
@@ -483,7 +484,7 @@ static void test_threads_identical(void **state)
 {
     char *d = mt_tmpdir();
     aios__mf_walk *w = NULL;
-    aios__mf_result *r[3] = { NULL, NULL, NULL };
+    aios__mf_result *r[5] = { NULL, NULL, NULL, NULL, NULL };
     int i, m;
     (void)state;
     for (i = 0; i < 200; i++) {
@@ -501,7 +502,18 @@ static void test_threads_identical(void **state)
         tu_assert_ok(aios__mf_hash(&r[1], w, &ho));
         ho.threads = 0;   /* online CPUs */
         tu_assert_ok(aios__mf_hash(&r[2], w, &ho));
-        for (i = 1; i < 3; i++) {
+        /* The smallest buffer: each of two lanes reads 32 KiB at a time,
+         * so lanes of unequal lengths meet mid-file. */
+        ho.threads = 1;
+        ho.read_size = 64u << 10;
+        tu_assert_ok(aios__mf_hash(&r[3], w, &ho));
+        ho.read_size = 0;
+        /* One lane per thread (the portable kernel has no 2-lane form). */
+        aios__sha256_test_force_portable(1);
+        assert_false(aios__sha256_two_lanes());
+        tu_assert_ok(aios__mf_hash(&r[4], w, &ho));
+        aios__sha256_test_force_portable(0);
+        for (i = 1; i < 5; i++) {
             assert_int_equal(r[0]->n, r[i]->n);
             for (k = 0; k < r[0]->n; k++) {
                 assert_string_equal(r[0]->res[k].name, r[i]->res[k].name);
@@ -509,7 +521,7 @@ static void test_threads_identical(void **state)
             }
             assert_memory_equal(r[0]->root, r[i]->root, 32);
         }
-        for (i = 0; i < 3; i++)
+        for (i = 0; i < 5; i++)
             aios__mf_result_free(r[i]);
     }
     aios__mf_walk_free(w);
