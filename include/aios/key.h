@@ -51,9 +51,8 @@ typedef enum aios_key_type {
                                   never generated or held locally */
     AIOS_KEY_ECDSA_P521  = 9,  /* ECDSA P-521 with SHA-512, DER signatures: signs and
                                   verifies as P-256/P-384 do (keyring: generate, import
-                                  PKCS#8 or SEC1 PEM/DER; PKCS#11 token keys; public keys
-                                  from PEM verify).  Not yet from a callback provider
-                                  (AIOS_E_UNSUPPORTED) */
+                                  PKCS#8 or SEC1 PEM/DER; PKCS#11 token keys; callback
+                                  provider keys; public keys from PEM verify) */
     AIOS_KEY_TYPE__FORCE32 = 0x7fffffff
 } aios_key_type;
 

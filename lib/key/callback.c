@@ -430,7 +430,7 @@ static int call_run(cb_call *c)
 static int type_is_asymmetric(aios_key_type type)
 {
     return type == AIOS_KEY_ED25519 || type == AIOS_KEY_ECDSA_P256 ||
-           type == AIOS_KEY_ECDSA_P384 || type == AIOS_KEY_X25519;
+           type == AIOS_KEY_ECDSA_P384 || type == AIOS_KEY_ECDSA_P521 || type == AIOS_KEY_X25519;
 }
 
 static int type_keyenc_alg(aios_key_type type)
@@ -440,6 +440,7 @@ static int type_keyenc_alg(aios_key_type type)
     case AIOS_KEY_X25519:     return AIOS__KEYENC_X25519;
     case AIOS_KEY_ECDSA_P256: return AIOS__KEYENC_P256;
     case AIOS_KEY_ECDSA_P384: return AIOS__KEYENC_P384;
+    case AIOS_KEY_ECDSA_P521: return AIOS__KEYENC_P521;
     default:                  return 0;
     }
 }
@@ -464,11 +465,6 @@ static int info_check(const cb_impl *impl, const char *key_id, uint32_t version,
     if (!aios__key_type_valid(info->type))
         return aios__fail(AIOS_E_CALLBACK, "%s: describe of key '%s' returned an unknown "
                           "type %d", impl->name, key_id, (int)info->type);
-    if (info->type == AIOS_KEY_ECDSA_P521)
-        return aios__fail(AIOS_E_UNSUPPORTED, "%s: key '%s' is %s, which callback providers do "
-                          "not hold in this version (keep it in a keyring, or verify with its "
-                          "public key through aios_key_from_public_pem)", impl->name, key_id,
-                          aios_key_type_name(info->type));
     allowed = aios__key_type_allowed(info->type);
     if (info->purposes == 0)
         info->purposes = aios__key_type_natural(info->type);

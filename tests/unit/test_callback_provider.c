@@ -35,6 +35,7 @@ typedef struct fake_kms {
     uint8_t ed_pk[AIOS__ED25519_PK_LEN], ed_sk[AIOS__ED25519_SK_LEN];
     uint8_t other_pk[AIOS__ED25519_PK_LEN], other_sk[AIOS__ED25519_SK_LEN];
     uint8_t ec_pk[65], ec_sk[32];
+    uint8_t p521_pk[133], p521_sk[66];
 
     atomic_int mode;
     int forced_status;
@@ -267,6 +268,11 @@ static int kms_sign(void *payload, const char *key_id, uint32_t version,
         rc = aios__ecdsa_sign_der(AIOS__EC_P256, out, out_cap, out_len, msg, msg_len, k->ec_sk);
         return host_done(k, rc);
     }
+    if (strcmp(key_id, "p521-key") == 0) {
+        rc = aios__ecdsa_sign_der(AIOS__EC_P521, out, out_cap, out_len, msg, msg_len,
+                                  k->p521_sk);
+        return host_done(k, rc);
+    }
     return host_done(k, AIOS_E_KEY_NOT_FOUND);
 }
 
@@ -283,6 +289,8 @@ static int kms_public_key(void *payload, const char *key_id, uint32_t version,
             return aios__spki_encode_der(out, out_cap, out_len, AIOS__KEYENC_ED25519, k->ed_pk, 32);
         return aios__spki_encode_der(out, out_cap, out_len, AIOS__KEYENC_P256, k->ec_pk, 65);
     }
+    if (strcmp(key_id, "p521-key") == 0)
+        return aios__spki_encode_der(out, out_cap, out_len, AIOS__KEYENC_P521, k->p521_pk, 133);
     if (strcmp(key_id, "garbage-spki") == 0) {
         if (out_cap < 10)
             return AIOS_E_BUFFER_TOO_SMALL;
@@ -324,7 +332,8 @@ static int kms_setup(void **state)
     aios__wipe(raw, sizeof(raw));
     if (aios__ed25519_keypair(kms.ed_pk, kms.ed_sk) != AIOS_OK ||
         aios__ed25519_keypair(kms.other_pk, kms.other_sk) != AIOS_OK ||
-        aios__ecdsa_keypair(AIOS__EC_P256, kms.ec_sk, kms.ec_pk) != AIOS_OK)
+        aios__ecdsa_keypair(AIOS__EC_P256, kms.ec_sk, kms.ec_pk) != AIOS_OK ||
+        aios__ecdsa_keypair(AIOS__EC_P521, kms.p521_sk, kms.p521_pk) != AIOS_OK)
         return -1;
     return 0;
 }
@@ -495,10 +504,6 @@ static void test_describe_validated(void **state)
         assert_null(k);
         assert_non_null(strstr(aios_last_error_message(), bad[i]));
     }
-    /* A P-521 key in a callback provider: not in this version. */
-    tu_assert_status(aios_provider_get_key(p, &k, "p521-key", 0), AIOS_E_UNSUPPORTED);
-    assert_null(k);
-    assert_non_null(strstr(aios_last_error_message(), "callback providers do not hold"));
     /* Purposes 0 mean the type's natural ones. */
     k = get_key(p, "p256-key", 0);
     assert_int_equal(aios_key_purposes(k), AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
@@ -533,6 +538,31 @@ static void test_sign_verify_locally(void **state)
     tu_assert_ok(aios_key_sign(ec, &sig, msg, sizeof(msg)));
     tu_assert_ok(aios_key_verify(ec, aios_buffer_data(sig), aios_buffer_len(sig), msg, sizeof(msg)));
     aios_buffer_free(sig);
+
+    /* P-521 (SHA-512, DER up to 139 bytes): the host signs, the public
+     * key checks it here, and the seam's verifier agrees. */
+    {
+        aios_key *p521 = get_key(p, "p521-key", 0);
+        assert_int_equal(aios_key_get_type(p521), AIOS_KEY_ECDSA_P521);
+        assert_int_equal(aios_key_purposes(p521), AIOS_KEY_USE_SIGN | AIOS_KEY_USE_VERIFY);
+        tu_assert_ok(aios_key_public_raw(p521, &raw));
+        assert_int_equal(aios_buffer_len(raw), 133);
+        assert_memory_equal(aios_buffer_data(raw), kms.p521_pk, 133);
+        aios_buffer_free(raw);
+        for (int i = 0; i < 4; i++) {
+            tu_assert_ok(aios_key_sign(p521, &sig, msg, sizeof(msg) - (size_t)i));
+            assert_true(aios_buffer_len(sig) > 8 && aios_buffer_len(sig) <= 139);
+            tu_assert_ok(aios_key_verify(p521, aios_buffer_data(sig), aios_buffer_len(sig), msg,
+                                         sizeof(msg) - (size_t)i));
+            tu_assert_ok(aios__ecdsa_verify_der(AIOS__EC_P521, aios_buffer_data(sig),
+                                                aios_buffer_len(sig), msg, sizeof(msg) - (size_t)i,
+                                                kms.p521_pk, sizeof(kms.p521_pk)));
+            tu_assert_status(aios_key_verify(p521, aios_buffer_data(sig), aios_buffer_len(sig),
+                                             msg, 3), AIOS_E_AUTH);
+            aios_buffer_free(sig);
+        }
+        aios_key_unref(p521);
+    }
 
     /* A host that signs with another key than it published is caught. */
     tu_assert_status(aios_key_sign(liar, &sig, msg, sizeof(msg)), AIOS_E_CALLBACK);

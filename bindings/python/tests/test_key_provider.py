@@ -70,6 +70,7 @@ def kms(keyring: Keyring) -> FakeKMS:
     keyring.add("kek", KeyType.AES256)
     keyring.add("signer", KeyType.ED25519)
     keyring.add("p384", KeyType.ECDSA_P384)
+    keyring.add("p521", KeyType.ECDSA_P521)
     return FakeKMS(keyring)
 
 
@@ -91,6 +92,29 @@ def is_live(state: Any) -> bool:
 
 
 # ------------------------------------------------------------ round trips
+
+
+def test_manifest_signed_by_a_host_p521_key(provider: Provider, keyring: Keyring, tmp_path: Any) -> None:
+    """A model signed with a P-521 key the host holds verifies with the
+    key's public half, and fails once a file changes."""
+    from aios import manifest as am
+
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "weights.bin").write_bytes(bytes(range(256)) * 300)
+    (model / "sub" / "config.json").write_text('{"layers": 2}')
+    key = provider.get_key("p521")
+    assert key.type == KeyType.ECDSA_P521
+    bundle, signed = am.sign(model, key)
+    signed.close()
+    pub = aios.Key.from_public_pem(keyring.get("p521").public_pem())
+    with am.verify_key(bundle, pub) as m:
+        assert not m.verify_dir(model)   # no difference
+    (model / "sub" / "config.json").write_text('{"layers": 3}')
+    with am.verify_key(bundle, pub) as m:
+        with pytest.raises(aios.ManifestMismatchError) as info:
+            m.verify_dir(model)
+    assert "sub/config.json" in str(info.value)
 
 
 def test_round_trip(provider: Provider, kms: FakeKMS, keyring: Keyring) -> None:
@@ -118,7 +142,7 @@ def test_round_trip(provider: Provider, kms: FakeKMS, keyring: Keyring) -> None:
     assert all(0 < c[3] <= 10000 for c in kms.calls)
 
 
-@pytest.mark.parametrize("key_id", ["signer", "p384"])
+@pytest.mark.parametrize("key_id", ["signer", "p384", "p521"])
 def test_sign_with_public_key(provider: Provider, kms: FakeKMS, keyring: Keyring, key_id: str) -> None:
     key = provider.get_key(key_id)
     assert [c[0] for c in kms.calls] == ["describe", "public_key"]
