@@ -53,6 +53,7 @@ typedef struct job {
     pthread_mutex_t             files_mu;
     size_t                      buf_size;   /* per lane */
     int                         lanes;      /* per worker: 1, or 2 on a 2-lane kernel */
+    atomic_size_t               lane_gate;  /* a second lane waits until next reaches it */
     atomic_size_t               next;
     atomic_uint_fast64_t        done;
     uint64_t                    total;
@@ -382,6 +383,30 @@ static void lanes_hash(lane *lanes, int nl)
             h_update(&lanes[i].h, lanes[i].buf + m, lanes[i].n - m);
 }
 
+/* Whether a thread whose lane L is busy should take a second item.  Not
+ * before every worker has its first (items come largest first: two
+ * threads take the two largest, rather than one thread both).  Then only
+ * if L's item is not what the whole run waits for: paired, each lane
+ * runs at about 0.8 of a lone stream's speed (the pair at about 1.6), so
+ * an item whose rest takes longer alone than all the other work left
+ * takes the other threads is left alone, and the other threads pair the
+ * rest.  With one thread the total is all that counts: always pair. */
+static int second_lane_ok(job *j, const lane *L)
+{
+    uint64_t left, rest, done;
+    size_t others = atomic_load(&j->lane_gate) - 1;   /* the other workers */
+
+    if (atomic_load(&j->next) < others + 1)
+        return 0;
+    if (others == 0)
+        return 1;
+    left = L->r->end - L->off;
+    done = atomic_load(&j->done);
+    rest = j->total > done + left ? j->total - done - left : 0;
+    /* left / 1 (alone) < rest / (others x 1.6): pair. */
+    return left / 5 * 8 * others < rest;
+}
+
 static void *worker(void *arg)
 {
     job *j = arg;
@@ -403,13 +428,15 @@ static void *worker(void *arg)
         int busy = 0;
         const char *path = NULL;
 
-        /* Give every idle lane the next item. */
+        /* Give every idle lane the next item (see second_lane_ok). */
         for (i = 0; i < nl && !exhausted; i++) {
             size_t k;
             if (lanes[i].active)
                 continue;
             if (atomic_load_explicit(&j->stop, memory_order_relaxed))
                 goto out;
+            if (lanes[1 - i].active && !second_lane_ok(j, &lanes[1 - i]))
+                continue;
             k = atomic_fetch_add(&j->next, 1);
             if (k >= j->nitems) {
                 exhausted = 1;
@@ -694,6 +721,7 @@ int aios__mf_hash(aios__mf_result **out, const aios__mf_walk *w,
     nthreads = o.threads;
     if (nthreads > r->n)
         nthreads = r->n ? (uint32_t)r->n : 1u;
+    atomic_init(&j.lane_gate, nthreads);
     j.lanes = o.hash_type == AIOS__MF_SHA256 && aios__sha256_two_lanes() &&
               r->n >= 2 * (size_t)nthreads ? 2 : 1;
     j.buf_size = o.read_size / (size_t)j.lanes;
@@ -710,6 +738,7 @@ int aios__mf_hash(aios__mf_result **out, const aios__mf_walk *w,
                 break;   /* fewer threads: the caller still works */
             started++;
         }
+        atomic_store(&j.lane_gate, (size_t)started + 1);
     }
     worker(&j);
     for (t = 0; t < started; t++)
