@@ -507,6 +507,72 @@ static void ref_hkdf(uint8_t *out, size_t outlen, const uint8_t *salt, size_t sa
     }
 }
 
+/* Short messages, where the padding edges are: every length 0..130
+ * (one and two blocks after the key's), for one-shot HMAC, a precomputed
+ * key (aios__hmac_sha256_key_mac, the envelope's record keys) and HKDF
+ * expand to one and two blocks (info 0..130), against libsodium on every
+ * kernel. */
+static void test_hmac_short_paths(void **state)
+{
+    static const size_t keylens[] = { 0, 16, 32, 64, 65, 100 };
+    uint8_t key[100], msg[131], info[131], ref[32], got[32], prk[32], t[32];
+    int k, kernels = kernel_count();
+    size_t ki, len, outlen;
+    (void)state;
+
+    rng_fill(key, sizeof(key));
+    rng_fill(msg, sizeof(msg));
+    rng_fill(info, sizeof(info));
+    rng_fill(prk, sizeof(prk));
+    for (k = 0; k < kernels; k++) {
+        const char *name = use_kernel(k);
+        for (ki = 0; ki < sizeof(keylens) / sizeof(keylens[0]); ki++) {
+            aios__hmac_sha256_key hk;
+            aios__hmac_sha256_key_init(&hk, key, keylens[ki]);
+            for (len = 0; len <= 130; len++) {
+                crypto_auth_hmacsha256_state r;
+                (void)crypto_auth_hmacsha256_init(&r, key, keylens[ki]);
+                (void)crypto_auth_hmacsha256_update(&r, msg, len);
+                (void)crypto_auth_hmacsha256_final(&r, ref);
+                aios__hmac_sha256(got, key, keylens[ki], len ? msg : NULL, len);
+                if (memcmp(got, ref, 32) != 0)
+                    fail_msg("kernel %s: HMAC, %zu-byte key, %zu-byte message differs", name,
+                             keylens[ki], len);
+                memset(got, 0, sizeof(got));
+                aios__hmac_sha256_key_mac(&hk, got, len ? msg : NULL, len);
+                if (memcmp(got, ref, 32) != 0)
+                    fail_msg("kernel %s: precomputed-key HMAC, %zu-byte key, %zu-byte message "
+                             "differs", name, keylens[ki], len);
+            }
+            aios__hmac_sha256_key_wipe(&hk);
+        }
+        for (outlen = 1; outlen <= 33; outlen += 16) {
+            for (len = 0; len <= 130; len++) {
+                /* T(1) = HMAC(PRK, info || 0x01), and T(2) past 32 bytes. */
+                uint8_t m[131 + 33], exp[64];
+                crypto_auth_hmacsha256_state r;
+                memcpy(m, info, len);
+                m[len] = 1;
+                (void)crypto_auth_hmacsha256(t, m, len + 1, prk);   /* 32-byte key */
+                memcpy(exp, t, 32);
+                if (outlen > 32) {
+                    (void)crypto_auth_hmacsha256_init(&r, prk, 32);
+                    (void)crypto_auth_hmacsha256_update(&r, t, 32);
+                    (void)crypto_auth_hmacsha256_update(&r, info, len);
+                    (void)crypto_auth_hmacsha256_update(&r, (const uint8_t *)"\x02", 1);
+                    (void)crypto_auth_hmacsha256_final(&r, exp + 32);
+                }
+                memset(m, 0, sizeof(m));
+                tu_assert_ok(aios__hkdf_sha256_expand(m, outlen, prk, len ? info : NULL, len));
+                if (memcmp(m, exp, outlen) != 0)
+                    fail_msg("kernel %s: HKDF expand to %zu bytes, %zu-byte info differs", name,
+                             outlen, len);
+            }
+        }
+    }
+    aios__sha256_test_force_portable(0);
+}
+
 static void test_differential_hkdf(void **state)
 {
     uint8_t ikm[200], salt[200], info[200];
@@ -670,6 +736,7 @@ int main(void)
         cmocka_unit_test_teardown(test_differential_sha256, reset_kernel),
         cmocka_unit_test_teardown(test_two_lanes, reset_kernel),
         cmocka_unit_test_teardown(test_differential_hmac, reset_kernel),
+        cmocka_unit_test_teardown(test_hmac_short_paths, reset_kernel),
         cmocka_unit_test_teardown(test_differential_hkdf, reset_kernel),
         cmocka_unit_test_teardown(test_state_interop, reset_kernel),
         cmocka_unit_test_teardown(test_length_encoding, reset_kernel),
