@@ -200,7 +200,8 @@ func (s *Session) Info() (*EnvelopeInfo, error) {
 
 // Seal seals one record of plaintext (0..16 MiB) with associated data ad
 // (0..65536 bytes; not stored: OpenRecord needs it again)
-// (aios_envelope_session_seal). The record is len(plaintext) +
+// (aios_envelope_session_seal_exact; aios_envelope_session_seal past the
+// limits, for its error). The record is len(plaintext) +
 // EnvelopeRecordOverhead bytes. ErrLimit after SessionOptions.MaxRecords
 // records; ErrState for a session opened with OpenSession.
 func (s *Session) Seal(plaintext, ad []byte) ([]byte, error) {
@@ -216,9 +217,20 @@ func (s *Session) Seal(plaintext, ad []byte) ([]byte, error) {
 	op, ocap := outArg(out)
 	pp, pn := bytesArg(plaintext)
 	ap, an := bytesArg(ad)
-	var n C.size_t
 	e := getCErr()
 	defer putCErr(e)
+	if len(plaintext) <= EnvelopeRecordMax && len(ad) <= EnvelopeRecordADMax {
+		// Within the limits: the exact-size call (no length to return).
+		rc := C.aiosgo_envelope_session_seal_exact(p, op, pp, C.uint32_t(pn), ap, C.uint32_t(an), e)
+		runtime.KeepAlive(plaintext)
+		runtime.KeepAlive(ad)
+		runtime.KeepAlive(s)
+		if err := errorFrom(rc, e); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	var n C.size_t
 	rc := C.aiosgo_envelope_session_seal(p, op, ocap, &n, pp, pn, ap, an, e)
 	runtime.KeepAlive(plaintext)
 	runtime.KeepAlive(ad)
@@ -230,7 +242,8 @@ func (s *Session) Seal(plaintext, ad []byte) ([]byte, error) {
 }
 
 // OpenRecord opens a record this session sealed, with the same ad
-// (aios_envelope_session_open_record). StatusEnvelopeUnknownSession
+// (aios_envelope_session_open_exact; aios_envelope_session_open_record
+// past the limits, for its error). StatusEnvelopeUnknownSession
 // (ErrNotFound) if the record names another session (see
 // RecordSessionID); StatusAuth if the record or ad was changed.
 func (s *Session) OpenRecord(record, ad []byte) ([]byte, error) {
@@ -250,9 +263,20 @@ func (s *Session) OpenRecord(record, ad []byte) ([]byte, error) {
 	op, ocap := outArg(out)
 	rp, rn := bytesArg(record)
 	ap, an := bytesArg(ad)
-	var got C.size_t
 	e := getCErr()
 	defer putCErr(e)
+	if n <= EnvelopeRecordMax && len(ad) <= EnvelopeRecordADMax {
+		// Within the limits: the exact-size call (no length to return).
+		rc := C.aiosgo_envelope_session_open_exact(p, op, rp, C.uint32_t(rn), ap, C.uint32_t(an), e)
+		runtime.KeepAlive(record)
+		runtime.KeepAlive(ad)
+		runtime.KeepAlive(s)
+		if err := errorFrom(rc, e); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	var got C.size_t
 	rc := C.aiosgo_envelope_session_open_record(p, op, ocap, &got, rp, rn, ap, an, e)
 	runtime.KeepAlive(record)
 	runtime.KeepAlive(ad)

@@ -151,6 +151,29 @@ func TestEnvelopeSessionErrors(t *testing.T) {
 	if _, err := w.Seal(nil, make([]byte, EnvelopeRecordADMax+1)); !errors.Is(err, ErrLimit) && !errors.Is(err, ErrInvalid) {
 		t.Errorf("Seal with too long an ad: %v", err)
 	}
+	// At the limits the exact-size calls are used; past them the general
+	// ones, for their errors.
+	adMax := make([]byte, EnvelopeRecordADMax)
+	adMax[7] = 7
+	limRec, err := w.Seal([]byte("at the ad limit"), adMax)
+	if err != nil || len(limRec) != len("at the ad limit")+EnvelopeRecordOverhead {
+		t.Fatalf("Seal with the largest ad: %d bytes, %v", len(limRec), err)
+	}
+	if pt, err := w.OpenRecord(limRec, adMax); err != nil || string(pt) != "at the ad limit" {
+		t.Errorf("OpenRecord with the largest ad: %q, %v", pt, err)
+	}
+	if _, err := w.OpenRecord(limRec, adMax[1:]); !errors.Is(err, ErrAuth) {
+		t.Errorf("OpenRecord with another ad: %v, want ErrAuth", err)
+	}
+	if _, err := w.OpenRecord(limRec, make([]byte, EnvelopeRecordADMax+1)); !errors.Is(err, ErrLimit) && !errors.Is(err, ErrInvalid) {
+		t.Errorf("OpenRecord with too long an ad: %v", err)
+	}
+	if _, err := w.Seal(make([]byte, EnvelopeRecordMax+1), nil); !errors.Is(err, ErrLimit) {
+		t.Errorf("Seal of a record past 16 MiB: %v, want ErrLimit", err)
+	}
+	if _, err := w.OpenRecord(limRec[:EnvelopeRecordOverhead-1], nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("OpenRecord of a short record: %v, want ErrInvalid", err)
+	}
 
 	// Ref and Close.
 	ref, err := w.Ref()

@@ -1011,6 +1011,26 @@ int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t 
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_envelope_session_seal_exact(aios_envelope_session *s, uint8_t *out,
+                                       const uint8_t *plaintext, uint32_t plaintext_len,
+                                       const uint8_t *ad, uint32_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_seal_exact(s, out, plaintext, plaintext_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
+int aiosgo_envelope_session_open_exact(const aios_envelope_session *s, uint8_t *out,
+                                       const uint8_t *record, uint32_t record_len,
+                                       const uint8_t *ad, uint32_t ad_len, aiosgo_err *err)
+{
+    int rc;
+    aiosgo_begin();
+    rc = aios_envelope_session_open_exact(s, out, record, record_len, ad, ad_len);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_envelope_session_seal_batch(aios_envelope_session *s, uint8_t *out, size_t out_cap,
                                        size_t *out_len, const uint8_t *plaintexts,
                                        const size_t *plaintext_lens, size_t n,

@@ -288,6 +288,13 @@ int aiosgo_envelope_session_open_record(const aios_envelope_session *s, uint8_t 
                                         size_t out_cap, size_t *out_len,
                                         const uint8_t *record, size_t record_len,
                                         const uint8_t *ad, size_t ad_len, aiosgo_err *err);
+/* The exact-size forms (no out_len: nothing for Go to allocate per call). */
+int aiosgo_envelope_session_seal_exact(aios_envelope_session *s, uint8_t *out,
+                                       const uint8_t *plaintext, uint32_t plaintext_len,
+                                       const uint8_t *ad, uint32_t ad_len, aiosgo_err *err);
+int aiosgo_envelope_session_open_exact(const aios_envelope_session *s, uint8_t *out,
+                                       const uint8_t *record, uint32_t record_len,
+                                       const uint8_t *ad, uint32_t ad_len, aiosgo_err *err);
 /* Batches: the C calls unchanged (Go packs and unpacks the records). */
 int aiosgo_envelope_session_seal_batch(aios_envelope_session *s, uint8_t *out, size_t out_cap,
                                        size_t *out_len, const uint8_t *plaintexts,
