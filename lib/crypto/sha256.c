@@ -103,6 +103,29 @@ static int kernel(void)
     return atomic_load_explicit(&kernel_in_use, memory_order_relaxed);
 }
 
+/* The 64 rounds of a block in a 2-lane kernel, as 16 steps of four
+ * rounds over the message words a0..a3 (lane a) and b0..b3 (lane b):
+ * R4(ma, mb, i) runs rounds 4i..4i+3 of both lanes; STEP first schedules
+ * the next four words of each lane from its last sixteen, then runs R4. */
+#define X2_ROUNDS64(R4, STEP) do {                                                 \
+        R4(a0, b0, 0);                                                             \
+        R4(a1, b1, 1);                                                             \
+        R4(a2, b2, 2);                                                             \
+        R4(a3, b3, 3);                                                             \
+        STEP(a0, a1, a2, a3, b0, b1, b2, b3, 4);                                   \
+        STEP(a1, a2, a3, a0, b1, b2, b3, b0, 5);                                   \
+        STEP(a2, a3, a0, a1, b2, b3, b0, b1, 6);                                   \
+        STEP(a3, a0, a1, a2, b3, b0, b1, b2, 7);                                   \
+        STEP(a0, a1, a2, a3, b0, b1, b2, b3, 8);                                   \
+        STEP(a1, a2, a3, a0, b1, b2, b3, b0, 9);                                   \
+        STEP(a2, a3, a0, a1, b2, b3, b0, b1, 10);                                  \
+        STEP(a3, a0, a1, a2, b3, b0, b1, b2, 11);                                  \
+        STEP(a0, a1, a2, a3, b0, b1, b2, b3, 12);                                  \
+        STEP(a1, a2, a3, a0, b1, b2, b3, b0, 13);                                  \
+        STEP(a2, a3, a0, a1, b2, b3, b0, b1, 14);                                  \
+        STEP(a3, a0, a1, a2, b3, b0, b1, b2, 15);                                  \
+    } while (0)
+
 /* ================================================ x86-64 SHA extensions */
 
 #if defined(SHA256_HAVE_SHANI)
@@ -251,22 +274,7 @@ static void blocks_shani_x2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8], c
         a2 = SHANI_LOADM(pa, 2); b2 = SHANI_LOADM(pb, 2);
         a3 = SHANI_LOADM(pa, 3); b3 = SHANI_LOADM(pb, 3);
 
-        X2_R4(a0, b0, 0);
-        X2_R4(a1, b1, 1);
-        X2_R4(a2, b2, 2);
-        X2_R4(a3, b3, 3);
-        X2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 4);
-        X2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 5);
-        X2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 6);
-        X2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 7);
-        X2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 8);
-        X2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 9);
-        X2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 10);
-        X2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 11);
-        X2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 12);
-        X2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 13);
-        X2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 14);
-        X2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 15);
+        X2_ROUNDS64(X2_R4, X2_STEP);
 
         abef_a = _mm_add_epi32(abef_a, sa_ab);
         cdgh_a = _mm_add_epi32(cdgh_a, sa_cd);
@@ -369,22 +377,7 @@ ARMV8_TARGET static void blocks_armv8_x2(uint32_t sa[8], const uint8_t *pa, uint
         a2 = ARMV8_LOADM(pa, 2); b2 = ARMV8_LOADM(pb, 2);
         a3 = ARMV8_LOADM(pa, 3); b3 = ARMV8_LOADM(pb, 3);
 
-        A2_R4(a0, b0, 0);
-        A2_R4(a1, b1, 1);
-        A2_R4(a2, b2, 2);
-        A2_R4(a3, b3, 3);
-        A2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 4);
-        A2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 5);
-        A2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 6);
-        A2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 7);
-        A2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 8);
-        A2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 9);
-        A2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 10);
-        A2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 11);
-        A2_STEP(a0, a1, a2, a3, b0, b1, b2, b3, 12);
-        A2_STEP(a1, a2, a3, a0, b1, b2, b3, b0, 13);
-        A2_STEP(a2, a3, a0, a1, b2, b3, b0, b1, 14);
-        A2_STEP(a3, a0, a1, a2, b3, b0, b1, b2, 15);
+        X2_ROUNDS64(A2_R4, A2_STEP);
 
         abcd_a = vaddq_u32(abcd_a, sa_abcd);
         efgh_a = vaddq_u32(efgh_a, sa_efgh);
