@@ -43,7 +43,7 @@
 #define CB_WRAP_MAX      AIOS_KEY_WRAPPED_MAX
 #define CB_UNWRAP_FIRST  AIOS_KEY_DATA_KEY_MAX
 #define CB_UNWRAP_MAX    AIOS_KEY_DATA_KEY_MAX
-#define CB_SIGN_FIRST    128
+#define CB_SIGN_FIRST    256   /* every signature fits: P-521 DER is up to 139 bytes */
 #define CB_SIGN_MAX      1024
 #define CB_PUBKEY_FIRST  256
 #define CB_PUBKEY_MAX    4096

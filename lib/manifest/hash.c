@@ -276,7 +276,10 @@ static int lane_start(job *j, lane *L, size_t ri)
         if (f->fd < 0 && !f->failed) {
             rc = open_entry(j, e, e->size, &f->fd, &f->st);
             if (rc != AIOS_OK) {
+                /* Recorded before another shard of the file can see it
+                 * failed (and stop with AIOS_E_CANCELLED first). */
                 f->failed = 1;
+                rc = job_fail(j, rc);
                 pthread_mutex_unlock(&j->files_mu);
                 return rc;
             }
@@ -724,7 +727,9 @@ int aios__mf_hash(aios__mf_result **out, const aios__mf_walk *w,
     atomic_init(&j.lane_gate, nthreads);
     j.lanes = o.hash_type == AIOS__MF_SHA256 && aios__sha256_two_lanes() &&
               r->n >= 2 * (size_t)nthreads ? 2 : 1;
-    j.buf_size = o.read_size / (size_t)j.lanes;
+    /* Whole pages: a lane's reads then end on SHA-256 block boundaries,
+     * which the 2-lane kernel needs. */
+    j.buf_size = (o.read_size / (size_t)j.lanes) & ~(size_t)4095;
     if (longest + 1 < j.buf_size)
         j.buf_size = (size_t)((longest + 1 + 4095) & ~(uint64_t)4095);
     if (nthreads > 1) {

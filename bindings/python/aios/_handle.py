@@ -32,6 +32,15 @@ from .errors import Status
 _H = TypeVar("_H", bound="_Handle")
 
 
+def _release(release: Callable[[Any], Any], handle: Any, ref: "weakref.ReferenceType[_Handle]") -> None:
+    """The finalizer: clear the owner's slot first (hot paths read
+    ``_handle_`` directly, None saying closed), then release."""
+    owner = ref()
+    if owner is not None:
+        owner._handle_ = None
+    release(handle)
+
+
 class _Handle:
     """Base of the handle classes; see the module doc."""
 
@@ -50,8 +59,10 @@ class _Handle:
     def _own(self, handle: Any, release: Callable[[Any], Any]) -> None:
         """Take ownership of ``handle``: ``release(handle)`` runs exactly once."""
         self._handle_ = handle
-        # The callback must not refer to self, or the object would never die.
-        self._finalizer = weakref.finalize(self, release, handle)
+        # The callback must not refer to self, or the object would never
+        # die: a weak reference lets it clear the slot (at close, and at
+        # interpreter exit while the object is still alive).
+        self._finalizer = weakref.finalize(self, _release, release, handle, weakref.ref(self))
 
     @property
     def closed(self) -> bool:
@@ -78,10 +89,7 @@ class _Handle:
         if finalizer is None or not finalizer.alive:
             return
         self._check_close()
-        finalizer()
-        # Hot paths read _handle_ directly: None says closed without a
-        # look at the finalizer.
-        self._handle_ = None
+        finalizer()   # clears _handle_ (see _release)
 
     def __enter__(self: _H) -> _H:
         self._handle()
