@@ -484,7 +484,7 @@ static void test_threads_identical(void **state)
 {
     char *d = mt_tmpdir();
     aios__mf_walk *w = NULL;
-    aios__mf_result *r[5] = { NULL, NULL, NULL, NULL, NULL };
+    aios__mf_result *r[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
     int i, m;
     (void)state;
     for (i = 0; i < 200; i++) {
@@ -507,13 +507,17 @@ static void test_threads_identical(void **state)
         ho.threads = 1;
         ho.read_size = 64u << 10;
         tu_assert_ok(aios__mf_hash(&r[3], w, &ho));
+        /* A read size that is not a multiple of two pages: each lane's
+         * buffer is rounded down to whole pages. */
+        ho.read_size = 100000;
+        tu_assert_ok(aios__mf_hash(&r[5], w, &ho));
         ho.read_size = 0;
         /* One lane per thread (the portable kernel has no 2-lane form). */
         aios__sha256_test_force_portable(1);
         assert_false(aios__sha256_two_lanes());
         tu_assert_ok(aios__mf_hash(&r[4], w, &ho));
         aios__sha256_test_force_portable(0);
-        for (i = 1; i < 5; i++) {
+        for (i = 1; i < 6; i++) {
             assert_int_equal(r[0]->n, r[i]->n);
             for (k = 0; k < r[0]->n; k++) {
                 assert_string_equal(r[0]->res[k].name, r[i]->res[k].name);
@@ -521,7 +525,7 @@ static void test_threads_identical(void **state)
             }
             assert_memory_equal(r[0]->root, r[i]->root, 32);
         }
-        for (i = 0; i < 5; i++)
+        for (i = 0; i < 6; i++)
             aios__mf_result_free(r[i]);
     }
     aios__mf_walk_free(w);
