@@ -576,10 +576,29 @@ func Open(message []byte, keys *EnvelopeKeys, opts *OpenOptions) ([]byte, error)
 	}
 	defer keys.h.runlock()
 	mp, mn := bytesArg(message)
-	var out *C.aios_buffer
 	e := getCErr()
 	defer putCErr(e)
 	calls := beginKMS(keys.kms)
+	if n := len(message); n > 0 && uint64(n) <= math.MaxUint32 {
+		// Straight into Go memory (aios_envelope_open_into): the plaintext
+		// is shorter than the message, so a slice of its length holds it,
+		// and C wipes what it wrote there when the message does not open.
+		out := make([]byte, n)
+		var got C.uint32_t
+		rc := C.aiosgo_envelope_open_into(kp, (*C.uint8_t)(unsafe.Pointer(&out[0])), C.uint32_t(n),
+			&got, mp, C.uint32_t(n), co.ptr(), e)
+		runtime.KeepAlive(message)
+		runtime.KeepAlive(keys)
+		runtime.KeepAlive(co)
+		if err := calls.finish(rc, e); err != nil {
+			for i := range out[:got] {
+				out[i] = 0 // opened, then a host callback's error: not released
+			}
+			return nil, err
+		}
+		return out[:got:got], nil
+	}
+	var out *C.aios_buffer
 	rc := C.aiosgo_envelope_open(&out, kp, mp, mn, co.ptr(), e)
 	runtime.KeepAlive(message)
 	runtime.KeepAlive(keys)

@@ -728,6 +728,22 @@ int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t 
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_envelope_open_into(const aios_envelope_keys *keys, uint8_t *out, uint32_t out_cap,
+                              uint32_t *out_len, const uint8_t *message, uint32_t message_len,
+                              const aiosgo_open_opts *opts, aiosgo_err *err)
+{
+    aios_envelope_open_options o;
+    const aios_envelope_open_options *use;
+    int rc;
+
+    aiosgo_begin();
+    *out_len = 0;
+    rc = open_opts(&o, &use, opts);
+    if (rc == AIOS_OK)
+        rc = aios_envelope_open_into(keys, out, out_cap, out_len, message, message_len, use);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_envelope_open(aios_buffer **out, const aios_envelope_keys *keys,
                          const uint8_t *message, size_t message_len,
                          const aiosgo_open_opts *opts, aiosgo_err *err)

@@ -228,6 +228,9 @@ int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t 
 int aiosgo_envelope_open(aios_buffer **out, const aios_envelope_keys *keys,
                          const uint8_t *message, size_t message_len,
                          const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_open_into(const aios_envelope_keys *keys, uint8_t *out, uint32_t out_cap,
+                              uint32_t *out_len, const uint8_t *message, uint32_t message_len,
+                              const aiosgo_open_opts *opts, aiosgo_err *err);
 int aiosgo_envelope_peek(aios_buffer **out, const uint8_t *data, size_t data_len, aiosgo_err *err);
 int aiosgo_envelope_header_len(size_t *len_out, const uint8_t *data, size_t data_len,
                                aiosgo_err *err);

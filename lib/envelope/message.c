@@ -775,23 +775,25 @@ done:
     return AIOS_OK;
 }
 
-int aios_envelope_open(aios_buffer **out, const aios_envelope_keys *keys, const uint8_t *msg,
-                       size_t msg_len, const aios_envelope_open_options *opts)
+/* Open a whole message into into[0..into_cap) (into != NULL) or into a
+ * new buffer *buf_out (into == NULL); *len_out = the plaintext length.
+ * On failure nothing is released: a new buffer is freed (wiped), caller
+ * memory is wiped as far as it was written. */
+static int open_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, size_t *len_out,
+                        const aios_envelope_keys *keys, const uint8_t *msg, size_t msg_len,
+                        const aios_envelope_open_options *opts)
 {
     aios__env_open_opts o;
     aios__env_hdr hdr;
     aios__aead_key *kc = NULL;
     aios__env_pool *pool = NULL;
     aios_buffer *buf = NULL;
-    uint64_t n, pt_len, payload;
+    uint8_t *dst = NULL;
+    uint64_t n, pt_len = 0, payload;
     size_t hlen;
     aios__env_chunk_job j;
     int rc;
 
-    AIOS__CHECK_ARG(out != NULL, "out is NULL");
-    *out = NULL;
-    AIOS__CHECK_ARG(keys != NULL, "keys is NULL");
-    AIOS__CHECK_ARG(msg != NULL || msg_len == 0, "message is NULL");
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
     if ((rc = aios__env_open_opts_get(&o, opts)) != AIOS_OK)
@@ -805,10 +807,23 @@ int aios_envelope_open(aios_buffer **out, const aios_envelope_keys *keys, const 
     if ((rc = aios__chunk_layout(&n, &pt_len, payload, hdr.h.core.chunk_size)) != AIOS_OK) {
         rc = aios__env_check_trailing(rc, kc, hdr.digest, hdr.h.core.chunk_size, msg + hlen,
                                       payload, UINT64_MAX);
+        pt_len = 0;
         goto done;
     }
-    if ((rc = aios__buffer_new(&buf, (size_t)pt_len, 0)) != AIOS_OK)
-        goto done;
+    if (into != NULL) {
+        if (pt_len > into_cap) {
+            *len_out = (size_t)pt_len;
+            rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL, "the plaintext is %llu bytes; out holds %zu",
+                            (unsigned long long)pt_len, into_cap);
+            pt_len = 0;
+            goto done;
+        }
+        dst = into;
+    } else {
+        if ((rc = aios__buffer_new(&buf, (size_t)pt_len, 0)) != AIOS_OK)
+            goto done;
+        dst = aios_buffer_data_mut(buf);
+    }
     if (o.threads > 1 && n >= 4 &&
         (rc = aios__env_pool_new(&pool, o.threads < n ? o.threads : (uint32_t)n)) != AIOS_OK)
         goto done;
@@ -819,7 +834,7 @@ int aios_envelope_open(aios_buffer **out, const aios_envelope_keys *keys, const 
     j.first = 0;
     j.last = n - 1;
     j.in = msg + hlen;
-    j.out = aios_buffer_data_mut(buf);
+    j.out = dst;
     j.in_stride = (size_t)j.cs + AIOS__CHUNK_TAG_LEN;
     j.out_stride = j.cs;
     j.nitems = (size_t)n;
@@ -838,10 +853,45 @@ done:
     aios__env_hdr_clear(&hdr);
     if (rc != AIOS_OK) {
         aios_buffer_free(buf);   /* wipes */
+        if (into != NULL && pt_len > 0)
+            aios__wipe(into, (size_t)pt_len);
         return rc;
     }
-    *out = buf;
+    if (buf_out != NULL)
+        *buf_out = buf;
+    *len_out = (size_t)pt_len;
     return AIOS_OK;
+}
+
+int aios_envelope_open(aios_buffer **out, const aios_envelope_keys *keys, const uint8_t *msg,
+                       size_t msg_len, const aios_envelope_open_options *opts)
+{
+    size_t len;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    AIOS__CHECK_ARG(keys != NULL, "keys is NULL");
+    AIOS__CHECK_ARG(msg != NULL || msg_len == 0, "message is NULL");
+    return open_message(out, NULL, 0, &len, keys, msg, msg_len, opts);
+}
+
+int aios_envelope_open_into(const aios_envelope_keys *keys, uint8_t *out, uint32_t out_cap,
+                            uint32_t *out_len, const uint8_t *msg, uint32_t msg_len,
+                            const aios_envelope_open_options *opts)
+{
+    size_t len = 0;
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(keys != NULL, "keys is NULL");
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    AIOS__CHECK_ARG(msg != NULL || msg_len == 0, "message is NULL");
+    rc = open_message(NULL, out, out_cap, &len, keys, msg, msg_len, opts);
+    /* len < msg_len <= UINT32_MAX: a plaintext is shorter than its message. */
+    if (rc == AIOS_OK || rc == AIOS_E_BUFFER_TOO_SMALL)
+        *out_len = (uint32_t)len;
+    return rc;
 }
 
 /* ------------------------------------------------------------ peek */

@@ -329,6 +329,115 @@ static void test_statuses_of_regions(void **state)
     aios_buffer_free(m);
 }
 
+/* aios_envelope_open_into: caller memory, 32-bit lengths. */
+static void test_open_into(void **state)
+{
+    fx *f = *state;
+    static const size_t sizes[] = { 0, 1, 64, 4095, 4096 + 17, 5 * 4096 + 5 };
+    aios_envelope_open_options oo = AIOS_ENVELOPE_OPEN_OPTIONS_INIT;
+    aios_envelope_context_entry want[1] = { { "tenant", "acme" } };
+    size_t i;
+
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i], len, k;
+        uint8_t *pt = pattern(n, (unsigned)i + 3);
+        aios_buffer *m = seal_with(f, &f->kek, 1, pt, n, AIOS_ENVELOPE_SUITE_AUTO, 4096);
+        uint8_t *out, *b;
+        uint32_t got = 7;
+
+        len = aios_buffer_len(m);
+        out = malloc(len + 1);
+        b = malloc(len);
+        assert_non_null(out);
+        assert_non_null(b);
+        /* room for the message, the exact length, two threads */
+        memset(out, 0xaa, len + 1);
+        tu_assert_ok(aios_envelope_open_into(f->keys, out, (uint32_t)len, &got,
+                                             aios_buffer_data(m), (uint32_t)len, NULL));
+        assert_int_equal(got, n);
+        if (n)
+            assert_memory_equal(out, pt, n);
+        assert_int_equal(out[n], 0xaa);          /* nothing past the plaintext */
+        memset(out, 0, len);
+        oo.threads = 2;
+        tu_assert_ok(aios_envelope_open_into(f->prov, n ? out : NULL, (uint32_t)n, &got,
+                                             aios_buffer_data(m), (uint32_t)len, &oo));
+        assert_int_equal(got, n);
+        if (n)
+            assert_memory_equal(out, pt, n);
+        oo.threads = 0;
+        /* one byte short: the length, nothing written */
+        if (n) {
+            memset(out, 0xaa, len);
+            got = 0;
+            tu_assert_status(aios_envelope_open_into(f->keys, out, (uint32_t)(n - 1), &got,
+                                                     aios_buffer_data(m), (uint32_t)len, NULL),
+                             AIOS_E_BUFFER_TOO_SMALL);
+            assert_int_equal(got, n);
+            for (k = 0; k < len; k++)
+                assert_int_equal(out[k], 0xaa);
+        }
+        /* the last byte (last chunk's tag) flipped: every chunk before it
+         * was decrypted into out, and all of it is wiped */
+        memcpy(b, aios_buffer_data(m), len);
+        b[len - 1] ^= 1;
+        memset(out, 0xaa, len);
+        got = 9;
+        tu_assert_status(aios_envelope_open_into(f->keys, out, (uint32_t)len, &got, b,
+                                                 (uint32_t)len, NULL),
+                         AIOS_E_AUTH);
+        assert_int_equal(got, 0);
+        for (k = 0; k < n; k++)
+            if (out[k] != 0)
+                fail_msg("byte %zu of %zu left after a failed open", k, n);
+        /* a cut message, a context mismatch */
+        got = 9;
+        assert_true(aios_envelope_open_into(f->keys, out, (uint32_t)len, &got,
+                                            aios_buffer_data(m), (uint32_t)len - 1, NULL) < 0);
+        assert_int_equal(got, 0);
+        oo.expected_context = want;
+        oo.expected_context_count = 1;
+        oo.context_mode = AIOS_ENVELOPE_CONTEXT_EXACT;
+        tu_assert_status(aios_envelope_open_into(f->keys, out, (uint32_t)len, &got,
+                                                 aios_buffer_data(m), (uint32_t)len, &oo),
+                         AIOS_E_ENVELOPE_CONTEXT_MISMATCH);
+        oo.context_mode = AIOS_ENVELOPE_CONTEXT_SUBSET;
+        tu_assert_ok(aios_envelope_open_into(f->keys, out, (uint32_t)len, &got,
+                                             aios_buffer_data(m), (uint32_t)len, &oo));
+        assert_int_equal(got, n);
+        oo = (aios_envelope_open_options)AIOS_ENVELOPE_OPEN_OPTIONS_INIT;
+        free(b);
+        free(out);
+        aios_buffer_free(m);
+        free(pt);
+    }
+    /* arguments */
+    {
+        uint8_t pt[3] = { 1, 2, 3 }, out[400];
+        aios_buffer *m = seal_with(f, &f->kek, 1, pt, 3, AIOS_ENVELOPE_SUITE_AUTO, 0);
+        uint32_t got = 5, len = (uint32_t)aios_buffer_len(m);
+        tu_assert_status(aios_envelope_open_into(f->keys, out, sizeof(out), NULL,
+                                                 aios_buffer_data(m), len, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_open_into(NULL, out, sizeof(out), &got,
+                                                 aios_buffer_data(m), len, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        assert_int_equal(got, 0);
+        tu_assert_status(aios_envelope_open_into(f->keys, NULL, 10, &got, aios_buffer_data(m),
+                                                 len, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_open_into(f->keys, out, sizeof(out), &got, NULL, 10, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_open_into(f->keys, out, sizeof(out), &got, out, 0, NULL),
+                         AIOS_E_FORMAT);
+        tu_assert_ok(aios_envelope_open_into(f->keys, out, sizeof(out), &got,
+                                             aios_buffer_data(m), len, NULL));
+        assert_int_equal(got, 3);
+        assert_memory_equal(out, pt, 3);
+        aios_buffer_free(m);
+    }
+}
+
 static void test_arguments(void **state)
 {
     fx *f = *state;
@@ -372,6 +481,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_bit_flip_and_cut, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statuses_of_regions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_into, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -784,6 +784,13 @@ def stash_callback_exception(exc: BaseException) -> None:
         _tls.pending = exc
 
 
+def callback_state() -> _CallbackState:
+    """The per-thread state itself, for hot paths that read ``.pending``
+    (not None: a callback of the C call that just ran parked an exception)
+    without a function call."""
+    return _tls
+
+
 def callback_pending() -> bool:
     """Whether a callback of the C call that just ran on this thread parked an exception."""
     return _tls.pending is not None
@@ -1375,6 +1382,20 @@ FUNCTIONS: Tuple[Fn, ...] = (
             aios_envelope_keys_p,
             ConstBytes,
             c_size_t,
+            POINTER(aios_envelope_open_options),
+        ),
+        check_status,
+    ),
+    Fn(
+        "aios_envelope_open_into",
+        c_int,
+        (
+            aios_envelope_keys_p,
+            MutBytes,
+            ctypes.c_uint32,
+            POINTER(ctypes.c_uint32),
+            ConstBytes,
+            ctypes.c_uint32,
             POINTER(aios_envelope_open_options),
         ),
         check_status,

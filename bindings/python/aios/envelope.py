@@ -468,6 +468,18 @@ _fast_seal = _ffi.fast_function(
     "aios_envelope_seal", ctypes.c_int, (_vp, _vp, _sz, _vp, _sz, _cp, _sz, _vp))
 _fast_open = _ffi.fast_function("aios_envelope_open", ctypes.c_int, (_vp, _vp, _cp, _sz, _vp))
 # One pointer argument each (an aios_buffer_p): bare calls.
+# A whole message opened straight into a bytes object (bare call), then cut
+# to the plaintext's length; the cut-off object is wiped (a c_size_t
+# length: aios_wipe takes a size_t, which a bare int does not pass).
+_into_open = _ffi.bare_function("aios_envelope_open_into", ctypes.c_int)
+_fast_wipe = _ffi.cdll["aios_wipe"]
+_fast_wipe.restype = None
+#: Whole messages up to this size open through _into_open (bare int lengths).
+_INTO_MAX = (1 << 31) - 1
+# Module-level names for the hot paths (a global lookup, not a module
+# attribute each time).
+_c_uint32, _c_size_t, _byref = ctypes.c_uint32, ctypes.c_size_t, ctypes.byref
+_callback_state = _ffi.callback_state()
 _fast_buffer_data = _ffi.bare_function("aios_buffer_data", _vp)
 _fast_buffer_len = _ffi.bare_function("aios_buffer_len", _sz)
 _fast_buffer_free = _ffi.bare_function("aios_buffer_free", None)
@@ -732,15 +744,37 @@ def open(  # noqa: A001 - aios.envelope.open, as in gzip.open
     once copied into the returned bytes.
     """
     keep: List[Any] = []
-    out = _ffi.aios_buffer_p()
     if (type(message) is bytes and type(keys) is Keys and context_mode is None
             and max_unwrap_attempts == 0 and not no_soft_gcm and threads == 0):
         # The hot path: bytes with a key set, default options but the context.
-        rc = _fast_open(ctypes.byref(out), keys._handle(), message, len(message),
-                        _open_options_ref(expected_context, keep))
+        handle = keys._handle_
+        if handle is None:
+            raise keys._closed_error()
+        cap = len(message)
+        opts = None if expected_context is None else _open_options_ref(expected_context, keep)
+        if _BYTES_FILLABLE and 0 < cap <= _INTO_MAX:
+            # Opened straight into a bytes object of the message's length
+            # (the plaintext is shorter), then cut, and the object cut
+            # from wiped; C wipes what it wrote when the message does not
+            # open.
+            buf = bytes(cap) if cap < _NEW_BYTES_MIN else _new_bytes(None, cap)
+            got = _c_uint32()
+            rc = _into_open(handle, buf, cap, _byref(got), message, cap, opts)
+            n = got.value
+            if rc != 0 or _callback_state.pending is not None:
+                if rc == 0 and n:
+                    _fast_wipe(buf, _c_size_t(n))
+                _ffi.raise_status(rc, _into_open)
+            plaintext = buf[:n]
+            if n:
+                _fast_wipe(buf, _c_size_t(n))
+            return plaintext
+        out = _ffi.aios_buffer_p()
+        rc = _fast_open(ctypes.byref(out), handle, message, cap, opts)
         if rc != 0 or _ffi.callback_pending():
             _ffi.raise_status(rc, _fast_open)
         return _take_bytes(out)
+    out = _ffi.aios_buffer_p()
     opts = _open_options(expected_context, context_mode, max_unwrap_attempts, no_soft_gcm, threads, keep)
     pm, nm = _ffi.bytes_in(message)
     with _KeysArg(keys) as kh:

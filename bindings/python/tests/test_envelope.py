@@ -266,6 +266,51 @@ def test_converted_contexts_follow_the_dict(kek: Key) -> None:
         assert env.peek(m)["context"] == c and env.open(m, kek, expected_context=c) == b"x"
 
 
+@pytest.mark.parametrize("n", [0, 1, 64, CS + 1, 20_000, 200_003])
+def test_open_into_caller_memory(kek: Key, n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """open() with a key set and default options opens straight into a
+    bytes object (aios_envelope_open_into, a bare call on CPython), cuts
+    it to the plaintext and wipes the object it cut from."""
+    import ctypes
+    import platform
+
+    cpython = platform.python_implementation() == "CPython"
+    calls: List[int] = []
+    wiped: List[bytes] = []
+    real_open, real_wipe = env._into_open, env._fast_wipe
+
+    def counted_open(*args: object) -> int:
+        calls.append(int(args[2]))  # type: ignore[call-overload]
+        return real_open(*args)  # type: ignore[no-any-return]
+
+    def counted_wipe(buf: bytes, n_: ctypes.c_size_t) -> None:
+        real_wipe(buf, n_)
+        wiped.append(buf[: n_.value])
+
+    monkeypatch.setattr(env, "_into_open", counted_open)
+    monkeypatch.setattr(env, "_fast_wipe", counted_wipe)
+    keys = env.Keys([kek])
+    pt = payload(n, 5)
+    msg = env.seal(pt, kek, CONTEXT, chunk_size=CS)
+    out = env.open(msg, keys)
+    assert type(out) is bytes and out == pt
+    assert env.open(msg, keys, expected_context=CONTEXT) == pt
+    assert calls == ([len(msg), len(msg)] if cpython else [])
+    # The object the plaintext was cut from holds zeros now.
+    assert wiped == ([bytes(n), bytes(n)] if cpython and n else [])
+    with pytest.raises(env.ContextMismatchError):
+        env.open(msg, keys, expected_context={"tenant": "other"})
+    bad = bytearray(msg)
+    bad[-1] ^= 1
+    with pytest.raises(aios.AuthenticationError):
+        env.open(bytes(bad), keys)
+    with pytest.raises(aios.AuthenticationError):
+        env.open(msg[:-1], keys)
+    keys.close()
+    with pytest.raises(aios.StateError):
+        env.open(msg, keys)
+
+
 def test_one_shot_through_a_callback_provider(keyring: Keyring, kek: Key) -> None:
     """A host KMS's failures come back from one-shot seal/open as the
     host's exception, on that call (not later, not lost)."""
