@@ -46,3 +46,16 @@ void aios__hmac_sha256_key_mac(const aios__hmac_sha256_key *k, uint8_t out[AIOS_
     aios__hmac_sha256_state_final(&st, out);
     aios__wipe(&st, sizeof(st));
 }
+
+void aios__hmac_sha256_key_mac2(const aios__hmac_sha256_key *k,
+                                uint8_t outa[AIOS__SHA256_LEN], const uint8_t *ina, size_t lena,
+                                uint8_t outb[AIOS__SHA256_LEN], const uint8_t *inb, size_t lenb)
+{
+    aios__hmac_sha256_state a, b;
+
+    memcpy(&a, k->opaque, sizeof(a));
+    memcpy(&b, k->opaque, sizeof(b));
+    aios__hmac_sha256_state_update(&a, ina, lena);
+    aios__hmac_sha256_state_update(&b, inb, lenb);
+    aios__hmac_sha256_state_final2(&a, outa, &b, outb);   /* wipes both */
+}

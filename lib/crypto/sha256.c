@@ -469,28 +469,62 @@ static void accel_update(int k, aios__sha256_state *st, const uint8_t *in, size_
         memcpy(st->buf, in, len);
 }
 
-static void accel_final(int k, aios__sha256_state *st, uint8_t out[AIOS__SHA256_LEN])
+/* The padded last block(s) of st (FIPS 180-4 5.1.1) into blk: 1 or 2
+ * blocks, returned. */
+static size_t pad_tail(const aios__sha256_state *st, uint8_t blk[128])
 {
-    size_t r = (size_t)((st->count >> 3) & 63), i;
+    size_t r = (size_t)((st->count >> 3) & 63), n, i;
     uint64_t bits = st->count;
 
-    st->buf[r++] = 0x80;
-    if (r > 56) {
-        memset(st->buf + r, 0, 64 - r);
-        blocks(k, st->state, st->buf, 1);
-        r = 0;
-    }
-    memset(st->buf + r, 0, 56 - r);
+    memcpy(blk, st->buf, r);
+    blk[r++] = 0x80;
+    n = r > 56 ? 2 : 1;
+    memset(blk + r, 0, 64 * n - 8 - r);
     for (i = 0; i < 8; i++)
-        st->buf[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-    blocks(k, st->state, st->buf, 1);
+        blk[64 * n - 8 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    return n;
+}
+
+static void put_digest(const aios__sha256_state *st, uint8_t out[AIOS__SHA256_LEN])
+{
+    size_t i;
     for (i = 0; i < 8; i++) {
         out[4 * i + 0] = (uint8_t)(st->state[i] >> 24);
         out[4 * i + 1] = (uint8_t)(st->state[i] >> 16);
         out[4 * i + 2] = (uint8_t)(st->state[i] >> 8);
         out[4 * i + 3] = (uint8_t)st->state[i];
     }
+}
+
+static void accel_final(int k, aios__sha256_state *st, uint8_t out[AIOS__SHA256_LEN])
+{
+    uint8_t blk[128];
+
+    blocks(k, st->state, blk, pad_tail(st, blk));
+    put_digest(st, out);
+    aios__wipe(blk, sizeof(blk));
     aios__wipe(st, sizeof(*st));
+}
+
+/* Two finals; when both tails are as long, in the 2-lane kernel. */
+static void accel_final2(int k, aios__sha256_state *a, uint8_t outa[AIOS__SHA256_LEN],
+                         aios__sha256_state *b, uint8_t outb[AIOS__SHA256_LEN])
+{
+    uint8_t ba[128], bb[128];
+    size_t na = pad_tail(a, ba), nb = pad_tail(b, bb);
+
+    if (na == nb) {
+        blocks2(k, a->state, ba, b->state, bb, na);
+    } else {
+        blocks(k, a->state, ba, na);
+        blocks(k, b->state, bb, nb);
+    }
+    put_digest(a, outa);
+    put_digest(b, outb);
+    aios__wipe(ba, sizeof(ba));
+    aios__wipe(bb, sizeof(bb));
+    aios__wipe(a, sizeof(*a));
+    aios__wipe(b, sizeof(*b));
 }
 
 /* ================================================================ SHA-256 */
@@ -527,6 +561,19 @@ void aios__sha256_state_final(aios__sha256_state *st, uint8_t out[AIOS__SHA256_L
     }
 }
 
+void aios__sha256_state_final2(aios__sha256_state *a, uint8_t outa[AIOS__SHA256_LEN],
+                               aios__sha256_state *b, uint8_t outb[AIOS__SHA256_LEN])
+{
+    int k = kernel();
+
+    if (k == KERNEL_SODIUM) {
+        aios__sha256_state_final(a, outa);
+        aios__sha256_state_final(b, outb);
+    } else {
+        accel_final2(k, a, outa, b, outb);
+    }
+}
+
 /* Two streams: whole blocks through a 2-lane kernel while both states
  * sit on a block boundary, everything else as two updates. */
 void aios__sha256_state_update2(aios__sha256_state *a, const uint8_t *pa,
@@ -560,7 +607,7 @@ int aios__sha256_state_two_lanes(void)
 void aios__hmac_sha256_state_init(aios__hmac_sha256_state *st, const uint8_t *key, size_t keylen)
 {
     static const uint8_t empty_key[1];
-    uint8_t pad[64], khash[AIOS__SHA256_LEN];
+    uint8_t pad[64], opad[64], khash[AIOS__SHA256_LEN];
     aios__sha256_state kst;
     size_t i;
 
@@ -577,17 +624,18 @@ void aios__hmac_sha256_state_init(aios__hmac_sha256_state *st, const uint8_t *ke
         key = khash;
         keylen = sizeof(khash);
     }
+    /* The ipad and opad blocks are independent: one 2-lane step. */
     memset(pad, 0x36, sizeof(pad));
-    for (i = 0; i < keylen; i++)
+    memset(opad, 0x5c, sizeof(opad));
+    for (i = 0; i < keylen; i++) {
         pad[i] ^= key[i];
+        opad[i] ^= key[i];
+    }
     aios__sha256_state_init(&st->ictx);
-    aios__sha256_state_update(&st->ictx, pad, sizeof(pad));
-    memset(pad, 0x5c, sizeof(pad));
-    for (i = 0; i < keylen; i++)
-        pad[i] ^= key[i];
     aios__sha256_state_init(&st->octx);
-    aios__sha256_state_update(&st->octx, pad, sizeof(pad));
+    aios__sha256_state_update2(&st->ictx, pad, &st->octx, opad, sizeof(pad));
     aios__wipe(pad, sizeof(pad));
+    aios__wipe(opad, sizeof(opad));
     aios__wipe(khash, sizeof(khash));
 }
 
@@ -609,6 +657,26 @@ void aios__hmac_sha256_state_final(aios__hmac_sha256_state *st, uint8_t out[AIOS
         aios__wipe(ihash, sizeof(ihash));
     }
     aios__wipe(st, sizeof(*st));
+}
+
+void aios__hmac_sha256_state_final2(aios__hmac_sha256_state *a, uint8_t outa[AIOS__SHA256_LEN],
+                                    aios__hmac_sha256_state *b, uint8_t outb[AIOS__SHA256_LEN])
+{
+    uint8_t ia[AIOS__SHA256_LEN], ib[AIOS__SHA256_LEN];
+
+    if (kernel() == KERNEL_SODIUM) {
+        aios__hmac_sha256_state_final(a, outa);
+        aios__hmac_sha256_state_final(b, outb);
+        return;
+    }
+    aios__sha256_state_final2(&a->ictx, ia, &b->ictx, ib);
+    aios__sha256_state_update(&a->octx, ia, sizeof(ia));
+    aios__sha256_state_update(&b->octx, ib, sizeof(ib));
+    aios__sha256_state_final2(&a->octx, outa, &b->octx, outb);
+    aios__wipe(ia, sizeof(ia));
+    aios__wipe(ib, sizeof(ib));
+    aios__wipe(a, sizeof(*a));
+    aios__wipe(b, sizeof(*b));
 }
 
 /* ============================================================= selection */

@@ -61,6 +61,11 @@ void aios__sha256_state_final(aios__sha256_state *st, uint8_t out[AIOS__SHA256_L
 void aios__sha256_state_update2(aios__sha256_state *a, const uint8_t *pa,
                                 aios__sha256_state *b, const uint8_t *pb, size_t len);
 int aios__sha256_state_two_lanes(void);
+/* Two finals (a != b): the same digests as two aios__sha256_state_final
+ * calls, their last blocks in one 2-lane step when both need as many.
+ * Wipes both states. */
+void aios__sha256_state_final2(aios__sha256_state *a, uint8_t outa[AIOS__SHA256_LEN],
+                               aios__sha256_state *b, uint8_t outb[AIOS__SHA256_LEN]);
 
 /* HMAC-SHA-256 (RFC 2104), any key length (a key longer than the 64-byte
  * block is hashed first); key may be NULL when keylen is 0.  final wipes
@@ -68,6 +73,12 @@ int aios__sha256_state_two_lanes(void);
 void aios__hmac_sha256_state_init(aios__hmac_sha256_state *st, const uint8_t *key, size_t keylen);
 void aios__hmac_sha256_state_update(aios__hmac_sha256_state *st, const uint8_t *in, size_t len);
 void aios__hmac_sha256_state_final(aios__hmac_sha256_state *st, uint8_t out[AIOS__SHA256_LEN]);
+/* Two HMAC finals (a != b), as two aios__hmac_sha256_state_final calls,
+ * in 2-lane steps where the tails allow (the inner and the outer hash of
+ * messages up to 55 bytes past a key's block: one step each).  Wipes
+ * both.  init absorbs the ipad and opad blocks in one 2-lane step too. */
+void aios__hmac_sha256_state_final2(aios__hmac_sha256_state *a, uint8_t outa[AIOS__SHA256_LEN],
+                                    aios__hmac_sha256_state *b, uint8_t outb[AIOS__SHA256_LEN]);
 
 /* Choose the kernel from aios__crypto_cpu(); called by aios__crypto_init
  * after feature detection.  Until then (and if it is never called) the

@@ -847,6 +847,7 @@ fail:
 #define LABEL_SIV        "aios envelope v1 siv key"
 #define LABEL_RECORD     "aios envelope v1 record key"
 #define LABEL_DIGEST     "aios envelope v1 core digest"
+#define ENV_INFO_MAX     (sizeof(LABEL_CONTENT) - 1 + 2 + AIOS__ENV_RECORD_ID_LEN)
 
 void aios__env_prk(uint8_t prk[AIOS__ENV_KEY_LEN], const uint8_t dk[AIOS__ENV_DK_LEN],
                    const uint8_t mid[AIOS__ENV_ID_LEN])
@@ -854,28 +855,26 @@ void aios__env_prk(uint8_t prk[AIOS__ENV_KEY_LEN], const uint8_t dk[AIOS__ENV_DK
     aios__hkdf_sha256_extract(prk, mid, AIOS__ENV_ID_LEN, dk, AIOS__ENV_DK_LEN);
 }
 
-int aios__env_expand(uint8_t *out, size_t out_len, const uint8_t prk[AIOS__ENV_KEY_LEN],
-                     aios__env_label label, uint16_t suite, const uint8_t *r)
+/* HKDF-Expand's info for a label (FORMAT.md 9): the label's text, the
+ * suite (big-endian), the record id for LABEL_RECORD; *need = the output
+ * length the label takes.  0 for a bad label or record id. */
+static size_t env_info(uint8_t info[ENV_INFO_MAX], size_t *need, aios__env_label label,
+                       uint16_t suite, const uint8_t *r)
 {
-    uint8_t info[sizeof(LABEL_CONTENT) - 1 + 2 + AIOS__ENV_RECORD_ID_LEN];
     const char *text;
-    size_t tlen, need = AIOS__ENV_KEY_LEN, n;
-    int rc;
+    size_t tlen, n;
 
+    *need = AIOS__ENV_KEY_LEN;
     switch (label) {
     case AIOS__ENV_LABEL_CONTENT:    text = LABEL_CONTENT; break;
     case AIOS__ENV_LABEL_COMMITMENT: text = LABEL_COMMITMENT; break;
     case AIOS__ENV_LABEL_HEADER:     text = LABEL_HEADER; break;
-    case AIOS__ENV_LABEL_SIV:        text = LABEL_SIV; need = AIOS__ENV_SIV_KEY_LEN; break;
+    case AIOS__ENV_LABEL_SIV:        text = LABEL_SIV; *need = AIOS__ENV_SIV_KEY_LEN; break;
     case AIOS__ENV_LABEL_RECORD:     text = LABEL_RECORD; break;
-    default: text = NULL; break;
+    default: return 0;
     }
-    if (!text || out_len != need || (label == AIOS__ENV_LABEL_RECORD) != (r != NULL)) {
-        if (out && out_len)
-            aios__wipe(out, out_len);
-        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope key schedule: bad label, length "
-                          "or record id");
-    }
+    if ((label == AIOS__ENV_LABEL_RECORD) != (r != NULL))
+        return 0;
     tlen = strlen(text);
     memcpy(info, text, tlen);
     info[tlen] = (uint8_t)(suite >> 8);
@@ -885,10 +884,42 @@ int aios__env_expand(uint8_t *out, size_t out_len, const uint8_t prk[AIOS__ENV_K
         memcpy(info + n, r, AIOS__ENV_RECORD_ID_LEN);
         n += AIOS__ENV_RECORD_ID_LEN;
     }
+    return n;
+}
+
+int aios__env_expand(uint8_t *out, size_t out_len, const uint8_t prk[AIOS__ENV_KEY_LEN],
+                     aios__env_label label, uint16_t suite, const uint8_t *r)
+{
+    uint8_t info[ENV_INFO_MAX];
+    size_t need, n = env_info(info, &need, label, suite, r);
+    int rc;
+
+    if (n == 0 || out_len != need) {
+        if (out && out_len)
+            aios__wipe(out, out_len);
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope key schedule: bad label, length "
+                          "or record id");
+    }
     rc = aios__hkdf_sha256_expand(out, out_len, prk, info, n);
     if (rc != AIOS_OK)
         aios__wipe(out, out_len);
     return rc;
+}
+
+void aios__env_expand2(uint8_t a[AIOS__ENV_KEY_LEN], aios__env_label la,
+                       uint8_t b[AIOS__ENV_KEY_LEN], aios__env_label lb,
+                       const uint8_t prk[AIOS__ENV_KEY_LEN], uint16_t suite)
+{
+    /* HKDF-Expand of one block: T(1) = HMAC(PRK, info || 0x01). */
+    uint8_t ia[ENV_INFO_MAX + 1], ib[ENV_INFO_MAX + 1];
+    aios__hmac_sha256_key k;
+    size_t need, na = env_info(ia, &need, la, suite, NULL), nb = env_info(ib, &need, lb, suite, NULL);
+
+    ia[na++] = 1;
+    ib[nb++] = 1;
+    aios__hmac_sha256_key_init(&k, prk, AIOS__ENV_KEY_LEN);
+    aios__hmac_sha256_key_mac2(&k, a, ia, na, b, ib, nb);
+    aios__hmac_sha256_key_wipe(&k);
 }
 
 int aios__env_derive(uint8_t *out, size_t out_len, const uint8_t dk[AIOS__ENV_DK_LEN],
@@ -936,12 +967,12 @@ int aios__env_header_verify(const aios__env_header *h, const uint8_t dk[AIOS__EN
     AIOS__CHECK_ARG(h && dk && h->commitment && h->tag && h->raw.p &&
                     h->raw.len >= 2 * AIOS__ENV_KEY_LEN, "not a decoded header");
     aios__env_prk(prk, dk, h->core.message_id);
-    rc = aios__env_expand(c, sizeof(c), prk, AIOS__ENV_LABEL_COMMITMENT, h->prefix.suite, NULL);
-    if (rc == AIOS_OK && !aios__ct_equal(c, h->commitment, AIOS__ENV_KEY_LEN))
+    rc = AIOS_OK;
+    aios__env_expand2(c, AIOS__ENV_LABEL_COMMITMENT, kh, AIOS__ENV_LABEL_HEADER, prk,
+                      h->prefix.suite);
+    if (!aios__ct_equal(c, h->commitment, AIOS__ENV_KEY_LEN))
         rc = aios__fail(AIOS_E_ENVELOPE_COMMITMENT, "envelope header: the data key does not "
                         "match the key commitment");
-    if (rc == AIOS_OK)
-        rc = aios__env_expand(kh, sizeof(kh), prk, AIOS__ENV_LABEL_HEADER, h->prefix.suite, NULL);
     if (rc == AIOS_OK) {
         aios__env_header_tag(t, kh, h->raw.p, h->raw.len - AIOS__ENV_KEY_LEN);
         if (!aios__ct_equal(t, h->tag, AIOS__ENV_KEY_LEN))

@@ -219,12 +219,8 @@ int aios__env_hdr_seal(aios__env_hdr *out, uint8_t type, uint16_t suite, uint16_
     h.nrecipients = nrcpt;
 
     aios__env_prk(PRK(out), DK(out), h.core.message_id);
-    if ((rc = aios__env_expand(out->commitment, AIOS__ENV_KEY_LEN, PRK(out),
-                               AIOS__ENV_LABEL_COMMITMENT, suite, NULL)) != AIOS_OK)
-        goto done;
-    if ((rc = aios__env_expand(kh, AIOS__ENV_KEY_LEN, PRK(out), AIOS__ENV_LABEL_HEADER, suite,
-                               NULL)) != AIOS_OK)
-        goto done;
+    aios__env_expand2(out->commitment, AIOS__ENV_LABEL_COMMITMENT, kh, AIOS__ENV_LABEL_HEADER,
+                      PRK(out), suite);
     h.commitment = out->commitment;
     if ((rc = aios__env_header_encode(&out->bytes, &h, kh)) != AIOS_OK)
         goto done;

@@ -544,7 +544,51 @@ static void test_hmac_short_paths(void **state)
                     fail_msg("kernel %s: precomputed-key HMAC, %zu-byte key, %zu-byte message "
                              "differs", name, keylens[ki], len);
             }
+            /* Two MACs under the key at once (2-lane finals where both
+             * tails are as long, single ones where they are not). */
+            for (len = 0; len <= 130; len++) {
+                const size_t others[] = { 0, 1, 55, 56, 63, 64, 119, 120, len, len + 1,
+                                          130 - len };
+                size_t oi;
+                for (oi = 0; oi < sizeof(others) / sizeof(others[0]); oi++) {
+                    size_t lb = others[oi] > 130 ? 130 : others[oi];
+                    uint8_t ra[32], rb[32], ga[32], gb[32];
+                    {
+                        crypto_auth_hmacsha256_state r;
+                        (void)crypto_auth_hmacsha256_init(&r, key, keylens[ki]);
+                        (void)crypto_auth_hmacsha256_update(&r, msg, len);
+                        (void)crypto_auth_hmacsha256_final(&r, ra);
+                        (void)crypto_auth_hmacsha256_init(&r, key, keylens[ki]);
+                        (void)crypto_auth_hmacsha256_update(&r, info, lb);
+                        (void)crypto_auth_hmacsha256_final(&r, rb);
+                    }
+                    aios__hmac_sha256_key_mac2(&hk, ga, len ? msg : NULL, len, gb,
+                                               lb ? info : NULL, lb);
+                    if (memcmp(ga, ra, 32) != 0 || memcmp(gb, rb, 32) != 0)
+                        fail_msg("kernel %s: two HMACs, %zu-byte key, %zu- and %zu-byte "
+                                 "messages differ", name, keylens[ki], len, lb);
+                }
+            }
             aios__hmac_sha256_key_wipe(&hk);
+        }
+        /* Two SHA-256 finals at once, from every tail length pair that
+         * matters (one or two padding blocks each). */
+        for (len = 0; len <= 130; len++) {
+            size_t lb;
+            for (lb = 0; lb <= 130; lb += (lb < 50 || lb > 70) ? 7 : 1) {
+                aios__sha256_state a, b;
+                uint8_t ra[32], rb[32], ga[32], gb[32];
+                crypto_hash_sha256(ra, msg, len);
+                crypto_hash_sha256(rb, info, lb);
+                aios__sha256_state_init(&a);
+                aios__sha256_state_init(&b);
+                aios__sha256_state_update(&a, msg, len);
+                aios__sha256_state_update(&b, info, lb);
+                aios__sha256_state_final2(&a, ga, &b, gb);
+                if (memcmp(ga, ra, 32) != 0 || memcmp(gb, rb, 32) != 0)
+                    fail_msg("kernel %s: two SHA-256 finals of %zu and %zu bytes differ", name,
+                             len, lb);
+            }
         }
         for (outlen = 1; outlen <= 33; outlen += 16) {
             for (len = 0; len <= 130; len++) {
