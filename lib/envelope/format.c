@@ -496,25 +496,46 @@ int aios__env_header_encode(aios_buffer **out, const aios__env_header *h, const 
 
 /* -------------------------------------------------------------- decode */
 
-/* A field the walk did not expect where protobuf-c's canonical check
- * already passed (a wire type mismatch would have failed the unpack):
- * kept as a defensive check. */
+/* A known field with another wire type than its own. */
 static int bad_field(const char *what, const aios__proto_field *f)
 {
     return aios__fail(AIOS_E_FORMAT, "%s: field %u has the wrong wire type %u", what, f->number,
                       f->wire_type);
 }
 
-/* Step 6 scan: context size and entry count, before protobuf-c runs. */
+static int not_canonical(const char *what)
+{
+    return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+}
+
+/* How a core or recipient list is judged canonical (FORMATS.md rule 4):
+ * by the library's own walk (aios__proto_field_canonical for every known
+ * field, aios__proto_tail_canonical for the rest) unless the bytes are
+ * our own encoding (AIOS__ENV_DECODE_OWN: no check) or protobuf-c's
+ * unpack and re-pack was asked for (AIOS__ENV_DECODE_PBC: the reference
+ * the differential fuzz target compares the walk with). */
+#define WALK(mode) (((mode) & (AIOS__ENV_DECODE_OWN | AIOS__ENV_DECODE_PBC)) == 0)
+
+/* Step 6 scan: context size and entry count, before anything allocates;
+ * the known fields (1..3) each at most once, in order, before any other
+ * (a canonical encoding; so one context field holds every entry). */
 static int core_scan(const uint8_t *p, size_t len, size_t *nentries)
 {
     aios__proto_field f, g;
     size_t pos = 0;
-    int r;
+    uint32_t last = 0;
+    int r, unknown = 0;
 
     *nentries = 0;
     while ((r = aios__proto_next_field(p, len, &pos, &f, "envelope core")) == 1) {
         size_t cpos = 0;
+        if (f.number > 3) {
+            unknown = 1;
+            continue;
+        }
+        if (unknown || f.number <= last)
+            return not_canonical("envelope core");
+        last = f.number;
         if (f.number != 2 || f.wire_type != 2)
             continue;
         if (f.len > AIOS__ENV_CTX_MAX)
@@ -531,10 +552,12 @@ static int core_scan(const uint8_t *p, size_t len, size_t *nentries)
     return r;   /* 0 (AIOS_OK) or AIOS_E_FORMAT */
 }
 
-static int entries_take(aios__env_header *h, const uint8_t *p, size_t len, size_t n)
+/* The context's n entries (views into p), without the context rules. */
+static int entries_take(aios__env_header *h, const uint8_t *p, size_t len, size_t n,
+                        unsigned mode)
 {
     aios__proto_field f, g;
-    size_t pos = 0, i = 0;
+    size_t pos = 0, i = 0, start, estart;
     int r;
 
     if (n == 0)
@@ -542,21 +565,34 @@ static int entries_take(aios__env_header *h, const uint8_t *p, size_t len, size_
     h->entries_owned = aios__calloc(n, sizeof(*h->entries_owned));
     if (!h->entries_owned)
         return aios__nomem("envelope context");
-    while ((r = aios__proto_next_field(p, len, &pos, &f, "envelope context")) == 1) {
+    for (;;) {
         aios__env_ctx_entry *e;
         size_t epos = 0;
+        uint32_t last = 0;
+        start = pos;
+        if ((r = aios__proto_next_field(p, len, &pos, &f, "envelope context")) != 1)
+            break;
         if (f.number != 1)
             return aios__fail(AIOS_E_FORMAT, "envelope context: unknown field %u (the context "
                               "takes none)", f.number);
         if (f.wire_type != 2 || i >= n)
             return bad_field("envelope context", &f);
+        if (WALK(mode) && !aios__proto_field_canonical(p, start, &f, AIOS__PROTO_MESSAGE))
+            return not_canonical("envelope context");
         e = &h->entries_owned[i++];
-        while ((r = aios__proto_next_field(f.data, f.len, &epos, &g, "envelope context")) == 1) {
+        for (;;) {
+            estart = epos;
+            if ((r = aios__proto_next_field(f.data, f.len, &epos, &g, "envelope context")) != 1)
+                break;
             if (g.number != 1 && g.number != 2)
                 return aios__fail(AIOS_E_FORMAT, "envelope context: entry %zu: unknown field %u "
                                   "(entries take none)", i - 1, g.number);
             if (g.wire_type != 2)
                 return bad_field("envelope context", &g);
+            if (WALK(mode) && (g.number <= last ||
+                               !aios__proto_field_canonical(f.data, estart, &g, AIOS__PROTO_STRING)))
+                return not_canonical("envelope context");
+            last = g.number;
             if (g.number == 1) {
                 e->key.p = g.data;
                 e->key.len = g.len;
@@ -574,11 +610,12 @@ static int entries_take(aios__env_header *h, const uint8_t *p, size_t len, size_
         return aios__fail(AIOS_E_INTERNAL, "envelope context: entry count changed");
     h->core.entries = h->entries_owned;
     h->core.nentries = n;
-    return aios__env_context_check(h->core.entries, n);
+    return AIOS_OK;
 }
 
-static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int own)
+static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, unsigned mode)
 {
+    static const int types[4] = { 0, AIOS__PROTO_BYTES, AIOS__PROTO_MESSAGE, AIOS__PROTO_UINT32 };
     Aios__V1__EnvelopeCore *msg;
     aios__proto_field f;
     size_t n, pos = 0, start;
@@ -586,7 +623,7 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
 
     if ((rc = core_scan(p, len, &n)) != AIOS_OK)
         return rc;
-    if (!own) {
+    if (mode & AIOS__ENV_DECODE_PBC) {
         msg = aios__proto_unpack(&aios__v1__envelope_core__descriptor, p, len, "envelope core");
         if (!msg)
             return aios_last_error_status();
@@ -604,10 +641,15 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
         if (f.number > 3) {
             h->core.unknown.p = p + start;
             h->core.unknown.len = len - start;
+            if (WALK(mode) &&
+                (r = aios__proto_tail_canonical(p + start, len - start, 3, "envelope core")) != 0)
+                return r;
             break;
         }
         if (f.wire_type != (f.number == 3 ? 0u : 2u))
             return bad_field("envelope core", &f);
+        if (WALK(mode) && !aios__proto_field_canonical(p, start, &f, types[f.number]))
+            return not_canonical("envelope core");
         if (f.number == 1) {
             if (f.len != AIOS__ENV_ID_LEN)
                 return aios__fail(AIOS_E_FORMAT, "envelope core: the message id must be %d "
@@ -620,7 +662,9 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
                                   "omitted, not encoded empty");
             h->ctx.p = f.data;
             h->ctx.len = f.len;
-            if ((rc = entries_take(h, f.data, f.len, n)) != AIOS_OK)
+            if ((rc = entries_take(h, f.data, f.len, n, mode)) != AIOS_OK)
+                return rc;
+            if ((rc = aios__env_context_check(h->core.entries, n)) != AIOS_OK)
                 return rc;
         } else {
             h->core.chunk_size = (uint32_t)f.varint;   /* canonical: fits */
@@ -635,7 +679,7 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
     return core_rules(&h->core, h->prefix.type);
 }
 
-/* Step 7 scan: record count and sizes, before protobuf-c runs. */
+/* Step 7 scan: record count and sizes, before anything allocates. */
 static int list_scan(const uint8_t *p, size_t len, size_t *n)
 {
     aios__proto_field f;
@@ -660,10 +704,13 @@ static int list_scan(const uint8_t *p, size_t len, size_t *n)
     return AIOS_OK;
 }
 
-static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len)
+static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len, unsigned mode)
 {
+    static const int types[7] = { 0, AIOS__PROTO_UINT32, AIOS__PROTO_MESSAGE, AIOS__PROTO_BYTES,
+                                  AIOS__PROTO_BYTES, AIOS__PROTO_BYTES, AIOS__PROTO_STRING };
     aios__proto_field f;
     size_t pos = 0, start;
+    uint32_t last = 0;
     int rc;
 
     r->raw.p = p;
@@ -675,10 +722,19 @@ static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len)
         if (f.number > 6) {
             r->unknown.p = p + start;
             r->unknown.len = len - start;
+            rc = WALK(mode) ? aios__proto_tail_canonical(p + start, len - start, 6,
+                                                         "envelope recipient")
+                            : aios__proto_wire_valid(p + start, len - start, "envelope recipient");
+            if (rc != AIOS_OK)
+                return rc;
             break;
         }
         if (f.wire_type != (f.number == 1 ? 0u : 2u))
             return bad_field("envelope recipient", &f);
+        if (WALK(mode) && (f.number <= last ||
+                           !aios__proto_field_canonical(p, start, &f, types[f.number])))
+            return not_canonical("envelope recipient");
+        last = f.number;
         switch (f.number) {
         case 1: r->kind = (uint32_t)f.varint; break;   /* canonical: fits */
         case 2: r->has_key = 1; r->key.p = f.data; r->key.len = f.len; break;
@@ -690,10 +746,18 @@ static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len)
     }
     if (rc < 0)
         return rc;
+    /* A key reference is a message of its own, canonical too (a KEK
+     * record's is decoded, and so checked, by the record rules). */
+    if (WALK(mode) && r->has_key && r->kind != AIOS__ENV_KIND_KEK &&
+        (rc = aios__keyref_canonical(r->key.p, r->key.len)) != AIOS_OK)
+        return rc;
+    if ((mode & AIOS__ENV_DECODE_PBC) && r->has_key &&
+        (rc = aios__proto_wire_valid(r->key.p, r->key.len, "key reference")) != AIOS_OK)
+        return rc;
     return aios__env_recipient_check(r);
 }
 
-static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, int own)
+static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, unsigned mode)
 {
     Aios__V1__RecipientList *msg;
     aios__proto_field f;
@@ -702,7 +766,7 @@ static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
 
     if ((rc = list_scan(p, len, &n)) != AIOS_OK)
         return rc;
-    if (!own) {
+    if (mode & AIOS__ENV_DECODE_PBC) {
         msg = aios__proto_unpack(&aios__v1__recipient_list__descriptor, p, len,
                                  "envelope recipients");
         if (!msg)
@@ -724,11 +788,16 @@ static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, int ow
         if (f.number != 1) {
             h->list_unknown.p = p + start;
             h->list_unknown.len = len - start;
+            if (WALK(mode) && (r = aios__proto_tail_canonical(p + start, len - start, 1,
+                                                              "envelope recipients")) != 0)
+                return r;
             break;
         }
         if (f.wire_type != 2 || i >= n)
             return bad_field("envelope recipients", &f);
-        if ((rc = recipient_take(&h->recipients_owned[i], f.data, f.len)) != AIOS_OK)
+        if (WALK(mode) && !aios__proto_field_canonical(p, start, &f, AIOS__PROTO_MESSAGE))
+            return not_canonical("envelope recipients");
+        if ((rc = recipient_take(&h->recipients_owned[i], f.data, f.len, mode)) != AIOS_OK)
             return aios__error_prefix("recipient %zu", i);
         i++;
     }
@@ -754,7 +823,8 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                             unsigned accept)
 {
     size_t lc, lr, off;
-    int rc, own = (accept & AIOS__ENV_DECODE_OWN) != 0;
+    unsigned mode = accept & (AIOS__ENV_DECODE_OWN | AIOS__ENV_DECODE_PBC);
+    int rc;
 
     memset(h, 0, sizeof(*h));
     AIOS__CHECK_ARG(data || len == 0, "data is NULL");
@@ -786,7 +856,7 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                         len, lc);
         goto fail;
     }
-    if ((rc = core_decode(h, data + off, lc, own)) != AIOS_OK)
+    if ((rc = core_decode(h, data + off, lc, mode)) != AIOS_OK)
         goto fail;
     off += lc;
     /* Step 7. */
@@ -811,7 +881,7 @@ int aios__env_header_decode(aios__env_header *h, const uint8_t *data, size_t len
                         "of %zu)", len, lr);
         goto fail;
     }
-    if ((rc = list_decode(h, data + off, lr, own)) != AIOS_OK)
+    if ((rc = list_decode(h, data + off, lr, mode)) != AIOS_OK)
         goto fail;
     off += lr;
     /* Step 8. */

@@ -49,6 +49,12 @@
  * the core and the recipient list; every other check still runs.  Never
  * for bytes read from outside. */
 #define AIOS__ENV_DECODE_OWN 0x100u
+/* aios__env_header_decode only, for tests and the differential fuzz
+ * target: judge the canonical encoding of the core and the recipient list
+ * (FORMATS.md rule 4) with protobuf-c's unpack and re-pack, the reference,
+ * instead of the library's own walk of the fields (the default; it
+ * allocates nothing and accepts exactly the same bytes). */
+#define AIOS__ENV_DECODE_PBC 0x200u
 
 /* Suites (section 4). */
 #define AIOS__ENV_SUITE_AES256GCM        0x0001

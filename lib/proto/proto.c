@@ -236,14 +236,164 @@ int aios__proto_next_field(const uint8_t *data, size_t len, size_t *pos,
     return 1;
 }
 
+/* A varint of n >= 1 bytes is minimal unless its last byte is 0x00 (then
+ * it had a byte too many). */
+static int varint_minimal(const uint8_t *p, size_t n)
+{
+    return n == 1 || p[n - 1] != 0;
+}
+
+/* Bytes of the varint at p (it was read whole before). */
+static size_t varint_len(const uint8_t *p)
+{
+    size_t n = 1;
+    while (p[n - 1] & 0x80)
+        n++;
+    return n;
+}
+
+int aios__proto_field_canonical(const uint8_t *data, size_t start, const aios__proto_field *f,
+                                int type)
+{
+    const uint8_t *key = data + start;
+    size_t klen = varint_len(key);
+
+    if (!varint_minimal(key, klen))
+        return 0;
+    if (type == AIOS__PROTO_UINT32) {
+        size_t vlen;
+        if (f->wire_type != 0)
+            return 0;
+        vlen = varint_len(key + klen);
+        return varint_minimal(key + klen, vlen) && f->varint != 0 && f->varint <= UINT32_MAX;
+    }
+    if (f->wire_type != 2)
+        return 0;
+    /* The length varint sits between the key and the payload. */
+    if (!varint_minimal(key + klen, (size_t)(f->data - (key + klen))))
+        return 0;
+    switch (type) {
+    case AIOS__PROTO_STRING:
+        return f->len > 0 && memchr(f->data, 0, f->len) == NULL;
+    case AIOS__PROTO_BYTES:
+        return f->len > 0;
+    case AIOS__PROTO_MESSAGE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int aios__proto_wire_valid(const uint8_t *data, size_t len, const char *what)
+{
+    aios__proto_field f;
+    size_t pos = 0;
+    int r;
+
+    while ((r = aios__proto_next_field(data, len, &pos, &f, what)) == 1)
+        ;
+    return r;
+}
+
+int aios__proto_tail_canonical(const uint8_t *data, size_t len, uint32_t max_known,
+                               const char *what)
+{
+    aios__proto_field f;
+    size_t pos = 0, start;
+    int r;
+
+    for (;;) {
+        start = pos;
+        if ((r = aios__proto_next_field(data, len, &pos, &f, what)) != 1)
+            return r;   /* AIOS_OK at the end, or AIOS_E_FORMAT */
+        size_t klen = varint_len(data + start);
+        /* A newer field: its key minimal (protobuf-c re-encodes it); its
+         * value bytes stay as written, but a length takes at most 5 bytes
+         * (protobuf-c reads no longer one). */
+        if (f.number <= max_known || !varint_minimal(data + start, klen) ||
+            (f.wire_type == 2 && (size_t)(f.data - (data + start + klen)) > 5))
+            return aios__fail(AIOS_E_FORMAT, "%s: not in canonical encoding", what);
+    }
+}
+
+#define KEYREF_MAX (4 + AIOS__PROVIDER_MAX + 4 + AIOS__KEY_ID_MAX + 8)
+
+/* The library's own walk of a KeyRef: fields 1 provider (string), 2
+ * key_id (string), 3 version (uint32), then unknown ones. */
+static int keyref_walk(const uint8_t *data, size_t len, aios__proto_field fields[4])
+{
+    static const int types[4] = { 0, AIOS__PROTO_STRING, AIOS__PROTO_STRING, AIOS__PROTO_UINT32 };
+    aios__proto_field f;
+    size_t pos = 0, start;
+    uint32_t last = 0;
+    int r;
+
+    memset(fields, 0, 4 * sizeof(fields[0]));
+    for (;;) {
+        start = pos;
+        if ((r = aios__proto_next_field(data, len, &pos, &f, "key reference")) != 1)
+            return r;
+        if (f.number > 3)
+            return aios__proto_tail_canonical(data + start, len - start, 3, "key reference");
+        if (f.wire_type != (f.number == 3 ? 0u : 2u))
+            return aios__fail(AIOS_E_FORMAT, "key reference: not a valid protobuf message");
+        if (f.number <= last || !aios__proto_field_canonical(data, start, &f, types[f.number]))
+            return aios__fail(AIOS_E_FORMAT, "key reference: not in canonical encoding");
+        last = f.number;
+        fields[f.number] = f;
+    }
+}
+
+int aios__keyref_canonical(const uint8_t *data, size_t len)
+{
+    aios__proto_field fields[4];
+    return keyref_walk(data, len, fields);
+}
+
+static int keyref_take(aios__keyref *out, const aios__proto_field *p, const aios__proto_field *k,
+                       uint32_t version)
+{
+    /* The limits aios__keyref_check states, before the copies. */
+    if (p->len > AIOS__PROVIDER_MAX)
+        return aios__fail(AIOS_E_FORMAT, "key reference: provider name must be 1..%d bytes",
+                          AIOS__PROVIDER_MAX);
+    if (k->len > AIOS__KEY_ID_MAX)
+        return aios__fail(AIOS_E_FORMAT, "key reference: key id must be 1..%d bytes",
+                          AIOS__KEY_ID_MAX);
+    if (p->len)
+        memcpy(out->provider, p->data, p->len);
+    out->provider[p->len] = '\0';
+    if (k->len)
+        memcpy(out->key_id, k->data, k->len);
+    out->key_id[k->len] = '\0';
+    out->version = version;
+    return aios__keyref_check(out->provider, out->key_id, out->version);
+}
+
 int aios__keyref_decode(aios__keyref *out, const uint8_t *data, size_t len)
+{
+    aios__proto_field fields[4];
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (len > KEYREF_MAX)
+        return aios__fail(AIOS_E_FORMAT, "key reference: %zu bytes is too long", len);
+    if ((rc = keyref_walk(data, len, fields)) != AIOS_OK ||
+        (rc = keyref_take(out, &fields[1], &fields[2], (uint32_t)fields[3].varint)) != AIOS_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+int aios__keyref_decode_pbc(aios__keyref *out, const uint8_t *data, size_t len)
 {
     Aios__V1__KeyRef *msg;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    if (len > 4 + AIOS__PROVIDER_MAX + 4 + AIOS__KEY_ID_MAX + 8)
+    if (len > KEYREF_MAX)
         return aios__fail(AIOS_E_FORMAT, "key reference: %zu bytes is too long", len);
+    if ((rc = aios__proto_wire_valid(data, len, "key reference")) != AIOS_OK)
+        return rc;
     msg = (Aios__V1__KeyRef *)unpack(&aios__v1__key_ref__descriptor, data, len,
                                      "key reference");
     if (!msg)

@@ -6,7 +6,9 @@
  * exactly the header bytes it came from, and must then fail
  * aios__env_header_verify under a fixed data key with
  * AIOS_E_ENVELOPE_COMMITMENT or AIOS_E_AUTH unless it is one of the seeds,
- * made with that key.
+ * made with that key.  The library's walk of the core and recipient list
+ * must judge every input as protobuf-c's unpack and re-pack does
+ * (AIOS__ENV_DECODE_PBC).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +32,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aios_init() != AIOS_OK)
         abort();
     rc = aios__env_header_decode(&h, data, size, AIOS__ENV_ACCEPT_M | AIOS__ENV_ACCEPT_S);
+    /* Differential: with protobuf-c as the judge of the encoding the
+     * verdict is the same (NOMEM aside: protobuf-c allocates). */
+    {
+        aios__env_header h2;
+        int rc2 = aios__env_header_decode(&h2, data, size, AIOS__ENV_ACCEPT_M |
+                                          AIOS__ENV_ACCEPT_S | AIOS__ENV_DECODE_PBC);
+        if (rc2 != rc && rc2 != AIOS_E_NOMEM && rc != AIOS_E_NOMEM)
+            abort();
+        if (rc2 == AIOS_OK)
+            aios__env_header_clear(&h2);
+    }
     if (rc != AIOS_OK) {
         if (rc != AIOS_E_FORMAT && rc != AIOS_E_VERSION && rc != AIOS_E_LIMIT &&
             rc != AIOS_E_ENVELOPE_TRAILING_DATA && rc != AIOS_E_NOMEM)

@@ -1,7 +1,9 @@
 /*
  * Fuzz the KeyRef wire decoder: any bytes must give AIOS_OK or
  * AIOS_E_FORMAT, never a crash or leak; whatever decodes must re-encode to
- * exactly the same bytes (canonical form) and hold valid fields.
+ * exactly the same bytes (canonical form) and hold valid fields; and the
+ * library's own walk must judge every input as protobuf-c's unpack and
+ * re-pack does (aios__keyref_decode_pbc).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aios_init() != AIOS_OK)
         abort();
     rc = aios__keyref_decode(&ref, data, size);
+    /* Differential: protobuf-c's unpack and re-pack, the reference judge
+     * of the encoding, must come to the same verdict and values. */
+    {
+        aios__keyref ref2;
+        int rc2 = aios__keyref_decode_pbc(&ref2, data, size);
+        if (rc2 != rc && rc2 != AIOS_E_NOMEM)
+            abort();
+        if (rc == AIOS_OK && rc2 == AIOS_OK &&
+            (strcmp(ref.provider, ref2.provider) != 0 || strcmp(ref.key_id, ref2.key_id) != 0 ||
+             ref.version != ref2.version))
+            abort();
+    }
     if (rc != AIOS_OK) {
         if (rc != AIOS_E_FORMAT)
             abort();

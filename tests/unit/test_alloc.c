@@ -63,8 +63,11 @@ static void test_library_uses_host_allocator(void **state)
     assert_true(atomic_load(&n_alloc) >= before + 2);     /* handle + bytes */
     aios_buffer_free(b);
     before = atomic_load(&n_alloc);
-    tu_assert_ok(aios__keyref_decode(&ref, enc, sizeof(enc)));  /* protobuf-c too */
+    tu_assert_ok(aios__keyref_decode_pbc(&ref, enc, sizeof(enc)));  /* protobuf-c too */
     assert_true(atomic_load(&n_alloc) > before);
+    before = atomic_load(&n_alloc);
+    tu_assert_ok(aios__keyref_decode(&ref, enc, sizeof(enc)));  /* the library's walk: none */
+    assert_int_equal(atomic_load(&n_alloc), before);
     assert_int_equal(atomic_load(&n_alloc), atomic_load(&n_free));
 }
 

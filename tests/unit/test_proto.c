@@ -92,6 +92,56 @@ static void test_rejects(void **state)
     expect_reject(big, sizeof(big), "too long");
 }
 
+/* The library's walk and protobuf-c's unpack and re-pack judge every
+ * byte string alike: each one-byte change (every value at every offset)
+ * and every cut of a few encodings, canonical and not. */
+static void test_walk_matches_protobuf_c(void **state)
+{
+    static const struct { const uint8_t *p; size_t n; } seeds[] = {
+        { (const uint8_t *)"\x0a\x05local\x12\x02k1\x18\x07", 13 },
+        { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x81\x01\x22\x01x\x28\x00", 14 },
+        { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x01\x29\x01\x02\x03\x04\x05\x06"
+                           "\x07\x08\x35\x01\x02\x03\x04", 25 },
+    };
+    uint8_t buf[32];
+    size_t si, i, compared = 0;
+    unsigned v;
+    (void)state;
+
+    for (si = 0; si < sizeof(seeds) / sizeof(seeds[0]); si++) {
+        size_t n = seeds[si].n;
+        assert_true(n <= sizeof(buf));
+        for (i = 0; i <= n; i++) {
+            for (v = 0; v < 257; v++) {
+                aios__keyref a, b;
+                size_t len = n;
+                int ra, rb;
+                memcpy(buf, seeds[si].p, n);
+                if (i == n) {
+                    if (v > n)
+                        break;
+                    len = v;                    /* a cut */
+                } else if (v < 256) {
+                    buf[i] = (uint8_t)v;        /* a changed byte */
+                } else {
+                    continue;
+                }
+                ra = aios__keyref_decode(&a, buf, len);
+                rb = aios__keyref_decode_pbc(&b, buf, len);
+                if (ra != rb)
+                    fail_msg("seed %zu, byte %zu = 0x%02x (len %zu): walk %s, protobuf-c %s", si,
+                             i, v, len, aios_status_name(ra), aios_status_name(rb));
+                if (ra == AIOS_OK && (strcmp(a.provider, b.provider) != 0 ||
+                                      strcmp(a.key_id, b.key_id) != 0 || a.version != b.version))
+                    fail_msg("seed %zu, byte %zu = 0x%02x: the decoders disagree on values", si,
+                             i, v);
+                compared++;
+            }
+        }
+    }
+    assert_true(compared > 10000);
+}
+
 static void test_unknown_field_kept_readable(void **state)
 {
     (void)state;
@@ -109,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_limits_on_encode),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_unknown_field_kept_readable),
+        cmocka_unit_test(test_walk_matches_protobuf_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
