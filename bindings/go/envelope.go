@@ -591,10 +591,7 @@ func Open(message []byte, keys *EnvelopeKeys, opts *OpenOptions) ([]byte, error)
 		runtime.KeepAlive(keys)
 		runtime.KeepAlive(co)
 		if err := calls.finish(rc, e); err != nil {
-			for i := range out[:got] {
-				out[i] = 0 // opened, then a host callback's error: not released
-			}
-			return nil, err
+			return nil, err // got is 0 and C zeroed what it wrote
 		}
 		return out[:got:got], nil
 	}

@@ -172,15 +172,15 @@ AIOS_NODISCARD AIOS_API int aios_envelope_open(aios_buffer **plaintext_out,
 /* The same into caller memory, for small messages and foreign-function
  * callers (ctypes, where a call that allocates, then three more to read and
  * free the buffer, cost more than opening a small message): out has room
- * for out_cap bytes, and *out_len receives the plaintext's length, which is
- * always less than message_len (so out_cap = message_len always fits).
- * The lengths are 32-bit: messages of 4 GiB and more take
- * aios_envelope_open or the streaming calls.  Statuses as for
- * aios_envelope_open, and AIOS_E_BUFFER_TOO_SMALL with *out_len = the
- * plaintext's length when out_cap is short (nothing opened).  On any
- * failure *out_len is 0 (but for AIOS_E_BUFFER_TOO_SMALL) and what was
- * written to out is wiped: nothing is released unless every chunk
- * verified. */
+ * for out_cap bytes and must not overlap message; *out_len receives the
+ * plaintext's length, which is always less than message_len (so out_cap =
+ * message_len always fits; out may be NULL when out_cap is 0).  The
+ * lengths are 32-bit: messages of 4 GiB and more take aios_envelope_open
+ * or the streaming calls.  Statuses as for aios_envelope_open, and
+ * AIOS_E_BUFFER_TOO_SMALL with *out_len = the plaintext's length when
+ * out_cap is short (out untouched).  On any other failure *out_len is 0
+ * and, once the plaintext was found to fit, out[0..its length) is zeroed:
+ * nothing is released unless every chunk verified. */
 AIOS_NODISCARD AIOS_API int aios_envelope_open_into(const aios_envelope_keys *keys,
                                                     uint8_t *out, uint32_t out_cap,
                                                     uint32_t *out_len,

@@ -357,7 +357,9 @@ static int empty(aios__env_bytes b)
     return b.len == 0;
 }
 
-int aios__env_recipient_check(aios__env_recipient *r)
+/* The record rules; pbc: the key reference judged by protobuf-c (the
+ * reference decoder, AIOS__ENV_DECODE_PBC). */
+static int recipient_rules(aios__env_recipient *r, int pbc)
 {
     memset(&r->keyref, 0, sizeof(r->keyref));
     if (r->kind == 0)
@@ -370,7 +372,8 @@ int aios__env_recipient_check(aios__env_recipient *r)
         if (!r->has_key || r->key.len > AIOS__ENV_KEYREF_MAX)
             return aios__fail(AIOS_E_FORMAT, "envelope recipient (kek): the key reference is "
                               "missing or over %d bytes", AIOS__ENV_KEYREF_MAX);
-        if (aios__keyref_decode(&r->keyref, r->key.p, r->key.len) != AIOS_OK)
+        if ((pbc ? aios__keyref_decode_pbc(&r->keyref, r->key.p, r->key.len)
+                 : aios__keyref_decode(&r->keyref, r->key.p, r->key.len)) != AIOS_OK)
             return aios__error_prefix("envelope recipient (kek)");
         if (empty(r->wrapped_key))
             return aios__fail(AIOS_E_FORMAT, "envelope recipient (kek): the wrapped key is "
@@ -402,6 +405,11 @@ int aios__env_recipient_check(aios__env_recipient *r)
         /* Section 6.3: generic bounds only; skipped when opening. */
         return AIOS_OK;
     }
+}
+
+int aios__env_recipient_check(aios__env_recipient *r)
+{
+    return recipient_rules(r, 0);
 }
 
 /* -------------------------------------------------------------- encode */
@@ -517,9 +525,11 @@ static int not_canonical(const char *what)
 #define WALK(mode) (((mode) & (AIOS__ENV_DECODE_OWN | AIOS__ENV_DECODE_PBC)) == 0)
 
 /* Step 6 scan: context size and entry count, before anything allocates;
- * the known fields (1..3) each at most once, in order, before any other
- * (a canonical encoding; so one context field holds every entry). */
-static int core_scan(const uint8_t *p, size_t len, size_t *nentries)
+ * for the walk, the known fields (1..3) each at most once, in order,
+ * before any other (a canonical encoding; so one context field holds
+ * every entry; protobuf-c's check refuses the rest before the entries are
+ * taken). */
+static int core_scan(const uint8_t *p, size_t len, size_t *nentries, unsigned mode)
 {
     aios__proto_field f, g;
     size_t pos = 0;
@@ -533,7 +543,7 @@ static int core_scan(const uint8_t *p, size_t len, size_t *nentries)
             unknown = 1;
             continue;
         }
-        if (unknown || f.number <= last)
+        if (WALK(mode) && (unknown || f.number <= last))
             return not_canonical("envelope core");
         last = f.number;
         if (f.number != 2 || f.wire_type != 2)
@@ -621,7 +631,7 @@ static int core_decode(aios__env_header *h, const uint8_t *p, size_t len, unsign
     size_t n, pos = 0, start;
     int r, rc, have_mid = 0;
 
-    if ((rc = core_scan(p, len, &n)) != AIOS_OK)
+    if ((rc = core_scan(p, len, &n, mode)) != AIOS_OK)
         return rc;
     if (mode & AIOS__ENV_DECODE_PBC) {
         msg = aios__proto_unpack(&aios__v1__envelope_core__descriptor, p, len, "envelope core");
@@ -754,7 +764,7 @@ static int recipient_take(aios__env_recipient *r, const uint8_t *p, size_t len, 
     if ((mode & AIOS__ENV_DECODE_PBC) && r->has_key &&
         (rc = aios__proto_wire_valid(r->key.p, r->key.len, "key reference")) != AIOS_OK)
         return rc;
-    return aios__env_recipient_check(r);
+    return recipient_rules(r, (mode & AIOS__ENV_DECODE_PBC) != 0);
 }
 
 static int list_decode(aios__env_header *h, const uint8_t *p, size_t len, unsigned mode)
@@ -976,20 +986,28 @@ int aios__env_expand(uint8_t *out, size_t out_len, const uint8_t prk[AIOS__ENV_K
     return rc;
 }
 
-void aios__env_expand2(uint8_t a[AIOS__ENV_KEY_LEN], aios__env_label la,
-                       uint8_t b[AIOS__ENV_KEY_LEN], aios__env_label lb,
-                       const uint8_t prk[AIOS__ENV_KEY_LEN], uint16_t suite)
+int aios__env_expand2(uint8_t a[AIOS__ENV_KEY_LEN], aios__env_label la,
+                      uint8_t b[AIOS__ENV_KEY_LEN], aios__env_label lb,
+                      const uint8_t prk[AIOS__ENV_KEY_LEN], uint16_t suite)
 {
     /* HKDF-Expand of one block: T(1) = HMAC(PRK, info || 0x01). */
     uint8_t ia[ENV_INFO_MAX + 1], ib[ENV_INFO_MAX + 1];
     aios__hmac_sha256_key k;
-    size_t need, na = env_info(ia, &need, la, suite, NULL), nb = env_info(ib, &need, lb, suite, NULL);
+    size_t needa, needb, na = env_info(ia, &needa, la, suite, NULL),
+           nb = env_info(ib, &needb, lb, suite, NULL);
 
+    if (na == 0 || nb == 0 || needa != AIOS__ENV_KEY_LEN || needb != AIOS__ENV_KEY_LEN) {
+        aios__wipe(a, AIOS__ENV_KEY_LEN);
+        aios__wipe(b, AIOS__ENV_KEY_LEN);
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "envelope key schedule: a label that "
+                          "aios__env_expand2 does not derive");
+    }
     ia[na++] = 1;
     ib[nb++] = 1;
     aios__hmac_sha256_key_init(&k, prk, AIOS__ENV_KEY_LEN);
     aios__hmac_sha256_key_mac2(&k, a, ia, na, b, ib, nb);
     aios__hmac_sha256_key_wipe(&k);
+    return AIOS_OK;
 }
 
 int aios__env_derive(uint8_t *out, size_t out_len, const uint8_t dk[AIOS__ENV_DK_LEN],
@@ -1037,10 +1055,9 @@ int aios__env_header_verify(const aios__env_header *h, const uint8_t dk[AIOS__EN
     AIOS__CHECK_ARG(h && dk && h->commitment && h->tag && h->raw.p &&
                     h->raw.len >= 2 * AIOS__ENV_KEY_LEN, "not a decoded header");
     aios__env_prk(prk, dk, h->core.message_id);
-    rc = AIOS_OK;
-    aios__env_expand2(c, AIOS__ENV_LABEL_COMMITMENT, kh, AIOS__ENV_LABEL_HEADER, prk,
-                      h->prefix.suite);
-    if (!aios__ct_equal(c, h->commitment, AIOS__ENV_KEY_LEN))
+    rc = aios__env_expand2(c, AIOS__ENV_LABEL_COMMITMENT, kh, AIOS__ENV_LABEL_HEADER, prk,
+                           h->prefix.suite);
+    if (rc == AIOS_OK && !aios__ct_equal(c, h->commitment, AIOS__ENV_KEY_LEN))
         rc = aios__fail(AIOS_E_ENVELOPE_COMMITMENT, "envelope header: the data key does not "
                         "match the key commitment");
     if (rc == AIOS_OK) {

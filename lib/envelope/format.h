@@ -234,11 +234,12 @@ void aios__env_prk(uint8_t prk[AIOS__ENV_KEY_LEN], const uint8_t dk[AIOS__ENV_DK
  * must be that L (AIOS_E_INVALID_ARGUMENT otherwise; out then wiped). */
 int aios__env_expand(uint8_t *out, size_t out_len, const uint8_t prk[AIOS__ENV_KEY_LEN],
                      aios__env_label label, uint16_t suite, const uint8_t *r);
-/* Two 32-byte labels (not SIV, not RECORD) from one PRK: as two
- * aios__env_expand calls, for about the cost of one. */
-void aios__env_expand2(uint8_t a[AIOS__ENV_KEY_LEN], aios__env_label la,
-                       uint8_t b[AIOS__ENV_KEY_LEN], aios__env_label lb,
-                       const uint8_t prk[AIOS__ENV_KEY_LEN], uint16_t suite);
+/* Two 32-byte labels from one PRK: as two aios__env_expand calls, for
+ * about the cost of one.  AIOS_E_INVALID_ARGUMENT (outputs wiped) for
+ * LABEL_SIV or LABEL_RECORD, which it does not derive. */
+int aios__env_expand2(uint8_t a[AIOS__ENV_KEY_LEN], aios__env_label la,
+                      uint8_t b[AIOS__ENV_KEY_LEN], aios__env_label lb,
+                      const uint8_t prk[AIOS__ENV_KEY_LEN], uint16_t suite);
 /* Extract then expand, the PRK wiped: Kc, C, Kh, Ks, Kr from the data key. */
 int aios__env_derive(uint8_t *out, size_t out_len, const uint8_t dk[AIOS__ENV_DK_LEN],
                      const uint8_t mid[AIOS__ENV_ID_LEN], aios__env_label label,

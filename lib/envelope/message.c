@@ -219,8 +219,9 @@ int aios__env_hdr_seal(aios__env_hdr *out, uint8_t type, uint16_t suite, uint16_
     h.nrecipients = nrcpt;
 
     aios__env_prk(PRK(out), DK(out), h.core.message_id);
-    aios__env_expand2(out->commitment, AIOS__ENV_LABEL_COMMITMENT, kh, AIOS__ENV_LABEL_HEADER,
-                      PRK(out), suite);
+    if ((rc = aios__env_expand2(out->commitment, AIOS__ENV_LABEL_COMMITMENT, kh,
+                                AIOS__ENV_LABEL_HEADER, PRK(out), suite)) != AIOS_OK)
+        goto done;
     h.commitment = out->commitment;
     if ((rc = aios__env_header_encode(&out->bytes, &h, kh)) != AIOS_OK)
         goto done;
@@ -771,10 +772,11 @@ done:
     return AIOS_OK;
 }
 
-/* Open a whole message into into[0..into_cap) (into != NULL) or into a
- * new buffer *buf_out (into == NULL); *len_out = the plaintext length.
- * On failure nothing is released: a new buffer is freed (wiped), caller
- * memory is wiped as far as it was written. */
+/* Open a whole message into a new buffer *buf_out (buf_out != NULL) or
+ * into caller memory into[0..into_cap) (buf_out == NULL; into may be NULL
+ * when into_cap is 0); *len_out = the plaintext length.  On failure
+ * nothing is released: a new buffer is freed (wiped), caller memory is
+ * zeroed over the plaintext's length once it was found to fit. */
 static int open_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, size_t *len_out,
                         const aios_envelope_keys *keys, const uint8_t *msg, size_t msg_len,
                         const aios_envelope_open_options *opts)
@@ -784,7 +786,7 @@ static int open_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, s
     aios__aead_key *kc = NULL;
     aios__env_pool *pool = NULL;
     aios_buffer *buf = NULL;
-    uint8_t *dst = NULL;
+    uint8_t *dst = NULL, none[1];
     uint64_t n, pt_len = 0, payload;
     size_t hlen;
     aios__env_chunk_job j;
@@ -806,7 +808,7 @@ static int open_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, s
         pt_len = 0;
         goto done;
     }
-    if (into != NULL) {
+    if (buf_out == NULL) {
         if (pt_len > into_cap) {
             *len_out = (size_t)pt_len;
             rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL, "the plaintext is %llu bytes; out holds %zu",
@@ -814,7 +816,7 @@ static int open_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, s
             pt_len = 0;
             goto done;
         }
-        dst = into;
+        dst = into != NULL ? into : none;   /* an empty plaintext, no memory given */
     } else {
         if ((rc = aios__buffer_new(&buf, (size_t)pt_len, 0)) != AIOS_OK)
             goto done;
@@ -849,7 +851,7 @@ done:
     aios__env_hdr_clear(&hdr);
     if (rc != AIOS_OK) {
         aios_buffer_free(buf);   /* wipes */
-        if (into != NULL && pt_len > 0)
+        if (buf_out == NULL && pt_len > 0 && into != NULL)
             aios__wipe(into, (size_t)pt_len);
         return rc;
     }

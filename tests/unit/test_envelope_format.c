@@ -1113,6 +1113,12 @@ static void test_non_canonical(void **state)
                 "unknown field with a 3-byte key");
             ONE((tb_u32(&r, 1, 7), tb_put(&r, "\xa2\x01\x81\x00x", 5)), AIOS_OK,
                 "unknown field with a 2-byte length kept as written");
+            ONE((tb_u32(&r, 1, 7), tb_put(&r, "\xa2\x01\x81\x80\x80\x80\x00x", 8)), AIOS_OK,
+                "unknown field with a 5-byte length kept as written");
+            ONE((tb_u32(&r, 1, 7), tb_put(&r, "\xa2\x01\x81\x80\x80\x80\x80\x00x", 9)),
+                AIOS_E_FORMAT, "unknown field with a 6-byte length");
+            ONE((tb_put(&r, "\x08\x87\x80\x80\x80\x10", 6)), AIOS_E_FORMAT,
+                "kind over 32 bits in 5 bytes");
             ONE((tb_put(&r, "\x88\x00\x07", 3)), AIOS_E_FORMAT, "kind with a 2-byte key");
             ONE((tb_put(&r, "\x08\x87\x00", 3)), AIOS_E_FORMAT, "kind as a 2-byte varint");
             ONE((tb_u32(&r, 1, 2), tb_put(&r, "\x1a\xb0\x00", 3), tb_put(&r, w, 48),

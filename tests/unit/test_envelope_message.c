@@ -376,6 +376,12 @@ static void test_open_into(void **state)
             assert_int_equal(got, n);
             for (k = 0; k < len; k++)
                 assert_int_equal(out[k], 0xaa);
+            /* no memory at all: a length query */
+            got = 0;
+            tu_assert_status(aios_envelope_open_into(f->keys, NULL, 0, &got, aios_buffer_data(m),
+                                                     (uint32_t)len, NULL),
+                             AIOS_E_BUFFER_TOO_SMALL);
+            assert_int_equal(got, n);
         }
         /* the last byte (last chunk's tag) flipped: every chunk before it
          * was decrypted into out, and all of it is wiped */

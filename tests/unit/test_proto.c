@@ -101,7 +101,10 @@ static void test_walk_matches_protobuf_c(void **state)
         { (const uint8_t *)"\x0a\x05local\x12\x02k1\x18\x07", 13 },
         { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x81\x01\x22\x01x\x28\x00", 14 },
         { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x01\x29\x01\x02\x03\x04\x05\x06"
-                           "\x07\x08\x35\x01\x02\x03\x04", 25 },
+                           "\x07\x08\x35\x01\x02\x03\x04", 22 },
+        /* a version over 32 bits in 5 bytes; an unknown field's 5-byte length */
+        { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x81\x80\x80\x80\x10", 12 },
+        { (const uint8_t *)"\x0a\x01p\x12\x01k\x18\x01\x22\x81\x80\x80\x80\x00x", 15 },
     };
     uint8_t buf[32];
     size_t si, i, compared = 0;
