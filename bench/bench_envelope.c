@@ -24,7 +24,10 @@
  * page cache, one AEAD call per 64 KiB of it, next (the per-core ceiling;
  * with 2 threads each takes half the file).  Best of N runs (default 3),
  * the cases of a run interleaved; "cores" is the CPU time of the best run
- * over its wall time (how many cores it kept busy).
+ * over its wall time (how many cores it kept busy).  Then the same bytes
+ * in memory ("memory" lines): a sealer and an opener fed 8 MiB updates,
+ * against the raw loop over the buffer, so that no read-ahead or
+ * write-behind thread shares the cores with the chunk workers.
  *
  * One line per case; bench/envelope_peers.py parses them.  Figures go to
  * docs/PERFORMANCE.md.
@@ -533,6 +536,221 @@ static void make_plain(stream_env *e)
     free(buf);
 }
 
+/* ------------------------------------------------ streams in memory
+ *
+ * The same chunks with no file in the way: the plaintext (or the sealed
+ * message) is already in memory and the output goes to memory, so no
+ * thread of the descriptor loop (read-ahead, write-behind) shares the
+ * cores.  libaios: a sealer (opener) fed MEM_BLOCK bytes per update, its
+ * chunks on `threads` workers; raw: each thread its contiguous share of
+ * the chunks, one AEAD call per chunk.  Output buffers are written once
+ * before timing (no page faults in the runs). */
+#define MEM_BLOCK (8u << 20)
+
+typedef struct mem_env {
+    stream_env *e;
+    uint8_t *plain, *sealed, *out;   /* out: room for the largest output */
+    size_t sealed_len, out_cap;
+    uint8_t *raw_ct;                 /* the raw loop's ciphertext (chunk || tag) */
+} mem_env;
+
+typedef struct mem_job {
+    mem_env *m;
+    size_t first, last;
+    int open;
+} mem_job;
+
+static void *mem_raw_worker(void *p)
+{
+    mem_job *j = p;
+    const stream_env *e = j->m->e;
+    for (size_t i = j->first; i < j->last; i++) {
+        size_t len = chunk_len(e, i);
+        if (j->open)
+            raw_open_chunk(e, j->m->raw_ct + i * (CHUNK + 16), len, j->m->out + i * CHUNK);
+        else
+            raw_seal_chunk(e, j->m->plain + i * CHUNK, len, j->m->out + i * (CHUNK + 16));
+    }
+    return NULL;
+}
+
+static double mem_raw_pass(mem_env *m, int open, int threads, double *cores)
+{
+    pthread_t th[2];
+    mem_job jobs[2];
+    double t0, c0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t].m = m;
+        jobs[t].first = m->e->nchunks * (size_t)t / (size_t)threads;
+        jobs[t].last = m->e->nchunks * (size_t)(t + 1) / (size_t)threads;
+        jobs[t].open = open;
+    }
+    c0 = cpu_now();
+    t0 = bench_now();
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&th[t], NULL, mem_raw_worker, &jobs[t]) != 0)
+            exit(1);
+    for (int t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    t0 = bench_now() - t0;
+    *cores = (cpu_now() - c0) / t0;
+    return t0 * 1e9;
+}
+
+static void *memcpy_worker(void *p)
+{
+    mem_job *j = p;
+    size_t a = j->first * CHUNK, b = j->last * CHUNK < j->m->e->size ? j->last * CHUNK
+                                                                      : j->m->e->size;
+    for (size_t off = a; off < b; off += MEM_BLOCK)
+        memcpy(j->m->out + off, j->m->plain + off, b - off < MEM_BLOCK ? b - off : MEM_BLOCK);
+    return NULL;
+}
+
+/* The machine's ceiling for any pass that reads the bytes once and writes
+ * them once: memcpy of the plaintext to the output buffer, each thread its
+ * share, 8 MiB per call. */
+static double memcpy_pass(mem_env *m, int threads)
+{
+    pthread_t th[2];
+    mem_job jobs[2];
+    double t0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t].m = m;
+        jobs[t].first = m->e->nchunks * (size_t)t / (size_t)threads;
+        jobs[t].last = m->e->nchunks * (size_t)(t + 1) / (size_t)threads;
+        jobs[t].open = 0;
+    }
+    t0 = bench_now();
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&th[t], NULL, memcpy_worker, &jobs[t]) != 0)
+            exit(1);
+    for (int t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    return (bench_now() - t0) * 1e9;
+}
+
+static double mem_aios_pass(mem_env *m, aios_key *kek, const aios_envelope_keys *keys, int si,
+                            int open, int threads, double *cores, size_t *total_out)
+{
+    size_t done = 0, n, got, total = 0, in_len = open ? m->sealed_len : m->e->size;
+    const uint8_t *in = open ? m->sealed : m->plain;
+    aios_envelope_sealer *s = NULL;
+    aios_envelope_opener *o = NULL;
+    double c0 = cpu_now(), t0 = bench_now();
+
+    if (!open) {
+        aios_envelope_seal_options so = AIOS_ENVELOPE_SEAL_OPTIONS_INIT;
+        so.suite = suites[si].suite;
+        so.chunk_size = CHUNK;
+        so.threads = (uint32_t)threads;
+        CHECK(aios_envelope_sealer_new(&s, &kek, 1, ctx1, 1, &so));
+    } else {
+        aios_envelope_open_options oo = AIOS_ENVELOPE_OPEN_OPTIONS_INIT;
+        oo.threads = (uint32_t)threads;
+        CHECK(aios_envelope_opener_new(&o, keys, &oo));
+    }
+    for (; done < in_len; done += n) {
+        n = in_len - done < MEM_BLOCK ? in_len - done : MEM_BLOCK;
+        if (s)
+            CHECK(aios_envelope_sealer_update(s, m->out + total, m->out_cap - total, &got, in + done, n));
+        else
+            CHECK(aios_envelope_opener_update(o, m->out + total, m->out_cap - total, &got, in + done, n));
+        total += got;
+    }
+    if (s) {
+        CHECK(aios_envelope_sealer_final(s, m->out + total, m->out_cap - total, &got));
+        aios_envelope_sealer_free(s);
+    } else {
+        CHECK(aios_envelope_opener_final(o, m->out + total, m->out_cap - total, &got));
+        aios_envelope_opener_free(o);
+    }
+    total += got;
+    t0 = bench_now() - t0;
+    *cores = (cpu_now() - c0) / t0;
+    *total_out = total;
+    return t0 * 1e9;
+}
+
+/* The in-memory runs for suite si (after the file runs of bench_streams,
+ * whose stream_env holds the raw key and nonce). */
+static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys *keys, int si,
+                         int reps)
+{
+    const suite_desc *sd = &suites[si];
+    mem_env m;
+    double raw[2][2], lib[2][2], raw_cores[2][2], lib_cores[2][2], c;
+    size_t got;
+
+    memset(&m, 0, sizeof(m));
+    m.e = e;
+    m.out_cap = e->size + (e->nchunks + 1) * 16 + AIOS_ENVELOPE_HEADER_MAX + 2 * MEM_BLOCK;
+    m.plain = malloc(e->size);
+    m.sealed = malloc(m.out_cap);
+    m.out = malloc(m.out_cap);
+    m.raw_ct = malloc(e->nchunks * (CHUNK + 16));
+    if (!m.plain || !m.sealed || !m.out || !m.raw_ct)
+        exit(1);
+    pread_full(e->plain_fd, m.plain, e->size, 0);
+    memset(m.out, 0, m.out_cap);
+    /* The sealed message to open: a first sealing pass, kept. */
+    mem_aios_pass(&m, kek, keys, si, 0, 2, &c, &m.sealed_len);
+    memcpy(m.sealed, m.out, m.sealed_len);
+    for (size_t i = 0; i < e->nchunks; i++)
+        raw_seal_chunk(e, m.plain + i * CHUNK, chunk_len(e, i), m.raw_ct + i * (CHUNK + 16));
+
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 2; t++)
+            raw[o][t] = lib[o][t] = 1e300;
+    for (int r = 0; r < reps; r++)
+        for (int o = 0; o < 2; o++)
+            for (int t = 0; t < 2; t++) {
+                double xc, yc;
+                double x = mem_raw_pass(&m, o, t + 1, &xc);
+                double y = mem_aios_pass(&m, kek, keys, si, o, t + 1, &yc, &got);
+                if (got != (o ? e->size : m.sealed_len)) {
+                    fprintf(stderr, "memory pass: %zu bytes out, expected %zu\n", got,
+                            o ? e->size : m.sealed_len);
+                    exit(1);
+                }
+                if (x < raw[o][t]) {
+                    raw[o][t] = x;
+                    raw_cores[o][t] = xc;
+                }
+                if (y < lib[o][t]) {
+                    lib[o][t] = y;
+                    lib_cores[o][t] = yc;
+                }
+            }
+    if (si == 0) {
+        double cp[2] = { 1e300, 1e300 };
+        for (int r = 0; r < reps + 2; r++)
+            for (int t = 0; t < 2; t++) {
+                double x = memcpy_pass(&m, t + 1);
+                if (x < cp[t])
+                    cp[t] = x;
+            }
+        printf("memory memcpy threads 1 %.3f GB/s threads 2 %.3f GB/s\n",
+               (double)e->size / cp[0], (double)e->size / cp[1]);
+    }
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 2; t++) {
+            double a = (double)e->size / lib[o][t], w = (double)e->size / raw[o][t];
+            printf("memory %s %-18s threads %d  aios %6.3f GB/s  raw %6.3f GB/s  ratio %.3f  "
+                   "cores aios %.2f raw %.2f", o ? "open" : "seal", sd->name, t + 1, a, w, a / w,
+                   lib_cores[o][t], raw_cores[o][t]);
+            if (t == 1)
+                printf("  scaling aios %.2fx raw %.2fx", lib[o][0] / lib[o][1],
+                       raw[o][0] / raw[o][1]);
+            printf("\n");
+        }
+    fflush(stdout);
+    free(m.plain);
+    free(m.sealed);
+    free(m.out);
+    free(m.raw_ct);
+}
+
 static void bench_streams(aios_key *kek, const aios_envelope_keys *keys, const char *dir,
                           size_t mib, int reps)
 {
@@ -634,6 +852,7 @@ static void bench_streams(aios_key *kek, const aios_envelope_keys *keys, const c
                 printf("\n");
             }
         fflush(stdout);
+        bench_memory(&e, kek, keys, si, reps);
         close(e.raw_fd);
         unlink(e.raw);
         unlink(e.sealed[si]);
