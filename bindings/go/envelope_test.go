@@ -81,6 +81,11 @@ func mustOpen(t *testing.T, msg []byte, keys *EnvelopeKeys, opts *OpenOptions, w
 	if !bytes.Equal(got, want) {
 		t.Fatalf("Open returned %d bytes that differ from the %d sealed", len(got), len(want))
 	}
+	// Opened in place into a slice of the message's length, then cut: the
+	// result must not expose (or let append write into) the rest.
+	if cap(got) != len(got) {
+		t.Fatalf("Open returned a slice of len %d, cap %d", len(got), cap(got))
+	}
 }
 
 // The envelope statuses keep their numbers, names and kinds, and an error

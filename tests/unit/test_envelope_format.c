@@ -1119,6 +1119,12 @@ static void test_non_canonical(void **state)
                 AIOS_E_FORMAT, "unknown field with a 6-byte length");
             ONE((tb_put(&r, "\x08\x87\x80\x80\x80\x10", 6)), AIOS_E_FORMAT,
                 "kind over 32 bits in 5 bytes");
+            /* Field numbers: 2^29-1 is the last valid one (protobuf-c alone
+             * would take numbers up to 2^32-1 in a field it does not know). */
+            ONE((tb_u32(&r, 1, 7), tb_put(&r, "\xfa\xff\xff\xff\x0f\x01x", 7)), AIOS_OK,
+                "unknown field number 2^29-1");
+            ONE((tb_u32(&r, 1, 7), tb_put(&r, "\x82\x80\x80\x80\x10\x01x", 7)), AIOS_E_FORMAT,
+                "unknown field number 2^29");
             ONE((tb_put(&r, "\x88\x00\x07", 3)), AIOS_E_FORMAT, "kind with a 2-byte key");
             ONE((tb_put(&r, "\x08\x87\x00", 3)), AIOS_E_FORMAT, "kind as a 2-byte varint");
             ONE((tb_u32(&r, 1, 2), tb_put(&r, "\x1a\xb0\x00", 3), tb_put(&r, w, 48),
