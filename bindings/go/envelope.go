@@ -553,6 +553,49 @@ func Seal(plaintext []byte, recipients []*Key, context map[string]string, opts *
 	return takeBytes(out), nil
 }
 
+// SealTo is Seal into dst (aios_envelope_seal_into): it returns how many
+// bytes of dst the message took. When dst is too short it returns the
+// length needed with an error matching StatusBufferTooSmall, and writes
+// nothing; the data key of that call is discarded (a KMS provider was
+// still asked to wrap it). The header's length depends only on the
+// recipients and the context, so a caller sealing many messages to the
+// same ones can size dst from the first. Plaintexts and messages up to
+// 4 GiB; beyond, use Seal or a Sealer.
+func SealTo(dst, plaintext []byte, recipients []*Key, context map[string]string, opts *SealOptions) (int, error) {
+	if uint64(len(dst)) > math.MaxUint32 || uint64(len(plaintext)) > math.MaxUint32 {
+		return 0, newError(StatusLimit, "aios.SealTo: dst and plaintext must be under 4 GiB; use Seal or a Sealer")
+	}
+	ctx, err := newCContext("aios.SealTo", context)
+	if err != nil {
+		return 0, err
+	}
+	defer ctx.free()
+	lk, err := lockKeys("aios.SealTo: recipients", recipients)
+	if err != nil {
+		return 0, err
+	}
+	defer lk.unlock()
+	rp, rn := lk.arg()
+	pp, _ := bytesArg(plaintext)
+	var dp *C.uint8_t
+	if len(dst) > 0 {
+		dp = (*C.uint8_t)(unsafe.Pointer(&dst[0]))
+	}
+	var got C.uint32_t
+	e := getCErr()
+	defer putCErr(e)
+	calls := beginKMS(lk.kms)
+	rc := C.aiosgo_envelope_seal_into(dp, C.uint32_t(len(dst)), &got, rp, rn, ctx.ptr(), pp,
+		C.uint32_t(len(plaintext)), opts.c(), e)
+	runtime.KeepAlive(plaintext)
+	runtime.KeepAlive(dst)
+	runtime.KeepAlive(lk)
+	if err := calls.finish(rc, e); err != nil {
+		return int(got), err
+	}
+	return int(got), nil
+}
+
 // Open decrypts a whole message with keys (aios_envelope_open). Nothing is
 // returned unless every chunk verified. Errors, each matching both its
 // Status and its kind with errors.Is: StatusFormat, StatusVersion,

@@ -788,3 +788,35 @@ func ExampleSeal() {
 	// quarterly numbers <nil>
 	// true true
 }
+
+// SealTo writes into the caller's slice, asks for the length first, and
+// writes nothing into a slice that is too short.
+func TestEnvelopeSealTo(t *testing.T) {
+	f := newEnvFixture(t)
+	for _, n := range []int{0, 1, 64, 4097, 70000} {
+		pt := randBytes(n)
+		opts := &SealOptions{ChunkSize: 4096}
+		need, err := SealTo(nil, pt, []*Key{f.kek}, f.context, opts)
+		wantStatus(t, "SealTo(nil)", err, StatusBufferTooSmall)
+		if need <= n {
+			t.Fatalf("SealTo(nil) needs %d bytes for %d of plaintext", need, n)
+		}
+		short := bytes.Repeat([]byte{0xaa}, need-1)
+		got, err := SealTo(short, pt, []*Key{f.kek}, f.context, opts)
+		wantStatus(t, "SealTo(short)", err, StatusBufferTooSmall)
+		if got != need || !bytes.Equal(short, bytes.Repeat([]byte{0xaa}, need-1)) {
+			t.Fatalf("SealTo(short) = %d (want %d), or it wrote", got, need)
+		}
+		for _, room := range []int{need, need + 100} {
+			dst := make([]byte, room)
+			got, err := SealTo(dst, pt, []*Key{f.kek}, f.context, opts)
+			if err != nil || got != need {
+				t.Fatalf("SealTo(%d bytes) = %d, %v; want %d", room, got, err, need)
+			}
+			mustOpen(t, dst[:got], f.keys, &OpenOptions{ExpectedContext: f.context}, pt)
+		}
+	}
+	if _, err := SealTo(make([]byte, 1024), []byte("x"), nil, nil, nil); err == nil {
+		t.Fatal("SealTo without recipients succeeded")
+	}
+}

@@ -728,6 +728,28 @@ int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t 
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_envelope_seal_into(uint8_t *out, uint32_t out_cap, uint32_t *out_len,
+                              aios_key *const *recipients, size_t recipient_count,
+                              const aiosgo_ctx *ctx, const uint8_t *plaintext,
+                              uint32_t plaintext_len, const aiosgo_seal_opts *opts,
+                              aiosgo_err *err)
+{
+    aios_envelope_seal_options o;
+    const aios_envelope_seal_options *use;
+    int rc;
+
+    aiosgo_begin();
+    *out_len = 0;
+    rc = seal_opts(&o, &use, opts);
+    if (rc == AIOS_OK && (recipient_count > UINT32_MAX || CTX_COUNT(ctx) > UINT32_MAX))
+        rc = AIOS_E_LIMIT;
+    if (rc == AIOS_OK)
+        rc = aios_envelope_seal_into(out, out_cap, out_len, recipients, (uint32_t)recipient_count,
+                                     CTX_ENTRIES(ctx), (uint32_t)CTX_COUNT(ctx), plaintext,
+                                     plaintext_len, use);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_envelope_open_into(const aios_envelope_keys *keys, uint8_t *out, uint32_t out_cap,
                               uint32_t *out_len, const uint8_t *message, uint32_t message_len,
                               const aiosgo_open_opts *opts, aiosgo_err *err)

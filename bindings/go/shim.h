@@ -228,6 +228,11 @@ int aiosgo_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t 
 int aiosgo_envelope_open(aios_buffer **out, const aios_envelope_keys *keys,
                          const uint8_t *message, size_t message_len,
                          const aiosgo_open_opts *opts, aiosgo_err *err);
+int aiosgo_envelope_seal_into(uint8_t *out, uint32_t out_cap, uint32_t *out_len,
+                              aios_key *const *recipients, size_t recipient_count,
+                              const aiosgo_ctx *ctx, const uint8_t *plaintext,
+                              uint32_t plaintext_len, const aiosgo_seal_opts *opts,
+                              aiosgo_err *err);
 int aiosgo_envelope_open_into(const aios_envelope_keys *keys, uint8_t *out, uint32_t out_cap,
                               uint32_t *out_len, const uint8_t *message, uint32_t message_len,
                               const aiosgo_open_opts *opts, aiosgo_err *err);

@@ -154,6 +154,23 @@ AIOS_API int aios_envelope_seal(aios_buffer **out,
                                 const aios_envelope_context_entry *context, size_t context_count,
                                 const uint8_t *plaintext, size_t plaintext_len,
                                 const aios_envelope_seal_options *opts);
+/* The same into caller memory (for foreign-function callers, as
+ * aios_envelope_open_into): out has room for out_cap bytes and must not
+ * overlap plaintext; *out_len receives the message's length.  When out_cap
+ * is short: AIOS_E_BUFFER_TOO_SMALL with *out_len = the length needed and
+ * nothing written (the fresh data key is discarded; a second call seals
+ * with another).  The header's length depends on the recipients (their
+ * key references and wrapped keys) and the context only, so a caller
+ * sealing many messages to the same recipients and context can size out
+ * exactly from the first.  32-bit lengths: messages over 4 GiB are
+ * AIOS_E_LIMIT here (use aios_envelope_seal or a sealer).  Other statuses
+ * as for aios_envelope_seal, with *out_len 0. */
+AIOS_API int aios_envelope_seal_into(uint8_t *out, uint32_t out_cap, uint32_t *out_len,
+                                     aios_key *const *recipients, uint32_t recipient_count,
+                                     const aios_envelope_context_entry *context,
+                                     uint32_t context_count,
+                                     const uint8_t *plaintext, uint32_t plaintext_len,
+                                     const aios_envelope_seal_options *opts);
 
 /* Open a whole message into a new buffer (ordinary memory, so any size
  * fits; wiped by aios_buffer_free; copy small secrets into a secure buffer

@@ -704,23 +704,25 @@ int aios__env_check_trailing(int rc, const aios__aead_key *kc, const uint8_t *d,
                       (unsigned long long)i, (unsigned long long)(payload_len - (i + 1) * piece));
 }
 
-int aios_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t nrecipients,
-                       const aios_envelope_context_entry *context, size_t ncontext,
-                       const uint8_t *pt, size_t pt_len, const aios_envelope_seal_options *opts)
+/* Seal a whole message into a new buffer *buf_out (buf_out != NULL) or
+ * into caller memory into[0..into_cap) (buf_out == NULL); *len_out = the
+ * message's length (also with AIOS_E_BUFFER_TOO_SMALL, nothing written). */
+static int seal_message(aios_buffer **buf_out, uint8_t *into, size_t into_cap, size_t *len_out,
+                        aios_key *const *recipients, size_t nrecipients,
+                        const aios_envelope_context_entry *context, size_t ncontext,
+                        const uint8_t *pt, size_t pt_len, const aios_envelope_seal_options *opts)
 {
     aios__env_seal_opts so;
     aios__env_hdr hdr;
     aios__aead_key *kc = NULL;
     aios__env_pool *pool = NULL;
     aios_buffer *buf = NULL;
+    uint8_t *dst;
     uint64_t n, payload;
     size_t hlen;
     aios__env_chunk_job j;
     int rc;
 
-    AIOS__CHECK_ARG(out != NULL, "out is NULL");
-    *out = NULL;
-    AIOS__CHECK_ARG(pt != NULL || pt_len == 0, "plaintext is NULL");
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
     if ((rc = aios__env_seal_opts_get(&so, opts)) != AIOS_OK)
@@ -738,11 +740,22 @@ int aios_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t nr
                         "use aios_envelope_sealer", (unsigned long long)payload);
         goto done;
     }
+    if (buf_out == NULL && hlen + (size_t)payload > into_cap) {
+        *len_out = hlen + (size_t)payload;
+        rc = aios__fail(AIOS_E_BUFFER_TOO_SMALL, "the sealed message is %zu bytes; out holds %zu",
+                        hlen + (size_t)payload, into_cap);
+        goto done;
+    }
     if ((rc = aios__env_hdr_content_key(&kc, &hdr, 0)) != AIOS_OK)
         goto done;
-    if ((rc = aios__buffer_new(&buf, hlen + (size_t)payload, 0)) != AIOS_OK)
-        goto done;
-    memcpy(aios_buffer_data_mut(buf), aios_buffer_data(hdr.bytes), hlen);
+    if (buf_out != NULL) {
+        if ((rc = aios__buffer_new(&buf, hlen + (size_t)payload, 0)) != AIOS_OK)
+            goto done;
+        dst = aios_buffer_data_mut(buf);
+    } else {
+        dst = into;
+    }
+    memcpy(dst, aios_buffer_data(hdr.bytes), hlen);
     if (so.threads > 1 && n >= 4 && (rc = aios__env_pool_new(&pool, so.threads < n ? so.threads
                                                                                  : (uint32_t)n)) != AIOS_OK)
         goto done;
@@ -753,7 +766,7 @@ int aios_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t nr
     j.first = 0;
     j.last = n - 1;
     j.in = pt;
-    j.out = aios_buffer_data_mut(buf) + hlen;
+    j.out = dst + hlen;
     j.in_stride = so.chunk_size;
     j.out_stride = (size_t)so.chunk_size + AIOS__CHUNK_TAG_LEN;
     j.nitems = (size_t)n;
@@ -768,8 +781,49 @@ done:
         aios_buffer_free(buf);
         return rc;
     }
-    *out = buf;
+    if (buf_out != NULL)
+        *buf_out = buf;
+    *len_out = hlen + (size_t)payload;
     return AIOS_OK;
+}
+
+int aios_envelope_seal(aios_buffer **out, aios_key *const *recipients, size_t nrecipients,
+                       const aios_envelope_context_entry *context, size_t ncontext,
+                       const uint8_t *pt, size_t pt_len, const aios_envelope_seal_options *opts)
+{
+    size_t len;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    AIOS__CHECK_ARG(pt != NULL || pt_len == 0, "plaintext is NULL");
+    return seal_message(out, NULL, 0, &len, recipients, nrecipients, context, ncontext, pt, pt_len,
+                        opts);
+}
+
+int aios_envelope_seal_into(uint8_t *out, uint32_t out_cap, uint32_t *out_len,
+                            aios_key *const *recipients, uint32_t recipient_count,
+                            const aios_envelope_context_entry *context, uint32_t context_count,
+                            const uint8_t *plaintext, uint32_t plaintext_len,
+                            const aios_envelope_seal_options *opts)
+{
+    size_t len = 0;
+    int rc;
+
+    AIOS__CHECK_ARG(out_len != NULL, "out_len is NULL");
+    *out_len = 0;
+    AIOS__CHECK_ARG(out != NULL || out_cap == 0, "out is NULL");
+    AIOS__CHECK_ARG(plaintext != NULL || plaintext_len == 0, "plaintext is NULL");
+    rc = seal_message(NULL, out, out_cap, &len, recipients, recipient_count, context,
+                      context_count, plaintext, plaintext_len, opts);
+    if (rc != AIOS_OK && rc != AIOS_E_BUFFER_TOO_SMALL)
+        return rc;
+    if (len > UINT32_MAX) {
+        return aios__fail(AIOS_E_LIMIT, "the sealed message is %zu bytes: over 4 GiB, which "
+                          "aios_envelope_seal_into does not return; use aios_envelope_seal",
+                          len);
+    }
+    *out_len = (uint32_t)len;
+    return rc;
 }
 
 /* Open a whole message into a new buffer *buf_out (buf_out != NULL) or

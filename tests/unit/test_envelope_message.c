@@ -444,6 +444,95 @@ static void test_open_into(void **state)
     }
 }
 
+/* aios_envelope_seal_into: caller memory, the length asked first. */
+static void test_seal_into(void **state)
+{
+    fx *f = *state;
+    static const size_t sizes[] = { 0, 1, 64, 4095, 4096 + 17, 5 * 4096 + 5 };
+    aios_envelope_seal_options so = AIOS_ENVELOPE_SEAL_OPTIONS_INIT;
+    aios_key *two[2] = { f->kek, f->xpub };
+    size_t i;
+
+    so.chunk_size = 4096;
+    for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        size_t n = sizes[i], k;
+        uint8_t *pt = pattern(n, (unsigned)i + 11), *out;
+        uint32_t need = 0, got = 0;
+        aios_buffer *back = NULL;
+
+        /* no memory: the length */
+        tu_assert_status(aios_envelope_seal_into(NULL, 0, &need, &f->kek, 1, CTX, 2, pt,
+                                                 (uint32_t)n, &so),
+                         AIOS_E_BUFFER_TOO_SMALL);
+        assert_true(need > n);
+        out = malloc(need + 16);
+        assert_non_null(out);
+        /* one byte short: nothing written */
+        memset(out, 0xaa, need + 16);
+        tu_assert_status(aios_envelope_seal_into(out, need - 1, &got, &f->kek, 1, CTX, 2, pt,
+                                                 (uint32_t)n, &so),
+                         AIOS_E_BUFFER_TOO_SMALL);
+        assert_int_equal(got, need);
+        for (k = 0; k < need + 16; k++)
+            assert_int_equal(out[k], 0xaa);
+        /* exactly, and with room to spare: the same length, opens */
+        tu_assert_ok(aios_envelope_seal_into(out, need, &got, &f->kek, 1, CTX, 2, pt,
+                                             (uint32_t)n, &so));
+        assert_int_equal(got, need);
+        tu_assert_ok(aios_envelope_open(&back, f->keys, out, got, NULL));
+        assert_int_equal(aios_buffer_len(back), n);
+        if (n)
+            assert_memory_equal(aios_buffer_data(back), pt, n);
+        aios_buffer_free(back);
+        tu_assert_ok(aios_envelope_seal_into(out, need + 16, &got, &f->kek, 1, CTX, 2, pt,
+                                             (uint32_t)n, &so));
+        assert_int_equal(got, need);
+        for (k = need; k < need + 16; k++)
+            assert_int_equal(out[k], 0xaa);
+        tu_assert_ok(aios_envelope_open(&back, f->prov, out, got, NULL));
+        aios_buffer_free(back);
+        free(out);
+        /* two recipients of both kinds, two threads */
+        so.threads = 2;
+        tu_assert_status(aios_envelope_seal_into(NULL, 0, &need, two, 2, NULL, 0, pt,
+                                                 (uint32_t)n, &so),
+                         AIOS_E_BUFFER_TOO_SMALL);
+        out = malloc(need);
+        assert_non_null(out);
+        tu_assert_ok(aios_envelope_seal_into(out, need, &got, two, 2, NULL, 0, pt, (uint32_t)n,
+                                             &so));
+        tu_assert_ok(aios_envelope_open(&back, f->xkeys, out, got, NULL));
+        assert_int_equal(aios_buffer_len(back), n);
+        aios_buffer_free(back);
+        so.threads = 0;
+        free(out);
+        free(pt);
+    }
+    /* arguments and the seal statuses */
+    {
+        uint8_t out[1024], pt[4] = { 1, 2, 3, 4 };
+        uint32_t got = 9;
+        aios_envelope_context_entry bad[1] = { { "aios.x", "1" } };
+        tu_assert_status(aios_envelope_seal_into(out, sizeof(out), NULL, &f->kek, 1, NULL, 0, pt,
+                                                 4, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_seal_into(NULL, 10, &got, &f->kek, 1, NULL, 0, pt, 4,
+                                                 NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        assert_int_equal(got, 0);
+        tu_assert_status(aios_envelope_seal_into(out, sizeof(out), &got, &f->kek, 1, NULL, 0,
+                                                 NULL, 4, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_seal_into(out, sizeof(out), &got, NULL, 0, NULL, 0, pt, 4,
+                                                 NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        tu_assert_status(aios_envelope_seal_into(out, sizeof(out), &got, &f->kek, 1, bad, 1, pt,
+                                                 4, NULL),
+                         AIOS_E_INVALID_ARGUMENT);
+        assert_int_equal(got, 0);
+    }
+}
+
 static void test_arguments(void **state)
 {
     fx *f = *state;
@@ -488,6 +577,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_statuses_of_regions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_into, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seal_into, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1387,6 +1387,23 @@ FUNCTIONS: Tuple[Fn, ...] = (
         check_status,
     ),
     Fn(
+        "aios_envelope_seal_into",
+        c_int,
+        (
+            MutBytes,
+            ctypes.c_uint32,
+            POINTER(ctypes.c_uint32),
+            POINTER(aios_key_p),
+            ctypes.c_uint32,
+            POINTER(aios_envelope_context_entry),
+            ctypes.c_uint32,
+            ConstBytes,
+            ctypes.c_uint32,
+            POINTER(aios_envelope_seal_options),
+        ),
+        check_status,
+    ),
+    Fn(
         "aios_envelope_open_into",
         c_int,
         (

@@ -476,6 +476,19 @@ _fast_wipe = _ffi.cdll["aios_wipe"]
 _fast_wipe.restype = None
 #: Whole messages up to this size open through _into_open (bare int lengths).
 _INTO_MAX = (1 << 31) - 1
+# Whole messages sealed straight into a bytes object (bare call), once the
+# header's length for a key and a context is known: that length, by (the
+# key's handle object, the context's converted entries; their ids), from the last
+# message sealed the usual way, plus _SEAL_SLACK bytes of room.  C checks
+# the room after the data key is wrapped and before anything is written
+# (AIOS_E_BUFFER_TOO_SMALL): a header grown past the slack (a recycled
+# id, a provider whose wrapped keys vary in size) costs one discarded
+# wrap, then the usual way and a new entry.
+_into_seal = _ffi.bare_function("aios_envelope_seal_into", ctypes.c_int)
+_SEAL_HEADER_LEN: Dict[Tuple[int, int], int] = {}
+_SEAL_HEADER_LEN_MAX = 4096
+_SEAL_SLACK = 64
+_E_BUFFER_TOO_SMALL = int(Status.E_BUFFER_TOO_SMALL)
 # Module-level names for the hot paths (a global lookup, not a module
 # attribute each time).
 _c_uint32, _c_size_t, _byref = ctypes.c_uint32, ctypes.c_size_t, ctypes.byref
@@ -676,15 +689,45 @@ def seal(
     """
     keep: List[Any] = []
     ctx, nctx = _context(context, "context", keep)
-    out = _ffi.aios_buffer_p()
     if (type(plaintext) is bytes and isinstance(recipients, Key) and suite is Suite.AUTO
             and chunk_size == 0 and threads == 0):
-        # The hot path: bytes to one KEK with the default options.
-        rc = _fast_seal(ctypes.byref(out), ctypes.byref(recipients._handle()), 1, ctx, nctx,
-                        plaintext, len(plaintext), _seal_options_ref())
-        if rc != 0 or _ffi.callback_pending():
+        # The hot path: bytes to one key with the default options.
+        handle = recipients._handle_
+        if handle is None:
+            raise recipients._closed_error()
+        n = len(plaintext)
+        payload = n + 16 * (-(-n // CHUNK_SIZE_DEFAULT) if n else 1)
+        hkey = (id(handle), id(ctx))
+        hl = _SEAL_HEADER_LEN.get(hkey)
+        if _BYTES_FILLABLE and hl is not None and payload + hl + _SEAL_SLACK <= _INTO_MAX:
+            # The header's length for this key and context is known from an
+            # earlier seal (it depends on nothing else): the message is
+            # written straight into a bytes object with a little room to
+            # spare (a rotated key's longer version), then cut.  C checks
+            # the room before it seals.
+            cap = payload + hl + _SEAL_SLACK
+            buf = bytes(cap) if cap < _NEW_BYTES_MIN else _new_bytes(None, cap)
+            got = _c_uint32()
+            rc = _into_seal(buf, cap, _byref(got), _byref(handle), 1, ctx, nctx, plaintext, n,
+                            _seal_options_ref())
+            m = got.value
+            if rc == 0 and _callback_state.pending is None:
+                return buf[:m]
+            if rc != _E_BUFFER_TOO_SMALL:
+                _ffi.raise_status(rc, _into_seal)
+            # The header grew past the slack: forget it, seal as below.
+            _SEAL_HEADER_LEN.pop(hkey, None)
+        out = _ffi.aios_buffer_p()
+        rc = _fast_seal(_byref(out), _byref(handle), 1, ctx, nctx, plaintext, n,
+                        _seal_options_ref())
+        if rc != 0 or _callback_state.pending is not None:
             _ffi.raise_status(rc, _fast_seal)
-        return _take_bytes(out)
+        msg = _take_bytes(out)
+        if len(_SEAL_HEADER_LEN) >= _SEAL_HEADER_LEN_MAX:
+            _SEAL_HEADER_LEN.clear()
+        _SEAL_HEADER_LEN[hkey] = len(msg) - payload
+        return msg
+    out = _ffi.aios_buffer_p()
     rec, nrec = _recipients(recipients, keep)
     opts = _seal_options(suite, chunk_size, threads)
     pp, np_ = _ffi.bytes_in(plaintext)

@@ -266,6 +266,54 @@ def test_converted_contexts_follow_the_dict(kek: Key) -> None:
         assert env.peek(m)["context"] == c and env.open(m, kek, expected_context=c) == b"x"
 
 
+@pytest.mark.parametrize("n", [0, 1, 64, 70_000, 200_003])
+def test_seal_into_caller_memory(kek: Key, n: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """seal() to one key with default options: the first message for a key
+    and context goes the usual way and teaches the header's length; the
+    next ones are sealed straight into a bytes object
+    (aios_envelope_seal_into, a bare call on CPython).  A wrong length
+    learnt falls back to the usual way."""
+    import platform
+
+    cpython = platform.python_implementation() == "CPython"
+    calls: List[int] = []
+    real = env._into_seal
+
+    def counted(*args: object) -> int:
+        rc = real(*args)  # type: ignore[no-any-return]
+        calls.append(rc)
+        return rc  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(env, "_into_seal", counted)
+    monkeypatch.setattr(env, "_SEAL_HEADER_LEN", {})
+    keys = env.Keys([kek])
+    ctx = {"tenant": "acme", "n": str(n)}
+    pt = payload(n, 9)
+    msgs = [env.seal(pt, kek, ctx) for _ in range(3)]
+    assert len({len(m) for m in msgs}) == 1 and len(set(msgs)) == 3
+    assert all(type(m) is bytes and env.open(m, keys, expected_context=ctx) == pt for m in msgs)
+    assert calls == ([0, 0] if cpython else [])
+    if cpython:
+        # A length learnt too short: one refused call (nothing sealed), then
+        # the usual way, which learns the right one again.
+        learnt = env._SEAL_HEADER_LEN
+        (hkey, hl), = learnt.items()
+        learnt[hkey] = hl - env._SEAL_SLACK - 1
+        calls.clear()
+        m = env.seal(pt, kek, ctx)
+        assert env.open(m, keys) == pt and len(m) == len(msgs[0])
+        assert calls == [int(aios.Status.E_BUFFER_TOO_SMALL)] and learnt[hkey] == hl
+        # Too long: sealed into it and cut.
+        learnt[hkey] = hl + 1000
+        calls.clear()
+        m = env.seal(pt, kek, ctx)
+        assert env.open(m, keys) == pt and len(m) == len(msgs[0]) and calls == [0]
+    # A failing seal through the fast path still raises (a bad context).
+    with pytest.raises(aios.InvalidInputError):
+        env.seal(pt, kek, {"aios.reserved": "x"})
+    keys.close()
+
+
 @pytest.mark.parametrize("n", [0, 1, 64, CS + 1, 20_000, 200_003])
 def test_open_into_caller_memory(kek: Key, n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """open() with a key set and default options opens straight into a
