@@ -21,6 +21,7 @@
 #  define _GNU_SOURCE
 #endif
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -304,6 +305,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "open %s but opener %s, reader %s\n", aios_status_name(rc),
                 aios_status_name(src), aios_status_name(rrc));
         abort();
+    }
+    /* into caller memory: the same verdict and bytes, and on failure the
+     * memory given is left zeroed over what could have been plaintext */
+    if (size > 0 && size <= UINT32_MAX) {
+        uint8_t *into = malloc(size);
+        uint32_t got = 0;
+        int irc;
+        if (into == NULL)
+            abort();
+        memset(into, 0xa5, size);
+        irc = aios_envelope_open_into(g_keys, into, (uint32_t)size, &got, data, (uint32_t)size,
+                                      &oo);
+        if (irc != rc)
+            abort();
+        if (irc == AIOS_OK && (got != aios_buffer_len(pt) ||
+                               (got && memcmp(into, aios_buffer_data(pt), got) != 0)))
+            abort();
+        if (irc != AIOS_OK && got != 0)
+            abort();
+        free(into);
     }
     aios_buffer_free(pt);
     free(spt);
