@@ -6,6 +6,7 @@
  *   - an aios_envelope_opener fed in pieces of sizes drawn from a hash of
  *     the input,
  *   - aios_envelope_reader_new_mem and one read of everything,
+ *   - aios_envelope_open_into, into memory of the input's length,
  * with a fixed key set: the local KEK wrap-key v1 (bytes 00..1f) and the
  * X25519 key x-key (private key 40..5f) of tests/vectors/envelope-v1, and
  * the keyring's provider, so the seeds (those vectors) open and mutations
