@@ -432,6 +432,49 @@ static double cpu_now(void)
            (double)u.ru_stime.tv_sec + (double)u.ru_stime.tv_usec * 1e-6;
 }
 
+/* The best run of each case: [open][threads - 1], for the raw loop and
+ * for libaios, with the cores the best run kept busy. */
+typedef struct best_runs {
+    double raw[2][2], lib[2][2], raw_cores[2][2], lib_cores[2][2];
+} best_runs;
+
+static void best_init(best_runs *b)
+{
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 2; t++)
+            b->raw[o][t] = b->lib[o][t] = 1e300;
+}
+
+static void best_keep(best_runs *b, int o, int t, double raw_ns, double raw_cores, double lib_ns,
+                      double lib_cores)
+{
+    if (raw_ns < b->raw[o][t]) {
+        b->raw[o][t] = raw_ns;
+        b->raw_cores[o][t] = raw_cores;
+    }
+    if (lib_ns < b->lib[o][t]) {
+        b->lib[o][t] = lib_ns;
+        b->lib_cores[o][t] = lib_cores;
+    }
+}
+
+/* One line per case ("stream" or "memory"), parsed by envelope_peers.py. */
+static void best_print(const best_runs *b, const char *kind, const char *suite, size_t size)
+{
+    for (int o = 0; o < 2; o++)
+        for (int t = 0; t < 2; t++) {
+            double a = (double)size / b->lib[o][t], w = (double)size / b->raw[o][t];
+            printf("%s %s %-18s threads %d  aios %6.3f GB/s  raw %6.3f GB/s  ratio %.3f  "
+                   "cores aios %.2f raw %.2f", kind, o ? "open" : "seal", suite, t + 1, a, w,
+                   a / w, b->lib_cores[o][t], b->raw_cores[o][t]);
+            if (t == 1)
+                printf("  scaling aios %.2fx raw %.2fx", b->lib[o][0] / b->lib[o][1],
+                       b->raw[o][0] / b->raw[o][1]);
+            printf("\n");
+        }
+    fflush(stdout);
+}
+
 /* ns for the raw loop over the whole file on `threads` threads, each with
  * its contiguous share of the chunks. */
 static double raw_pass(stream_env *e, int open, int threads, double *cores)
@@ -679,7 +722,8 @@ static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys 
 {
     const suite_desc *sd = &suites[si];
     mem_env m;
-    double raw[2][2], lib[2][2], raw_cores[2][2], lib_cores[2][2], c;
+    best_runs b;
+    double c;
     size_t got;
 
     memset(&m, 0, sizeof(m));
@@ -699,9 +743,7 @@ static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys 
     for (size_t i = 0; i < e->nchunks; i++)
         raw_seal_chunk(e, m.plain + i * CHUNK, chunk_len(e, i), m.raw_ct + i * (CHUNK + 16));
 
-    for (int o = 0; o < 2; o++)
-        for (int t = 0; t < 2; t++)
-            raw[o][t] = lib[o][t] = 1e300;
+    best_init(&b);
     for (int r = 0; r < reps; r++)
         for (int o = 0; o < 2; o++)
             for (int t = 0; t < 2; t++) {
@@ -713,14 +755,7 @@ static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys 
                             o ? e->size : m.sealed_len);
                     exit(1);
                 }
-                if (x < raw[o][t]) {
-                    raw[o][t] = x;
-                    raw_cores[o][t] = xc;
-                }
-                if (y < lib[o][t]) {
-                    lib[o][t] = y;
-                    lib_cores[o][t] = yc;
-                }
+                best_keep(&b, o, t, x, xc, y, yc);
             }
     if (si == 0) {
         double cp[2] = { 1e300, 1e300 };
@@ -733,18 +768,7 @@ static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys 
         printf("memory memcpy threads 1 %.3f GB/s threads 2 %.3f GB/s\n",
                (double)e->size / cp[0], (double)e->size / cp[1]);
     }
-    for (int o = 0; o < 2; o++)
-        for (int t = 0; t < 2; t++) {
-            double a = (double)e->size / lib[o][t], w = (double)e->size / raw[o][t];
-            printf("memory %s %-18s threads %d  aios %6.3f GB/s  raw %6.3f GB/s  ratio %.3f  "
-                   "cores aios %.2f raw %.2f", o ? "open" : "seal", sd->name, t + 1, a, w, a / w,
-                   lib_cores[o][t], raw_cores[o][t]);
-            if (t == 1)
-                printf("  scaling aios %.2fx raw %.2fx", lib[o][0] / lib[o][1],
-                       raw[o][0] / raw[o][1]);
-            printf("\n");
-        }
-    fflush(stdout);
+    best_print(&b, "memory", sd->name, e->size);
     free(m.plain);
     free(m.sealed);
     free(m.out);
@@ -781,9 +805,7 @@ static void bench_streams(aios_key *kek, const aios_envelope_keys *keys, const c
     for (int si = 0; si < 2; si++) {
         const suite_desc *sd = &suites[si];
         aios_envelope_seal_options so = AIOS_ENVELOPE_SEAL_OPTIONS_INIT;
-        /* best ns of: [open][threads-1] for raw and for aios, and the CPU
-         * cores the best run kept busy */
-        double raw[2][2], lib[2][2], raw_cores[2][2], lib_cores[2][2];
+        best_runs b;
         int out;
 
         snprintf(e.sealed[si], sizeof(e.sealed[si]), "%s/plain.bin.%s.aios", e.dir, sd->name);
@@ -822,36 +844,16 @@ static void bench_streams(aios_key *kek, const aios_envelope_keys *keys, const c
         e.raw_fd = open_or_die(e.raw, O_RDONLY);
         read_through(e.raw);
 
-        for (int o = 0; o < 2; o++)
-            for (int t = 0; t < 2; t++)
-                raw[o][t] = lib[o][t] = 1e300;
+        best_init(&b);
         for (int r = 0; r < reps; r++)
             for (int o = 0; o < 2; o++)
                 for (int t = 0; t < 2; t++) {
                     double xc, yc;
                     double x = raw_pass(&e, o, t + 1, &xc);
                     double y = aios_pass(&e, kek, keys, si, o, t + 1, &yc);
-                    if (x < raw[o][t]) {
-                        raw[o][t] = x;
-                        raw_cores[o][t] = xc;
-                    }
-                    if (y < lib[o][t]) {
-                        lib[o][t] = y;
-                        lib_cores[o][t] = yc;
-                    }
+                    best_keep(&b, o, t, x, xc, y, yc);
                 }
-        for (int o = 0; o < 2; o++)
-            for (int t = 0; t < 2; t++) {
-                double a = (double)e.size / lib[o][t], w = (double)e.size / raw[o][t];
-                printf("stream %s %-18s threads %d  aios %6.3f GB/s  raw %6.3f GB/s  ratio %.3f  "
-                       "cores aios %.2f raw %.2f", o ? "open" : "seal", sd->name, t + 1, a, w, a / w,
-                       lib_cores[o][t], raw_cores[o][t]);
-                if (t == 1)
-                    printf("  scaling aios %.2fx raw %.2fx", lib[o][0] / lib[o][1],
-                           raw[o][0] / raw[o][1]);
-                printf("\n");
-            }
-        fflush(stdout);
+        best_print(&b, "stream", sd->name, e.size);
         bench_memory(&e, kek, keys, si, reps);
         close(e.raw_fd);
         unlink(e.raw);
