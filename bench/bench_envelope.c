@@ -475,13 +475,30 @@ static void best_print(const best_runs *b, const char *kind, const char *suite, 
     fflush(stdout);
 }
 
+/* ns for fn run on `threads` (1 or 2) threads, thread t given the job at
+ * jobs + t * job_size; *cores = CPU time over wall time of the run. */
+static double timed_threads(void *(*fn)(void *), void *jobs, size_t job_size, int threads,
+                            double *cores)
+{
+    pthread_t th[2];
+    double t0, c0 = cpu_now();
+    t0 = bench_now();
+    for (int t = 0; t < threads; t++)
+        if (pthread_create(&th[t], NULL, fn, (char *)jobs + (size_t)t * job_size) != 0)
+            exit(1);
+    for (int t = 0; t < threads; t++)
+        pthread_join(th[t], NULL);
+    t0 = bench_now() - t0;
+    *cores = (cpu_now() - c0) / t0;
+    return t0 * 1e9;
+}
+
 /* ns for the raw loop over the whole file on `threads` threads, each with
  * its contiguous share of the chunks. */
 static double raw_pass(stream_env *e, int open, int threads, double *cores)
 {
-    pthread_t th[2];
     raw_job jobs[2];
-    double t0, c0;
+    double ns;
     for (int t = 0; t < threads; t++) {
         jobs[t].e = e;
         jobs[t].first = e->nchunks * (size_t)t / (size_t)threads;
@@ -492,20 +509,12 @@ static double raw_pass(stream_env *e, int open, int threads, double *cores)
         if (!jobs[t].buf || !jobs[t].out)
             exit(1);
     }
-    c0 = cpu_now();
-    t0 = bench_now();
-    for (int t = 0; t < threads; t++)
-        if (pthread_create(&th[t], NULL, raw_worker, &jobs[t]) != 0)
-            exit(1);
-    for (int t = 0; t < threads; t++)
-        pthread_join(th[t], NULL);
-    t0 = bench_now() - t0;
-    *cores = (cpu_now() - c0) / t0;
+    ns = timed_threads(raw_worker, jobs, sizeof(jobs[0]), threads, cores);
     for (int t = 0; t < threads; t++) {
         free(jobs[t].buf);
         free(jobs[t].out);
     }
-    return t0 * 1e9;
+    return ns;
 }
 
 static int open_or_die(const char *path, int flags)
@@ -617,27 +626,19 @@ static void *mem_raw_worker(void *p)
     return NULL;
 }
 
-static double mem_raw_pass(mem_env *m, int open, int threads, double *cores)
+/* ns for worker over the buffers on `threads` threads, each its
+ * contiguous share of the chunks. */
+static double mem_pass(mem_env *m, void *(*worker)(void *), int open, int threads,
+                       double *cores)
 {
-    pthread_t th[2];
     mem_job jobs[2];
-    double t0, c0;
     for (int t = 0; t < threads; t++) {
         jobs[t].m = m;
         jobs[t].first = m->e->nchunks * (size_t)t / (size_t)threads;
         jobs[t].last = m->e->nchunks * (size_t)(t + 1) / (size_t)threads;
         jobs[t].open = open;
     }
-    c0 = cpu_now();
-    t0 = bench_now();
-    for (int t = 0; t < threads; t++)
-        if (pthread_create(&th[t], NULL, mem_raw_worker, &jobs[t]) != 0)
-            exit(1);
-    for (int t = 0; t < threads; t++)
-        pthread_join(th[t], NULL);
-    t0 = bench_now() - t0;
-    *cores = (cpu_now() - c0) / t0;
-    return t0 * 1e9;
+    return timed_threads(worker, jobs, sizeof(jobs[0]), threads, cores);
 }
 
 static void *memcpy_worker(void *p)
@@ -655,22 +656,8 @@ static void *memcpy_worker(void *p)
  * share, 8 MiB per call. */
 static double memcpy_pass(mem_env *m, int threads)
 {
-    pthread_t th[2];
-    mem_job jobs[2];
-    double t0;
-    for (int t = 0; t < threads; t++) {
-        jobs[t].m = m;
-        jobs[t].first = m->e->nchunks * (size_t)t / (size_t)threads;
-        jobs[t].last = m->e->nchunks * (size_t)(t + 1) / (size_t)threads;
-        jobs[t].open = 0;
-    }
-    t0 = bench_now();
-    for (int t = 0; t < threads; t++)
-        if (pthread_create(&th[t], NULL, memcpy_worker, &jobs[t]) != 0)
-            exit(1);
-    for (int t = 0; t < threads; t++)
-        pthread_join(th[t], NULL);
-    return (bench_now() - t0) * 1e9;
+    double cores;
+    return mem_pass(m, memcpy_worker, 0, threads, &cores);
 }
 
 static double mem_aios_pass(mem_env *m, aios_key *kek, const aios_envelope_keys *keys, int si,
@@ -748,7 +735,7 @@ static void bench_memory(stream_env *e, aios_key *kek, const aios_envelope_keys 
         for (int o = 0; o < 2; o++)
             for (int t = 0; t < 2; t++) {
                 double xc, yc;
-                double x = mem_raw_pass(&m, o, t + 1, &xc);
+                double x = mem_pass(&m, mem_raw_worker, o, t + 1, &xc);
                 double y = mem_aios_pass(&m, kek, keys, si, o, t + 1, &yc, &got);
                 if (got != (o ? e->size : m.sealed_len)) {
                     fprintf(stderr, "memory pass: %zu bytes out, expected %zu\n", got,
