@@ -1214,14 +1214,38 @@ type ManifestStream struct {
 func freeManifestStream(p *C.aios_manifest_stream) { C.aios_manifest_stream_free(p) }
 
 // OpenStream opens relPath beneath root for reading through the verifier
-// (aios_manifest_stream_open). The manifest must be Verified. root is the
-// open model directory (for a single-file model: the file, with relPath
-// "."). Errors: StatusManifestNotSigned (a name the manifest does not
-// hold), StatusManifestPath (not a canonical relative path),
+// (aios_manifest_stream_open), reading and hashing on the calling thread.
+// The manifest must be Verified. root is the open model directory (for a
+// single-file model: the file, with relPath "."). Errors:
+// StatusManifestNotSigned (a name the manifest does not hold),
+// StatusManifestPath (not a canonical relative path),
 // StatusManifestSymlink, StatusManifestUnverified, StatusManifestMismatch
 // (the file has another size than signed), StatusIO.
 func (m *Manifest) OpenStream(root *os.File, relPath string) (*ManifestStream, error) {
-	const what = "aios.Manifest.OpenStream"
+	return m.openStream("aios.Manifest.OpenStream", root, relPath, nil)
+}
+
+// ManifestStreamOptions configures OpenStreamWith
+// (aios_manifest_stream_options).
+type ManifestStreamOptions struct {
+	// Threads: 0 = online CPUs (at most 256); 1 = the calling thread only.
+	// More let the stream hash on threads of its own while it reads:
+	// ReadVerified hashes the units that fit its buffer at once (give it
+	// several), and Read returns before its bytes are hashed, so a
+	// mismatch surfaces at a later Read or at Finish.
+	Threads uint32
+}
+
+// OpenStreamWith is OpenStream with options (aios_manifest_stream_new);
+// nil means the defaults (Threads 0: online CPUs).
+func (m *Manifest) OpenStreamWith(root *os.File, relPath string, opts *ManifestStreamOptions) (*ManifestStream, error) {
+	if opts == nil {
+		opts = &ManifestStreamOptions{}
+	}
+	return m.openStream("aios.Manifest.OpenStreamWith", root, relPath, opts)
+}
+
+func (m *Manifest) openStream(what string, root *os.File, relPath string, opts *ManifestStreamOptions) (*ManifestStream, error) {
 	fd, err := fileFd(what+": root", root)
 	if err != nil {
 		return nil, err
@@ -1235,7 +1259,10 @@ func (m *Manifest) OpenStream(root *os.File, relPath string) (*ManifestStream, e
 	err = m.use(func(p *C.aios_manifest) error {
 		e := getCErr()
 		defer putCErr(e)
-		return errorFrom(C.aiosgo_manifest_stream_open(&out, p, fd, crel, e), e)
+		if opts == nil {
+			return errorFrom(C.aiosgo_manifest_stream_open(&out, p, fd, crel, e), e)
+		}
+		return errorFrom(C.aiosgo_manifest_stream_new(&out, p, fd, crel, C.uint32_t(opts.Threads), e), e)
 	})
 	runtime.KeepAlive(root)
 	if err != nil {

@@ -1408,3 +1408,71 @@ func TestManifestCallbackProviderKey(t *testing.T) {
 	kms.hook = nil
 	assertNothingPending(t, p)
 }
+
+// Streams that hash on threads of their own give the same bytes and the
+// same verdicts.
+func TestManifestStreamThreads(t *testing.T) {
+	f := newMfFixture(t)
+	mf, _ := f.signVerify(t, nil, f.p256, f.pub256)
+	ms, _ := f.signVerify(t, &ManifestSignOptions{Method: ManifestShards, ShardSize: 1 << 20}, f.p256, f.pub256)
+	root := openDir(t, f.model)
+	const rel = "weights/part-1.bin"
+	buf := make([]byte, 3<<20)
+
+	_, err := mf.OpenStreamWith(root, rel, &ManifestStreamOptions{Threads: 1000})
+	wantStatus(t, "threads 1000", err, StatusInvalidArgument)
+	for _, opts := range []*ManifestStreamOptions{nil, {Threads: 2}, {Threads: 3}} {
+		s, err := mf.OpenStreamWith(root, rel, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(s)
+		if err != nil || !bytes.Equal(got, f.big) {
+			t.Fatalf("%+v: ReadAll: %d bytes, %v", opts, len(got), err)
+		}
+		s.Close()
+		s, err = ms.OpenStreamWith(root, rel, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.ReadVerified(buf); err != nil || n != 3<<20 || !bytes.Equal(buf, f.big) {
+			t.Fatalf("%+v: ReadVerified of three shards: %d, %v", opts, n, err)
+		}
+		if n, err := s.ReadVerified(buf); n != 0 || err != io.EOF {
+			t.Fatalf("%+v: ReadVerified at the end: %d, %v", opts, n, err)
+		}
+		s.Close()
+	}
+
+	wf, err := os.OpenFile(filepath.Join(f.model, rel), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wf.WriteAt([]byte("X"), 2<<20+7); err != nil {
+		t.Fatal(err)
+	}
+	wf.Close()
+	for _, opts := range []*ManifestStreamOptions{nil, {Threads: 2}} {
+		s, err := mf.OpenStreamWith(root, rel, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = io.ReadAll(s)
+		wantMismatch(t, "ReadAll of a changed file", err)
+		wantMismatch(t, "Finish", s.Finish())
+		s.Close()
+		s, err = ms.OpenStreamWith(root, rel, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range buf {
+			buf[i] = 0xAA
+		}
+		n, err := s.ReadVerified(buf)
+		wantMismatch(t, "three shards, the third changed", err)
+		if n != 0 || bytes.IndexByte(buf, 0xAA) >= 0 {
+			t.Errorf("a failed call left %d bytes / unzeroed data", n)
+		}
+		s.Close()
+	}
+}

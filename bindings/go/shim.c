@@ -1498,6 +1498,21 @@ int aiosgo_manifest_stream_open(aios_manifest_stream **out, const aios_manifest 
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_manifest_stream_new(aios_manifest_stream **out, const aios_manifest *m,
+                               int root_dirfd, const char *rel_path, uint32_t threads,
+                               aiosgo_err *err)
+{
+    aios_manifest_stream_options o;
+    int rc;
+    aiosgo_begin();
+    rc = aios_manifest_stream_options_init(&o, AIOS_MANIFEST_STREAM_OPTIONS_VERSION);
+    if (rc == AIOS_OK) {
+        o.threads = threads;
+        rc = aios_manifest_stream_new(out, m, root_dirfd, rel_path, &o);
+    }
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_manifest_stream_read(aios_manifest_stream *s, int verified, uint8_t *buf, size_t cap,
                                 size_t *len_out, aiosgo_err *err)
 {

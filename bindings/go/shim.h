@@ -413,6 +413,9 @@ int aiosgo_manifest_diff_json(const aios_manifest_diff *d, aios_buffer **out, ai
 
 int aiosgo_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m,
                                 int root_dirfd, const char *rel_path, aiosgo_err *err);
+int aiosgo_manifest_stream_new(aios_manifest_stream **out, const aios_manifest *m,
+                               int root_dirfd, const char *rel_path, uint32_t threads,
+                               aiosgo_err *err);
 /* verified != 0: aios_manifest_stream_read_verified, else _read. */
 int aiosgo_manifest_stream_read(aios_manifest_stream *s, int verified, uint8_t *buf, size_t cap,
                                 size_t *len_out, aiosgo_err *err);

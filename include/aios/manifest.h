@@ -277,9 +277,37 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_range(const aios_manifest *m, i
  * at least aios_manifest_stream_unit_size() bytes (else
  * AIOS_E_BUFFER_TOO_SMALL).  *len_out == 0 means the end.  After a
  * mismatch the stream is failed: every later call returns the same status.
- * Do not mix the two reading calls on one stream. */
+ * Do not mix the two reading calls on one stream.
+ *
+ * aios_manifest_stream_open reads and hashes on the calling thread only.
+ * aios_manifest_stream_new with opts->threads > 1 (0 = online CPUs) hashes
+ * on threads of the stream's own, so that reading and hashing overlap:
+ *   - read_verified shares the whole units that fit the caller's buffer
+ *     between the calling thread and up to threads - 1 helpers started
+ *     for the call: each reads its units into their place in the buffer
+ *     and hashes them (two at once on a 2-lane SHA-256 kernel when there
+ *     are more units than threads).  It returns when every unit is
+ *     checked.  One unit is one hash chain: give it a buffer of several
+ *     units (at least as many as threads) to use the threads.
+ *   - read copies what it read into a ring of the stream's (4 MiB) that
+ *     one hashing thread works through, and returns without waiting for
+ *     the hash.  A mismatch is reported by a later read or by finish.
+ * The rules above do not change: bytes from read are not to be used
+ * before finish returns AIOS_OK; read_verified hands out only verified
+ * bytes.  A stream's threads end at finish, at a failure, or at free. */
+#define AIOS_MANIFEST_STREAM_OPTIONS_VERSION 1
+typedef struct aios_manifest_stream_options {
+    unsigned int version;   /* AIOS_MANIFEST_STREAM_OPTIONS_VERSION */
+    uint32_t     threads;   /* 0 = online CPUs (at most 256); 1 = the caller's thread only */
+} aios_manifest_stream_options;
+#define AIOS_MANIFEST_STREAM_OPTIONS_INIT { AIOS_MANIFEST_STREAM_OPTIONS_VERSION, 0 }
+AIOS_API int aios_manifest_stream_options_init(aios_manifest_stream_options *opts,
+                                               unsigned int version);
 AIOS_API int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m,
                                        int root_dirfd, const char *rel_path);
+AIOS_API int aios_manifest_stream_new(aios_manifest_stream **out, const aios_manifest *m,
+                                      int root_dirfd, const char *rel_path,
+                                      const aios_manifest_stream_options *opts);
 AIOS_API int aios_manifest_stream_read(aios_manifest_stream *s, uint8_t *buf, size_t cap,
                                        size_t *len_out);
 AIOS_NODISCARD AIOS_API int aios_manifest_stream_read_verified(aios_manifest_stream *s,

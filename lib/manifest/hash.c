@@ -505,7 +505,7 @@ static size_t udigits(uint64_t v)
     return n;
 }
 
-static uint32_t online_cpus(void)
+uint32_t aios__mf_online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1)
@@ -620,7 +620,7 @@ int aios__mf_hash(aios__mf_result **out, const aios__mf_walk *w,
     AIOS__CHECK_ARG(o.hash_type == AIOS__MF_SHA256 || o.hash_type == AIOS__MF_BLAKE2B,
                     "hash_type");
     if (o.threads == 0)
-        o.threads = online_cpus();
+        o.threads = aios__mf_online_cpus();
     AIOS__CHECK_ARG(o.threads <= AIOS__MF_THREADS_MAX, "threads: 1..256");
     if (o.read_size == 0)
         o.read_size = AIOS__MF_READ_SIZE;

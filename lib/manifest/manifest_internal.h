@@ -162,6 +162,8 @@ typedef struct aios__mf_hasher {
 void aios__mf_hasher_init(aios__mf_hasher *h, aios__mf_hash_type t);
 void aios__mf_hasher_update(aios__mf_hasher *h, const uint8_t *p, size_t n);
 void aios__mf_hasher_final(aios__mf_hasher *h, uint8_t *out);
+/* Online CPUs, 1 .. AIOS__MF_THREADS_MAX: what threads = 0 means. */
+uint32_t aios__mf_online_cpus(void);
 
 
 typedef struct aios__mf_hash_options {

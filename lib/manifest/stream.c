@@ -4,31 +4,59 @@
  * loader reads a file while it is verified.  Every file is opened once,
  * beneath the model root, without following a symlink, and everything is
  * read and checked through that one descriptor.
+ *
+ * Streams with threads > 1 overlap reading and hashing:
+ *   - read_verified (rv_*): the units of one call are shared out between
+ *     the caller's thread and helpers started for the call; each reads its
+ *     units into their place in the caller's buffer and hashes them.
+ *     Nothing is returned before every unit is checked, as with one thread.
+ *   - read (bg_*): one hashing thread per stream behind a ring of
+ *     RING_SLOTS x RING_SLOT bytes.  read copies what it read into the ring
+ *     (the caller may reuse its buffer at once) and returns; the hashing
+ *     thread closes units and records the first that differs, which the
+ *     caller's thread reports.  Only the caller's thread ever sets the
+ *     thread-local error detail.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "aios/manifest.h"
 #include "core/internal.h"
+#include "crypto/crypto.h"
 #include "manifest_obj.h"
 
 /* read_verified reads and hashes a unit in pieces of this size. */
 #define READ_PIECE ((size_t)256 << 10)
+/* read_verified calls with fewer bytes than this stay on one thread. */
+#define MT_MIN ((size_t)1 << 20)
+/* read's hashing thread: the ring, and the smallest file that gets one. */
+#define RING_SLOTS 4
+#define RING_SLOT ((size_t)1 << 20)
+#define BG_MIN RING_SLOT
+
+#define NO_UNIT SIZE_MAX
+
+typedef struct stream_bg stream_bg;
 
 struct aios_manifest_stream {
     aios_manifest        *m;
     const aios__mf_path  *p;
     int                   fd;
     int                   shards;
+    uint32_t              threads;    /* 1 = the caller's thread only */
     uint64_t              size;       /* at open */
     int64_t               mtime_sec, mtime_nsec;
     uint64_t              pos;        /* bytes read through the stream */
     size_t                unit;       /* the unit being hashed */
     aios__mf_hasher       h;
+    stream_bg            *bg;         /* read's hashing thread, if running */
+    int                   bg_tried;
     int                   mode;       /* 0 none yet, 1 read, 2 read_verified */
     int                   failed;     /* sticky status, 0 = none */
     int                   done;       /* finish succeeded */
@@ -55,56 +83,82 @@ static const uint8_t *unit_digest(const aios_manifest_stream *s, size_t u)
     return s->shards ? aios__mf_res(s->m, s->p, u)->digest : aios__mf_res(s->m, s->p, 0)->digest;
 }
 
+static size_t digest_len(const aios_manifest_stream *s)
+{
+    return s->m->st->hash_type == AIOS__MB_BLAKE2B ? 64 : 32;
+}
+
+static void bg_stop(aios_manifest_stream *s, int drain);
+
 static int sfail(aios_manifest_stream *s, int rc)
 {
     s->failed = rc;
+    if (s->bg != NULL)
+        bg_stop(s, 0);
     return rc;
 }
 
-/* Close the current unit: compare its digest, start the next. */
+/* Unit u differs: fail the stream, naming its bytes. */
+static int mismatch(aios_manifest_stream *s, size_t u)
+{
+    uint64_t at = unit_start(s, u);
+    return sfail(s, aios__fail(AIOS_E_MANIFEST_MISMATCH, "manifest: '%s' differs from the "
+                               "manifest (bytes %" PRIu64 "..%" PRIu64 ")", s->path, at,
+                               unit_end(s, u)));
+}
+
+/* Hash p[0..n), the bytes at *pos, into h, closing units at their ends
+ * (*unit counts them).  Returns NO_UNIT, or the unit that differs.  Runs
+ * on the caller's thread or on read's hashing thread: it sets no error. */
+static size_t feed_units(const aios_manifest_stream *s, aios__mf_hasher *h, uint64_t *pos,
+                         size_t *unit, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        uint64_t end = unit_end(s, *unit);
+        size_t take = (uint64_t)n < end - *pos ? n : (size_t)(end - *pos);
+        aios__mf_hasher_update(h, p, take);
+        *pos += take;
+        p += take;
+        n -= take;
+        if (*pos == end) {
+            uint8_t d[64];
+            aios__mf_hasher_final(h, d);
+            if (memcmp(d, unit_digest(s, *unit), digest_len(s)) != 0)
+                return *unit;
+            ++*unit;
+            aios__mf_hasher_init(h, aios__mf_manifest_hash_type(s->m));
+        }
+    }
+    return NO_UNIT;
+}
+
+/* Close the current unit (an empty file's): compare its digest. */
 static int unit_close(aios_manifest_stream *s)
 {
     uint8_t d[64];
-    size_t dl = s->m->st->hash_type == AIOS__MB_BLAKE2B ? 64 : 32;
     aios__mf_hasher_final(&s->h, d);
-    if (memcmp(d, unit_digest(s, s->unit), dl) != 0) {
-        uint64_t at = unit_start(s, s->unit);
-        return sfail(s, aios__fail(AIOS_E_MANIFEST_MISMATCH, "manifest: '%s' differs from the "
-                                   "manifest (bytes %" PRIu64 "..%" PRIu64 ")", s->path, at,
-                                   unit_end(s, s->unit)));
-    }
+    if (memcmp(d, unit_digest(s, s->unit), digest_len(s)) != 0)
+        return mismatch(s, s->unit);
     s->unit++;
     aios__mf_hasher_init(&s->h, aios__mf_manifest_hash_type(s->m));
     return AIOS_OK;
 }
 
-/* Hash p[0..n), read at s->pos, closing units at their ends. */
+/* Hash p[0..n), read at s->pos, on the caller's thread. */
 static int feed(aios_manifest_stream *s, const uint8_t *p, size_t n)
 {
-    while (n > 0) {
-        uint64_t end = unit_end(s, s->unit);
-        size_t take = (uint64_t)n < end - s->pos ? n : (size_t)(end - s->pos);
-        aios__mf_hasher_update(&s->h, p, take);
-        s->pos += take;
-        p += take;
-        n -= take;
-        if (s->pos == end) {
-            int rc = unit_close(s);
-            if (rc != AIOS_OK)
-                return rc;
-        }
-    }
-    return AIOS_OK;
+    size_t bad = feed_units(s, &s->h, &s->pos, &s->unit, p, n);
+    return bad == NO_UNIT ? AIOS_OK : mismatch(s, bad);
 }
 
-/* Exactly n bytes at s->pos, or fail CHANGED.  Streams read with pread
- * at their own position: the descriptor may be a duplicate of the
+/* Exactly n bytes at offset off, or fail CHANGED.  Streams read with
+ * pread at their own position: the descriptor may be a duplicate of the
  * caller's (a single-file model), whose file offset is not ours. */
-static int read_exact(aios_manifest_stream *s, uint8_t *buf, size_t n)
+static int read_at(aios_manifest_stream *s, uint8_t *buf, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = pread(s->fd, buf + got, n - got, (off_t)(s->pos + got));
+        ssize_t r = pread(s->fd, buf + got, n - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -116,6 +170,361 @@ static int read_exact(aios_manifest_stream *s, uint8_t *buf, size_t n)
                                        s->size));
         got += (size_t)r;
     }
+    return AIOS_OK;
+}
+
+static int read_exact(aios_manifest_stream *s, uint8_t *buf, size_t n)
+{
+    return read_at(s, buf, n, s->pos);
+}
+
+/* ------------------------------------------------------------ read's hashing thread */
+
+struct stream_bg {
+    pthread_t       tid;
+    pthread_mutex_t mu;
+    pthread_cond_t  to_fill, to_hash;
+    uint64_t        filled, hashed;     /* slots, under mu */
+    size_t          len[RING_SLOTS];
+    int             quit;               /* under mu: 1 hash what is queued, 2 drop it */
+    size_t          bad;                /* under mu: NO_UNIT, or the unit that differs */
+    /* the hashing thread's own until it is joined */
+    aios__mf_hasher h;
+    uint64_t        pos;
+    size_t          unit;
+    uint8_t         ring[];             /* RING_SLOTS x RING_SLOT */
+};
+
+static void *bg_main(void *arg)
+{
+    aios_manifest_stream *s = arg;
+    stream_bg *g = s->bg;
+    for (;;) {
+        uint64_t slot;
+        size_t bad;
+        pthread_mutex_lock(&g->mu);
+        while (g->filled == g->hashed && g->quit == 0)
+            pthread_cond_wait(&g->to_hash, &g->mu);
+        if (g->quit == 2 || g->filled == g->hashed) {
+            pthread_mutex_unlock(&g->mu);
+            return NULL;
+        }
+        slot = g->hashed % RING_SLOTS;
+        bad = g->bad;
+        pthread_mutex_unlock(&g->mu);
+        if (bad == NO_UNIT)
+            bad = feed_units(s, &g->h, &g->pos, &g->unit, g->ring + slot * RING_SLOT,
+                             g->len[slot]);
+        pthread_mutex_lock(&g->mu);
+        g->bad = bad;
+        g->hashed++;
+        pthread_cond_signal(&g->to_fill);
+        pthread_mutex_unlock(&g->mu);
+    }
+}
+
+/* Start the hashing thread at the stream's first read.  On failure the
+ * stream simply hashes on the caller's thread. */
+static void bg_start(aios_manifest_stream *s)
+{
+    stream_bg *g;
+    s->bg_tried = 1;
+    if (s->threads < 2 || s->size - s->pos < BG_MIN || s->pos != 0)
+        return;
+    g = aios__malloc(sizeof(*g) + (size_t)RING_SLOTS * RING_SLOT);
+    if (g == NULL)
+        return;
+    memset(g, 0, sizeof(*g));
+    g->bad = NO_UNIT;
+    g->h = s->h;
+    g->pos = s->pos;
+    g->unit = s->unit;
+    if (pthread_mutex_init(&g->mu, NULL) != 0) {
+        aios__free(g);
+        return;
+    }
+    if (pthread_cond_init(&g->to_fill, NULL) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        aios__free(g);
+        return;
+    }
+    if (pthread_cond_init(&g->to_hash, NULL) != 0) {
+        pthread_cond_destroy(&g->to_fill);
+        pthread_mutex_destroy(&g->mu);
+        aios__free(g);
+        return;
+    }
+    s->bg = g;
+    if (pthread_create(&g->tid, NULL, bg_main, s) != 0) {
+        s->bg = NULL;
+        pthread_cond_destroy(&g->to_hash);
+        pthread_cond_destroy(&g->to_fill);
+        pthread_mutex_destroy(&g->mu);
+        aios__free(g);
+    }
+}
+
+/* End the hashing thread: drain = 1 hashes what is queued first and hands
+ * its state back to the stream (finish), 0 drops it (a failure, free).
+ * Returns the unit that differs, or NO_UNIT. */
+static size_t bg_end(aios_manifest_stream *s, int drain)
+{
+    stream_bg *g = s->bg;
+    size_t bad;
+    pthread_mutex_lock(&g->mu);
+    g->quit = drain ? 1 : 2;
+    pthread_cond_signal(&g->to_hash);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->tid, NULL);
+    bad = g->bad;
+    if (drain) {
+        s->h = g->h;
+        s->unit = g->unit;
+    }
+    pthread_cond_destroy(&g->to_hash);
+    pthread_cond_destroy(&g->to_fill);
+    pthread_mutex_destroy(&g->mu);
+    aios__wipe(g->ring, (size_t)RING_SLOTS * RING_SLOT);
+    aios__free(g);
+    s->bg = NULL;
+    return bad;
+}
+
+static void bg_stop(aios_manifest_stream *s, int drain)
+{
+    (void)bg_end(s, drain);
+}
+
+/* The next free slot, once the hashing thread has made room; a mismatch
+ * it found fails the stream instead. */
+static int bg_slot(aios_manifest_stream *s, uint8_t **slot)
+{
+    stream_bg *g = s->bg;
+    size_t bad;
+    pthread_mutex_lock(&g->mu);
+    while (g->filled - g->hashed == RING_SLOTS && g->bad == NO_UNIT)
+        pthread_cond_wait(&g->to_fill, &g->mu);
+    bad = g->bad;
+    *slot = g->ring + (g->filled % RING_SLOTS) * RING_SLOT;
+    pthread_mutex_unlock(&g->mu);
+    return bad == NO_UNIT ? AIOS_OK : mismatch(s, bad);
+}
+
+static void bg_queue(aios_manifest_stream *s, size_t n)
+{
+    stream_bg *g = s->bg;
+    pthread_mutex_lock(&g->mu);
+    g->len[g->filled % RING_SLOTS] = n;
+    g->filled++;
+    pthread_cond_signal(&g->to_hash);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* Queue a copy of p[0..n), the bytes read at s->pos, for hashing. */
+static int bg_push(aios_manifest_stream *s, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        size_t take = n < RING_SLOT ? n : RING_SLOT;
+        uint8_t *slot;
+        int rc = bg_slot(s, &slot);
+        if (rc != AIOS_OK)
+            return rc;
+        memcpy(slot, p, take);
+        bg_queue(s, take);
+        s->pos += take;
+        p += take;
+        n -= take;
+    }
+    return AIOS_OK;
+}
+
+/* finish: read the rest straight into the ring, then wait for the hash. */
+static int bg_finish(aios_manifest_stream *s)
+{
+    size_t bad;
+    while (s->pos < s->size) {
+        uint64_t left = s->size - s->pos;
+        size_t n = left < RING_SLOT ? (size_t)left : RING_SLOT;
+        uint8_t *slot;
+        int rc = bg_slot(s, &slot);
+        if (rc != AIOS_OK || (rc = read_exact(s, slot, n)) != AIOS_OK)
+            return rc;
+        bg_queue(s, n);
+        s->pos += n;
+    }
+    bad = bg_end(s, 1);
+    return bad == NO_UNIT ? AIOS_OK : mismatch(s, bad);
+}
+
+/* ------------------------------------------------------------ read_verified on threads */
+
+/* The call's units are shared out: each thread (the caller's and the
+ * helpers) takes a unit, or two at once on a 2-lane kernel when there are
+ * more units than threads, reads it into its place in the caller's buffer
+ * in READ_PIECE steps and hashes each piece while it is in the CPU's
+ * cache.  The threads read disjoint ranges through the one descriptor. */
+typedef struct rv_job {
+    const aios_manifest_stream *s;
+    uint8_t                    *buf;
+    uint64_t                    pos0;   /* the file offset of buf[0], a unit's start */
+    size_t                      u0, n;  /* the call's units: u0 .. u0 + n - 1 */
+    int                         lanes;  /* 2: take two units at once */
+    atomic_size_t               next;   /* the next unit to take, 0-based */
+    atomic_int                  stop;   /* a read failed: the others give up */
+    atomic_size_t               bad;    /* the first unit (0-based) that differs, or NO_UNIT */
+    pthread_mutex_t             mu;     /* guards err_* */
+    int                         err_set, err_errno;   /* the first read failure; errno 0: */
+    uint64_t                    err_at;               /* the file ended at err_at */
+} rv_job;
+
+static void rv_bad(rv_job *j, size_t u)
+{
+    size_t cur = atomic_load(&j->bad);
+    while (u < cur && !atomic_compare_exchange_weak(&j->bad, &cur, u))
+        ;
+}
+
+/* pread exactly n bytes at off; on failure record it (first one wins). */
+static int rv_read(rv_job *j, uint8_t *p, size_t n, uint64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(j->s->fd, p + got, n - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            pthread_mutex_lock(&j->mu);
+            if (!j->err_set) {
+                j->err_set = 1;
+                j->err_errno = r < 0 ? errno : 0;
+                j->err_at = off + got;
+            }
+            pthread_mutex_unlock(&j->mu);
+            atomic_store(&j->stop, 1);
+            return 0;
+        }
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+static size_t piece_at(size_t len, size_t k)
+{
+    return k >= len ? 0 : (len - k < READ_PIECE ? len - k : READ_PIECE);
+}
+
+/* Read and hash unit a, and b (when b != NO_UNIT) in step with it. */
+static void rv_units(rv_job *j, size_t a, size_t b)
+{
+    const aios_manifest_stream *s = j->s;
+    aios__mf_hash_type t = aios__mf_manifest_hash_type(s->m);
+    aios__mf_hasher h[2];
+    size_t idx[2] = { a, b }, off[2] = { 0, 0 }, len[2] = { 0, 0 }, most = 0, k;
+    int nl = b == NO_UNIT ? 1 : 2, i;
+
+    for (i = 0; i < nl; i++) {
+        uint64_t st = unit_start(s, j->u0 + idx[i]);
+        off[i] = (size_t)(st - j->pos0);
+        len[i] = (size_t)(unit_end(s, j->u0 + idx[i]) - st);
+        if (len[i] > most)
+            most = len[i];
+        aios__mf_hasher_init(&h[i], t);
+    }
+    for (k = 0; k < most; k += READ_PIECE) {
+        size_t n0 = piece_at(len[0], k), n1 = piece_at(len[1], k), m = 0;
+        if (atomic_load_explicit(&j->stop, memory_order_relaxed) ||
+            (n0 && !rv_read(j, j->buf + off[0] + k, n0, j->pos0 + off[0] + k)) ||
+            (n1 && !rv_read(j, j->buf + off[1] + k, n1, j->pos0 + off[1] + k)))
+            return;
+        if (n0 && n1 && t == AIOS__MF_SHA256) {
+            m = n0 < n1 ? n0 : n1;
+            aios__sha256_update2(&h[0].sha, j->buf + off[0] + k, &h[1].sha,
+                                 j->buf + off[1] + k, m);
+        }
+        if (n0 > m)
+            aios__mf_hasher_update(&h[0], j->buf + off[0] + k + m, n0 - m);
+        if (n1 > m)
+            aios__mf_hasher_update(&h[1], j->buf + off[1] + k + m, n1 - m);
+    }
+    for (i = 0; i < nl; i++) {
+        uint8_t d[64];
+        aios__mf_hasher_final(&h[i], d);
+        if (memcmp(d, unit_digest(s, j->u0 + idx[i]), digest_len(s)) != 0)
+            rv_bad(j, idx[i]);
+    }
+}
+
+static void rv_work(rv_job *j)
+{
+    for (;;) {
+        size_t a = atomic_fetch_add(&j->next, 1), b = NO_UNIT;
+        if (a >= j->n || atomic_load(&j->stop))
+            return;
+        if (j->lanes == 2) {
+            b = atomic_fetch_add(&j->next, 1);
+            if (b >= j->n)
+                b = NO_UNIT;
+        }
+        rv_units(j, a, b);
+    }
+}
+
+static void *rv_thread(void *arg)
+{
+    rv_work(arg);
+    return NULL;
+}
+
+/* Read n whole units (total bytes, from s->pos, a unit's start) into buf
+ * on up to s->threads threads; check all before anything is returned. */
+static int read_units_mt(aios_manifest_stream *s, uint8_t *buf, size_t n, size_t total)
+{
+    pthread_t tids[AIOS__MF_THREADS_MAX];
+    uint32_t nt = 0, want;
+    size_t bad;
+    rv_job j;
+    int rc = AIOS_OK;
+
+    memset(&j, 0, sizeof(j));
+    j.s = s;
+    j.buf = buf;
+    j.pos0 = s->pos;
+    j.u0 = s->unit;
+    j.n = n;
+    /* Pairs when some thread would take two units anyway. */
+    j.lanes = n > s->threads && aios__mf_manifest_hash_type(s->m) == AIOS__MF_SHA256 &&
+              aios__sha256_two_lanes() ? 2 : 1;
+    atomic_init(&j.next, 0);
+    atomic_init(&j.stop, 0);
+    atomic_init(&j.bad, NO_UNIT);
+    if (pthread_mutex_init(&j.mu, NULL) != 0)
+        return aios__fail(AIOS_E_INTERNAL, "manifest: cannot create a mutex");
+    want = (uint32_t)((n + (size_t)j.lanes - 1) / (size_t)j.lanes);   /* items */
+    if (want > s->threads)
+        want = s->threads;
+    want--;   /* the caller's thread is one */
+    while (nt < want && pthread_create(&tids[nt], NULL, rv_thread, &j) == 0)
+        nt++;
+    rv_work(&j);
+    while (nt > 0)
+        pthread_join(tids[--nt], NULL);
+    pthread_mutex_destroy(&j.mu);
+    bad = atomic_load(&j.bad);
+    if (j.err_set && j.err_errno != 0)
+        rc = sfail(s, aios__fail_errno(AIOS_E_IO, j.err_errno, "manifest: cannot read '%s'",
+                                       s->path));
+    else if (j.err_set)
+        rc = sfail(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated while "
+                                 "it was read (%" PRIu64 " bytes expected, it ended at %" PRIu64
+                                 ")", s->path, s->size, j.err_at));
+    else if (bad != NO_UNIT)
+        rc = mismatch(s, s->unit + bad);
+    if (rc != AIOS_OK) {
+        memset(buf, 0, total);   /* nothing unverified reaches the caller */
+        return rc;
+    }
+    s->unit += n;
+    s->pos += total;
     return AIOS_OK;
 }
 
@@ -139,9 +548,26 @@ static int check_end(aios_manifest_stream *s)
     return AIOS_OK;
 }
 
+static const size_t stream_sizes[] = { sizeof(aios_manifest_stream_options) };
+
+int aios_manifest_stream_options_init(aios_manifest_stream_options *opts, unsigned int version)
+{
+    return aios__options_init(opts, version, stream_sizes, 1,
+                              "aios_manifest_stream_options_init");
+}
+
 int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m, int root_dirfd,
                               const char *rel_path)
 {
+    aios_manifest_stream_options o = AIOS_MANIFEST_STREAM_OPTIONS_INIT;
+    o.threads = 1;
+    return aios_manifest_stream_new(out, m, root_dirfd, rel_path, &o);
+}
+
+int aios_manifest_stream_new(aios_manifest_stream **out, const aios_manifest *m, int root_dirfd,
+                             const char *rel_path, const aios_manifest_stream_options *opts)
+{
+    aios_manifest_stream_options o;
     aios_manifest_stream *s;
     const aios__mf_path *p;
     struct stat st;
@@ -152,6 +578,14 @@ int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m
     *out = NULL;
     if ((rc = aios__ensure_init()) != AIOS_OK)
         return rc;
+    if ((rc = aios__options_copy(&o, sizeof(o), opts, stream_sizes, 1,
+                                 "aios_manifest_stream_options")) != AIOS_OK)
+        return rc;
+    if (o.threads > AIOS__MF_THREADS_MAX)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "aios_manifest_stream_options: threads %u is "
+                          "over %u", o.threads, AIOS__MF_THREADS_MAX);
+    if (o.threads == 0)
+        o.threads = aios__mf_online_cpus();
     AIOS__CHECK_ARG(m != NULL && rel_path != NULL, "manifest or rel_path is NULL");
     AIOS__CHECK_ARG(root_dirfd >= 0, "root_dirfd is not a descriptor");
     if (!(m->flags & (AIOS_MANIFEST_F_VERIFIED | AIOS_MANIFEST_F_SIGNED)))
@@ -209,6 +643,7 @@ int aios_manifest_stream_open(aios_manifest_stream **out, const aios_manifest *m
     s->p = p;
     s->fd = fd;
     s->shards = m->st->method == AIOS__MB_SHARDS;
+    s->threads = o.threads;
     s->size = (uint64_t)st.st_size;
     s->mtime_sec = (int64_t)st.st_mtim.tv_sec;
     s->mtime_nsec = (int64_t)st.st_mtim.tv_nsec;
@@ -224,6 +659,8 @@ void aios_manifest_stream_free(aios_manifest_stream *s)
 {
     if (s == NULL)
         return;
+    if (s->bg != NULL)
+        bg_stop(s, 0);
     if (s->fd >= 0)
         close(s->fd);
     aios_manifest_unref(s->m);
@@ -293,7 +730,9 @@ int aios_manifest_stream_read(aios_manifest_stream *s, uint8_t *buf, size_t cap,
     if (r == 0)
         return sfail(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated while "
                                    "it was read", s->path));
-    if ((rc = feed(s, buf, (size_t)r)) != AIOS_OK)
+    if (!s->bg_tried)
+        bg_start(s);
+    if ((rc = s->bg != NULL ? bg_push(s, buf, (size_t)r) : feed(s, buf, (size_t)r)) != AIOS_OK)
         return rc;
     *len_out = (size_t)r;
     return AIOS_OK;
@@ -303,7 +742,7 @@ int aios_manifest_stream_read_verified(aios_manifest_stream *s, uint8_t *buf, si
                                        size_t *len_out)
 {
     size_t used = 0;
-    int rc;
+    int rc, mt = 0;
 
     AIOS__CHECK_ARG(len_out != NULL, "len_out is NULL");
     *len_out = 0;
@@ -326,7 +765,24 @@ int aios_manifest_stream_read_verified(aios_manifest_stream *s, uint8_t *buf, si
                               "next unit of '%s' is %" PRIu64 " bytes; the buffer holds %zu",
                               s->path, need, cap);
     }
-    while (s->unit < unit_count(s)) {
+    if (s->threads > 1) {
+        /* The whole units that fit, read and hashed at once. */
+        size_t n = 0, total = 0;
+        while (s->unit + n < unit_count(s)) {
+            uint64_t need = unit_end(s, s->unit + n) - unit_start(s, s->unit + n);
+            if (need > (uint64_t)(cap - total))
+                break;
+            total += (size_t)need;
+            n++;
+        }
+        if (total >= MT_MIN) {
+            if ((rc = read_units_mt(s, buf, n, total)) != AIOS_OK)
+                return rc;
+            used = total;
+            mt = 1;
+        }
+    }
+    while (!mt && s->unit < unit_count(s)) {
         uint64_t need = unit_end(s, s->unit) - s->pos;
         size_t u = s->unit;
         if (need > (uint64_t)(cap - used))
@@ -369,6 +825,8 @@ int aios_manifest_stream_finish(aios_manifest_stream *s)
         return aios__fail(s->failed, "aios_manifest_stream_finish: the stream failed earlier");
     if (s->done)
         return AIOS_OK;
+    if (s->bg != NULL && (rc = bg_finish(s)) != AIOS_OK)
+        return rc;
     while (s->pos < s->size) {
         uint64_t left = s->size - s->pos;
         size_t n = left < sizeof(tmp) ? (size_t)left : sizeof(tmp);

@@ -377,6 +377,222 @@ static void test_streams(void **state)
     aios_manifest_unref(ms);
 }
 
+/* Streams that hash on threads of their own (aios_manifest_stream_new):
+ * the same bytes and verdicts as on the caller's thread, for every thread
+ * count, call size and hash type; mismatches and truncation still fail. */
+static aios_manifest *sign_dir(fixture *f, const char *dir, const aios_manifest_sign_options *so)
+{
+    aios_buffer *b = NULL;
+    aios_manifest *m = NULL;
+    tu_assert_ok(aios_manifest_sign(&b, NULL, dir, f->p256, so));
+    tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), f->pub256,
+                                          NULL));
+    aios_buffer_free(b);
+    return m;
+}
+
+#define TS_SIZE ((size_t)(6 << 20) + 123)   /* past the 4 MiB ring: it wraps */
+
+static aios_manifest_stream *ts_open(const aios_manifest *m, int root, uint32_t threads)
+{
+    aios_manifest_stream_options o = AIOS_MANIFEST_STREAM_OPTIONS_INIT;
+    aios_manifest_stream *s = NULL;
+    o.threads = threads;
+    tu_assert_ok(aios_manifest_stream_new(&s, m, root, "big.bin", &o));
+    return s;
+}
+
+/* The detail of the first failure in ts_read_all. */
+static char ts_first_error[512];
+
+/* Read all of big.bin with read (calls of cap bytes); returns finish's status. */
+static int ts_read_all(aios_manifest_stream *s, uint8_t *out, size_t cap, int *read_rc)
+{
+    size_t total = 0, n;
+    int rc;
+    while ((rc = aios_manifest_stream_read(s, out + total, cap, &n)) == AIOS_OK && n)
+        total += n;
+    *read_rc = rc;
+    if (rc == AIOS_OK)
+        assert_int_equal(total, TS_SIZE);
+    else
+        snprintf(ts_first_error, sizeof(ts_first_error), "%s", aios_last_error_message());
+    rc = aios_manifest_stream_finish(s);
+    if (*read_rc == AIOS_OK && rc != AIOS_OK)
+        snprintf(ts_first_error, sizeof(ts_first_error), "%s", aios_last_error_message());
+    return rc;
+}
+
+/* Read all of big.bin with read_verified (calls of cap bytes). */
+static int ts_read_verified_all(aios_manifest_stream *s, uint8_t *out, size_t cap, size_t *total)
+{
+    size_t n;
+    int rc;
+    *total = 0;
+    while ((rc = aios_manifest_stream_read_verified(s, out + *total, cap, &n)) == AIOS_OK && n)
+        *total += n;
+    return rc;
+}
+
+static void test_streams_threads(void **state)
+{
+    fixture *f = *state;
+    static const uint32_t threads[] = { 1, 2, 3, 5, 0 };
+    static const size_t read_caps[] = { 100000, 1 << 20, 4 << 20, TS_SIZE + 1 };
+    static const size_t unit_caps[] = { 1 << 20, (1 << 20) + 5, 3 << 20, TS_SIZE };
+    /* Under valgrind: every other thread count and call size. */
+    const size_t step = tu_under_valgrind() ? 2 : 1;
+    static const char *const hashes[] = { "sha256", "blake2b" };
+    aios_manifest_sign_options so = AIOS_MANIFEST_SIGN_OPTIONS_INIT;
+    aios_manifest_stream_options o;
+    aios_manifest *mf[2], *ms[2];
+    aios_manifest_stream *s = NULL;
+    char *dir = mt_tmpdir();
+    uint8_t *want = malloc(TS_SIZE), *got = malloc(TS_SIZE + 64);
+    int root, fd, rrc;
+    size_t i, t, c, h, total;
+
+    for (i = 0; i < TS_SIZE; i++)
+        want[i] = (uint8_t)(i * 167 + (i >> 11));
+    mt_write(dir, "big.bin", want, TS_SIZE);
+    mt_write_str(dir, "small.txt", "small");
+    root = open(dir, O_RDONLY | O_DIRECTORY);
+    assert_true(root >= 0);
+    for (h = 0; h < 2; h++) {
+        so.hash_type = hashes[h];
+        so.method = AIOS_MANIFEST_FILES;
+        mf[h] = sign_dir(f, dir, &so);
+        so.method = AIOS_MANIFEST_SHARDS;
+        so.shard_size = 1 << 20;   /* 7 shards, the last 123 bytes */
+        ms[h] = sign_dir(f, dir, &so);
+    }
+
+    /* options */
+    tu_assert_ok(aios_manifest_stream_options_init(&o, AIOS_MANIFEST_STREAM_OPTIONS_VERSION));
+    assert_int_equal(o.version, AIOS_MANIFEST_STREAM_OPTIONS_VERSION);
+    assert_int_equal(o.threads, 0);
+    tu_assert_status(aios_manifest_stream_options_init(&o, 99), AIOS_E_VERSION);
+    o.version = 99;
+    tu_assert_status(aios_manifest_stream_new(&s, mf[0], root, "big.bin", &o), AIOS_E_VERSION);
+    o.version = AIOS_MANIFEST_STREAM_OPTIONS_VERSION;
+    o.threads = 257;
+    tu_assert_status(aios_manifest_stream_new(&s, mf[0], root, "big.bin", &o),
+                     AIOS_E_INVALID_ARGUMENT);
+    assert_null(s);
+    tu_assert_ok(aios_manifest_stream_new(&s, mf[0], root, "big.bin", NULL));   /* defaults */
+    assert_int_equal(ts_read_all(s, got, 1 << 20, &rrc), AIOS_OK);
+    assert_memory_equal(got, want, TS_SIZE);
+    aios_manifest_stream_free(s);
+
+    for (h = 0; h < 2; h++) {
+        for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t += step) {
+            for (c = step - 1; c < sizeof(read_caps) / sizeof(read_caps[0]); c += step) {
+                memset(got, 0, TS_SIZE);
+                s = ts_open(mf[h], root, threads[t]);
+                tu_assert_ok(ts_read_all(s, got, read_caps[c], &rrc));
+                tu_assert_ok(rrc);
+                assert_memory_equal(got, want, TS_SIZE);
+                aios_manifest_stream_free(s);
+            }
+            for (c = step - 1; c < sizeof(unit_caps) / sizeof(unit_caps[0]); c += step) {
+                memset(got, 0, TS_SIZE);
+                s = ts_open(ms[h], root, threads[t]);
+                tu_assert_ok(ts_read_verified_all(s, got, unit_caps[c], &total));
+                assert_int_equal(total, TS_SIZE);
+                assert_memory_equal(got, want, TS_SIZE);
+                tu_assert_ok(aios_manifest_stream_finish(s));
+                aios_manifest_stream_free(s);
+            }
+            /* files method, read_verified: the whole file in one call */
+            s = ts_open(mf[h], root, threads[t]);
+            tu_assert_status(aios_manifest_stream_read_verified(s, got, TS_SIZE - 1, &total),
+                             AIOS_E_BUFFER_TOO_SMALL);
+            tu_assert_ok(ts_read_verified_all(s, got, TS_SIZE + 64, &total));
+            assert_int_equal(total, TS_SIZE);
+            assert_memory_equal(got, want, TS_SIZE);
+            aios_manifest_stream_free(s);
+            /* a partial read, then finish reads the rest; free without finish */
+            s = ts_open(mf[h], root, threads[t]);
+            tu_assert_ok(aios_manifest_stream_read(s, got, 3 << 20, &total));
+            tu_assert_ok(aios_manifest_stream_finish(s));
+            aios_manifest_stream_free(s);
+            s = ts_open(mf[h], root, threads[t]);
+            tu_assert_ok(aios_manifest_stream_read(s, got, 2 << 20, &total));
+            aios_manifest_stream_free(s);
+        }
+    }
+
+    /* Changed bytes in shards 3 and 5: read_verified names the first, hands
+     * out nothing of the call (zeroed), and stays failed; read fails at a
+     * later read or at finish. */
+    fd = open(mt_path(dir, "big.bin"), O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "\xff", 1, (5 << 20) + 9), 1);
+    assert_int_equal(pwrite(fd, "\xff", 1, (3 << 20) + 1), 1);
+    for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t += step) {
+        for (h = 0; h < 2; h++) {
+            s = ts_open(ms[h], root, threads[t]);
+            memset(got, 0xAA, TS_SIZE);
+            tu_assert_ok(aios_manifest_stream_read_verified(s, got, 3 << 20, &total));
+            assert_int_equal(total, 3 << 20);
+            assert_memory_equal(got, want, 3 << 20);
+            memset(got, 0xAA, TS_SIZE);
+            tu_assert_status(aios_manifest_stream_read_verified(s, got, 6 << 20, &total),
+                             AIOS_E_MANIFEST_MISMATCH);
+            assert_int_equal(total, 0);
+            assert_non_null(strstr(aios_last_error_message(), "bytes 3145728..4194304"));
+            for (i = 0; i < (6 << 20); i += 512)   /* zeroed, or never written */
+                assert_true(got[i] == 0 || got[i] == 0xAA);
+            tu_assert_status(aios_manifest_stream_read_verified(s, got, 6 << 20, &total),
+                             AIOS_E_MANIFEST_MISMATCH);
+            tu_assert_status(aios_manifest_stream_finish(s), AIOS_E_MANIFEST_MISMATCH);
+            aios_manifest_stream_free(s);
+
+            s = ts_open(mf[h], root, threads[t]);
+            tu_assert_status(ts_read_all(s, got, 1 << 20, &rrc), AIOS_E_MANIFEST_MISMATCH);
+            assert_true(rrc == AIOS_OK || rrc == AIOS_E_MANIFEST_MISMATCH);
+            tu_assert_status(aios_manifest_stream_read(s, got, 10, &total),
+                             AIOS_E_MANIFEST_MISMATCH);
+            aios_manifest_stream_free(s);
+            /* the shard manifest through read: the first bad shard is named */
+            s = ts_open(ms[h], root, threads[t]);
+            tu_assert_status(ts_read_all(s, got, 1 << 20, &rrc), AIOS_E_MANIFEST_MISMATCH);
+            assert_non_null(strstr(ts_first_error, "bytes 3145728..4194304"));
+            aios_manifest_stream_free(s);
+        }
+    }
+    /* Truncated while it is read: CHANGED, from read, read_verified or finish. */
+    assert_int_equal(pwrite(fd, want + (3 << 20) + 1, 1, (3 << 20) + 1), 1);
+    assert_int_equal(pwrite(fd, want + (5 << 20) + 9, 1, (5 << 20) + 9), 1);
+    for (t = 0; t < sizeof(threads) / sizeof(threads[0]); t += step) {
+        aios_manifest_stream *a = ts_open(mf[0], root, threads[t]);
+        aios_manifest_stream *b = ts_open(ms[0], root, threads[t]);
+        aios_manifest_stream *d = ts_open(mf[0], root, threads[t]);
+        tu_assert_ok(aios_manifest_stream_read(a, got, 2 << 20, &total));
+        tu_assert_ok(aios_manifest_stream_read_verified(b, got, 2 << 20, &total));
+        tu_assert_ok(aios_manifest_stream_read(d, got, 2 << 20, &total));
+        assert_int_equal(ftruncate(fd, 5 << 20), 0);
+        tu_assert_status(ts_read_all(a, got, 1 << 20, &rrc), AIOS_E_MANIFEST_CHANGED);
+        tu_assert_status(rrc, AIOS_E_MANIFEST_CHANGED);
+        tu_assert_status(ts_read_verified_all(b, got, 4 << 20, &total), AIOS_E_MANIFEST_CHANGED);
+        tu_assert_status(aios_manifest_stream_finish(d), AIOS_E_MANIFEST_CHANGED);
+        aios_manifest_stream_free(a);
+        aios_manifest_stream_free(b);
+        aios_manifest_stream_free(d);
+        mt_write(dir, "big.bin", want, TS_SIZE);
+        /* mtime moved: re-sign is not needed (content is the same) */
+    }
+    close(fd);
+    for (h = 0; h < 2; h++) {
+        aios_manifest_unref(mf[h]);
+        aios_manifest_unref(ms[h]);
+    }
+    close(root);
+    free(want);
+    free(got);
+    free(dir);
+}
+
 static int count_progress(uint64_t done, uint64_t total, const char *path, void *payload)
 {
     (void)path;
@@ -743,6 +959,7 @@ int main(void)
         cmocka_unit_test(test_diff_kinds),
         cmocka_unit_test(test_shards),
         cmocka_unit_test(test_streams),
+        cmocka_unit_test(test_streams_threads),
         cmocka_unit_test(test_stat_cache),
         cmocka_unit_test(test_bundle_path_and_provenance),
         cmocka_unit_test(test_golden),

@@ -646,6 +646,15 @@ class aios_manifest_hash_options(Structure):
     ]
 
 
+class aios_manifest_stream_options(Structure):
+    """``struct aios_manifest_stream_options`` (version 1)."""
+
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("threads", c_uint32),
+    ]
+
+
 class aios_manifest_sign_options(Structure):
     """``struct aios_manifest_sign_options`` (version 1)."""
 
@@ -1783,6 +1792,19 @@ FUNCTIONS: Tuple[Fn, ...] = (
         "aios_manifest_stream_open",
         c_int,
         (POINTER(aios_manifest_stream_p), aios_manifest_p, c_int, c_char_p),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_stream_options_init",
+        c_int,
+        (POINTER(aios_manifest_stream_options), ctypes.c_uint),
+        check_status,
+    ),
+    Fn(
+        "aios_manifest_stream_new",
+        c_int,
+        (POINTER(aios_manifest_stream_p), aios_manifest_p, c_int, c_char_p,
+         POINTER(aios_manifest_stream_options)),
         check_status,
     ),
     Fn(

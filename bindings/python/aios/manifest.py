@@ -947,9 +947,13 @@ class Manifest(_Handle):
         with _Root(root) as fd:
             _run(wrapper, lambda: lib.aios_manifest_verify_range(handle, fd, rel, off, n, ctypes.byref(opts)))
 
-    def stream(self, root: RootArg, rel_path: PathLike) -> "ManifestStream":
-        """Open a signed file for reading through the verifier (:class:`ManifestStream`)."""
-        return ManifestStream(self, root, rel_path)
+    def stream(self, root: RootArg, rel_path: PathLike, *, threads: Optional[int] = 1) -> "ManifestStream":
+        """Open a signed file for reading through the verifier (:class:`ManifestStream`).
+
+        ``threads=1`` (the default) reads and hashes on the calling thread;
+        more (``None`` or 0: every online CPU) let the stream hash on
+        threads of its own while it reads (``aios_manifest_stream_new``)."""
+        return ManifestStream(self, root, rel_path, threads=threads)
 
     def __repr__(self) -> str:
         if self.closed:
@@ -981,6 +985,12 @@ class ManifestStream(_Handle):
       shard, or with the files method the whole file), checked before
       they are handed out; ``b""`` at the end.
 
+    With ``threads`` other than 1 the stream hashes on threads of its own
+    while it reads: :meth:`read_verified` hashes several units at once
+    (give it a buffer of several units), and :meth:`read` returns before
+    its bytes are hashed, so a mismatch surfaces at a later read or at
+    :meth:`finish`.
+
     After a mismatch (:class:`ManifestMismatchError`) the stream stays
     failed.  A file-like object: ``with``, :meth:`fileno` (the stream's
     own descriptor, borrowed), :attr:`size`, :attr:`unit_size`,
@@ -992,13 +1002,22 @@ class ManifestStream(_Handle):
     _closed_message = "aios.manifest.ManifestStream: the stream is closed"
     _manifest: Manifest
 
-    def __init__(self, manifest: Manifest, root: RootArg, rel_path: PathLike) -> None:
+    def __init__(self, manifest: Manifest, root: RootArg, rel_path: PathLike, *,
+                 threads: Optional[int] = 1) -> None:
         if not isinstance(manifest, Manifest):
             raise TypeError(f"manifest must be an aios.manifest.Manifest, not {type(manifest).__name__}")
         rel = _path_arg(rel_path)
         out = _ffi.aios_manifest_stream_p()
-        with _Root(root) as fd:
-            lib.aios_manifest_stream_open(ctypes.byref(out), manifest._handle(), fd, rel)
+        if threads == 1:
+            with _Root(root) as fd:
+                lib.aios_manifest_stream_open(ctypes.byref(out), manifest._handle(), fd, rel)
+        else:
+            opts = _ffi.aios_manifest_stream_options()
+            lib.aios_manifest_stream_options_init(ctypes.byref(opts), _OPTIONS_VERSION)
+            opts.threads = _uint(threads or 0, "threads", _U32_MAX)
+            with _Root(root) as fd:
+                lib.aios_manifest_stream_new(ctypes.byref(out), manifest._handle(), fd, rel,
+                                             ctypes.byref(opts))
         self._manifest = manifest  # the manifest outlives the stream
         self._own(out, _free_stream)
 

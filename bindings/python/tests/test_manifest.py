@@ -341,6 +341,22 @@ def test_streams(model: Path, keys: Any) -> None:
             s.read(10)
         assert s.read_verified() == _BIG[1 << 20: 2 << 20]
         assert b"".join(s.iter_verified()) == _BIG[2 << 20:]
+    # streams that hash on threads of their own: the same bytes
+    for threads in (2, 3, None):
+        with mf.stream(model, "weights/part-1.bin", threads=threads) as s:
+            parts = []
+            while True:
+                chunk = s.read(1 << 20)
+                if not chunk:
+                    break
+                parts.append(chunk)
+            s.finish()
+            assert b"".join(parts) == _BIG
+        with ms.stream(model, "weights/part-1.bin", threads=threads) as s:
+            buf = bytearray(3 << 20)
+            assert s.read_verified(buf) == 3 << 20 and bytes(buf) == _BIG
+            assert s.read_verified(buf) == 0
+            s.finish()
     # a changed byte in the second shard: the first is handed out, the second never is
     with open(model / "weights" / "part-1.bin", "r+b") as f:
         f.seek((1 << 20) + 7)
@@ -359,6 +375,19 @@ def test_streams(model: Path, keys: Any) -> None:
             s.read()
         with pytest.raises(am.ManifestMismatchError):
             s.finish()
+    # the same through streams that hash on threads of their own
+    for threads in (2, 3, None):
+        with mf.stream(model, "weights/part-1.bin", threads=threads) as s:
+            with pytest.raises(am.ManifestMismatchError):
+                while s.read(1 << 20):  # a later read, or finish, says so
+                    pass
+                s.finish()
+        with ms.stream(model, "weights/part-1.bin", threads=threads) as s:
+            buf = bytearray(b"\xaa" * (3 << 20))
+            with pytest.raises(am.ManifestMismatchError) as e:
+                s.read_verified(buf)  # three shards at once: none handed out
+            assert "bytes 1048576..2097152" in str(e.value)
+            assert buf[::4096] == bytes(768)
     # names the manifest does not hold, traversal, symlinks
     with pytest.raises(am.ManifestNotSignedError):
         mf.stream(model, "nope")
@@ -370,6 +399,10 @@ def test_streams(model: Path, keys: Any) -> None:
     (model / "config.json").symlink_to("a/b/c/deep.txt")
     with pytest.raises(am.ManifestSymlinkError):
         mf.stream(model, "config.json")
+    with pytest.raises(aios.InvalidInputError):
+        ms.stream(model, CAFE, threads=1000)
+    with pytest.raises(ValueError):
+        ms.stream(model, CAFE, threads=-1)
     # a closed stream
     s = ms.stream(model, CAFE)
     s.close()
