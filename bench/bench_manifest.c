@@ -9,6 +9,7 @@
  *   bench_manifest verify --pub PUB.pem --dir MODEL --bundle BUNDLE [--threads N] [--reps R]
  *   bench_manifest kernel --file FILE [--reps R]
  *   bench_manifest stream --key KEY.pem --file FILE [--shard-size BYTES] [--reps R] [--cold 0|1]
+ *                         [--threads N] [--units K]
  *
  * KEY.pem is a PKCS#8 ECDSA P-256 private key: it is imported into a new
  * local keyring (raw master key, in a temporary directory removed at the
@@ -34,7 +35,11 @@
  *         (fdatasync + posix_fadvise DONTNEED: this file only, nothing else
  *         of the machine's cache) before every timed read, so storage sets
  *         the pace, as for a loader reading a model for the first time; the
- *         plain read's GB/s shows whether the drop took.
+ *         plain read's GB/s shows whether the drop took.  --threads N
+ *         (default 1) opens the streams with aios_manifest_stream_new and N
+ *         threads (1: aios_manifest_stream_open, the caller's thread only);
+ *         --units K gives read_verified, and the plain read beside it, a
+ *         buffer of K shards (default 1).
  *
  * sign and verify take --read-size BYTES (the hash options' read_size;
  * 0, the default, is the library's 4 MiB) for tuning.
@@ -70,7 +75,7 @@ typedef struct args {
     const char *cmd, *key, *pub, *dir, *bundle, *out, *file, *method;
     uint32_t threads, read_size;
     uint64_t shard_size;
-    int reps, warm, cold;
+    int reps, warm, cold, units;
 } args;
 
 static void usage(void)
@@ -82,7 +87,7 @@ static void usage(void)
             "[--threads N] [--reps R] [--warm 0|1]\n"
             "       bench_manifest kernel --file FILE [--reps R]\n"
             "       bench_manifest stream --key KEY.pem --file FILE [--shard-size B] [--reps R] "
-            "[--cold 0|1]\n");
+            "[--cold 0|1] [--threads N] [--units K]\n");
     exit(2);
 }
 
@@ -94,6 +99,7 @@ static void parse(args *a, int argc, char **argv)
     a->reps = 3;
     a->warm = 1;
     a->method = "files";
+    a->units = 1;
     if (argc < 2)
         usage();
     a->cmd = argv[1];
@@ -127,10 +133,13 @@ static void parse(args *a, int argc, char **argv)
             a->read_size = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(k, "--cold") == 0)
             a->cold = atoi(v);
+        else if (strcmp(k, "--units") == 0)
+            a->units = atoi(v);
         else
             usage();
     }
-    if (a->reps < 1 || a->reps > MAX_REPS || a->threads < 1 || a->threads > 256)
+    if (a->reps < 1 || a->reps > MAX_REPS || a->threads < 1 || a->threads > 256 ||
+        a->units < 1 || a->units > 64)
         usage();
     if (strcmp(a->method, "files") != 0 && strcmp(a->method, "shards") != 0)
         usage();
@@ -516,13 +525,26 @@ static int open_root(const char *file)
     return fd;
 }
 
-static uint64_t stream_files(const aios_manifest *m, const char *file, uint8_t *buf)
+static aios_manifest_stream *open_stream(const aios_manifest *m, int root, uint32_t threads)
 {
+    aios_manifest_stream_options o = AIOS_MANIFEST_STREAM_OPTIONS_INIT;
     aios_manifest_stream *s = NULL;
+    o.threads = threads;
+    if (threads == 1)
+        CHECK(aios_manifest_stream_open(&s, m, root, "."));
+    else
+        CHECK(aios_manifest_stream_new(&s, m, root, ".", &o));
+    return s;
+}
+
+static uint64_t stream_files(const aios_manifest *m, const char *file, uint8_t *buf,
+                             uint32_t threads)
+{
+    aios_manifest_stream *s;
     uint64_t total = 0;
     size_t n;
     int root = open_root(file);
-    CHECK(aios_manifest_stream_open(&s, m, root, "."));
+    s = open_stream(m, root, threads);
     do {
         CHECK(aios_manifest_stream_read(s, buf, READ_BUF, &n));
         total += n;
@@ -533,13 +555,14 @@ static uint64_t stream_files(const aios_manifest *m, const char *file, uint8_t *
     return total;
 }
 
-static uint64_t stream_verified(const aios_manifest *m, const char *file, uint8_t *buf, size_t cap)
+static uint64_t stream_verified(const aios_manifest *m, const char *file, uint8_t *buf, size_t cap,
+                                uint32_t threads)
 {
-    aios_manifest_stream *s = NULL;
+    aios_manifest_stream *s;
     uint64_t total = 0;
     size_t n;
     int root = open_root(file);
-    CHECK(aios_manifest_stream_open(&s, m, root, "."));
+    s = open_stream(m, root, threads);
     do {
         CHECK(aios_manifest_stream_read_verified(s, buf, cap, &n));
         total += n;
@@ -556,7 +579,7 @@ static int cmd_stream(const args *a)
     aios_manifest *mf, *ms;
     aios_manifest_stream *probe = NULL;
     aios_key *key, *pub;
-    uint64_t shard = a->shard_size ? a->shard_size : (uint64_t)64 << 20, size, unit;
+    uint64_t shard = a->shard_size ? a->shard_size : (uint64_t)64 << 20, size, unit, ucap;
     uint8_t *buf, *ubuf;
     char extra[512];
     int r, root;
@@ -573,13 +596,14 @@ static int cmd_stream(const args *a)
     unit = aios_manifest_stream_unit_size(probe);
     aios_manifest_stream_free(probe);
     close(root);
+    ucap = unit * (uint64_t)a->units;
     buf = malloc(READ_BUF);
-    ubuf = malloc((size_t)unit);
+    ubuf = malloc((size_t)ucap);
     if (buf == NULL || ubuf == NULL) {
         fprintf(stderr, "bench_manifest: out of memory\n");
         return 1;
     }
-    memset(ubuf, 0, (size_t)unit);    /* fault the pages in before timing */
+    memset(ubuf, 0, (size_t)ucap);    /* fault the pages in before timing */
     plain_read(a->file, buf, READ_BUF);
     ho.threads = 1;
     for (r = 0; r < a->reps; r++) {
@@ -593,17 +617,17 @@ static int cmd_stream(const args *a)
         if (a->cold)
             evict(a->file);
         t = t_start();
-        got ^= stream_files(mf, a->file, buf);
+        got ^= stream_files(mf, a->file, buf, a->threads);
         sf[r] = t_stop(t);
         if (a->cold)
             evict(a->file);
         t = t_start();
-        got ^= plain_read(a->file, ubuf, (size_t)unit);
+        got ^= plain_read(a->file, ubuf, (size_t)ucap);
         rdu[r] = t_stop(t);
         if (a->cold)
             evict(a->file);
         t = t_start();
-        got ^= stream_verified(ms, a->file, ubuf, (size_t)unit);
+        got ^= stream_verified(ms, a->file, ubuf, (size_t)ucap, a->threads);
         sv[r] = t_stop(t);
         if (a->cold)
             evict(a->file);
@@ -629,12 +653,14 @@ static int cmd_stream(const args *a)
     }
     snprintf(extra, sizeof(extra), "\"impl\":\"read\",\"buffer\":4194304,\"cold\":%d", a->cold);
     report("stream-plain-read", extra, size, rd, a->reps);
-    report("stream-read-finish", "\"impl\":\"aios\",\"method\":\"files\",\"buffer\":4194304",
-           size, sf, a->reps);
-    snprintf(extra, sizeof(extra), "\"impl\":\"read\",\"buffer\":%llu", (unsigned long long)unit);
+    snprintf(extra, sizeof(extra), "\"impl\":\"aios\",\"method\":\"files\",\"buffer\":4194304,"
+             "\"threads\":%u", a->threads);
+    report("stream-read-finish", extra, size, sf, a->reps);
+    snprintf(extra, sizeof(extra), "\"impl\":\"read\",\"buffer\":%llu", (unsigned long long)ucap);
     report("stream-plain-read-unit", extra, size, rdu, a->reps);
     snprintf(extra, sizeof(extra), "\"impl\":\"aios\",\"method\":\"shards\",\"shard_size\":%llu,"
-             "\"buffer\":%llu", (unsigned long long)shard, (unsigned long long)unit);
+             "\"buffer\":%llu,\"threads\":%u", (unsigned long long)shard,
+             (unsigned long long)ucap, a->threads);
     report("stream-read-verified", extra, size, sv, a->reps);
     report("verify-file", "\"impl\":\"aios\",\"method\":\"files\",\"threads\":1", size, vf,
            a->reps);
