@@ -14,6 +14,7 @@ STRUCTS = [
     _ffi.aios_manifest_hash_options,
     _ffi.aios_manifest_sign_options,
     _ffi.aios_manifest_verify_options,
+    _ffi.aios_manifest_stream_options,
 ]
 
 
@@ -31,6 +32,7 @@ def test_options_init_matches_the_macros() -> None:
         (_ffi.aios_manifest_hash_options, _ffi.lib.aios_manifest_hash_options_init),
         (_ffi.aios_manifest_sign_options, _ffi.lib.aios_manifest_sign_options_init),
         (_ffi.aios_manifest_verify_options, _ffi.lib.aios_manifest_verify_options_init),
+        (_ffi.aios_manifest_stream_options, _ffi.lib.aios_manifest_stream_options_init),
     ):
         opts = cls()
         ctypes.memset(ctypes.byref(opts), 0xA5, ctypes.sizeof(opts))
