@@ -289,12 +289,18 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_range(const aios_manifest *m, i
  *     are more units than threads).  It returns when every unit is
  *     checked.  One unit is one hash chain: give it a buffer of several
  *     units (at least as many as threads) to use the threads.
+ *     Calls of less than 1 MiB of units stay on the calling thread.
  *   - read copies what it read into a ring of the stream's (4 MiB) that
  *     one hashing thread works through, and returns without waiting for
- *     the hash.  A mismatch is reported by a later read or by finish.
+ *     the hash (it waits only while the ring is full).  A mismatch is
+ *     reported by a later read, at the latest by the read that finds the
+ *     end (which waits for the hash), or by finish.  Files under 1 MiB,
+ *     and what finish reads, stay on the calling thread.
  * The rules above do not change: bytes from read are not to be used
  * before finish returns AIOS_OK; read_verified hands out only verified
- * bytes.  A stream's threads end at finish, at a failure, or at free. */
+ * bytes.  A stream's threads end at finish, at a failure, or at free.
+ * opts NULL means threads 0 (online CPUs); aios_manifest_stream_open is
+ * threads 1.  Do not fork while a stream is being read on threads. */
 #define AIOS_MANIFEST_STREAM_OPTIONS_VERSION 1
 typedef struct aios_manifest_stream_options {
     unsigned int version;   /* AIOS_MANIFEST_STREAM_OPTIONS_VERSION */

@@ -98,6 +98,18 @@ static int sfail(aios_manifest_stream *s, int rc)
     return rc;
 }
 
+static size_t bg_bad(aios_manifest_stream *s);
+static int mismatch(aios_manifest_stream *s, size_t u);
+
+/* A read failed (rc, its detail already set): but a unit that read's
+ * hashing thread already found to differ is what the caller hears, as
+ * with one thread, where it would have failed first. */
+static int read_failed(aios_manifest_stream *s, int rc)
+{
+    size_t bad = s->bg != NULL ? bg_bad(s) : NO_UNIT;
+    return bad != NO_UNIT ? mismatch(s, bad) : sfail(s, rc);
+}
+
 /* Unit u differs: fail the stream, naming its bytes. */
 static int mismatch(aios_manifest_stream *s, size_t u)
 {
@@ -162,12 +174,12 @@ static int read_at(aios_manifest_stream *s, uint8_t *buf, size_t n, uint64_t off
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return sfail(s, aios__fail_errno(AIOS_E_IO, errno, "manifest: cannot read '%s'",
-                                             s->path));
+            return read_failed(s, aios__fail_errno(AIOS_E_IO, errno, "manifest: cannot read "
+                                                   "'%s'", s->path));
         if (r == 0)
-            return sfail(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated "
-                                       "while it was read (%" PRIu64 " bytes expected)", s->path,
-                                       s->size));
+            return read_failed(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was "
+                                             "truncated while it was read (%" PRIu64 " bytes "
+                                             "expected)", s->path, s->size));
         got += (size_t)r;
     }
     return AIOS_OK;
@@ -281,6 +293,7 @@ static size_t bg_end(aios_manifest_stream *s, int drain)
         s->h = g->h;
         s->unit = g->unit;
     }
+    aios__wipe(&g->h, sizeof(g->h));
     pthread_cond_destroy(&g->to_hash);
     pthread_cond_destroy(&g->to_fill);
     pthread_mutex_destroy(&g->mu);
@@ -293,6 +306,17 @@ static size_t bg_end(aios_manifest_stream *s, int drain)
 static void bg_stop(aios_manifest_stream *s, int drain)
 {
     (void)bg_end(s, drain);
+}
+
+/* The unit the hashing thread found to differ so far, or NO_UNIT. */
+static size_t bg_bad(aios_manifest_stream *s)
+{
+    stream_bg *g = s->bg;
+    size_t bad;
+    pthread_mutex_lock(&g->mu);
+    bad = g->bad;
+    pthread_mutex_unlock(&g->mu);
+    return bad;
 }
 
 /* The next free slot, once the hashing thread has made room; a mismatch
@@ -434,8 +458,10 @@ static void rv_units(rv_job *j, size_t a, size_t b)
         size_t n0 = piece_at(len[0], k), n1 = piece_at(len[1], k), m = 0;
         if (atomic_load_explicit(&j->stop, memory_order_relaxed) ||
             (n0 && !rv_read(j, j->buf + off[0] + k, n0, j->pos0 + off[0] + k)) ||
-            (n1 && !rv_read(j, j->buf + off[1] + k, n1, j->pos0 + off[1] + k)))
+            (n1 && !rv_read(j, j->buf + off[1] + k, n1, j->pos0 + off[1] + k))) {
+            aios__wipe(h, sizeof(h));
             return;
+        }
         if (n0 && n1 && t == AIOS__MF_SHA256) {
             m = n0 < n1 ? n0 : n1;
             aios__sha256_update2(&h[0].sha, j->buf + off[0] + k, &h[1].sha,
@@ -476,12 +502,14 @@ static void *rv_thread(void *arg)
 }
 
 /* Read n whole units (total bytes, from s->pos, a unit's start) into buf
- * on up to s->threads threads; check all before anything is returned. */
+ * on up to s->threads threads; check all before anything is returned.
+ * RV_SERIAL: nothing done, the caller's thread is to do it alone. */
+#define RV_SERIAL 1
 static int read_units_mt(aios_manifest_stream *s, uint8_t *buf, size_t n, size_t total)
 {
     pthread_t tids[AIOS__MF_THREADS_MAX];
     uint32_t nt = 0, want;
-    size_t bad;
+    size_t bad, items;
     rv_job j;
     int rc = AIOS_OK;
 
@@ -498,11 +526,10 @@ static int read_units_mt(aios_manifest_stream *s, uint8_t *buf, size_t n, size_t
     atomic_init(&j.stop, 0);
     atomic_init(&j.bad, NO_UNIT);
     if (pthread_mutex_init(&j.mu, NULL) != 0)
-        return aios__fail(AIOS_E_INTERNAL, "manifest: cannot create a mutex");
-    want = (uint32_t)((n + (size_t)j.lanes - 1) / (size_t)j.lanes);   /* items */
-    if (want > s->threads)
-        want = s->threads;
-    want--;   /* the caller's thread is one */
+        return RV_SERIAL;
+    items = (n + (size_t)j.lanes - 1) / (size_t)j.lanes;
+    /* helpers: the caller's thread is one of the threads */
+    want = (uint32_t)(items < (size_t)s->threads ? items : (size_t)s->threads) - 1;
     while (nt < want && pthread_create(&tids[nt], NULL, rv_thread, &j) == 0)
         nt++;
     rv_work(&j);
@@ -510,15 +537,15 @@ static int read_units_mt(aios_manifest_stream *s, uint8_t *buf, size_t n, size_t
         pthread_join(tids[--nt], NULL);
     pthread_mutex_destroy(&j.mu);
     bad = atomic_load(&j.bad);
-    if (j.err_set && j.err_errno != 0)
+    if (bad != NO_UNIT)   /* what one thread would have said first, if it got that far */
+        rc = mismatch(s, s->unit + bad);
+    else if (j.err_set && j.err_errno != 0)
         rc = sfail(s, aios__fail_errno(AIOS_E_IO, j.err_errno, "manifest: cannot read '%s'",
                                        s->path));
     else if (j.err_set)
         rc = sfail(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated while "
                                  "it was read (%" PRIu64 " bytes expected, it ended at %" PRIu64
                                  ")", s->path, s->size, j.err_at));
-    else if (bad != NO_UNIT)
-        rc = mismatch(s, s->unit + bad);
     if (rc != AIOS_OK) {
         memset(buf, 0, total);   /* nothing unverified reaches the caller */
         return rc;
@@ -589,7 +616,7 @@ int aios_manifest_stream_new(aios_manifest_stream **out, const aios_manifest *m,
     AIOS__CHECK_ARG(m != NULL && rel_path != NULL, "manifest or rel_path is NULL");
     AIOS__CHECK_ARG(root_dirfd >= 0, "root_dirfd is not a descriptor");
     if (!(m->flags & (AIOS_MANIFEST_F_VERIFIED | AIOS_MANIFEST_F_SIGNED)))
-        return aios__fail(AIOS_E_MANIFEST_UNVERIFIED, "aios_manifest_stream_open: the manifest "
+        return aios__fail(AIOS_E_MANIFEST_UNVERIFIED, "manifest stream: the manifest "
                           "was not verified");
     len = strlen(rel_path);
     dot = len == 1 && rel_path[0] == '.';
@@ -718,6 +745,13 @@ int aios_manifest_stream_read(aios_manifest_stream *s, uint8_t *buf, size_t cap,
     if ((rc = mode_check(s, 1, "aios_manifest_stream_read")) != AIOS_OK)
         return rc;
     left = s->size - s->pos;
+    if (left == 0 && s->bg != NULL) {
+        /* The end: wait for the hash, so that a caller who stops at the
+         * end (and forgets finish) still hears of a mismatch here. */
+        size_t bad = bg_end(s, 1);
+        if (bad != NO_UNIT)
+            return mismatch(s, bad);
+    }
     if (left == 0 || cap == 0)
         return AIOS_OK;
     if ((uint64_t)cap > left)
@@ -726,10 +760,11 @@ int aios_manifest_stream_read(aios_manifest_stream *s, uint8_t *buf, size_t cap,
         r = pread(s->fd, buf, cap, (off_t)s->pos);
     } while (r < 0 && errno == EINTR);
     if (r < 0)
-        return sfail(s, aios__fail_errno(AIOS_E_IO, errno, "manifest: cannot read '%s'", s->path));
+        return read_failed(s, aios__fail_errno(AIOS_E_IO, errno, "manifest: cannot read '%s'",
+                                               s->path));
     if (r == 0)
-        return sfail(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated while "
-                                   "it was read", s->path));
+        return read_failed(s, aios__fail(AIOS_E_MANIFEST_CHANGED, "manifest: '%s' was truncated "
+                                         "while it was read", s->path));
     if (!s->bg_tried)
         bg_start(s);
     if ((rc = s->bg != NULL ? bg_push(s, buf, (size_t)r) : feed(s, buf, (size_t)r)) != AIOS_OK)
@@ -770,13 +805,15 @@ int aios_manifest_stream_read_verified(aios_manifest_stream *s, uint8_t *buf, si
         size_t n = 0, total = 0;
         while (s->unit + n < unit_count(s)) {
             uint64_t need = unit_end(s, s->unit + n) - unit_start(s, s->unit + n);
-            if (need > (uint64_t)(cap - total))
+            /* contiguous units only (parsing ensures it): each lands at
+             * its offset from s->pos */
+            if (need > (uint64_t)(cap - total) || unit_start(s, s->unit + n) != s->pos + total)
                 break;
             total += (size_t)need;
             n++;
         }
-        if (total >= MT_MIN) {
-            if ((rc = read_units_mt(s, buf, n, total)) != AIOS_OK)
+        if (total >= MT_MIN && (rc = read_units_mt(s, buf, n, total)) != RV_SERIAL) {
+            if (rc != AIOS_OK)
                 return rc;
             used = total;
             mt = 1;
