@@ -552,14 +552,7 @@ func TestManifestStreams(t *testing.T) {
 
 	// A changed byte in the second shard: the first is handed out, the
 	// second never is (zeroed), and the stream stays failed.
-	wf, err := os.OpenFile(filepath.Join(f.model, rel), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wf.WriteAt([]byte("X"), 1<<20+7); err != nil {
-		t.Fatal(err)
-	}
-	wf.Close()
+	writeByteAt(t, filepath.Join(f.model, rel), 1<<20+7)
 	s, err = ms.OpenStream(root, rel)
 	if err != nil {
 		t.Fatal(err)
@@ -1409,6 +1402,19 @@ func TestManifestCallbackProviderKey(t *testing.T) {
 	assertNothingPending(t, p)
 }
 
+// writeByteAt overwrites one byte of path with 'X'.
+func writeByteAt(t *testing.T, path string, off int64) {
+	t.Helper()
+	wf, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wf.Close()
+	if _, err := wf.WriteAt([]byte("X"), off); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Streams that hash on threads of their own give the same bytes and the
 // same verdicts.
 func TestManifestStreamThreads(t *testing.T) {
@@ -1444,14 +1450,7 @@ func TestManifestStreamThreads(t *testing.T) {
 		s.Close()
 	}
 
-	wf, err := os.OpenFile(filepath.Join(f.model, rel), os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wf.WriteAt([]byte("X"), 2<<20+7); err != nil {
-		t.Fatal(err)
-	}
-	wf.Close()
+	writeByteAt(t, filepath.Join(f.model, rel), 2<<20+7)
 	for _, opts := range []*ManifestStreamOptions{nil, {Threads: 2}} {
 		s, err := mf.OpenStreamWith(root, rel, opts)
 		if err != nil {
