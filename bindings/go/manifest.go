@@ -693,6 +693,50 @@ func VerifyManifestCertificate(bundle []byte, anchors [][]byte, opts *ManifestVe
 	return newManifest(out), nil
 }
 
+// VerifyManifestSigstore verifies a Sigstore keyless bundle
+// (aios_manifest_verify_sigstore), the default of `model_signing sign`:
+// trustedRoot is a Sigstore TrustedRoot JSON document (the one the
+// Sigstore clients ship; libaios fetches nothing). The log entry's signed
+// timestamp, inclusion proof and checkpoint must verify with a log key of
+// the root and the entry must name this signature and certificate; the
+// certificate must chain to a Fulcio CA of the root at the entry's time;
+// its SubjectAltName must equal identity and its OIDC issuer oidcIssuer,
+// exactly. The certificate's SCTs are not checked. Errors: ErrAuth (the
+// log entry or the signature), StatusManifestChain,
+// StatusManifestKeyMismatch (another identity or issuer),
+// StatusManifestMethod (not a keyless bundle), and VerifyManifestKey's.
+func VerifyManifestSigstore(bundle, trustedRoot []byte, identity, oidcIssuer string, opts *ManifestVerifyOptions) (*Manifest, error) {
+	const what = "aios.VerifyManifestSigstore"
+	var mem cMem
+	defer mem.free()
+	co, err := opts.c(&mem, what, 0)
+	if err != nil {
+		return nil, err
+	}
+	cid, err := cString(what+": identity", identity)
+	if err != nil {
+		return nil, err
+	}
+	defer freeCString(cid)
+	ciss, err := cString(what+": oidcIssuer", oidcIssuer)
+	if err != nil {
+		return nil, err
+	}
+	defer freeCString(ciss)
+	var out *C.aios_manifest
+	bp, bn := bytesArg(bundle)
+	rp, rn := bytesArg(trustedRoot)
+	e := getCErr()
+	defer putCErr(e)
+	rc := C.aiosgo_manifest_verify_sigstore(&out, bp, bn, rp, rn, cid, ciss, co, e)
+	runtime.KeepAlive(bundle)
+	runtime.KeepAlive(trustedRoot)
+	if err := errorFrom(rc, e); err != nil {
+		return nil, err
+	}
+	return newManifest(out), nil
+}
+
 // OpenManifest parses a bundle without any trust (aios_manifest_open),
 // for inspection and for Sigstore keyless bundles: the result is not
 // Verified, so VerifyDir, VerifyFile, VerifyRange and OpenStream refuse

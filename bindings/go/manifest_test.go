@@ -1050,8 +1050,62 @@ func TestManifestGolden(t *testing.T) {
 			}
 			_, err = m.VerifyDir(folder, opts)
 			wantStatus(t, "VerifyDir of a keyless bundle", err, StatusManifestUnverified)
+
+			// VerifyManifestSigstore: refusals without Sigstore's root ...
+			_, err = VerifyManifestSigstore(bundle, []byte("{}"), sigstoreIdentity, sigstoreIssuer, nil)
+			wantStatus(t, "a trusted root that is not one", err, StatusFormat)
+			_, err = VerifyManifestSigstore(bundle, []byte("{}"), "", sigstoreIssuer, nil)
+			wantStatus(t, "no identity", err, StatusInvalidArgument)
+			_, err = VerifyManifestSigstore(bundle, nil, sigstoreIdentity, sigstoreIssuer, nil)
+			wantStatus(t, "no trusted root", err, StatusInvalidArgument)
+			// ... and with it: verified, the model clean, another identity refused.
+			root := sigstoreTrustedRoot(t)
+			v, err := VerifyManifestSigstore(bundle, root, sigstoreIdentity, sigstoreIssuer, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			if !v.Verified() || v.Flags()&ManifestFlagKeyless == 0 {
+				t.Errorf("verified %v flags %#x", v.Verified(), v.Flags())
+			}
+			if d, err := v.VerifyDir(folder, opts); err != nil || d.Len() != 0 {
+				t.Errorf("VerifyDir: %v %+v", err, d)
+			}
+			_, err = VerifyManifestSigstore(bundle, root, "someone@example.com", sigstoreIssuer, nil)
+			wantStatus(t, "another identity", err, StatusManifestKeyMismatch)
+			if !errors.Is(err, ErrAuth) {
+				t.Errorf("another identity: %v is not ErrAuth", err)
+			}
 		})
 	}
+}
+
+const (
+	sigstoreIdentity = "stefanb@us.ibm.com"
+	sigstoreIssuer   = "https://sigstore.verify.ibm.com/oauth2"
+)
+
+// sigstoreTrustedRoot is Sigstore's production trusted root as the sigstore
+// package (installed with model_signing in build/venv-oms) ships it:
+// AIOS_TEST_SIGSTORE_ROOT names it (scripts/test sets it), else it is
+// looked for in build/venv-oms.
+func sigstoreTrustedRoot(t *testing.T) []byte {
+	t.Helper()
+	path := os.Getenv("AIOS_TEST_SIGSTORE_ROOT")
+	if path == "" {
+		found, _ := filepath.Glob(filepath.Join("..", "..", "build", "venv-oms", "lib", "python3*",
+			"site-packages", "sigstore", "_store", "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev",
+			"trusted_root.json"))
+		if len(found) == 0 {
+			t.Skip("no Sigstore trusted root: set AIOS_TEST_SIGSTORE_ROOT (scripts/test does)")
+		}
+		path = found[0]
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // A changed copy of a golden folder fails with the diff

@@ -1358,6 +1358,25 @@ int aiosgo_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundl
     return aiosgo_end(rc, err);
 }
 
+int aiosgo_manifest_verify_sigstore(aios_manifest **out, const uint8_t *bundle,
+                                    size_t bundle_len, const uint8_t *root, size_t root_len,
+                                    const char *identity, const char *oidc_issuer,
+                                    const aiosgo_mverify_opts *opts, aiosgo_err *err)
+{
+    aios_manifest_verify_options o;
+    const aios_manifest_verify_options *use;
+    const char **ignore = NULL;
+    int rc;
+
+    aiosgo_begin();
+    rc = mverify_opts(&o, &use, &ignore, opts);
+    if (rc == AIOS_OK)
+        rc = aios_manifest_verify_sigstore(out, bundle, bundle_len, root, root_len, identity,
+                                           oidc_issuer, use);
+    free(ignore);
+    return aiosgo_end(rc, err);
+}
+
 int aiosgo_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
                          const aiosgo_mverify_opts *opts, aiosgo_err *err)
 {

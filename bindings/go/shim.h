@@ -387,6 +387,10 @@ int aiosgo_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundl
                                        size_t bundle_len, const uint8_t *anchors,
                                        const size_t *anchor_lens, size_t anchor_count,
                                        const aiosgo_mverify_opts *opts, aiosgo_err *err);
+int aiosgo_manifest_verify_sigstore(aios_manifest **out, const uint8_t *bundle,
+                                    size_t bundle_len, const uint8_t *root, size_t root_len,
+                                    const char *identity, const char *oidc_issuer,
+                                    const aiosgo_mverify_opts *opts, aiosgo_err *err);
 int aiosgo_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
                          const aiosgo_mverify_opts *opts, aiosgo_err *err);
 int aiosgo_manifest_read_bundle(aios_buffer **out, const char *path,

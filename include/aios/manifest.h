@@ -87,7 +87,7 @@ typedef enum aios_manifest_time {
 #define AIOS_MANIFEST_F_VERIFIED        0x1u   /* the signature was verified against the caller's trust */
 #define AIOS_MANIFEST_F_SIGNED          0x2u   /* made by aios_manifest_sign (by this process) */
 #define AIOS_MANIFEST_F_LEGACY          0x4u   /* a model_signing 0.2 (Digests/v0.1) bundle */
-#define AIOS_MANIFEST_F_KEYLESS         0x8u   /* a Sigstore keyless bundle (never verified here) */
+#define AIOS_MANIFEST_F_KEYLESS         0x8u   /* a Sigstore keyless bundle (verified only by aios_manifest_verify_sigstore) */
 #define AIOS_MANIFEST_F_ALLOW_SYMLINKS  0x10u  /* signed with symlinks allowed */
 #define AIOS_MANIFEST_F_SINGLE_FILE     0x20u  /* the model is one file */
 
@@ -219,6 +219,27 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_key(aios_manifest **out, const 
 AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out,
         const uint8_t *bundle, size_t bundle_len,
         const uint8_t *const *anchors, const size_t *anchor_lens, size_t anchors_len,
+        const aios_manifest_verify_options *opts);
+
+/* Sigstore keyless bundles (`model_signing sign sigstore`, its default):
+ * a short-lived Fulcio certificate for an OIDC identity and the
+ * signature's entry in the Rekor log, checked against trusted_root, a
+ * Sigstore TrustedRoot JSON document (what the Sigstore clients ship and
+ * refresh through TUF; libaios fetches nothing).  The log entry's signed
+ * timestamp and, when present, its inclusion proof and signed checkpoint
+ * must verify with a log key of the root; the entry must name this
+ * payload, signature and certificate; the certificate must chain to a
+ * Fulcio CA of the root at the entry's integrated time; its
+ * SubjectAltName (email or URI) must equal identity and its OIDC issuer
+ * extension oidc_issuer, exactly.  Not checked: the certificate's SCTs,
+ * RFC 3161 timestamps (docs/MANIFEST.md 7.5).  opts->time_policy is not
+ * used (the log's time is).  Extra statuses: AIOS_E_AUTH (the log entry),
+ * AIOS_E_MANIFEST_CHAIN, AIOS_E_MANIFEST_KEY_MISMATCH (another identity
+ * or issuer), AIOS_E_MANIFEST_METHOD (not a keyless bundle). */
+AIOS_NODISCARD AIOS_API int aios_manifest_verify_sigstore(aios_manifest **out,
+        const uint8_t *bundle, size_t bundle_len,
+        const uint8_t *trusted_root, size_t trusted_root_len,
+        const char *identity, const char *oidc_issuer,
         const aios_manifest_verify_options *opts);
 
 /* Parse without trust (inspection, Sigstore keyless bundles): *out is an

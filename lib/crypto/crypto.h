@@ -569,6 +569,13 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
  * AIOS_E_FORMAT, AIOS_E_LIMIT (over AIOS__X509_CERT_MAX),
  * AIOS_E_UNSUPPORTED (a key algorithm mbedTLS cannot parse). */
 int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);
+/* A Fulcio (Sigstore) certificate's identity, without trust: san gets
+ * the first rfc822Name or URI of the SubjectAltName, issuer the OIDC
+ * issuer extension (1.3.6.1.4.1.57264.1.8, else the deprecated .1.1);
+ * "" when absent.  AIOS_E_FORMAT (does not parse, malformed extensions,
+ * a NUL byte), AIOS_E_LIMIT (a value that does not fit). */
+int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t san_cap,
+                               char *issuer, size_t issuer_cap);
 
 /* =============================================================== AES-SIV */
 

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
@@ -457,5 +458,114 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
 done:
     mbedtls_x509_crt_free(&trust);
     mbedtls_x509_crt_free(&chain);
+    return rc;
+}
+
+/* ------------------------------------------------------------ Fulcio identity */
+
+/* Copy an IA5/UTF8 string value into out (NUL-terminated); refuse NUL
+ * bytes and values that do not fit. */
+static int copy_text(char *out, size_t cap, const unsigned char *p, size_t n, const char *what)
+{
+    if (n >= cap)
+        return aios__fail(AIOS_E_LIMIT, "certificate: the %s is over %zu bytes", what, cap - 1);
+    if (memchr(p, 0, n) != NULL)
+        return aios__fail(AIOS_E_FORMAT, "certificate: the %s holds a NUL byte", what);
+    memcpy(out, p, n);
+    out[n] = 0;
+    return AIOS_OK;
+}
+
+int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t san_cap,
+                               char *issuer, size_t issuer_cap)
+{
+    /* 1.3.6.1.4.1.57264.1.8 (DER UTF8String) and .1.1 (raw, deprecated) */
+    static const unsigned char oid_issuer_v2[] = { 0x2B, 0x06, 0x01, 0x04, 0x01, 0x83, 0xBF,
+                                                   0x30, 0x01, 0x08 };
+    static const unsigned char oid_issuer_v1[] = { 0x2B, 0x06, 0x01, 0x04, 0x01, 0x83, 0xBF,
+                                                   0x30, 0x01, 0x01 };
+    static const unsigned char oid_san[] = { 0x55, 0x1D, 0x11 };
+    mbedtls_x509_crt crt;
+    unsigned char *p, *end;
+    size_t n;
+    int rc, have_v2 = 0, have_san = 0;
+
+    AIOS__CHECK_ARG(san != NULL && san_cap > 0 && issuer != NULL && issuer_cap > 0,
+                    "san or issuer is NULL");
+    san[0] = issuer[0] = 0;
+    if (len > AIOS__X509_CERT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "certificate: %zu bytes is over %zu", len,
+                          AIOS__X509_CERT_MAX);
+    mbedtls_x509_crt_init(&crt);
+    if ((rc = parse_der(&crt, der, len, "certificate", (size_t)0)) != AIOS_OK)
+        goto done;
+    rc = AIOS_OK;
+    if (crt.v3_ext.p == NULL || crt.v3_ext.len == 0)
+        goto malformed;
+    p = crt.v3_ext.p;
+    end = p + crt.v3_ext.len;
+    if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+        p + n != end)
+        goto malformed;
+    while (p < end) {
+        unsigned char *ext_end, *oid;
+        size_t oid_len;
+        int critical = 0;
+        if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+            goto malformed;
+        ext_end = p + n;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID) != 0)
+            goto malformed;
+        oid = p;
+        p += oid_len;
+        if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN && mbedtls_asn1_get_bool(&p, ext_end,
+                                                                               &critical) != 0)
+            goto malformed;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &n, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+            p + n != ext_end)
+            goto malformed;
+        if (oid_len == sizeof(oid_san) && memcmp(oid, oid_san, oid_len) == 0) {
+            /* GeneralNames: the first rfc822Name [1] or URI [6] */
+            unsigned char *q = p, *gend;
+            size_t m;
+            if (mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_CONSTRUCTED |
+                                     MBEDTLS_ASN1_SEQUENCE) != 0 || q + m != ext_end)
+                goto malformed;
+            gend = q + m;
+            while (q < gend && !have_san) {
+                unsigned char tag = *q++;
+                if (mbedtls_asn1_get_len(&q, gend, &m) != 0)
+                    goto malformed;
+                if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1) ||
+                    tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 6)) {
+                    if ((rc = copy_text(san, san_cap, q, m, "SubjectAltName")) != AIOS_OK)
+                        goto done;
+                    have_san = 1;
+                }
+                q += m;
+            }
+        } else if (oid_len == sizeof(oid_issuer_v2) && memcmp(oid, oid_issuer_v2, oid_len) == 0) {
+            unsigned char *q = p;
+            size_t m;
+            if (mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_UTF8_STRING) != 0 ||
+                q + m != ext_end)
+                goto malformed;
+            if ((rc = copy_text(issuer, issuer_cap, q, m, "OIDC issuer")) != AIOS_OK)
+                goto done;
+            have_v2 = 1;
+        } else if (oid_len == sizeof(oid_issuer_v1) && memcmp(oid, oid_issuer_v1, oid_len) == 0 &&
+                   !have_v2) {
+            if ((rc = copy_text(issuer, issuer_cap, p, n, "OIDC issuer")) != AIOS_OK)
+                goto done;
+        }
+        p = ext_end;
+    }
+    goto done;
+malformed:
+    rc = aios__fail(AIOS_E_FORMAT, "certificate: malformed extensions");
+done:
+    mbedtls_x509_crt_free(&crt);
+    if (rc != AIOS_OK)
+        san[0] = issuer[0] = 0;
     return rc;
 }

@@ -1173,8 +1173,8 @@ static int verify_legacy(aios__keyenc_alg alg, const uint8_t *pub, size_t pub_le
 static int check_method(const aios__mb_bundle *b, aios__mb_method want)
 {
     if (b->method == AIOS__MB_METHOD_KEYLESS)
-        return aios__fail(AIOS_E_UNSUPPORTED, "bundle: a Sigstore keyless bundle cannot be "
-                          "verified (no Sigstore trust root)");
+        return aios__fail(AIOS__MB_E_METHOD, "bundle: a Sigstore keyless bundle (verify it "
+                          "with aios_manifest_verify_sigstore and a Sigstore trusted root)");
     if (b->method != want)
         return aios__fail(AIOS__MB_E_METHOD, want == AIOS__MB_METHOD_KEY ?
                           "bundle: a certificate-chain bundle given to the key method" :
@@ -1407,6 +1407,13 @@ char *aios__mb_signer_json(const aios__mb_signer *sg)
         /* the policy time the path was found valid at (0: not verified) */
         if (sg->checked_at)
             bad |= json_object_set_new(o, "checked_at", json_integer((json_int_t)sg->checked_at));
+        if (sg->integrated_time) {   /* keyless, verified against a Sigstore trusted root */
+            bad |= json_object_set_new(o, "identity", json_string(sg->identity));
+            bad |= json_object_set_new(o, "oidc_issuer", json_string(sg->oidc_issuer));
+            bad |= json_object_set_new(o, "integrated_time",
+                                       json_integer((json_int_t)sg->integrated_time));
+            bad |= json_object_set_new(o, "log_index", json_integer((json_int_t)sg->log_index));
+        }
     }
     if (sg->legacy)
         bad |= json_object_set_new(o, "legacy", json_true());

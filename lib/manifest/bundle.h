@@ -181,6 +181,11 @@ typedef struct aios__mb_signer {
     int64_t  checked_at;           /* CHAIN: the policy time T the path was valid at (7.4) */
     size_t   chain_len;            /* CHAIN: certificates in the bundle (leaf included) */
     size_t   path_len;             /* CHAIN: certificates of the verified path, anchor included */
+    /* KEYLESS, verified (aios__mb_verify_sigstore): */
+    char     identity[256];        /* the certificate's SubjectAltName (email or URI) */
+    char     oidc_issuer[256];     /* its OIDC issuer extension */
+    int64_t  integrated_time;      /* the log entry's time, unix seconds */
+    int64_t  log_index;            /* the log entry's index */
 } aios__mb_signer;
 
 /* The signer as the bundle states it, without trust (aios_manifest_open,
@@ -248,6 +253,14 @@ int aios__mb_sign_key(aios_buffer **bundle_out, const aios__mb_statement *st,
 int aios__mb_sign_certificate(aios_buffer **bundle_out, const aios__mb_statement *st,
                               const aios_key *key, const uint8_t *const *chain_der,
                               const size_t *chain_lens, size_t chain_n, int profile);
+
+/* Sigstore keyless (sigstore.c, MANIFEST.md 7.5): verify a keyless
+ * bundle against a Sigstore TrustedRoot JSON document for an exact
+ * identity (SubjectAltName) and OIDC issuer, then parse its statement. */
+int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_out,
+                             const uint8_t *bundle, size_t len, const uint8_t *trusted,
+                             size_t trusted_len, const char *identity, const char *oidc_issuer,
+                             int profile);
 
 /* ---- helpers exposed for the tests and the fuzzer */
 

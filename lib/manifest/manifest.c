@@ -1057,8 +1057,8 @@ static int bundle_len_check(const uint8_t *bundle, size_t len, const aios_manife
 }
 
 /* A verified statement (taken) and its signer into a verified manifest. */
-static int verified(aios_manifest **out, aios__mb_statement *st, const aios__mb_signer *sg,
-                    const aios_manifest_verify_options *o)
+static int verified_flags(aios_manifest **out, aios__mb_statement *st, const aios__mb_signer *sg,
+                          const aios_manifest_verify_options *o, uint32_t extra)
 {
     char *signer = aios__mb_signer_json(sg);
     int rc;
@@ -1066,11 +1066,17 @@ static int verified(aios_manifest **out, aios__mb_statement *st, const aios__mb_
         aios__mb_statement_free(st);
         return aios__nomem("the signer");
     }
-    rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(o), AIOS_MANIFEST_F_VERIFIED,
-                               signer);   /* takes signer */
+    rc = aios__mf_manifest_new(out, st, (aios__mf_profile)mb_profile(o),
+                               AIOS_MANIFEST_F_VERIFIED | extra, signer);   /* takes signer */
     if (rc != AIOS_OK)
         aios__mb_statement_free(st);
     return rc;
+}
+
+static int verified(aios_manifest **out, aios__mb_statement *st, const aios__mb_signer *sg,
+                    const aios_manifest_verify_options *o)
+{
+    return verified_flags(out, st, sg, o, 0);
 }
 
 int aios_manifest_verify_key(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
@@ -1123,6 +1129,38 @@ int aios_manifest_verify_certificate(aios_manifest **out, const uint8_t *bundle,
                                           o.fixed_time, mb_flags(&o))) != AIOS_OK)
         return rc;
     return verified(out, st, &sg, &o);
+}
+
+int aios_manifest_verify_sigstore(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,
+                                  const uint8_t *trusted_root, size_t trusted_root_len,
+                                  const char *identity, const char *oidc_issuer,
+                                  const aios_manifest_verify_options *opts)
+{
+    aios_manifest_verify_options o;
+    aios__mb_statement *st = NULL;
+    aios__mb_signer sg;
+    aios_manifest *m = NULL;
+    int rc;
+
+    AIOS__CHECK_ARG(out != NULL, "out is NULL");
+    *out = NULL;
+    if ((rc = aios__ensure_init()) != AIOS_OK)
+        return rc;
+    AIOS__CHECK_ARG(trusted_root != NULL && trusted_root_len > 0, "trusted_root is empty");
+    AIOS__CHECK_ARG(identity != NULL && identity[0] && oidc_issuer != NULL && oidc_issuer[0],
+                    "identity and oidc_issuer are required");
+    if ((rc = aios__mf_verify_opts(&o, opts)) != AIOS_OK ||
+        (rc = bundle_len_check(bundle, bundle_len, &o)) != AIOS_OK)
+        return rc;
+    memset(&sg, 0, sizeof(sg));
+    if ((rc = aios__mb_verify_sigstore(&st, &sg, bundle, bundle_len, trusted_root,
+                                       trusted_root_len, identity, oidc_issuer, mb_profile(&o)))
+        != AIOS_OK)
+        return rc;
+    if ((rc = verified_flags(&m, st, &sg, &o, AIOS_MANIFEST_F_KEYLESS)) != AIOS_OK)
+        return rc;
+    *out = m;
+    return AIOS_OK;
 }
 
 int aios_manifest_open(aios_manifest **out, const uint8_t *bundle, size_t bundle_len,

@@ -4,8 +4,10 @@
  * through the public API, each verifies with the right key or trust root,
  * its model folder (copied to a scratch directory) verifies clean, and a
  * modified, added or removed file fails with the diff naming it.  Sigstore
- * keyless bundles cannot be verified here (no Sigstore trust root): they
- * open unverified, their content compares, and verify_* refuse them.
+ * keyless bundles open unverified, their content compares, and the key
+ * and certificate methods refuse them; aios_manifest_verify_sigstore is
+ * held to its refusals here (trusted roots made up by the test) and
+ * verifies them with Sigstore's real trusted root in tests/interop.
  */
 #include "test_keyring_util.h"
 #include "test_manifest_util.h"
@@ -159,7 +161,7 @@ static void test_every_golden_bundle(void **state)
             aios_manifest *v = NULL;
             assert_true(aios_manifest_flags(m) & AIOS_MANIFEST_F_KEYLESS);
             tu_assert_status(aios_manifest_verify_key(&v, aios_buffer_data(b), aios_buffer_len(b),
-                                                      k, NULL), AIOS_E_UNSUPPORTED);
+                                                      k, NULL), AIOS_E_MANIFEST_METHOD);
             tu_assert_status(aios_manifest_verify_dir(m, model, NULL, NULL),
                              AIOS_E_MANIFEST_UNVERIFIED);
         } else {
@@ -252,11 +254,101 @@ static void test_spec_bundles(void **state)
     }
 }
 
+/* The base64 body of a PEM file (one block), newlines removed. */
+static char *pem_body(const char *path)
+{
+    size_t n, i, o = 0;
+    char *f = tu_read_file(path, &n), *out = malloc(n + 1);
+    const char *p = strstr(f, "-----\n"), *e = strstr(f, "\n-----END");
+    assert_non_null(p);
+    assert_non_null(e);
+    for (i = (size_t)(p + 6 - f); f + i < e; i++)
+        if (f[i] != '\n' && f[i] != '\r')
+            out[o++] = f[i];
+    out[o] = 0;
+    free(f);
+    return out;
+}
+
+/* A Sigstore trusted root made up from the test CA and the test P-384 key
+ * as a log key with log id key_id_b64. */
+static char *made_up_root(const char *key_id_b64, const char *ca_start)
+{
+    char *ca = pem_body(MT "/keys/certificate/ca-cert.pem");
+    char *key = pem_body(MT "/keys/certificate/signing-key-pub.pem");
+    size_t n = strlen(ca) + strlen(key) + 1024;
+    char *j = malloc(n);
+    snprintf(j, n,
+             "{\"mediaType\":\"application/vnd.dev.sigstore.trustedroot+json;version=0.1\","
+             "\"tlogs\":[{\"baseUrl\":\"https://log.example\",\"hashAlgorithm\":\"SHA2_256\","
+             "\"publicKey\":{\"rawBytes\":\"%s\",\"keyDetails\":\"PKIX_ECDSA_P384_SHA_384\","
+             "\"validFor\":{\"start\":\"2021-01-12T11:53:27Z\"}},\"logId\":{\"keyId\":\"%s\"}}],"
+             "\"certificateAuthorities\":[{\"certChain\":{\"certificates\":[{\"rawBytes\":\"%s\"}]},"
+             "\"validFor\":{\"start\":\"%s\"}}]}",
+             key, key_id_b64, ca, ca_start);
+    free(ca);
+    free(key);
+    return j;
+}
+
+static int sig_verify(const aios_buffer *b, const char *root, const char *id, const char *iss)
+{
+    aios_manifest *m = NULL;
+    int rc = aios_manifest_verify_sigstore(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                           (const uint8_t *)root, root ? strlen(root) : 0, id,
+                                           iss, NULL);
+    assert_true(rc != AIOS_OK || m != NULL);
+    if (rc != AIOS_OK)
+        assert_null(m);
+    aios_manifest_unref(m);
+    return rc;
+}
+
+/* aios_manifest_verify_sigstore's refusals, without Sigstore's real root. */
+static void test_sigstore_refusals(void **state)
+{
+    static const char id[] = "stefanb@us.ibm.com", iss[] = "https://sigstore.verify.ibm.com/oauth2";
+    static const char rekor[] = "wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=";
+    aios_buffer *b = NULL, *kb = NULL;
+    char *other = made_up_root("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "2021-03-07T03:20:29Z");
+    char *same_id = made_up_root(rekor, "2021-03-07T03:20:29.000+01:00");
+    char *bad_time = made_up_root(rekor, "2021-13-07T03:20:29Z");
+    (void)state;
+
+    tu_assert_ok(aios_manifest_read_bundle(&b, MT "/v1.1.0-sigstore/model.sig", NULL));
+    tu_assert_ok(aios_manifest_read_bundle(&kb, MT "/v1.1.0-elliptic-key/model.sig", NULL));
+    /* arguments */
+    tu_assert_status(sig_verify(b, other, NULL, iss), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(sig_verify(b, other, id, ""), AIOS_E_INVALID_ARGUMENT);
+    tu_assert_status(sig_verify(b, NULL, id, iss), AIOS_E_INVALID_ARGUMENT);
+    /* the trusted root */
+    tu_assert_status(sig_verify(b, "not json", id, iss), AIOS_E_FORMAT);
+    tu_assert_status(sig_verify(b, "{}", id, iss), AIOS_E_FORMAT);
+    tu_assert_status(sig_verify(b, "{\"mediaType\":\"application/vnd.dev.sigstore.trustedroot"
+                                   "+json;version=0.1\",\"tlogs\":[],\"certificateAuthorities\":[]}",
+                                id, iss), AIOS_E_FORMAT);
+    tu_assert_status(sig_verify(b, bad_time, id, iss), AIOS_E_FORMAT);
+    assert_non_null(strstr(aios_last_error_message(), "validFor.start"));
+    /* not a keyless bundle */
+    tu_assert_status(sig_verify(kb, other, id, iss), AIOS_E_MANIFEST_METHOD);
+    /* a log the root does not hold; the right log id with another key */
+    tu_assert_status(sig_verify(b, other, id, iss), AIOS_E_AUTH);
+    assert_non_null(strstr(aios_last_error_message(), "not one of the trusted root's"));
+    tu_assert_status(sig_verify(b, same_id, id, iss), AIOS_E_AUTH);
+    assert_non_null(strstr(aios_last_error_message(), "signed entry timestamp"));
+    aios_buffer_free(b);
+    aios_buffer_free(kb);
+    free(other);
+    free(same_id);
+    free(bad_time);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_golden_bundle),
         cmocka_unit_test(test_spec_bundles),
+        cmocka_unit_test(test_sigstore_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,7 +95,8 @@ static const char sign_usage[] =
 
 static const char verify_usage[] =
     "Usage: aios manifest verify MODEL [--signature SIG]\n"
-    "                            (--public-key PEM | --key KEY | --trust-anchor CA.pem...)\n"
+    "                            (--public-key PEM | --key KEY | --trust-anchor CA.pem... |\n"
+    "                             --sigstore-root ROOT.json --identity ID --oidc-issuer URL)\n"
     "                            [options]\n"
     "\n"
     "Verify the signature SIG (default MODEL/model.sig, or MODEL.sig for a one-file\n"
@@ -113,6 +114,11 @@ static const char verify_usage[] =
     "  --time T                  with --trust-anchor: when the chain must be valid:\n"
     "                            leaf-not-before (model-signing-1 default), now (oms-1.0\n"
     "                            default) or a UNIX time\n"
+    "  --sigstore-root ROOT.json Sigstore keyless ('model_signing sign sigstore'): the\n"
+    "                            Sigstore trusted root (the trusted_root.json the Sigstore\n"
+    "                            clients ship; nothing is fetched), with\n"
+    "  --identity ID             the signer's email or URI (exactly), and\n"
+    "  --oidc-issuer URL         the OIDC issuer that vouched for it (exactly)\n"
     "\n"
     KEY_HELP
     "\n"
@@ -189,6 +195,7 @@ typedef struct mf_args {
     const char *anchors[MF_MAX_ANCHORS];
     size_t nanchors;
     const char *time;
+    const char *sigstore_root, *identity, *oidc_issuer;   /* Sigstore keyless */
     /* keyring (reuses the envelope verbs' unlocking) */
     env_args ring;
     /* hashing */
@@ -284,7 +291,8 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
     enum { O_KEY = 256, O_PUBKEY, O_PKCS11_MODULE, O_PIN_FILE, O_ANCHOR, O_TIME, O_KEYRING,
            O_PFILE, O_PFD, O_MKEY, O_METHOD, O_SHARD_SIZE, O_HASH, O_PROFILE, O_SYMLINKS,
            O_IGNORE, O_INCLUDE_GIT, O_THREADS, O_CACHE, O_SUBJECT, O_PROVENANCE, O_SET,
-           O_CHAIN, O_IGNORE_UNSIGNED, O_STRICT_EMPTY, O_JSON, O_QUIET, O_HELP };
+           O_CHAIN, O_IGNORE_UNSIGNED, O_STRICT_EMPTY, O_JSON, O_QUIET, O_HELP, O_SIGSTORE,
+           O_IDENTITY, O_OIDC_ISSUER };
     static const struct option longopts[] = {
         { "key", required_argument, NULL, O_KEY },
         { "public-key", required_argument, NULL, O_PUBKEY },
@@ -292,6 +300,9 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         { "pin-file", required_argument, NULL, O_PIN_FILE },
         { "trust-anchor", required_argument, NULL, O_ANCHOR },
         { "time", required_argument, NULL, O_TIME },
+        { "sigstore-root", required_argument, NULL, O_SIGSTORE },
+        { "identity", required_argument, NULL, O_IDENTITY },
+        { "oidc-issuer", required_argument, NULL, O_OIDC_ISSUER },
         { "keyring", required_argument, NULL, O_KEYRING },
         { "passphrase-file", required_argument, NULL, O_PFILE },
         { "passphrase-fd", required_argument, NULL, O_PFD },
@@ -343,7 +354,9 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         case O_KEY: case O_PKCS11_MODULE: case O_PIN_FILE: case O_KEYRING: case O_PFILE:
         case O_PFD: case O_MKEY:
             allowed = A_SIGN | A_VERIFY | A_SHOW; break;
-        case O_PUBKEY: case O_ANCHOR: case O_TIME: allowed = A_VERIFY | A_SHOW; break;
+        case O_PUBKEY: case O_ANCHOR: case O_TIME: case O_SIGSTORE: case O_IDENTITY:
+        case O_OIDC_ISSUER:
+            allowed = A_VERIFY | A_SHOW; break;
         case O_METHOD: case O_SHARD_SIZE: case O_HASH: case O_SYMLINKS: case O_INCLUDE_GIT:
         case O_CACHE:
             allowed = A_SIGN | A_DIGEST; break;
@@ -368,6 +381,9 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
                 a->anchors[a->nanchors++] = optarg;
             break;
         case O_TIME: a->time = optarg; break;
+        case O_SIGSTORE: a->sigstore_root = optarg; break;
+        case O_IDENTITY: a->identity = optarg; break;
+        case O_OIDC_ISSUER: a->oidc_issuer = optarg; break;
         case O_KEYRING: a->ring.keyring = optarg; break;
         case O_PFILE: a->ring.passphrase_file = optarg; break;
         case O_PFD:
@@ -461,6 +477,10 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         return cli_usage_error(ctx, verb, "give --provenance or --set, not both");
     if (a->time && a->nanchors == 0)
         return cli_usage_error(ctx, verb, "--time applies to --trust-anchor verification");
+    if (!(a->sigstore_root && a->identity && a->oidc_issuer) &&
+        (a->sigstore_root || a->identity || a->oidc_issuer))
+        return cli_usage_error(ctx, verb, "Sigstore keyless verification needs all of "
+                               "--sigstore-root, --identity and --oidc-issuer");
     if ((a->ring.keyring || a->ring.passphrase_file || a->ring.passphrase_fd >= 0 ||
          a->ring.master_key_file) && a->key && !strncmp(a->key, "pkcs11:", 7))
         return cli_usage_error(ctx, verb, "a pkcs11: key needs no keyring options");
@@ -1128,15 +1148,18 @@ static int load_manifest(cli_ctx *ctx, const char *verb, mf_args *a, const char 
     aios_key *key = NULL;
     uint8_t *anchors[MF_MAX_ANCHORS];
     size_t anchor_lens[MF_MAX_ANCHORS], nanchors = 0;
-    int kinds = (a->public_key != NULL) + (a->key != NULL) + (a->nanchors > 0), rc, st;
+    uint8_t *root = NULL;
+    size_t root_len = 0;
+    int kinds = (a->public_key != NULL) + (a->key != NULL) + (a->nanchors > 0) +
+                (a->sigstore_root != NULL), rc, st;
 
     *m = NULL;
     if (kinds > 1)
-        return cli_usage_error(ctx, verb, "give one kind of trust: --public-key, --key or "
-                               "--trust-anchor");
+        return cli_usage_error(ctx, verb, "give one kind of trust: --public-key, --key, "
+                               "--trust-anchor or --sigstore-root");
     if (kinds == 0 && !may_open)
-        return cli_usage_error(ctx, verb, "no trust given: --public-key PEM, --key KEY or "
-                               "--trust-anchor CA.pem");
+        return cli_usage_error(ctx, verb, "no trust given: --public-key PEM, --key KEY, "
+                               "--trust-anchor CA.pem or --sigstore-root ROOT.json");
     if ((rc = parse_time(ctx, verb, a->time, vo)) >= 0)
         return rc;
     st = aios_manifest_read_bundle(&bundle, sig, vo);
@@ -1164,6 +1187,12 @@ static int load_manifest(cli_ctx *ctx, const char *verb, mf_args *a, const char 
                                               aios_buffer_len(bundle),
                                               (const uint8_t *const *)anchors, anchor_lens,
                                               nanchors, vo);
+    } else if (a->sigstore_root) {
+        if ((rc = read_small_file(ctx, verb, a->sigstore_root, "Sigstore trusted root",
+                                  (size_t)4 << 20, &root, &root_len)) != CLI_EXIT_OK)
+            goto done;
+        st = aios_manifest_verify_sigstore(m, aios_buffer_data(bundle), aios_buffer_len(bundle),
+                                           root, root_len, a->identity, a->oidc_issuer, vo);
     } else {
         st = aios_manifest_open(m, aios_buffer_data(bundle), aios_buffer_len(bundle), vo);
     }
@@ -1173,6 +1202,7 @@ static int load_manifest(cli_ctx *ctx, const char *verb, mf_args *a, const char 
     }
     rc = CLI_EXIT_OK;
 done:
+    free(root);
     for (size_t i = 0; i < nanchors; i++)
         free(anchors[i]);
     aios_key_unref(key);

@@ -1751,6 +1751,21 @@ FUNCTIONS: Tuple[Fn, ...] = (
         check_status,
     ),
     Fn(
+        "aios_manifest_verify_sigstore",
+        c_int,
+        (
+            POINTER(aios_manifest_p),
+            ConstBytes,
+            c_size_t,
+            ConstBytes,
+            c_size_t,
+            c_char_p,
+            c_char_p,
+            POINTER(aios_manifest_verify_options),
+        ),
+        check_status,
+    ),
+    Fn(
         "aios_manifest_open",
         c_int,
         (POINTER(aios_manifest_p), ConstBytes, c_size_t, POINTER(aios_manifest_verify_options)),

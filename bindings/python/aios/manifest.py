@@ -102,6 +102,7 @@ __all__ = [
     "hash",
     "verify_key",
     "verify_certificate",
+    "verify_sigstore",
     "open_bundle",
     "read_bundle",
     "BUNDLE_MAX",
@@ -1284,6 +1285,45 @@ def verify_certificate(
     out = _ffi.aios_manifest_p()
     lib.aios_manifest_verify_certificate(
         ctypes.byref(out), pb, nb, ptrs, lens, len(args), ctypes.byref(opts))
+    return Manifest._adopt(out)
+
+
+def verify_sigstore(
+    bundle: BytesLike,
+    trusted_root: Union[BytesLike, str],
+    *,
+    identity: str,
+    oidc_issuer: str,
+    profile: Union[Profile, int, str] = Profile.MODEL_SIGNING_1,
+    bundle_max: int = 0,
+) -> Manifest:
+    """Sigstore keyless bundles (``model_signing sign sigstore``, its default).
+
+    ``trusted_root`` is a Sigstore TrustedRoot JSON document (bytes or
+    text), such as the one the Sigstore clients ship; libaios fetches
+    nothing.  The log entry (signed entry timestamp, inclusion proof and
+    checkpoint) must verify with a log key of that root and name this
+    signature and certificate; the certificate must chain to a Fulcio CA
+    of the root at the entry's time; its SubjectAltName must equal
+    ``identity`` and its OIDC issuer ``oidc_issuer``, exactly.  The
+    certificate's SCTs are not checked.
+
+    Returns a verified :class:`Manifest` (:attr:`Manifest.signer` holds the
+    identity, issuer, log index and time).  :class:`aios.AuthenticationError`
+    (the log entry or the signature), :class:`ManifestChainError`,
+    :class:`ManifestKeyMismatchError` (another identity or issuer),
+    :class:`ManifestMethodError` (not a keyless bundle), and the errors
+    of :func:`verify_key`.
+    """
+    keep: List[Any] = []
+    opts, _ = _verify_options(keep, profile=profile, bundle_max=bundle_max)
+    root = trusted_root.encode("utf-8") if isinstance(trusted_root, str) else trusted_root
+    pb, nb = _ffi.bytes_in(bundle)
+    pr, nr = _ffi.bytes_in(root)
+    out = _ffi.aios_manifest_p()
+    lib.aios_manifest_verify_sigstore(
+        ctypes.byref(out), pb, nb, pr, nr, _text_arg(identity, "identity"),
+        _text_arg(oidc_issuer, "oidc_issuer"), ctypes.byref(opts))
     return Manifest._adopt(out)
 
 

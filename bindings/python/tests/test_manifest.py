@@ -617,6 +617,23 @@ def test_golden_sigstore_parses_unverified() -> None:
         assert not m.verified and am.Flags.KEYLESS in m.flags
         assert m.root_digest == _root_of(d)
         assert m.compare_dir(d, ignore_paths=["ignore-me"], bundle_path=d / "model.sig").ok
+    # verify_sigstore refuses without a Sigstore trusted root (tests/interop
+    # verifies these bundles with the real one), and key methods refuse it
+    bundle = (d / "model.sig").read_bytes()
+    ident = dict(identity="stefanb@us.ibm.com", oidc_issuer="https://sigstore.verify.ibm.com/oauth2")
+    for root in (b"{}", "not json", b'{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;'
+                 b'version=0.1", "tlogs": [], "certificateAuthorities": []}'):
+        with pytest.raises(aios.InvalidInputError):
+            am.verify_sigstore(bundle, root, **ident)
+    with pytest.raises(aios.InvalidInputError):
+        am.verify_sigstore(bundle, b"{}", identity="", oidc_issuer="x")
+    with pytest.raises(ValueError):
+        am.verify_sigstore(bundle, b"{}", identity="a\0b", oidc_issuer="x")
+    with _golden_key() as k, pytest.raises(am.ManifestMethodError):
+        am.verify_key(bundle, k)
+    key_bundle = (MT / "v1.1.0-elliptic-key" / "model.sig").read_bytes()
+    with pytest.raises(am.ManifestMethodError):
+        am.verify_sigstore(key_bundle, b"{}", **ident)
 
 
 # ------------------------------------------------------------- bad input

@@ -1,0 +1,772 @@
+/*
+ * lib/manifest/sigstore.c: Sigstore keyless bundles (MANIFEST.md 7.5),
+ * the default of `model_signing sign`: a short-lived Fulcio certificate
+ * for an OIDC identity, and the signature's entry in the Rekor
+ * transparency log.  Verified against a Sigstore trusted root (the
+ * TrustedRoot JSON the Sigstore clients ship and update through TUF),
+ * which the caller supplies: libaios fetches nothing.
+ *
+ *   1. the bundle (steps 1-3 of 11), a keyless certificate;
+ *   2. the log entry: its log is one of the trusted root's, valid at the
+ *      entry's integrated time; the signed entry timestamp (SET) verifies
+ *      with that log's key; an inclusion proof, when present, leads from
+ *      the entry to the root hash of a checkpoint signed by that key;
+ *   3. the entry is this signature's: a dsse 0.0.1 body naming this
+ *      payload's SHA-256, this signature and this certificate;
+ *   4. the certificate chains to one of the trusted root's Fulcio CAs
+ *      valid at the integrated time, with the integrated time inside
+ *      every certificate's validity (a Fulcio certificate lives ten
+ *      minutes: the log's time is what proves it was used in time);
+ *   5. its SubjectAltName (email or URI) is the expected identity and its
+ *      OIDC issuer extension the expected issuer, both exactly;
+ *   6. the DSSE signature with the certificate's key; the statement.
+ * Not checked (docs/MANIFEST.md 7.5 says why): the certificate's SCTs,
+ * and RFC 3161 timestamps (the log's integrated time is used).
+ */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "core/internal.h"
+#include "crypto/crypto.h"
+
+#define TR_MAX        ((size_t)4 << 20)   /* a trusted root document */
+#define TR_CAS_MAX    32
+#define TR_TLOGS_MAX  32
+#define TR_CERTS_MAX  AIOS__X509_CHAIN_MAX
+#define BODY_MAX      ((size_t)64 << 10)  /* a Rekor entry body */
+#define PROOF_MAX     64                  /* hashes in an inclusion proof */
+#define CHECKPOINT_MAX ((size_t)8 << 10)
+#define NAME_MAX_     256
+#define TR_MEDIA_TYPE "application/vnd.dev.sigstore.trustedroot+json"
+
+typedef struct tr_ca {
+    uint8_t *certs[TR_CERTS_MAX];
+    size_t   lens[TR_CERTS_MAX];
+    size_t   n;
+    int64_t  start, end;       /* end 0: open */
+} tr_ca;
+
+typedef struct tr_tlog {
+    uint8_t  key_id[32];
+    int      alg;              /* aios__keyenc_alg */
+    uint8_t  pub[AIOS__KEYENC_PUB_MAX];
+    size_t   pub_len;
+    int64_t  start, end;
+} tr_tlog;
+
+typedef struct trusted_root {
+    tr_ca   cas[TR_CAS_MAX];
+    size_t  ncas;
+    tr_tlog tlogs[TR_TLOGS_MAX];
+    size_t  ntlogs;
+} trusted_root;
+
+static void tr_free(trusted_root *t)
+{
+    size_t i, j;
+    for (i = 0; i < t->ncas; i++)
+        for (j = 0; j < t->cas[i].n; j++)
+            aios__free(t->cas[i].certs[j]);
+    aios__free(t);
+}
+
+/* ---- small JSON helpers */
+
+static int b64_json(uint8_t **out, size_t *out_len, const json_t *s, size_t max, const char *what)
+{
+    size_t n;
+    uint8_t *p;
+    int rc;
+    *out = NULL;
+    *out_len = 0;
+    if (!json_is_string(s))
+        return aios__fail(AIOS_E_FORMAT, "%s is missing or not a string", what);
+    n = json_string_length(s);
+    if (n / 4 * 3 > max)
+        return aios__fail(AIOS_E_LIMIT, "%s is over %zu bytes", what, max);
+    if ((p = aios__malloc(n / 4 * 3 + 3)) == NULL)
+        return aios__nomem(what);
+    if ((rc = aios__mb_base64_decode(p, n / 4 * 3 + 3, out_len, json_string_value(s), n))
+        != AIOS_OK) {
+        aios__free(p);
+        return aios__fail(AIOS_E_FORMAT, "%s is not base64", what);
+    }
+    *out = p;
+    return AIOS_OK;
+}
+
+/* A decimal integer as a JSON string (protobuf's int64 mapping) or number. */
+static int int_json(int64_t *out, const json_t *v, const char *what)
+{
+    const char *s;
+    int64_t x = 0;
+    size_t i, n;
+    if (json_is_integer(v)) {
+        *out = (int64_t)json_integer_value(v);
+        if (*out < 0)
+            return aios__fail(AIOS_E_FORMAT, "%s is negative", what);
+        return AIOS_OK;
+    }
+    if (!json_is_string(v) || (n = json_string_length(v)) == 0 || n > 18)
+        return aios__fail(AIOS_E_FORMAT, "%s is missing or not a decimal integer", what);
+    s = json_string_value(v);
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return aios__fail(AIOS_E_FORMAT, "%s is not a decimal integer", what);
+        x = x * 10 + (s[i] - '0');
+    }
+    *out = x;
+    return AIOS_OK;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0, i;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+/* RFC 3339 ("2022-04-13T20:06:15.000Z", any fraction, Z or +hh:mm). */
+static int rfc3339(int64_t *out, const json_t *v, const char *what)
+{
+    const char *s;
+    size_t n, i = 19;
+    int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
+    if (!json_is_string(v) || (n = json_string_length(v)) < 20 || n > 40)
+        return aios__fail(AIOS_E_FORMAT, "%s is not an RFC 3339 time", what);
+    s = json_string_value(v);
+    if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
+        !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec) ||
+        M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        return aios__fail(AIOS_E_FORMAT, "%s is not an RFC 3339 time", what);
+    if (s[i] == '.') {
+        for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            ;
+    }
+    if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z'))
+        sign = 0;
+    else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2, &oh) &&
+             s[i + 3] == ':' && digits(s + i + 4, 2, &om) && oh < 24 && om < 60)
+        sign = s[i] == '+' ? 1 : -1;
+    else
+        return aios__fail(AIOS_E_FORMAT, "%s is not an RFC 3339 time", what);
+    *out = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + (sec > 59 ? 59 : sec) -
+           sign * (oh * 3600 + om * 60);
+    return AIOS_OK;
+}
+
+static int valid_for(int64_t *start, int64_t *end, const json_t *vf, const char *what)
+{
+    const json_t *e;
+    char w[96];
+    int rc;
+    *start = *end = 0;
+    if (vf == NULL)
+        return AIOS_OK;   /* no bounds */
+    if (!json_is_object(vf))
+        return aios__fail(AIOS_E_FORMAT, "%s.validFor is not an object", what);
+    snprintf(w, sizeof(w), "%s.validFor.start", what);
+    if (json_object_get(vf, "start") != NULL &&
+        (rc = rfc3339(start, json_object_get(vf, "start"), w)) != AIOS_OK)
+        return rc;
+    e = json_object_get(vf, "end");
+    snprintf(w, sizeof(w), "%s.validFor.end", what);
+    if (e != NULL && !json_is_null(e) && (rc = rfc3339(end, e, w)) != AIOS_OK)
+        return rc;
+    return AIOS_OK;
+}
+
+static int in_window(int64_t t, int64_t start, int64_t end)
+{
+    return t >= start && (end == 0 || t <= end);
+}
+
+/* ---- the trusted root */
+
+static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t len)
+{
+    trusted_root *t = NULL;
+    json_t *root = NULL;
+    json_error_t err;
+    const json_t *cas, *tlogs, *mt;
+    size_t i, j;
+    int rc = AIOS_OK;
+
+    *out = NULL;
+    if (len == 0 || json == NULL)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "trusted root: empty");
+    if (len > TR_MAX)
+        return aios__fail(AIOS_E_LIMIT, "trusted root: %zu bytes is over %zu", len, TR_MAX);
+    root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return aios__fail(AIOS_E_FORMAT, "trusted root: not a JSON object (line %d: %.80s)",
+                          err.line, err.text);
+    }
+    mt = json_object_get(root, "mediaType");
+    if (!json_is_string(mt) ||
+        strncmp(json_string_value(mt), TR_MEDIA_TYPE, sizeof(TR_MEDIA_TYPE) - 1) != 0) {
+        rc = aios__fail(AIOS_E_FORMAT, "trusted root: mediaType is not a Sigstore trusted root");
+        goto done;
+    }
+    cas = json_object_get(root, "certificateAuthorities");
+    tlogs = json_object_get(root, "tlogs");
+    if (!json_is_array(cas) || !json_is_array(tlogs) || json_array_size(cas) == 0 ||
+        json_array_size(tlogs) == 0) {
+        rc = aios__fail(AIOS_E_FORMAT, "trusted root: needs certificateAuthorities and tlogs");
+        goto done;
+    }
+    if (json_array_size(cas) > TR_CAS_MAX || json_array_size(tlogs) > TR_TLOGS_MAX) {
+        rc = aios__fail(AIOS_E_LIMIT, "trusted root: more than %d CAs or logs", TR_CAS_MAX);
+        goto done;
+    }
+    if ((t = aios__calloc(1, sizeof(*t))) == NULL) {
+        rc = aios__nomem("trusted root");
+        goto done;
+    }
+    for (i = 0; i < json_array_size(cas); i++) {
+        const json_t *ca = json_array_get(cas, i);
+        const json_t *certs = json_object_get(json_object_get(ca, "certChain"), "certificates");
+        tr_ca *c = &t->cas[t->ncas++];
+        char what[96];
+        snprintf(what, sizeof(what), "trusted root: certificateAuthorities[%zu]", i);
+        if (!json_is_array(certs) || json_array_size(certs) == 0 ||
+            json_array_size(certs) > TR_CERTS_MAX) {
+            rc = aios__fail(AIOS_E_FORMAT, "%s.certChain.certificates is not an array of 1..%d",
+                            what, TR_CERTS_MAX);
+            goto done;
+        }
+        if ((rc = valid_for(&c->start, &c->end, json_object_get(ca, "validFor"), what)) != AIOS_OK)
+            goto done;
+        for (j = 0; j < json_array_size(certs); j++) {
+            if ((rc = b64_json(&c->certs[j], &c->lens[j],
+                               json_object_get(json_array_get(certs, j), "rawBytes"),
+                               AIOS__X509_CERT_MAX, what)) != AIOS_OK)
+                goto done;
+            c->n++;
+        }
+    }
+    for (i = 0; i < json_array_size(tlogs); i++) {
+        const json_t *tl = json_array_get(tlogs, i), *pk = json_object_get(tl, "publicKey");
+        tr_tlog *l = &t->tlogs[t->ntlogs];
+        uint8_t *der = NULL, *kid = NULL;
+        size_t der_len, kid_len;
+        char what[64];
+        snprintf(what, sizeof(what), "trusted root: tlogs[%zu]", i);
+        if ((rc = b64_json(&der, &der_len, json_object_get(pk, "rawBytes"), 1024, what)) != AIOS_OK)
+            goto done;
+        rc = aios__spki_decode(der, der_len, &l->alg, l->pub, sizeof(l->pub), &l->pub_len);
+        aios__free(der);
+        if (rc != AIOS_OK || (l->alg != AIOS__KEYENC_P256 && l->alg != AIOS__KEYENC_P384)) {
+            /* an Ed25519 or RSA log key: not one this verifier uses */
+            memset(l, 0, sizeof(*l));
+            rc = AIOS_OK;
+            continue;
+        }
+        if ((rc = b64_json(&kid, &kid_len, json_object_get(json_object_get(tl, "logId"), "keyId"),
+                           64, what)) != AIOS_OK)
+            goto done;
+        if (kid_len != 32) {
+            aios__free(kid);
+            rc = aios__fail(AIOS_E_FORMAT, "%s.logId.keyId is not 32 bytes", what);
+            goto done;
+        }
+        memcpy(l->key_id, kid, 32);
+        aios__free(kid);
+        if ((rc = valid_for(&l->start, &l->end, json_object_get(pk, "validFor"), what)) != AIOS_OK)
+            goto done;
+        t->ntlogs++;
+    }
+    *out = t;
+    t = NULL;
+done:
+    if (t != NULL)
+        tr_free(t);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- the log entry */
+
+typedef struct tlog_entry {
+    int64_t  log_index, integrated_time;
+    uint8_t  log_id[32];
+    uint8_t *body;             /* canonicalizedBody, decoded */
+    size_t   body_len;
+    uint8_t *set;              /* inclusionPromise.signedEntryTimestamp */
+    size_t   set_len;
+    const json_t *proof;       /* inclusionProof, borrowed; NULL if absent */
+} tlog_entry;
+
+static void entry_free(tlog_entry *e)
+{
+    aios__free(e->body);
+    aios__free(e->set);
+}
+
+static int parse_entry(tlog_entry *e, const json_t *te)
+{
+    const json_t *kv = json_object_get(te, "kindVersion");
+    uint8_t *id = NULL;
+    size_t id_len;
+    int rc;
+
+    memset(e, 0, sizeof(*e));
+    if (!json_is_object(kv) || !json_is_string(json_object_get(kv, "kind")) ||
+        !json_is_string(json_object_get(kv, "version")))
+        return aios__fail(AIOS_E_FORMAT, "bundle: tlogEntries[0].kindVersion is missing");
+    if (strcmp(json_string_value(json_object_get(kv, "kind")), "dsse") != 0 ||
+        strcmp(json_string_value(json_object_get(kv, "version")), "0.0.1") != 0)
+        return aios__fail(AIOS_E_UNSUPPORTED, "bundle: a Rekor entry of kind %.40s %.20s (this "
+                          "verifier knows dsse 0.0.1)",
+                          json_string_value(json_object_get(kv, "kind")),
+                          json_string_value(json_object_get(kv, "version")));
+    if ((rc = int_json(&e->log_index, json_object_get(te, "logIndex"),
+                       "bundle: tlogEntries[0].logIndex")) != AIOS_OK ||
+        (rc = int_json(&e->integrated_time, json_object_get(te, "integratedTime"),
+                       "bundle: tlogEntries[0].integratedTime")) != AIOS_OK)
+        return rc;
+    if ((rc = b64_json(&id, &id_len, json_object_get(json_object_get(te, "logId"), "keyId"), 64,
+                       "bundle: tlogEntries[0].logId.keyId")) != AIOS_OK)
+        return rc;
+    if (id_len != 32) {
+        aios__free(id);
+        return aios__fail(AIOS_E_FORMAT, "bundle: tlogEntries[0].logId.keyId is not 32 bytes");
+    }
+    memcpy(e->log_id, id, 32);
+    aios__free(id);
+    if ((rc = b64_json(&e->body, &e->body_len, json_object_get(te, "canonicalizedBody"), BODY_MAX,
+                       "bundle: tlogEntries[0].canonicalizedBody")) != AIOS_OK)
+        return rc;
+    rc = b64_json(&e->set, &e->set_len,
+                  json_object_get(json_object_get(te, "inclusionPromise"), "signedEntryTimestamp"),
+                  512, "bundle: tlogEntries[0].inclusionPromise.signedEntryTimestamp");
+    if (rc != AIOS_OK)
+        return rc;
+    e->proof = json_object_get(te, "inclusionProof");
+    return AIOS_OK;
+}
+
+static int log_verify(const tr_tlog *l, const uint8_t *sig, size_t sig_len, const uint8_t *msg,
+                      size_t len)
+{
+    return aios__ecdsa_verify_der(l->alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256,
+                                  sig, sig_len, msg, len, l->pub, l->pub_len);
+}
+
+/* The signed entry timestamp: the log's signature over the canonical JSON
+ * {"body":<base64>,"integratedTime":N,"logID":<hex>,"logIndex":N}. */
+static int check_set(const tlog_entry *e, const tr_tlog *l)
+{
+    char id_hex[65], *b64 = NULL, *msg = NULL;
+    size_t b64_len = aios__base64_encoded_len(e->body_len, AIOS__B64_STANDARD), n;
+    int rc;
+
+    if ((b64 = aios__malloc(b64_len)) == NULL || (msg = aios__malloc(b64_len + 256)) == NULL) {
+        aios__free(b64);
+        return aios__nomem("the signed entry timestamp");
+    }
+    (void)aios__base64_encode(b64, b64_len, e->body, e->body_len, AIOS__B64_STANDARD);
+    (void)aios__hex_encode(id_hex, sizeof(id_hex), e->log_id, 32);
+    n = (size_t)snprintf(msg, b64_len + 256, "{\"body\":\"%s\",\"integratedTime\":%" PRId64
+                         ",\"logID\":\"%s\",\"logIndex\":%" PRId64 "}", b64, e->integrated_time,
+                         id_hex, e->log_index);
+    rc = log_verify(l, e->set, e->set_len, (const uint8_t *)msg, n);
+    aios__free(b64);
+    aios__free(msg);
+    if (rc != AIOS_OK)
+        return aios__fail(AIOS_E_AUTH, "bundle: the log's signed entry timestamp does not "
+                          "verify with the trusted root's key for that log");
+    return AIOS_OK;
+}
+
+static void node_hash(uint8_t out[32], const uint8_t l[32], const uint8_t r[32])
+{
+    uint8_t buf[65];
+    buf[0] = 1;
+    memcpy(buf + 1, l, 32);
+    memcpy(buf + 33, r, 32);
+    aios__sha256(out, buf, sizeof(buf));
+}
+
+/* RFC 9162 2.1.3.2: the root from a leaf hash and its audit path. */
+static int merkle_root(uint8_t root[32], const uint8_t leaf[32], uint64_t index, uint64_t size,
+                       const uint8_t (*path)[32], size_t n)
+{
+    uint64_t fn = index, sn = size - 1;
+    size_t i;
+    uint8_t r[32];
+    if (index >= size)
+        return 0;
+    memcpy(r, leaf, 32);
+    for (i = 0; i < n; i++) {
+        if (sn == 0)
+            return 0;
+        if ((fn & 1) || fn == sn) {
+            node_hash(r, path[i], r);
+            while (!(fn & 1) && fn != 0) {
+                fn >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            node_hash(r, r, path[i]);
+        }
+        fn >>= 1;
+        sn >>= 1;
+    }
+    if (sn != 0)
+        return 0;
+    memcpy(root, r, 32);
+    return 1;
+}
+
+/* The checkpoint (a signed note): origin, tree size, base64 root hash,
+ * optional lines, a blank line, then "\u2014 <name> <base64(keyhint4 ||
+ * signature)>" lines; one by this log's key must verify over the text
+ * before the blank line (its final newline included). */
+static int check_checkpoint(const char *cp, size_t len, const tr_tlog *l, uint64_t size,
+                            const uint8_t root[32])
+{
+    static const char dash[] = "\xe2\x80\x94 ";
+    const char *sep = NULL, *p, *line2, *line3, *end3;
+    char want[64];
+    uint8_t got_root[40];
+    size_t i, rl;
+    int ok = 0;
+
+    for (i = 0; i + 1 < len; i++)
+        if (cp[i] == '\n' && cp[i + 1] == '\n') {
+            sep = cp + i + 1;   /* the signed text is cp[0..sep) */
+            break;
+        }
+    if (sep == NULL || (line2 = memchr(cp, '\n', len)) == NULL || line2 == cp)
+        return aios__fail(AIOS_E_FORMAT, "bundle: the checkpoint is not a signed note");
+    line2++;
+    snprintf(want, sizeof(want), "%" PRIu64 "\n", size);
+    if ((size_t)(sep - line2) < strlen(want) || memcmp(line2, want, strlen(want)) != 0)
+        return aios__fail(AIOS_E_AUTH, "bundle: the checkpoint's tree size is not the "
+                          "inclusion proof's");
+    line3 = line2 + strlen(want);
+    if ((end3 = memchr(line3, '\n', (size_t)(sep - line3))) == NULL ||
+        aios__mb_base64_decode(got_root, sizeof(got_root), &rl, line3, (size_t)(end3 - line3))
+            != AIOS_OK || rl != 32 || memcmp(got_root, root, 32) != 0)
+        return aios__fail(AIOS_E_AUTH, "bundle: the checkpoint's root hash is not the inclusion "
+                          "proof's");
+    for (p = sep + 1; p < cp + len;) {
+        const char *eol = memchr(p, '\n', (size_t)(cp + len - p)), *sp;
+        size_t ll = eol ? (size_t)(eol - p) : (size_t)(cp + len - p);
+        if (ll > sizeof(dash) - 1 && memcmp(p, dash, sizeof(dash) - 1) == 0 &&
+            (sp = memchr(p + 4, ' ', ll - 4)) != NULL) {
+            uint8_t sig[600];
+            size_t sl;
+            const char *b = sp + 1;
+            if (aios__mb_base64_decode(sig, sizeof(sig), &sl, b, (size_t)(p + ll - b)) == AIOS_OK &&
+                sl > 4 && memcmp(sig, l->key_id, 4) == 0 &&
+                log_verify(l, sig + 4, sl - 4, (const uint8_t *)cp, (size_t)(sep - cp)) == AIOS_OK)
+                ok = 1;
+        }
+        p += ll + 1;
+    }
+    if (!ok)
+        return aios__fail(AIOS_E_AUTH, "bundle: no signature on the checkpoint verifies with "
+                          "the trusted root's key for the log");
+    return AIOS_OK;
+}
+
+static int check_proof(const tlog_entry *e, const tr_tlog *l)
+{
+    const json_t *pr = e->proof, *hashes = json_object_get(pr, "hashes"),
+                 *cp = json_object_get(json_object_get(pr, "checkpoint"), "envelope");
+    uint8_t (*path)[32] = NULL, leaf[32], root[32], *rh = NULL, *buf = NULL;
+    int64_t index, size;
+    size_t i, n, rh_len;
+    int rc;
+
+    if (!json_is_object(pr) || !json_is_array(hashes) || !json_is_string(cp))
+        return aios__fail(AIOS_E_FORMAT, "bundle: tlogEntries[0].inclusionProof is malformed");
+    if ((rc = int_json(&index, json_object_get(pr, "logIndex"),
+                       "bundle: inclusionProof.logIndex")) != AIOS_OK ||
+        (rc = int_json(&size, json_object_get(pr, "treeSize"),
+                       "bundle: inclusionProof.treeSize")) != AIOS_OK)
+        return rc;
+    if ((n = json_array_size(hashes)) > PROOF_MAX || json_string_length(cp) > CHECKPOINT_MAX)
+        return aios__fail(AIOS_E_LIMIT, "bundle: the inclusion proof is too large");
+    if ((rc = b64_json(&rh, &rh_len, json_object_get(pr, "rootHash"),
+                       64, "bundle: inclusionProof.rootHash")) != AIOS_OK)
+        return rc;
+    if (rh_len != 32) {
+        aios__free(rh);
+        return aios__fail(AIOS_E_FORMAT, "bundle: inclusionProof.rootHash is not 32 bytes");
+    }
+    if ((path = aios__calloc(n ? n : 1, 32)) == NULL) {
+        aios__free(rh);
+        return aios__nomem("the inclusion proof");
+    }
+    for (i = 0; i < n && rc == AIOS_OK; i++) {
+        size_t hl;
+        rc = b64_json(&buf, &hl, json_array_get(hashes, i), 64, "bundle: inclusionProof.hashes");
+        if (rc == AIOS_OK && hl != 32)
+            rc = aios__fail(AIOS_E_FORMAT, "bundle: an inclusion proof hash is not 32 bytes");
+        if (rc == AIOS_OK)
+            memcpy(path[i], buf, 32);
+        aios__free(buf);
+        buf = NULL;
+    }
+    if (rc == AIOS_OK) {
+        uint8_t *lb = aios__malloc(e->body_len + 1);
+        if (lb == NULL) {
+            rc = aios__nomem("the inclusion proof");
+        } else {
+            lb[0] = 0;
+            memcpy(lb + 1, e->body, e->body_len);
+            aios__sha256(leaf, lb, e->body_len + 1);
+            aios__free(lb);
+            if (!merkle_root(root, leaf, (uint64_t)index, (uint64_t)size,
+                             (const uint8_t (*)[32])path, n) || memcmp(root, rh, 32) != 0)
+                rc = aios__fail(AIOS_E_AUTH, "bundle: the inclusion proof does not lead from "
+                                "the entry to its root hash");
+        }
+    }
+    if (rc == AIOS_OK)
+        rc = check_checkpoint(json_string_value(cp), json_string_length(cp), l, (uint64_t)size,
+                              rh);
+    aios__free(path);
+    aios__free(rh);
+    return rc;
+}
+
+/* PEM "CERTIFICATE" text to DER (one block). */
+static int pem_cert(uint8_t *out, size_t cap, size_t *out_len, const uint8_t *pem, size_t len)
+{
+    static const char begin[] = "-----BEGIN CERTIFICATE-----", end[] = "-----END CERTIFICATE-----";
+    char *b64;
+    size_t i, n = 0;
+    const uint8_t *p, *q;
+    int rc;
+    if (len < sizeof(begin) || memcmp(pem, begin, sizeof(begin) - 1) != 0)
+        return AIOS_E_FORMAT;
+    p = pem + sizeof(begin) - 1;
+    for (q = p; q + sizeof(end) - 1 <= pem + len; q++)
+        if (memcmp(q, end, sizeof(end) - 1) == 0)
+            break;
+    if (q + sizeof(end) - 1 > pem + len)
+        return AIOS_E_FORMAT;
+    if ((b64 = aios__malloc((size_t)(q - p) + 1)) == NULL)
+        return AIOS_E_NOMEM;
+    for (i = 0; p + i < q; i++)
+        if (p[i] != '\n' && p[i] != '\r' && p[i] != ' ' && p[i] != '\t')
+            b64[n++] = (char)p[i];
+    rc = aios__mb_base64_decode(out, cap, out_len, b64, n);
+    aios__free(b64);
+    return rc;
+}
+
+/* The entry is this signature's: dsse 0.0.1 naming the payload's SHA-256,
+ * this signature and this certificate. */
+static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
+{
+    json_t *root;
+    json_error_t err;
+    const json_t *spec, *ph, *sigs;
+    uint8_t d[32];
+    char hex[65];
+    size_t i;
+    int found = 0;
+
+    root = json_loadb((const char *)e->body, e->body_len, JSON_REJECT_DUPLICATES, &err);
+    spec = json_object_get(root, "spec");
+    ph = json_object_get(spec, "payloadHash");
+    sigs = json_object_get(spec, "signatures");
+    if (!json_is_object(root) || !json_is_string(json_object_get(root, "kind")) ||
+        strcmp(json_string_value(json_object_get(root, "kind")), "dsse") != 0 ||
+        !json_is_object(ph) || !json_is_array(sigs)) {
+        json_decref(root);
+        return aios__fail(AIOS_E_FORMAT, "bundle: the log entry's body is not a dsse entry");
+    }
+    aios__sha256(d, b->payload, b->payload_len);
+    (void)aios__hex_encode(hex, sizeof(hex), d, 32);
+    if (!json_is_string(json_object_get(ph, "algorithm")) ||
+        strcmp(json_string_value(json_object_get(ph, "algorithm")), "sha256") != 0 ||
+        !json_is_string(json_object_get(ph, "value")) ||
+        strcmp(json_string_value(json_object_get(ph, "value")), hex) != 0) {
+        json_decref(root);
+        return aios__fail(AIOS_E_AUTH, "bundle: the log entry is for another payload");
+    }
+    for (i = 0; i < json_array_size(sigs) && i < 16 && !found; i++) {
+        const json_t *s = json_array_get(sigs, i);
+        uint8_t *sig = NULL, *pem = NULL, der[AIOS__MB_CERT_MAX];
+        size_t sl, pl, dl;
+        if (b64_json(&sig, &sl, json_object_get(s, "signature"), 1024, "signature") == AIOS_OK &&
+            b64_json(&pem, &pl, json_object_get(s, "verifier"), 4 * AIOS__MB_CERT_MAX,
+                     "verifier") == AIOS_OK &&
+            sl == b->sig_len && memcmp(sig, b->sig, sl) == 0 &&
+            pem_cert(der, sizeof(der), &dl, pem, pl) == AIOS_OK &&
+            dl == b->certs[0].len && memcmp(der, b->certs[0].p, dl) == 0)
+            found = 1;
+        aios__free(sig);
+        aios__free(pem);
+    }
+    json_decref(root);
+    if (!found)
+        return aios__fail(AIOS_E_AUTH, "bundle: the log entry does not hold this signature "
+                          "with this certificate");
+    return AIOS_OK;
+}
+
+static int first_tlog_entry(const json_t **out, json_t **doc, const uint8_t *bundle, size_t len)
+{
+    json_error_t err;
+    const json_t *tl;
+    *doc = json_loadb((const char *)bundle, len, JSON_REJECT_DUPLICATES, &err);
+    tl = json_object_get(json_object_get(*doc, "verificationMaterial"), "tlogEntries");
+    if (!json_is_array(tl) || json_array_size(tl) == 0)
+        return aios__fail(AIOS_E_FORMAT, "bundle: no tlogEntries");
+    *out = json_array_get(tl, 0);
+    return AIOS_OK;
+}
+
+int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_out,
+                             const uint8_t *bundle, size_t len, const uint8_t *trusted,
+                             size_t trusted_len, const char *identity, const char *oidc_issuer,
+                             int profile)
+{
+    const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[TR_CAS_MAX * TR_CERTS_MAX];
+    size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
+           pae_len = 0;
+    char san[NAME_MAX_], iss[NAME_MAX_];
+    aios__mb_bundle *b = NULL;
+    trusted_root *tr = NULL;
+    json_t *doc = NULL;
+    const json_t *te = NULL;
+    const tr_tlog *log = NULL;
+    tlog_entry e;
+    aios__x509_leaf leaf;
+    uint8_t *pae = NULL;
+    int rc;
+
+    memset(&e, 0, sizeof(e));
+    if (signer_out)
+        memset(signer_out, 0, sizeof(*signer_out));
+    *out = NULL;
+    if ((rc = aios__mb_bundle_parse(&b, bundle, len, 0, profile)) != AIOS_OK)
+        return rc;
+    if (b->method != AIOS__MB_METHOD_KEYLESS) {
+        rc = aios__fail(AIOS_E_MANIFEST_METHOD, "bundle: not a Sigstore keyless bundle "
+                        "(verificationMaterial.certificate)");
+        goto done;
+    }
+    if ((rc = parse_trusted_root(&tr, trusted, trusted_len)) != AIOS_OK)
+        goto done;
+    /* 2: the log entry */
+    if ((rc = first_tlog_entry(&te, &doc, bundle, len)) != AIOS_OK ||
+        (rc = parse_entry(&e, te)) != AIOS_OK)
+        goto done;
+    for (i = 0; i < tr->ntlogs && log == NULL; i++)
+        if (memcmp(tr->tlogs[i].key_id, e.log_id, 32) == 0)
+            log = &tr->tlogs[i];
+    if (log == NULL) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the entry's log is not one of the trusted root's");
+        goto done;
+    }
+    if (!in_window(e.integrated_time, log->start, log->end)) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the log's key was not valid at the entry's "
+                        "integrated time (%" PRId64 ")", e.integrated_time);
+        goto done;
+    }
+    if ((rc = check_set(&e, log)) != AIOS_OK)
+        goto done;
+    if (e.proof != NULL && (rc = check_proof(&e, log)) != AIOS_OK)
+        goto done;
+    /* 3: this signature's entry */
+    if ((rc = check_body(&e, b)) != AIOS_OK)
+        goto done;
+    /* 4: the chain to a Fulcio CA valid then, at the integrated time */
+    for (i = 0; i < tr->ncas; i++)
+        if (in_window(e.integrated_time, tr->cas[i].start, tr->cas[i].end))
+            for (j = 0; j < tr->cas[i].n; j++) {
+                anchors[na] = tr->cas[i].certs[j];
+                anchor_lens[na++] = tr->cas[i].lens[j];
+            }
+    if (na == 0) {
+        rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "bundle: no certificate authority of the trusted "
+                        "root was valid at the entry's integrated time");
+        goto done;
+    }
+    for (i = 0; i < b->cert_count; i++) {
+        chain[i] = b->certs[i].p;
+        lens[i] = b->certs[i].len;
+    }
+    if ((rc = aios__x509_chain_verify(&leaf, chain, lens, b->cert_count, anchors, anchor_lens, na,
+                                      AIOS__X509_TIME_FIXED, e.integrated_time)) != AIOS_OK) {
+        rc = aios__error_prefix("bundle");
+        goto done;
+    }
+    /* 5: the identity */
+    if ((rc = aios__x509_fulcio_identity(b->certs[0].p, b->certs[0].len, san, sizeof(san), iss,
+                                         sizeof(iss))) != AIOS_OK) {
+        rc = aios__error_prefix("bundle");
+        goto done;
+    }
+    if (strcmp(san, identity) != 0 || strcmp(iss, oidc_issuer) != 0) {
+        rc = aios__fail(AIOS_E_MANIFEST_KEY_MISMATCH, "bundle: signed by \"%.200s\" (issuer "
+                        "\"%.200s\"), not the expected identity", san, iss);
+        goto done;
+    }
+    /* 6: the signature, the statement */
+    if ((rc = aios__mb_pae(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
+        goto done;
+    rc = aios__ecdsa_verify_der(leaf.alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 :
+                                leaf.alg == AIOS__KEYENC_P521 ? AIOS__EC_P521 : AIOS__EC_P256,
+                                b->sig, b->sig_len, pae, pae_len, leaf.pub, leaf.pub_len);
+    aios__free(pae);
+    if (rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the signature does not verify with the key of the "
+                        "Fulcio certificate");
+        goto done;
+    }
+    if (rc != AIOS_OK)
+        goto done;
+    if ((rc = aios__mb_statement_parse(out, b->payload, b->payload_len, profile, 0)) != AIOS_OK)
+        goto done;
+    if (signer_out) {
+        signer_out->method = AIOS__MB_METHOD_KEYLESS;
+        memcpy(signer_out->subject, leaf.subject, sizeof(signer_out->subject));
+        memcpy(signer_out->issuer, leaf.issuer, sizeof(signer_out->issuer));
+        signer_out->not_before = leaf.not_before;
+        signer_out->not_after = leaf.not_after;
+        signer_out->checked_at = leaf.checked_at;
+        signer_out->chain_len = b->cert_count;
+        signer_out->path_len = leaf.path_len;
+        snprintf(signer_out->identity, sizeof(signer_out->identity), "%s", san);
+        snprintf(signer_out->oidc_issuer, sizeof(signer_out->oidc_issuer), "%s", iss);
+        signer_out->integrated_time = e.integrated_time;
+        signer_out->log_index = e.log_index;
+    }
+done:
+    entry_free(&e);
+    json_decref(doc);
+    if (tr != NULL)
+        tr_free(tr);
+    aios__mb_bundle_free(b);
+    return rc;
+}

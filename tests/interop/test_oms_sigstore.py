@@ -1,0 +1,306 @@
+"""Sigstore keyless bundles (``model_signing sign sigstore``) through
+``aios.manifest.verify_sigstore``, with Sigstore's real trusted root: the
+one the ``sigstore`` package (installed with model_signing) ships, loaded
+offline.
+
+Every golden ``*-sigstore`` folder of ../shared/vectors/oms verifies and
+its model verifies clean; a changed model file fails.  Each tampering of
+the bundle or of the trusted root below must be refused by libaios, and
+sigstore-python's own verifier (``sigstore.verify.Verifier``, the code
+``model_signing verify sigstore`` runs) is held to the same verdict, so
+the two verifiers agree case by case.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Type
+
+import pytest
+
+import aios
+import sigstore
+from aios import manifest as am
+
+from sigstore.models import Bundle, ClientTrustConfig
+from sigstore.verify import Verifier, policy
+
+VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "oms" / "model-transparency"
+IDENTITY = "stefanb@us.ibm.com"
+ISSUER = "https://sigstore.verify.ibm.com/oauth2"
+FOLDERS = sorted(p for p in VECTORS.glob("*-sigstore") if p.is_dir())
+
+
+# The production trusted root the sigstore package ships (what its
+# offline mode starts from); both verifiers read this same file.
+ROOT_FILE = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev" / "trusted_root.json"
+
+
+class _Trust:
+    def __init__(self) -> None:
+        kind = type(ClientTrustConfig.production(offline=True).trusted_root)
+        self.trusted_root = kind.from_file(str(ROOT_FILE))
+
+
+@pytest.fixture(scope="module")
+def trust() -> Any:
+    return _Trust()
+
+
+@pytest.fixture(scope="module")
+def root_json() -> bytes:
+    return ROOT_FILE.read_bytes()
+
+
+def _sigstore_accepts(bundle: Dict[str, Any], root: Any, identity: str = IDENTITY,
+                      issuer: str = ISSUER) -> bool:
+    try:
+        b = Bundle.from_json(json.dumps(bundle))
+        Verifier(trusted_root=root).verify_dsse(b, policy.Identity(identity=identity, issuer=issuer))
+        return True
+    except Exception:  # noqa: BLE001 - any refusal counts
+        return False
+
+
+def test_the_folders_exist() -> None:
+    assert len(FOLDERS) >= 4
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda p: p.name)
+def test_golden_keyless_verify(folder: Path, root_json: bytes, trust: Any, tmp_path: Path) -> None:
+    bundle = (folder / "model.sig").read_bytes()
+    assert _sigstore_accepts(json.loads(bundle), trust.trusted_root)
+    m = am.verify_sigstore(bundle, root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+    assert m.verified
+    signer = m.signer
+    assert signer["method"] == "keyless" and signer["trust"] == "verified"
+    assert signer["identity"] == IDENTITY and signer["oidc_issuer"] == ISSUER
+    assert signer["integrated_time"] >= signer["not_before"]
+    assert signer["integrated_time"] <= signer["not_after"]
+    assert signer["log_index"] > 0
+    # the model verifies clean; a changed file fails with the diff naming it
+    model = tmp_path / "m"
+    shutil.copytree(folder, model)
+    ignore = ["ignore-me"] if (model / "ignore-me").exists() else []
+    m.verify_dir(model, bundle_path=model / "model.sig", ignore_paths=ignore)
+    with open(model / "signme-1", "r+b") as f:
+        f.write(b"X")
+    with pytest.raises(am.ManifestMismatchError):
+        m.verify_dir(model, bundle_path=model / "model.sig", ignore_paths=ignore)
+    # a text trusted root works too
+    am.verify_sigstore(bundle, root_json.decode(), identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def test_identity_and_issuer_are_exact(root_json: bytes, trust: Any) -> None:
+    bundle = (FOLDERS[-1] / "model.sig").read_bytes()
+    for identity, issuer in ((IDENTITY.upper(), ISSUER), ("stefanb@us.ibm.co", ISSUER),
+                             (IDENTITY, ISSUER + "/"), (IDENTITY, "https://accounts.google.com")):
+        assert not _sigstore_accepts(json.loads(bundle), trust.trusted_root, identity, issuer)
+        with pytest.raises(am.ManifestKeyMismatchError):
+            am.verify_sigstore(bundle, root_json, identity=identity, oidc_issuer=issuer)
+
+
+# ------------------------------------------------------------- tampering
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def _entry(b: Dict[str, Any]) -> Dict[str, Any]:
+    return b["verificationMaterial"]["tlogEntries"][0]
+
+
+def _body_edit(b: Dict[str, Any]) -> None:
+    e = _entry(b)
+    body = json.loads(base64.b64decode(e["canonicalizedBody"]))
+    body["spec"]["envelopeHash"]["value"] = "0" * 64
+    e["canonicalizedBody"] = _b64(json.dumps(body, separators=(",", ":")).encode())
+
+
+def _flip_b64(s: str, at: int = 5) -> str:
+    raw = bytearray(base64.b64decode(s))
+    raw[at % len(raw)] ^= 1
+    return _b64(bytes(raw))
+
+
+def _set_flip(b: Dict[str, Any]) -> None:
+    p = _entry(b)["inclusionPromise"]
+    p["signedEntryTimestamp"] = _flip_b64(p["signedEntryTimestamp"], 20)
+
+
+def _time_plus_one(b: Dict[str, Any]) -> None:
+    e = _entry(b)
+    e["integratedTime"] = str(int(e["integratedTime"]) + 1)
+
+
+def _index_plus_one(b: Dict[str, Any]) -> None:
+    e = _entry(b)
+    e["logIndex"] = str(int(e["logIndex"]) + 1)
+
+
+def _proof_hash_flip(b: Dict[str, Any]) -> None:
+    p = _entry(b)["inclusionProof"]
+    p["hashes"][0] = _flip_b64(p["hashes"][0])
+
+
+def _proof_index(b: Dict[str, Any]) -> None:
+    p = _entry(b)["inclusionProof"]
+    p["logIndex"] = str(int(p["logIndex"]) + 1)
+
+
+def _checkpoint_sig(b: Dict[str, Any]) -> None:
+    cp = _entry(b)["inclusionProof"]["checkpoint"]
+    head, sep, sigline = cp["envelope"].rpartition(" ")
+    cp["envelope"] = head + sep + _flip_b64(sigline.strip(), 40) + "\n"
+
+
+def _checkpoint_root(b: Dict[str, Any]) -> None:
+    p = _entry(b)["inclusionProof"]
+    lines = p["checkpoint"]["envelope"].split("\n")
+    lines[2] = _flip_b64(lines[2])
+    p["checkpoint"]["envelope"] = "\n".join(lines)
+
+
+def _dsse_sig(b: Dict[str, Any]) -> None:
+    s = b["dsseEnvelope"]["signatures"][0]
+    s["sig"] = _flip_b64(s["sig"], 30)
+
+
+def _payload(b: Dict[str, Any]) -> None:
+    env = b["dsseEnvelope"]
+    stmt = json.loads(base64.b64decode(env["payload"]))
+    stmt["predicate"]["extra"] = 1
+    env["payload"] = _b64(json.dumps(stmt).encode())
+
+
+def _other_cert(b: Dict[str, Any]) -> None:
+    other = json.loads((FOLDERS[0] / "model.sig").read_text())
+    b["verificationMaterial"]["certificate"] = other["verificationMaterial"]["certificate"]
+
+
+def _kind(b: Dict[str, Any]) -> None:
+    _entry(b)["kindVersion"]["kind"] = "intoto"
+
+
+def _log_id(b: Dict[str, Any]) -> None:
+    e = _entry(b)
+    e["logId"]["keyId"] = _flip_b64(e["logId"]["keyId"], 0)
+
+
+CASES: Dict[str, Callable[[Dict[str, Any]], None]] = {
+    "rekor body": _body_edit,
+    "signed entry timestamp": _set_flip,
+    "integrated time": _time_plus_one,
+    "log index": _index_plus_one,
+    "inclusion proof hash": _proof_hash_flip,
+    "inclusion proof index": _proof_index,
+    "checkpoint signature": _checkpoint_sig,
+    "checkpoint root hash": _checkpoint_root,
+    "dsse signature": _dsse_sig,
+    "payload": _payload,
+    "another certificate": _other_cert,
+    "entry kind": _kind,
+    "log id": _log_id,
+}
+
+ERRORS: Dict[str, Type[Exception]] = {
+    "entry kind": aios.AiosError,  # AIOS_E_UNSUPPORTED
+    "payload": aios.AiosError,  # the statement or the signature, whichever fails first
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_tampered_bundle_is_refused_by_both(case: str, root_json: bytes, trust: Any) -> None:
+    b = json.loads((FOLDERS[-1] / "model.sig").read_text())
+    CASES[case](b)
+    assert not _sigstore_accepts(b, trust.trusted_root), f"sigstore-python accepted: {case}"
+    with pytest.raises(ERRORS.get(case, aios.AuthenticationError)):
+        am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def test_without_inclusion_proof_the_promise_is_checked(root_json: bytes) -> None:
+    """An entry with only its signed timestamp (older bundles): libaios
+    accepts it on the SET; a SET that does not verify is still refused."""
+    b = json.loads((FOLDERS[-1] / "model.sig").read_text())
+    del _entry(b)["inclusionProof"]
+    am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+    _set_flip(b)
+    with pytest.raises(aios.AuthenticationError):
+        am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def _root_edit(root_json: bytes, fn: Callable[[Dict[str, Any]], None]) -> bytes:
+    r = json.loads(root_json)
+    fn(r)
+    return json.dumps(r).encode()
+
+
+def test_trusted_root_edits(root_json: bytes) -> None:
+    bundle = (FOLDERS[-1] / "model.sig").read_bytes()
+
+    def no_rekor(r: Dict[str, Any]) -> None:
+        r["tlogs"] = [t for t in r["tlogs"] if t["baseUrl"] != "https://rekor.sigstore.dev"]
+
+    def cas_expired(r: Dict[str, Any]) -> None:
+        for ca in r["certificateAuthorities"]:
+            ca["validFor"]["end"] = "2024-01-01T00:00:00Z"
+
+    def log_not_yet(r: Dict[str, Any]) -> None:
+        for t in r["tlogs"]:
+            t["publicKey"]["validFor"]["start"] = "2030-01-01T00:00:00Z"
+
+    def other_log_key(r: Dict[str, Any]) -> None:
+        for t in r["tlogs"]:
+            if t["baseUrl"] == "https://rekor.sigstore.dev":
+                t["publicKey"]["rawBytes"] = _flip_b64(t["publicKey"]["rawBytes"], 40)
+
+    expect: Dict[str, Optional[Type[Exception]]] = {}
+    for name, fn, err in (("no rekor log", no_rekor, aios.AuthenticationError),
+                          ("CAs expired", cas_expired, am.ManifestChainError),
+                          ("log key not yet valid", log_not_yet, aios.AuthenticationError),
+                          ("another log key", other_log_key, aios.AiosError)):
+        expect[name] = err
+        with pytest.raises(err):
+            am.verify_sigstore(bundle, _root_edit(root_json, fn), identity=IDENTITY, oidc_issuer=ISSUER)
+    for bad in (b"", b"{}", b"[]", b"not json", copy.deepcopy(root_json)[:100]):
+        with pytest.raises((aios.InvalidInputError, ValueError)):
+            am.verify_sigstore(bundle, bad, identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def test_key_bundles_are_not_keyless(root_json: bytes) -> None:
+    bundle = (VECTORS / "v1.1.0-elliptic-key" / "model.sig").read_bytes()
+    with pytest.raises(am.ManifestMethodError):
+        am.verify_sigstore(bundle, root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def test_cli_verifies_keyless(tmp_path: Path) -> None:
+    """`aios manifest verify --sigstore-root ROOT --identity ID --oidc-issuer URL`."""
+    import os
+    import subprocess
+
+    lib = Path(os.environ["AIOS_LIBRARY"]).resolve()
+    aios_bin = lib.parents[1] / "bin" / "aios"   # the staged install beside the library
+    assert aios_bin.exists(), aios_bin
+    env = dict(os.environ, LD_LIBRARY_PATH=str(lib.parent))
+    model = tmp_path / "m"
+    shutil.copytree(FOLDERS[-1], model)
+    base = [str(aios_bin), "manifest", "verify", str(model), "--sigstore-root", str(ROOT_FILE),
+            "--quiet", "--json"]
+    ok = subprocess.run(base + ["--identity", IDENTITY, "--oidc-issuer", ISSUER],
+                        capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    out = json.loads(ok.stdout)
+    assert out["ok"] and out["signer"]["identity"] == IDENTITY
+    other = subprocess.run(base + ["--identity", "someone@example.com", "--oidc-issuer", ISSUER],
+                           capture_output=True, text=True, env=env)
+    assert other.returncode == 4 and "not the expected identity" in other.stdout
+    (model / "signme-2").write_bytes(b"changed")
+    changed = subprocess.run(base + ["--identity", IDENTITY, "--oidc-issuer", ISSUER],
+                             capture_output=True, text=True, env=env)
+    assert changed.returncode == 4
+    assert json.loads(changed.stdout)["diff"]["modified"][0]["path"] == "signme-2"
