@@ -226,15 +226,17 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out
  * signature's entry in the Rekor log, checked against trusted_root, a
  * Sigstore TrustedRoot JSON document (what the Sigstore clients ship and
  * refresh through TUF; libaios fetches nothing).  The log entry's signed
- * timestamp and, when present, its inclusion proof and signed checkpoint
+ * timestamp, its inclusion proof and its signed checkpoint (required)
  * must verify with a log key of the root; the entry must name this
  * payload, signature and certificate; the certificate must chain to a
- * Fulcio CA of the root at the entry's integrated time; its
- * SubjectAltName (email or URI) must equal identity and its OIDC issuer
- * extension oidc_issuer, exactly.  Not checked: the certificate's SCTs,
+ * Fulcio CA of the root at the entry's integrated time and be an end
+ * entity with digitalSignature and code signing; its SubjectAltName
+ * (email or URI) must equal identity and its OIDC issuer extension
+ * oidc_issuer, exactly.  Not checked: the certificate's SCTs,
  * RFC 3161 timestamps (docs/MANIFEST.md 7.5).  opts->time_policy is not
  * used (the log's time is).  Extra statuses: AIOS_E_AUTH (the log entry),
- * AIOS_E_MANIFEST_CHAIN, AIOS_E_MANIFEST_KEY_MISMATCH (another identity
+ * AIOS_E_MANIFEST_CHAIN, AIOS_E_MANIFEST_CERT_USAGE,
+ * AIOS_E_MANIFEST_KEY_MISMATCH (another identity
  * or issuer), AIOS_E_MANIFEST_METHOD (not a keyless bundle). */
 AIOS_NODISCARD AIOS_API int aios_manifest_verify_sigstore(aios_manifest **out,
         const uint8_t *bundle, size_t bundle_len,

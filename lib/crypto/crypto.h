@@ -573,7 +573,9 @@ int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);
  * the first rfc822Name or URI of the SubjectAltName, issuer the OIDC
  * issuer extension (1.3.6.1.4.1.57264.1.8, else the deprecated .1.1);
  * "" when absent.  AIOS_E_FORMAT (does not parse, malformed extensions,
- * a NUL byte), AIOS_E_LIMIT (a value that does not fit). */
+ * a NUL byte, an issuer extension twice, .1.1 and .1.8 differing),
+ * AIOS_E_LIMIT (a value that does not fit), AIOS_E_MANIFEST_CERT_USAGE
+ * (a CA, or without digitalSignature and the code-signing EKU). */
 int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t san_cap,
                                char *issuer, size_t issuer_cap);
 

@@ -487,8 +487,9 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
     static const unsigned char oid_san[] = { 0x55, 0x1D, 0x11 };
     mbedtls_x509_crt crt;
     unsigned char *p, *end;
+    char v1[256];
     size_t n;
-    int rc, have_v2 = 0, have_san = 0;
+    int rc, have_v1 = 0, have_v2 = 0, have_san = 0;
 
     AIOS__CHECK_ARG(san != NULL && san_cap > 0 && issuer != NULL && issuer_cap > 0,
                     "san or issuer is NULL");
@@ -497,8 +498,19 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
         return aios__fail(AIOS_E_LIMIT, "certificate: %zu bytes is over %zu", len,
                           AIOS__X509_CERT_MAX);
     mbedtls_x509_crt_init(&crt);
+    v1[0] = 0;
     if ((rc = parse_der(&crt, der, len, "certificate", (size_t)0)) != AIOS_OK)
         goto done;
+    /* Sigstore's leaf rules: an end entity, digitalSignature, code signing */
+    if (crt.ca_istrue ||
+        mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
+        !(crt.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
+        mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_CODE_SIGNING,
+                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_CODE_SIGNING)) != 0) {
+        rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "certificate: a Fulcio signing certificate "
+                        "must be an end entity with digitalSignature and code signing");
+        goto done;
+    }
     rc = AIOS_OK;
     if (crt.v3_ext.p == NULL || crt.v3_ext.len == 0)
         goto malformed;
@@ -547,19 +559,28 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
         } else if (oid_len == sizeof(oid_issuer_v2) && memcmp(oid, oid_issuer_v2, oid_len) == 0) {
             unsigned char *q = p;
             size_t m;
-            if (mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_UTF8_STRING) != 0 ||
+            if (have_v2 || mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_UTF8_STRING) != 0 ||
                 q + m != ext_end)
                 goto malformed;
             if ((rc = copy_text(issuer, issuer_cap, q, m, "OIDC issuer")) != AIOS_OK)
                 goto done;
             have_v2 = 1;
-        } else if (oid_len == sizeof(oid_issuer_v1) && memcmp(oid, oid_issuer_v1, oid_len) == 0 &&
-                   !have_v2) {
-            if ((rc = copy_text(issuer, issuer_cap, p, n, "OIDC issuer")) != AIOS_OK)
+        } else if (oid_len == sizeof(oid_issuer_v1) && memcmp(oid, oid_issuer_v1, oid_len) == 0) {
+            if (have_v1)
+                goto malformed;
+            if ((rc = copy_text(v1, sizeof(v1), p, n, "OIDC issuer")) != AIOS_OK)
                 goto done;
+            have_v1 = 1;
         }
         p = ext_end;
     }
+    if (have_v1 && have_v2 && strcmp(v1, issuer) != 0) {
+        rc = aios__fail(AIOS_E_FORMAT, "certificate: its two OIDC issuer extensions differ");
+        goto done;
+    }
+    if (have_v1 && !have_v2 && (rc = copy_text(issuer, issuer_cap, (const unsigned char *)v1,
+                                                strlen(v1), "OIDC issuer")) != AIOS_OK)
+        goto done;
     goto done;
 malformed:
     rc = aios__fail(AIOS_E_FORMAT, "certificate: malformed extensions");

@@ -264,6 +264,11 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
 
 /* ---- helpers exposed for the tests and the fuzzer */
 
+/* RFC 9162 2.1.3.2 (sigstore.c): 1 and root set when the audit path of n
+ * hashes leads from leaf at index in a tree of size leaves; 0 otherwise. */
+int aios__mb_merkle_root(uint8_t root[32], const uint8_t leaf[32], uint64_t index, uint64_t size,
+                         const uint8_t (*path)[32], size_t n);
+
 /* MANIFEST.md 3.5: either alphabet, optional complete padding, no
  * whitespace, unused bits ignored.  out_cap >= (len / 4 + 1) * 3. */
 int aios__mb_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,

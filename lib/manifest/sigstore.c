@@ -24,6 +24,7 @@
  * and RFC 3161 timestamps (the log's integrated time is used).
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +41,14 @@
 #define PROOF_MAX     64                  /* hashes in an inclusion proof */
 #define CHECKPOINT_MAX ((size_t)8 << 10)
 #define NAME_MAX_     256
-#define TR_MEDIA_TYPE "application/vnd.dev.sigstore.trustedroot+json"
+#define TR_MEDIA_TYPE_01 "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+#define TR_MEDIA_TYPE_02 "application/vnd.dev.sigstore.trustedroot.v0.2+json"
 
 typedef struct tr_ca {
     uint8_t *certs[TR_CERTS_MAX];
     size_t   lens[TR_CERTS_MAX];
     size_t   n;
-    int64_t  start, end;       /* end 0: open */
+    int64_t  start, end;       /* end INT64_MAX: open */
 } tr_ca;
 
 typedef struct tr_tlog {
@@ -94,6 +96,11 @@ static int b64_json(uint8_t **out, size_t *out_len, const json_t *s, size_t max,
         aios__free(p);
         return aios__fail(AIOS_E_FORMAT, "%s is not base64", what);
     }
+    if (*out_len > max) {
+        aios__free(p);
+        *out_len = 0;
+        return aios__fail(AIOS_E_LIMIT, "%s is over %zu bytes", what, max);
+    }
     *out = p;
     return AIOS_OK;
 }
@@ -133,6 +140,12 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+static int days_in_month(int y, int m)
+{
+    static const int d[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : d[m - 1];
+}
+
 static int digits(const char *s, int n, int *out)
 {
     int v = 0, i;
@@ -157,7 +170,7 @@ static int rfc3339(int64_t *out, const json_t *v, const char *what)
     if (!digits(s, 4, &Y) || s[4] != '-' || !digits(s + 5, 2, &M) || s[7] != '-' ||
         !digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
         s[13] != ':' || !digits(s + 14, 2, &m) || s[16] != ':' || !digits(s + 17, 2, &sec) ||
-        M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
+        M < 1 || M > 12 || D < 1 || D > days_in_month(Y, M) || h > 23 || m > 59 || sec > 60)
         return aios__fail(AIOS_E_FORMAT, "%s is not an RFC 3339 time", what);
     if (s[i] == '.') {
         for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
@@ -180,7 +193,8 @@ static int valid_for(int64_t *start, int64_t *end, const json_t *vf, const char 
     const json_t *e;
     char w[96];
     int rc;
-    *start = *end = 0;
+    *start = 0;
+    *end = INT64_MAX;
     if (vf == NULL)
         return AIOS_OK;   /* no bounds */
     if (!json_is_object(vf))
@@ -198,7 +212,7 @@ static int valid_for(int64_t *start, int64_t *end, const json_t *vf, const char 
 
 static int in_window(int64_t t, int64_t start, int64_t end)
 {
-    return t >= start && (end == 0 || t <= end);
+    return t >= start && t <= end;
 }
 
 /* ---- the trusted root */
@@ -224,8 +238,8 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
                           err.line, err.text);
     }
     mt = json_object_get(root, "mediaType");
-    if (!json_is_string(mt) ||
-        strncmp(json_string_value(mt), TR_MEDIA_TYPE, sizeof(TR_MEDIA_TYPE) - 1) != 0) {
+    if (!json_is_string(mt) || (strcmp(json_string_value(mt), TR_MEDIA_TYPE_01) != 0 &&
+                                strcmp(json_string_value(mt), TR_MEDIA_TYPE_02) != 0)) {
         rc = aios__fail(AIOS_E_FORMAT, "trusted root: mediaType is not a Sigstore trusted root");
         goto done;
     }
@@ -277,6 +291,8 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
             goto done;
         rc = aios__spki_decode(der, der_len, &l->alg, l->pub, sizeof(l->pub), &l->pub_len);
         aios__free(der);
+        if (rc == AIOS_E_NOMEM)
+            goto done;
         if (rc != AIOS_OK || (l->alg != AIOS__KEYENC_P256 && l->alg != AIOS__KEYENC_P384)) {
             /* an Ed25519 or RSA log key: not one this verifier uses */
             memset(l, 0, sizeof(*l));
@@ -410,8 +426,8 @@ static void node_hash(uint8_t out[32], const uint8_t l[32], const uint8_t r[32])
 }
 
 /* RFC 9162 2.1.3.2: the root from a leaf hash and its audit path. */
-static int merkle_root(uint8_t root[32], const uint8_t leaf[32], uint64_t index, uint64_t size,
-                       const uint8_t (*path)[32], size_t n)
+int aios__mb_merkle_root(uint8_t root[32], const uint8_t leaf[32], uint64_t index, uint64_t size,
+                         const uint8_t (*path)[32], size_t n)
 {
     uint64_t fn = index, sn = size - 1;
     size_t i;
@@ -485,7 +501,9 @@ static int check_checkpoint(const char *cp, size_t len, const tr_tlog *l, uint64
                 log_verify(l, sig + 4, sl - 4, (const uint8_t *)cp, (size_t)(sep - cp)) == AIOS_OK)
                 ok = 1;
         }
-        p += ll + 1;
+        if (eol == NULL)
+            break;
+        p = eol + 1;
     }
     if (!ok)
         return aios__fail(AIOS_E_AUTH, "bundle: no signature on the checkpoint verifies with "
@@ -541,7 +559,7 @@ static int check_proof(const tlog_entry *e, const tr_tlog *l)
             memcpy(lb + 1, e->body, e->body_len);
             aios__sha256(leaf, lb, e->body_len + 1);
             aios__free(lb);
-            if (!merkle_root(root, leaf, (uint64_t)index, (uint64_t)size,
+            if (!aios__mb_merkle_root(root, leaf, (uint64_t)index, (uint64_t)size,
                              (const uint8_t (*)[32])path, n) || memcmp(root, rh, 32) != 0)
                 rc = aios__fail(AIOS_E_AUTH, "bundle: the inclusion proof does not lead from "
                                 "the entry to its root hash");
@@ -566,10 +584,10 @@ static int pem_cert(uint8_t *out, size_t cap, size_t *out_len, const uint8_t *pe
     if (len < sizeof(begin) || memcmp(pem, begin, sizeof(begin) - 1) != 0)
         return AIOS_E_FORMAT;
     p = pem + sizeof(begin) - 1;
-    for (q = p; q + sizeof(end) - 1 <= pem + len; q++)
+    for (q = p; (size_t)(pem + len - q) >= sizeof(end) - 1; q++)
         if (memcmp(q, end, sizeof(end) - 1) == 0)
             break;
-    if (q + sizeof(end) - 1 > pem + len)
+    if ((size_t)(pem + len - q) < sizeof(end) - 1)
         return AIOS_E_FORMAT;
     if ((b64 = aios__malloc((size_t)(q - p) + 1)) == NULL)
         return AIOS_E_NOMEM;
@@ -599,7 +617,9 @@ static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
     sigs = json_object_get(spec, "signatures");
     if (!json_is_object(root) || !json_is_string(json_object_get(root, "kind")) ||
         strcmp(json_string_value(json_object_get(root, "kind")), "dsse") != 0 ||
-        !json_is_object(ph) || !json_is_array(sigs)) {
+        !json_is_string(json_object_get(root, "apiVersion")) ||
+        strcmp(json_string_value(json_object_get(root, "apiVersion")), "0.0.1") != 0 ||
+        !json_is_object(ph) || !json_is_array(sigs) || json_array_size(sigs) != 1) {
         json_decref(root);
         return aios__fail(AIOS_E_FORMAT, "bundle: the log entry's body is not a dsse entry");
     }
@@ -612,7 +632,7 @@ static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
         json_decref(root);
         return aios__fail(AIOS_E_AUTH, "bundle: the log entry is for another payload");
     }
-    for (i = 0; i < json_array_size(sigs) && i < 16 && !found; i++) {
+    for (i = 0; i < json_array_size(sigs) && !found; i++) {
         const json_t *s = json_array_get(sigs, i);
         uint8_t *sig = NULL, *pem = NULL, der[AIOS__MB_CERT_MAX];
         size_t sl, pl, dl;
@@ -631,6 +651,15 @@ static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
         return aios__fail(AIOS_E_AUTH, "bundle: the log entry does not hold this signature "
                           "with this certificate");
     return AIOS_OK;
+}
+
+/* For messages: printable ASCII, every other byte as '?'. */
+static void printable(char out[NAME_MAX_], const char *in)
+{
+    size_t i;
+    for (i = 0; in[i] && i + 1 < NAME_MAX_; i++)
+        out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+    out[i] = 0;
 }
 
 static int first_tlog_entry(const json_t **out, json_t **doc, const uint8_t *bundle, size_t len)
@@ -695,7 +724,13 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     }
     if ((rc = check_set(&e, log)) != AIOS_OK)
         goto done;
-    if (e.proof != NULL && (rc = check_proof(&e, log)) != AIOS_OK)
+    /* v0.3 bundles carry the proof and its checkpoint (the SET alone is
+     * the log's promise, not its proof) */
+    if (e.proof == NULL) {
+        rc = aios__fail(AIOS_E_FORMAT, "bundle: the log entry has no inclusion proof");
+        goto done;
+    }
+    if ((rc = check_proof(&e, log)) != AIOS_OK)
         goto done;
     /* 3: this signature's entry */
     if ((rc = check_body(&e, b)) != AIOS_OK)
@@ -728,8 +763,11 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
         goto done;
     }
     if (strcmp(san, identity) != 0 || strcmp(iss, oidc_issuer) != 0) {
+        char ps[NAME_MAX_], pi[NAME_MAX_];
+        printable(ps, san);
+        printable(pi, iss);
         rc = aios__fail(AIOS_E_MANIFEST_KEY_MISMATCH, "bundle: signed by \"%.200s\" (issuer "
-                        "\"%.200s\"), not the expected identity", san, iss);
+                        "\"%.200s\"), not the expected identity", ps, pi);
         goto done;
     }
     /* 6: the signature, the statement */

@@ -1,8 +1,8 @@
 /*
  * Fuzz Sigstore keyless verification (lib/manifest/sigstore.c,
- * docs/MANIFEST.md 7.5).  The first byte says what the rest is:
+ * docs/MANIFEST.md 7.5).  The first byte (mod 4) says what the rest is:
  *
- *   even: a bundle, verified against a trusted root.  With
+ *   0: a bundle, verified against a trusted root.  With
  *         AIOS_FUZZ_SIGSTORE_ROOT naming Sigstore's real trusted root (the
  *         sigstore package's trusted_root.json), the golden keyless seeds
  *         pass every step, so mutations reach the inclusion proof, the
@@ -10,8 +10,13 @@
  *         statement.  Without it, a root made up here (a log key of its
  *         own under Rekor's log id, a CA of its own): the entry is parsed
  *         and its signed timestamp fails.
- *   odd:  a trusted root, for the golden v1.1.0 keyless bundle (read from
+ *   1: a trusted root, for the golden v1.1.0 keyless bundle (read from
  *         ../shared/vectors/oms at start, AIOS_FUZZ_SIGSTORE_BUNDLE).
+ *   2: a DER certificate for the Fulcio identity reader
+ *      (aios__x509_fulcio_identity), which the signed data of a real
+ *      bundle keeps the other modes from mutating.
+ *   3: an inclusion proof: index and size (8 bytes each), the leaf hash,
+ *      then the audit path, for aios__mb_merkle_root.
  *
  * Only the statuses of MANIFEST.md 7.5 may come back; a verified result
  * must carry the identity it was asked for.
@@ -23,6 +28,7 @@
 
 #include "aios/aios.h"
 #include "core/internal.h"
+#include "crypto/crypto.h"
 #include "manifest/bundle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -135,12 +141,46 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (size < 1)
         return 0;
-    if (!(data[0] & 1)) {
+    switch (data[0] & 3) {
+    case 0:
         if (real_root != NULL)
             run(data + 1, size - 1, real_root, real_root_len);
         run(data + 1, size - 1, (const uint8_t *)MADE_UP_ROOT, sizeof(MADE_UP_ROOT) - 1);
-    } else {
+        break;
+    case 1:
         run(golden, golden_len, data + 1, size - 1);
+        break;
+    case 2: {
+        char san[64], iss[64];
+        int rc = aios__x509_fulcio_identity(data + 1, size - 1, san, sizeof(san), iss,
+                                            sizeof(iss));
+        if (rc != AIOS_OK && rc != AIOS_E_FORMAT && rc != AIOS_E_LIMIT &&
+            rc != AIOS_E_UNSUPPORTED && rc != AIOS_E_NOMEM && rc != AIOS__MB_E_CERT_USAGE)
+            abort();
+        if (strnlen(san, sizeof(san)) == sizeof(san) || strnlen(iss, sizeof(iss)) == sizeof(iss) ||
+            (rc != AIOS_OK && (san[0] || iss[0])))
+            abort();
+        break;
+    }
+    default:
+        if (size >= 49) {
+            uint64_t index = 0, tsize = 0;
+            uint8_t root[32], again[32];
+            size_t n = (size - 49) / 32, i;
+            for (i = 0; i < 8; i++) {
+                index = index << 8 | data[1 + i];
+                tsize = tsize << 8 | data[9 + i];
+            }
+            index %= 1u << 20;   /* small trees reach every branch */
+            tsize %= 1u << 20;
+            if (aios__mb_merkle_root(root, data + 17, index, tsize,
+                                     (const uint8_t (*)[32])(const void *)(data + 49), n) &&
+                (!aios__mb_merkle_root(again, data + 17, index, tsize,
+                                       (const uint8_t (*)[32])(const void *)(data + 49), n) ||
+                 memcmp(root, again, 32) != 0 || index >= tsize))
+                abort();
+        }
+        break;
     }
     return 0;
 }

@@ -223,14 +223,13 @@ def test_tampered_bundle_is_refused_by_both(case: str, root_json: bytes, trust: 
         am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
 
 
-def test_without_inclusion_proof_the_promise_is_checked(root_json: bytes) -> None:
-    """An entry with only its signed timestamp (older bundles): libaios
-    accepts it on the SET; a SET that does not verify is still refused."""
+def test_without_inclusion_proof_both_refuse(root_json: bytes, trust: Any) -> None:
+    """A v0.3 bundle must carry its inclusion proof and checkpoint: the
+    signed timestamp alone is the log's promise, not its proof."""
     b = json.loads((FOLDERS[-1] / "model.sig").read_text())
     del _entry(b)["inclusionProof"]
-    am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
-    _set_flip(b)
-    with pytest.raises(aios.AuthenticationError):
+    assert not _sigstore_accepts(b, trust.trusted_root)
+    with pytest.raises(aios.InvalidInputError):
         am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
 
 

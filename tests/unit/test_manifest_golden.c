@@ -11,6 +11,8 @@
  */
 #include "test_keyring_util.h"
 #include "test_manifest_util.h"
+#include "crypto/crypto.h"
+#include "manifest/bundle.h"
 #include <dirent.h>
 
 #include "aios/manifest.h"
@@ -343,12 +345,89 @@ static void test_sigstore_refusals(void **state)
     free(bad_time);
 }
 
+/* RFC 9162 reference: MTH over leaf hashes lh[0..n), and PATH(m, D[n]). */
+static void ref_node(uint8_t out[32], const uint8_t l[32], const uint8_t r[32])
+{
+    uint8_t b[65];
+    b[0] = 1;
+    memcpy(b + 1, l, 32);
+    memcpy(b + 33, r, 32);
+    aios__sha256(out, b, sizeof(b));
+}
+
+static void ref_mth(uint8_t out[32], uint8_t (*lh)[32], size_t n)
+{
+    size_t k = 1;
+    uint8_t a[32], b[32];
+    if (n == 1) {
+        memcpy(out, lh[0], 32);
+        return;
+    }
+    while (k * 2 < n)
+        k *= 2;
+    ref_mth(a, lh, k);
+    ref_mth(b, lh + k, n - k);
+    ref_node(out, a, b);
+}
+
+static size_t ref_path(uint8_t (*out)[32], size_t m, uint8_t (*lh)[32], size_t n)
+{
+    size_t k = 1, c;
+    if (n == 1)
+        return 0;
+    while (k * 2 < n)
+        k *= 2;
+    if (m < k) {
+        c = ref_path(out, m, lh, k);
+        ref_mth(out[c], lh + k, n - k);
+    } else {
+        c = ref_path(out, m - k, lh + k, n - k);
+        ref_mth(out[c], lh, k);
+    }
+    return c + 1;
+}
+
+/* The inclusion-proof check against the reference for every index of
+ * trees of 1..40 leaves, and proofs cut, lengthened or moved. */
+static void test_merkle_inclusion(void **state)
+{
+    uint8_t lh[40][32], path[16][32], root[32], got[32];
+    size_t size, i, n;
+    (void)state;
+    for (i = 0; i < 40; i++) {
+        uint8_t b[2] = { 0, (uint8_t)i };
+        aios__sha256(lh[i], b, sizeof(b));
+    }
+    for (size = 1; size <= 40; size++) {
+        ref_mth(root, lh, size);
+        for (i = 0; i < size; i++) {
+            n = ref_path(path, i, lh, size);
+            assert_true(aios__mb_merkle_root(got, lh[i], i, size, (const uint8_t (*)[32])path, n));
+            assert_memory_equal(got, root, 32);
+            if (n > 0)   /* one hash short */
+                assert_true(!aios__mb_merkle_root(got, lh[i], i, size,
+                                                  (const uint8_t (*)[32])path, n - 1) ||
+                            memcmp(got, root, 32) != 0);
+            memcpy(path[n], lh[0], 32);   /* one too many */
+            assert_false(aios__mb_merkle_root(got, lh[i], i, size,
+                                              (const uint8_t (*)[32])path, n + 1));
+            if (i + 1 < size)   /* another index */
+                assert_true(!aios__mb_merkle_root(got, lh[i], i + 1, size,
+                                                  (const uint8_t (*)[32])path, n) ||
+                            memcmp(got, root, 32) != 0);
+        }
+        assert_false(aios__mb_merkle_root(got, lh[0], size, size, (const uint8_t (*)[32])path, 0));
+    }
+    assert_false(aios__mb_merkle_root(got, lh[0], 0, 0, (const uint8_t (*)[32])path, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_golden_bundle),
         cmocka_unit_test(test_spec_bundles),
         cmocka_unit_test(test_sigstore_refusals),
+        cmocka_unit_test(test_merkle_inclusion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
