@@ -701,8 +701,9 @@ func VerifyManifestCertificate(bundle []byte, anchors [][]byte, opts *ManifestVe
 // the root and the entry must name this signature and certificate; the
 // certificate must chain to a Fulcio CA of the root at the entry's time;
 // its SubjectAltName must equal identity and its OIDC issuer oidcIssuer,
-// exactly. The certificate's SCTs are not checked. Errors: ErrAuth (the
-// log entry or the signature), StatusManifestChain,
+// exactly; one of its embedded SCTs must verify with a CT log key of the
+// root. Errors: ErrAuth (the log entry, the SCTs or the signature),
+// StatusManifestChain, StatusManifestCertUsage,
 // StatusManifestKeyMismatch (another identity or issuer),
 // StatusManifestMethod (not a keyless bundle), and VerifyManifestKey's.
 func VerifyManifestSigstore(bundle, trustedRoot []byte, identity, oidcIssuer string, opts *ManifestVerifyOptions) (*Manifest, error) {

@@ -232,8 +232,9 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out
  * Fulcio CA of the root at the entry's integrated time and be an end
  * entity with digitalSignature and code signing; its SubjectAltName
  * (email or URI) must equal identity and its OIDC issuer extension
- * oidc_issuer, exactly.  Not checked: the certificate's SCTs,
- * RFC 3161 timestamps (docs/MANIFEST.md 7.5).  opts->time_policy is not
+ * oidc_issuer, exactly; one of its embedded SCTs must verify with a CT
+ * log key of the root.  Not checked: RFC 3161 timestamps (docs/MANIFEST.md
+ * 7.5).  opts->time_policy is not
  * used (the log's time is).  Extra statuses: AIOS_E_AUTH (the log entry),
  * AIOS_E_MANIFEST_CHAIN, AIOS_E_MANIFEST_CERT_USAGE,
  * AIOS_E_MANIFEST_KEY_MISMATCH (another identity

@@ -578,6 +578,22 @@ int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);
  * (a CA, or without digitalSignature and the code-signing EKU). */
 int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t san_cap,
                                char *issuer, size_t issuer_cap);
+/* RFC 6962 embedded SCTs: count in *verified the SCTs of the leaf that
+ * verify (ECDSA with SHA-256) with the key of one of logs, at a time
+ * inside that log's window, over the precertificate entry built from the
+ * leaf (its SCT extension removed) and its issuer, found among issuers
+ * (DER) by subject.  No SCT, no issuer, a malformed list: 0 verified.
+ * AIOS_E_FORMAT (the leaf does not parse), AIOS_E_NOMEM. */
+typedef struct aios__x509_ctlog {
+    uint8_t        key_id[32];     /* SHA-256 of the log's SPKI */
+    aios__ec_curve curve;
+    uint8_t        pub[AIOS__KEYENC_PUB_MAX];
+    size_t         pub_len;
+    int64_t        start, end;     /* unix seconds */
+} aios__x509_ctlog;
+int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf_len,
+                          const uint8_t *const *issuers, const size_t *issuer_lens,
+                          size_t issuers_n, const aios__x509_ctlog *logs, size_t logs_n);
 
 /* =============================================================== AES-SIV */
 

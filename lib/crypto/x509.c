@@ -590,3 +590,245 @@ done:
         san[0] = issuer[0] = 0;
     return rc;
 }
+
+/* ------------------------------------------------------------ embedded SCTs (RFC 6962) */
+
+/* 1.3.6.1.4.1.11129.2.4.2: the embedded SignedCertificateTimestampList */
+static const unsigned char oid_sct_list[] = { 0x2B, 0x06, 0x01, 0x04, 0x01, 0xD6, 0x79, 0x02,
+                                              0x04, 0x02 };
+
+static size_t der_len_size(size_t n)
+{
+    return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 4;
+}
+
+static unsigned char *der_put_len(unsigned char *p, size_t n)
+{
+    if (n < 0x80) {
+        *p++ = (unsigned char)n;
+    } else if (n < 0x100) {
+        *p++ = 0x81;
+        *p++ = (unsigned char)n;
+    } else if (n < 0x10000) {
+        *p++ = 0x82;
+        *p++ = (unsigned char)(n >> 8);
+        *p++ = (unsigned char)n;
+    } else {
+        *p++ = 0x83;
+        *p++ = (unsigned char)(n >> 16);
+        *p++ = (unsigned char)(n >> 8);
+        *p++ = (unsigned char)n;
+    }
+    return p;
+}
+
+/* The precertificate's TBSCertificate: the leaf's, without the SCT list
+ * extension (RFC 6962 3.2).  Writes to out (at least tbs_len bytes);
+ * *sct_value/_len get the extension's value (the inner OCTET STRING's
+ * content).  0 on malformed input or no SCT extension. */
+static int precert_tbs(unsigned char *out, size_t *out_len, const mbedtls_x509_crt *crt,
+                       const unsigned char **sct_value, size_t *sct_len)
+{
+    unsigned char *p = crt->tbs.p, *end = crt->tbs.p + crt->tbs.len, *c0, *ext_outer = NULL,
+                  *exts_end = NULL, *skip = NULL, *skip_end = NULL, *o;
+    size_t n;
+
+    *sct_value = NULL;
+    if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+        p + n != end)
+        return 0;
+    c0 = p;
+    while (p < end) {   /* the TBS elements; [3] holds the extensions */
+        unsigned char tag = *p, *q = p + 1;
+        if (mbedtls_asn1_get_len(&q, end, &n) != 0)
+            return 0;
+        if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
+            unsigned char *r = q, *rend = q + n;
+            size_t m;
+            ext_outer = p;
+            if (mbedtls_asn1_get_tag(&r, rend, &m, MBEDTLS_ASN1_CONSTRUCTED |
+                                     MBEDTLS_ASN1_SEQUENCE) != 0 || r + m != rend)
+                return 0;
+            exts_end = rend;
+            while (r < rend) {
+                unsigned char *e0 = r, *eend, *oid;
+                size_t el, ol;
+                if (mbedtls_asn1_get_tag(&r, rend, &el, MBEDTLS_ASN1_CONSTRUCTED |
+                                         MBEDTLS_ASN1_SEQUENCE) != 0)
+                    return 0;
+                eend = r + el;
+                if (mbedtls_asn1_get_tag(&r, eend, &ol, MBEDTLS_ASN1_OID) != 0)
+                    return 0;
+                oid = r;
+                if (ol == sizeof(oid_sct_list) && memcmp(oid, oid_sct_list, ol) == 0) {
+                    unsigned char *v = r + ol;
+                    size_t vl, il;
+                    int crit;
+                    if (skip != NULL)
+                        return 0;   /* twice */
+                    if (v < eend && *v == MBEDTLS_ASN1_BOOLEAN &&
+                        mbedtls_asn1_get_bool(&v, eend, &crit) != 0)
+                        return 0;
+                    if (mbedtls_asn1_get_tag(&v, eend, &vl, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+                        v + vl != eend ||
+                        mbedtls_asn1_get_tag(&v, eend, &il, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+                        v + il != eend)
+                        return 0;
+                    *sct_value = v;
+                    *sct_len = il;
+                    skip = e0;
+                    skip_end = eend;
+                }
+                r = eend;
+            }
+            if (q + n != end)
+                return 0;   /* [3] is the last element (RFC 5280) */
+        }
+        p = q + n;
+    }
+    if (skip == NULL || ext_outer == NULL)
+        return 0;
+    /* rebuild: the elements before [3], then [3] { SEQUENCE { exts - SCT } } */
+    {
+        unsigned char *seq_body0;
+        size_t before = (size_t)(ext_outer - c0);
+        size_t exts = 0, seq_len, a3_len, tbs_body;
+        unsigned char *r, *rend = exts_end, *start;
+        size_t m;
+        /* find the SEQUENCE body of the extensions again */
+        r = ext_outer + 1;
+        if (mbedtls_asn1_get_len(&r, end, &m) != 0 ||
+            mbedtls_asn1_get_tag(&r, rend, &m, MBEDTLS_ASN1_CONSTRUCTED |
+                                 MBEDTLS_ASN1_SEQUENCE) != 0)
+            return 0;
+        start = r;
+        exts = (size_t)(rend - start) - (size_t)(skip_end - skip);
+        seq_len = 1 + der_len_size(exts) + exts;
+        a3_len = 1 + der_len_size(seq_len) + seq_len;
+        tbs_body = before + a3_len;
+        if (1 + der_len_size(tbs_body) + tbs_body > crt->tbs.len)
+            return 0;   /* cannot be larger than the original */
+        o = out;
+        *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+        o = der_put_len(o, tbs_body);
+        memcpy(o, c0, before);
+        o += before;
+        *o++ = MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3;
+        o = der_put_len(o, seq_len);
+        *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+        o = der_put_len(o, exts);
+        seq_body0 = o;
+        memcpy(o, start, (size_t)(skip - start));
+        o += skip - start;
+        memcpy(o, skip_end, (size_t)(rend - skip_end));
+        o += rend - skip_end;
+        if ((size_t)(o - seq_body0) != exts)
+            return 0;
+        *out_len = (size_t)(o - out);
+    }
+    return 1;
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf_len,
+                          const uint8_t *const *issuers, const size_t *issuer_lens,
+                          size_t issuers_n, const aios__x509_ctlog *logs, size_t logs_n)
+{
+    mbedtls_x509_crt leaf;
+    unsigned char *tbs = NULL, *msg = NULL, ikh[32];
+    const unsigned char *sct = NULL, *p, *end;
+    size_t tbs_len = 0, sct_len = 0, i, list_len;
+    int rc = AIOS_OK, have_issuer = 0;
+
+    *verified = 0;
+    mbedtls_x509_crt_init(&leaf);
+    if ((rc = parse_der(&leaf, leaf_der, leaf_len, "certificate", (size_t)0)) != AIOS_OK)
+        goto done;
+    if ((tbs = aios__malloc(leaf.tbs.len)) == NULL ||
+        (msg = aios__malloc(leaf.tbs.len + 64 + 65536)) == NULL) {
+        rc = aios__nomem("the SCT check");
+        goto done;
+    }
+    if (!precert_tbs(tbs, &tbs_len, &leaf, &sct, &sct_len) || sct_len < 2)
+        goto done;   /* no (well-formed) SCT list */
+    /* the issuer: the trusted certificate whose subject is the leaf's issuer */
+    for (i = 0; i < issuers_n && !have_issuer; i++) {
+        mbedtls_x509_crt c;
+        mbedtls_x509_crt_init(&c);
+        if (mbedtls_x509_crt_parse_der(&c, issuers[i], issuer_lens[i]) == 0 &&
+            c.subject_raw.len == leaf.issuer_raw.len &&
+            memcmp(c.subject_raw.p, leaf.issuer_raw.p, c.subject_raw.len) == 0) {
+            aios__sha256(ikh, c.pk_raw.p, c.pk_raw.len);
+            have_issuer = 1;
+        }
+        mbedtls_x509_crt_free(&c);
+    }
+    if (!have_issuer)
+        logs_n = 0;   /* the list is still read; no SCT can verify */
+
+    list_len = (size_t)be(sct, 2);
+    if (list_len != sct_len - 2)
+        goto done;
+    p = sct + 2;
+    end = sct + sct_len;
+    while (p + 2 <= end) {
+        size_t len = (size_t)be(p, 2), el, sl;
+        const unsigned char *s = p + 2, *send = s + len, *ext, *sig;
+        uint64_t ts;
+        const aios__x509_ctlog *lg = NULL;
+        unsigned char *m = msg;
+        p = send;
+        if (len > (size_t)(end - s) || len < 1 + 32 + 8 + 2 || s[0] != 0)
+            break;
+        ts = be(s + 33, 8);
+        el = (size_t)be(s + 41, 2);
+        ext = s + 43;
+        if (el > (size_t)(send - ext) || (size_t)(send - ext) - el < 4)
+            continue;
+        sig = ext + el;
+        if (sig[0] != 4 || sig[1] != 3)   /* SHA-256, ECDSA */
+            continue;
+        sl = (size_t)be(sig + 2, 2);
+        if (sl != (size_t)(send - sig - 4))
+            continue;
+        for (i = 0; i < logs_n; i++)
+            if (memcmp(logs[i].key_id, s + 1, 32) == 0)
+                lg = &logs[i];
+        if (lg == NULL || (int64_t)(ts / 1000) < lg->start || (int64_t)(ts / 1000) > lg->end)
+            continue;
+        /* digitally-signed struct for a precert entry (RFC 6962 3.2) */
+        *m++ = 0;                       /* v1 */
+        *m++ = 0;                       /* certificate_timestamp */
+        memcpy(m, s + 33, 8);
+        m += 8;
+        *m++ = 0;
+        *m++ = 1;                       /* precert_entry */
+        memcpy(m, ikh, 32);
+        m += 32;
+        *m++ = (unsigned char)(tbs_len >> 16);
+        *m++ = (unsigned char)(tbs_len >> 8);
+        *m++ = (unsigned char)tbs_len;
+        memcpy(m, tbs, tbs_len);
+        m += tbs_len;
+        *m++ = (unsigned char)(el >> 8);
+        *m++ = (unsigned char)el;
+        memcpy(m, ext, el);
+        m += el;
+        if (aios__ecdsa_verify_der(lg->curve, sig + 4, sl, msg, (size_t)(m - msg), lg->pub,
+                                   lg->pub_len) == AIOS_OK)
+            ++*verified;
+    }
+done:
+    aios__free(tbs);
+    aios__free(msg);
+    mbedtls_x509_crt_free(&leaf);
+    return rc;
+}

@@ -258,6 +258,16 @@ def test_trusted_root_edits(root_json: bytes) -> None:
             if t["baseUrl"] == "https://rekor.sigstore.dev":
                 t["publicKey"]["rawBytes"] = _flip_b64(t["publicKey"]["rawBytes"], 40)
 
+    def no_ctlogs(r: Dict[str, Any]) -> None:
+        r["ctlogs"] = []
+
+    def ct_key_changed(r: Dict[str, Any]) -> None:
+        for t in r["ctlogs"]:
+            t["publicKey"]["rawBytes"] = _flip_b64(t["publicKey"]["rawBytes"], 40)
+
+    for fn in (no_ctlogs, ct_key_changed):
+        with pytest.raises(aios.AuthenticationError, match="certificate timestamp"):
+            am.verify_sigstore(bundle, _root_edit(root_json, fn), identity=IDENTITY, oidc_issuer=ISSUER)
     expect: Dict[str, Optional[Type[Exception]]] = {}
     for name, fn, err in (("no rekor log", no_rekor, aios.AuthenticationError),
                           ("CAs expired", cas_expired, am.ManifestChainError),

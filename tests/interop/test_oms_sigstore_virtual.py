@@ -31,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "oms" / "model-transparency"
 ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
+SCT_LIST = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 EMAIL = "alice@example.com"
 OIDC = "https://issuer.example"
 T0 = 1_760_000_000  # the leaf's notBefore (2025-10-09)
@@ -46,6 +47,15 @@ def der_utf8(s: str) -> bytes:
     return bytes([0x0C, len(v)]) + v
 
 
+def der_octets(v: bytes) -> bytes:
+    n = len(v)
+    if n < 128:
+        return bytes([0x04, n]) + v
+    if n < 256:
+        return bytes([0x04, 0x81, n]) + v
+    return bytes([0x04, 0x82, n >> 8, n & 255]) + v
+
+
 def canon(o: Any) -> bytes:
     return json.dumps(o, sort_keys=True, separators=(",", ":")).encode()
 
@@ -58,6 +68,10 @@ class Sigstore:
         self.log_spki = self.log_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         self.log_id = hashlib.sha256(self.log_spki).digest()
+        self.ct_key = ec.generate_private_key(ec.SECP256R1())
+        self.ct_spki = self.ct_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.ct_id = hashlib.sha256(self.ct_spki).digest()
         self.ca_key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "virtual-fulcio")])
         self.ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -71,7 +85,8 @@ class Sigstore:
         self.payload = base64.b64decode(
             json.loads((VECTORS / "v1.1.0-sigstore" / "model.sig").read_text())["dsseEnvelope"]["payload"])
 
-    def root(self, ca_start: str = "2020-01-01T00:00:00Z", ca_end: Optional[str] = None) -> bytes:
+    def root(self, ca_start: str = "2020-01-01T00:00:00Z", ca_end: Optional[str] = None,
+             ct_start: str = "2020-01-01T00:00:00Z", ctlogs: bool = True) -> bytes:
         vf: Dict[str, str] = {"start": ca_start}
         if ca_end:
             vf["end"] = ca_end
@@ -81,6 +96,10 @@ class Sigstore:
                        "publicKey": {"rawBytes": b64(self.log_spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
                                      "validFor": {"start": "2020-01-01T00:00:00Z"}},
                        "logId": {"keyId": b64(self.log_id)}}],
+            "ctlogs": [{"baseUrl": "https://ct.example", "hashAlgorithm": "SHA2_256",
+                        "publicKey": {"rawBytes": b64(self.ct_spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                                      "validFor": {"start": ct_start}},
+                        "logId": {"keyId": b64(self.ct_id)}}] if ctlogs else [],
             "certificateAuthorities": [{"subject": {"commonName": "virtual-fulcio"},
                                         "certChain": {"certificates": [{"rawBytes": b64(
                                             self.ca.public_bytes(serialization.Encoding.DER))}]},
@@ -89,7 +108,7 @@ class Sigstore:
 
     def leaf(self, *, san: x509.GeneralName = x509.RFC822Name(EMAIL), v2: Optional[str] = OIDC,
              v1: Optional[str] = None, ca: bool = False, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING,
-             life: int = 600) -> Tuple[Any, x509.Certificate]:
+             life: int = 600, sct: bool = True, sct_key: Any = None) -> Tuple[Any, x509.Certificate]:
         key = ec.generate_private_key(ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
@@ -104,6 +123,17 @@ class Sigstore:
             b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V1, v1.encode()), critical=False)
         if v2 is not None:
             b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V2, der_utf8(v2)), critical=False)
+        if sct:  # an embedded SCT over the precertificate (this TBS, RFC 6962 3.2)
+            tbs = b.sign(self.ca_key, hashes.SHA256()).tbs_certificate_bytes
+            ikh = hashlib.sha256(self.ca.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+            ts = ((T0 + 1) * 1000).to_bytes(8, "big")
+            signed = b"\x00\x00" + ts + b"\x00\x01" + ikh + len(tbs).to_bytes(3, "big") + tbs + b"\x00\x00"
+            sig = (sct_key or self.ct_key).sign(signed, ec.ECDSA(hashes.SHA256()))
+            one = b"\x00" + self.ct_id + ts + b"\x00\x00" + b"\x04\x03" + len(sig).to_bytes(2, "big") + sig
+            lst = len(one).to_bytes(2, "big") + one
+            b = b.add_extension(x509.UnrecognizedExtension(
+                SCT_LIST, der_octets(len(lst).to_bytes(2, "big") + lst)), critical=False)
         return key, b.sign(self.ca_key, hashes.SHA256())
 
     def note(self, text: str, signers: List[Tuple[Any, bytes]]) -> str:
@@ -268,3 +298,15 @@ def test_checkpoint_signatures(vs: Sigstore) -> None:
     for signers in ([(other, vs.log_id)], [(vs.log_key, bytes(32))], []):
         with pytest.raises(aios.AuthenticationError):
             verify(vs, vs.bundle(key, cert, cp_signers=signers))
+
+
+def test_certificate_transparency(vs: Sigstore) -> None:
+    key, cert = vs.leaf()
+    verify(vs, vs.bundle(key, cert))
+    for name, leaf, root in (
+            ("no SCT", vs.leaf(sct=False), None),
+            ("an SCT by another key", vs.leaf(sct_key=ec.generate_private_key(ec.SECP256R1())), None),
+            ("no CT log in the root", (key, cert), vs.root(ctlogs=False)),
+            ("the CT log not yet valid", (key, cert), vs.root(ct_start="2026-01-01T00:00:00Z"))):
+        with pytest.raises(aios.AuthenticationError, match="certificate timestamp"):
+            verify(vs, vs.bundle(*leaf), root=root)

@@ -1305,8 +1305,8 @@ def verify_sigstore(
     checkpoint) must verify with a log key of that root and name this
     signature and certificate; the certificate must chain to a Fulcio CA
     of the root at the entry's time; its SubjectAltName must equal
-    ``identity`` and its OIDC issuer ``oidc_issuer``, exactly.  The
-    certificate's SCTs are not checked.
+    ``identity`` and its OIDC issuer ``oidc_issuer``, exactly, and one of
+    its embedded SCTs must verify with a CT log key of the root.
 
     Returns a verified :class:`Manifest` (:attr:`Manifest.signer` holds the
     identity, issuer, log index and time).  :class:`aios.AuthenticationError`
