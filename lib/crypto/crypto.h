@@ -569,6 +569,9 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
  * AIOS_E_FORMAT, AIOS_E_LIMIT (over AIOS__X509_CERT_MAX),
  * AIOS_E_UNSUPPORTED (a key algorithm mbedTLS cannot parse). */
 int aios__x509_cert_info(aios__x509_leaf *out, const uint8_t *der, size_t len);
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
+ * days_from_civil): certificate times, and RFC 3339 times elsewhere. */
+int64_t aios__days_from_civil(int64_t y, int m, int d);
 /* A Fulcio (Sigstore) certificate's identity, without trust: san gets
  * the first rfc822Name or URI of the SubjectAltName, issuer the OIDC
  * issuer extension (1.3.6.1.4.1.57264.1.8, else the deprecated .1.1);

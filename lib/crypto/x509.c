@@ -51,9 +51,7 @@ static const mbedtls_x509_crt_profile manifest_profile = {
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
- * days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+int64_t aios__days_from_civil(int64_t y, int m, int d)
 {
     int64_t era, yoe, doy, doe;
     y -= m <= 2;
@@ -66,7 +64,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 static int64_t x509_time_unix(const mbedtls_x509_time *t)
 {
-    return days_from_civil(t->year, t->mon, t->day) * 86400 + (int64_t)t->hour * 3600 +
+    return aios__days_from_civil(t->year, t->mon, t->day) * 86400 + (int64_t)t->hour * 3600 +
            (int64_t)t->min * 60 + t->sec;
 }
 

@@ -1335,15 +1335,8 @@ int aios__mb_verify_certificate(aios__mb_statement **out, aios__mb_signer *signe
         != AIOS_OK)
         goto done;
     if (signer_out) {
-        signer_out->method = AIOS__MB_METHOD_CHAIN;
+        aios__mb_signer_from_leaf(signer_out, AIOS__MB_METHOD_CHAIN, &leaf, b->cert_count);
         signer_out->legacy = legacy;
-        memcpy(signer_out->subject, leaf.subject, sizeof(signer_out->subject));
-        memcpy(signer_out->issuer, leaf.issuer, sizeof(signer_out->issuer));
-        signer_out->not_before = leaf.not_before;
-        signer_out->not_after = leaf.not_after;
-        signer_out->checked_at = leaf.checked_at;
-        signer_out->chain_len = b->cert_count;
-        signer_out->path_len = leaf.path_len;
     }
 done:
     aios__mb_bundle_free(b);
@@ -1351,6 +1344,19 @@ done:
 }
 
 /* ================================================================ signer */
+
+void aios__mb_signer_from_leaf(aios__mb_signer *sg, aios__mb_method method,
+                               const aios__x509_leaf *leaf, size_t chain_len)
+{
+    sg->method = method;
+    memcpy(sg->subject, leaf->subject, sizeof(sg->subject));
+    memcpy(sg->issuer, leaf->issuer, sizeof(sg->issuer));
+    sg->not_before = leaf->not_before;
+    sg->not_after = leaf->not_after;
+    sg->checked_at = leaf->checked_at;
+    sg->chain_len = chain_len;
+    sg->path_len = leaf->path_len;
+}
 
 int aios__mb_bundle_signer(aios__mb_signer *out, const aios__mb_bundle *b)
 {

@@ -262,6 +262,12 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
                              size_t trusted_len, const char *identity, const char *oidc_issuer,
                              int profile);
 
+/* The signer of a verified certificate-bearing bundle, from its leaf
+ * (the path as aios__x509_chain_verify found it). */
+struct aios__x509_leaf;
+void aios__mb_signer_from_leaf(aios__mb_signer *sg, aios__mb_method method,
+                               const struct aios__x509_leaf *leaf, size_t chain_len);
+
 /* ---- helpers exposed for the tests and the fuzzer */
 
 /* RFC 9162 2.1.3.2 (sigstore.c): 1 and root set when the audit path of n

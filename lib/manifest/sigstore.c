@@ -132,17 +132,6 @@ static int int_json(int64_t *out, const json_t *v, const char *what)
     return AIOS_OK;
 }
 
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int d[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -186,7 +175,7 @@ static int rfc3339(int64_t *out, const json_t *v, const char *what)
         sign = s[i] == '+' ? 1 : -1;
     else
         return aios__fail(AIOS_E_FORMAT, "%s is not an RFC 3339 time", what);
-    *out = days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + (sec > 59 ? 59 : sec) -
+    *out = aios__days_from_civil(Y, M, D) * 86400 + h * 3600 + m * 60 + (sec > 59 ? 59 : sec) -
            sign * (oh * 3600 + om * 60);
     return AIOS_OK;
 }
@@ -839,14 +828,7 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     if ((rc = aios__mb_statement_parse(out, b->payload, b->payload_len, profile, 0)) != AIOS_OK)
         goto done;
     if (signer_out) {
-        signer_out->method = AIOS__MB_METHOD_KEYLESS;
-        memcpy(signer_out->subject, leaf.subject, sizeof(signer_out->subject));
-        memcpy(signer_out->issuer, leaf.issuer, sizeof(signer_out->issuer));
-        signer_out->not_before = leaf.not_before;
-        signer_out->not_after = leaf.not_after;
-        signer_out->checked_at = leaf.checked_at;
-        signer_out->chain_len = b->cert_count;
-        signer_out->path_len = leaf.path_len;
+        aios__mb_signer_from_leaf(signer_out, AIOS__MB_METHOD_KEYLESS, &leaf, b->cert_count);
         snprintf(signer_out->identity, sizeof(signer_out->identity), "%s", san);
         snprintf(signer_out->oidc_issuer, sizeof(signer_out->oidc_issuer), "%s", iss);
         signer_out->integrated_time = e.integrated_time;
