@@ -525,10 +525,10 @@ static int not_canonical(const char *what)
 #define WALK(mode) (((mode) & (AIOS__ENV_DECODE_OWN | AIOS__ENV_DECODE_PBC)) == 0)
 
 /* Step 6 scan: context size and entry count, before anything allocates;
- * for the walk, the known fields (1..3) each at most once, in order,
- * before any other (a canonical encoding; so one context field holds
- * every entry; protobuf-c's check refuses the rest before the entries are
- * taken). */
+ * the known fields (1..3) each at most once, in order, before any other
+ * (a canonical encoding; so one context field holds every entry).  The
+ * walk refuses any other order here; with the reference judge the rest is
+ * left to protobuf-c's check, and only the first context is counted. */
 static int core_scan(const uint8_t *p, size_t len, size_t *nentries, unsigned mode)
 {
     aios__proto_field f, g;
@@ -543,8 +543,15 @@ static int core_scan(const uint8_t *p, size_t len, size_t *nentries, unsigned mo
             unknown = 1;
             continue;
         }
-        if (WALK(mode) && (unknown || f.number <= last))
-            return not_canonical("envelope core");
+        if (unknown || f.number <= last) {
+            /* Not canonical.  The walk says so here; the reference judge
+             * (protobuf-c's re-pack) says so after unpacking, so nothing
+             * past this point may decide its verdict first (a context
+             * given twice must not reach the entry limit here). */
+            if (WALK(mode))
+                return not_canonical("envelope core");
+            continue;
+        }
         last = f.number;
         if (f.number != 2 || f.wire_type != 2)
             continue;
