@@ -459,6 +459,44 @@ done:
     return rc;
 }
 
+/* ------------------------------------------------------------ extensions */
+
+/* One Extension (RFC 5280 4.1) of an Extensions body: where it starts and
+ * ends, its OID, and its extnValue (the OCTET STRING's content). */
+typedef struct ext_view {
+    unsigned char *start, *end, *oid, *value;
+    size_t         oid_len, value_len;
+} ext_view;
+
+/* The Extension at *p (before end), *p moved past it; 0 if malformed. */
+static int ext_next(unsigned char **p, unsigned char *end, ext_view *e)
+{
+    size_t n;
+    int critical;
+    e->start = *p;
+    if (mbedtls_asn1_get_tag(p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+        return 0;
+    e->end = *p + n;
+    if (mbedtls_asn1_get_tag(p, e->end, &e->oid_len, MBEDTLS_ASN1_OID) != 0)
+        return 0;
+    e->oid = *p;
+    *p += e->oid_len;
+    if (*p < e->end && **p == MBEDTLS_ASN1_BOOLEAN && mbedtls_asn1_get_bool(p, e->end,
+                                                                             &critical) != 0)
+        return 0;
+    if (mbedtls_asn1_get_tag(p, e->end, &e->value_len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+        *p + e->value_len != e->end)
+        return 0;
+    e->value = *p;
+    *p = e->end;
+    return 1;
+}
+
+static int ext_is(const ext_view *e, const unsigned char *oid, size_t oid_len)
+{
+    return e->oid_len == oid_len && memcmp(e->oid, oid, oid_len) == 0;
+}
+
 /* ------------------------------------------------------------ Fulcio identity */
 
 /* Copy an IA5/UTF8 string value into out (NUL-terminated); refuse NUL
@@ -518,28 +556,15 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
         p + n != end)
         goto malformed;
     while (p < end) {
-        unsigned char *ext_end, *oid;
-        size_t oid_len;
-        int critical = 0;
-        if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE))
+        ext_view e;
+        if (!ext_next(&p, end, &e))
             goto malformed;
-        ext_end = p + n;
-        if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID) != 0)
-            goto malformed;
-        oid = p;
-        p += oid_len;
-        if (p < ext_end && *p == MBEDTLS_ASN1_BOOLEAN && mbedtls_asn1_get_bool(&p, ext_end,
-                                                                               &critical) != 0)
-            goto malformed;
-        if (mbedtls_asn1_get_tag(&p, ext_end, &n, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
-            p + n != ext_end)
-            goto malformed;
-        if (oid_len == sizeof(oid_san) && memcmp(oid, oid_san, oid_len) == 0) {
+        if (ext_is(&e, oid_san, sizeof(oid_san))) {
             /* GeneralNames: the first rfc822Name [1] or URI [6] */
-            unsigned char *q = p, *gend;
+            unsigned char *q = e.value, *gend;
             size_t m;
-            if (mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_CONSTRUCTED |
-                                     MBEDTLS_ASN1_SEQUENCE) != 0 || q + m != ext_end)
+            if (mbedtls_asn1_get_tag(&q, e.end, &m, MBEDTLS_ASN1_CONSTRUCTED |
+                                     MBEDTLS_ASN1_SEQUENCE) != 0 || q + m != e.end)
                 goto malformed;
             gend = q + m;
             while (q < gend && !have_san) {
@@ -554,23 +579,22 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
                 }
                 q += m;
             }
-        } else if (oid_len == sizeof(oid_issuer_v2) && memcmp(oid, oid_issuer_v2, oid_len) == 0) {
-            unsigned char *q = p;
+        } else if (ext_is(&e, oid_issuer_v2, sizeof(oid_issuer_v2))) {
+            unsigned char *q = e.value;
             size_t m;
-            if (have_v2 || mbedtls_asn1_get_tag(&q, ext_end, &m, MBEDTLS_ASN1_UTF8_STRING) != 0 ||
-                q + m != ext_end)
+            if (have_v2 || mbedtls_asn1_get_tag(&q, e.end, &m, MBEDTLS_ASN1_UTF8_STRING) != 0 ||
+                q + m != e.end)
                 goto malformed;
             if ((rc = copy_text(issuer, issuer_cap, q, m, "OIDC issuer")) != AIOS_OK)
                 goto done;
             have_v2 = 1;
-        } else if (oid_len == sizeof(oid_issuer_v1) && memcmp(oid, oid_issuer_v1, oid_len) == 0) {
+        } else if (ext_is(&e, oid_issuer_v1, sizeof(oid_issuer_v1))) {
             if (have_v1)
                 goto malformed;
-            if ((rc = copy_text(v1, sizeof(v1), p, n, "OIDC issuer")) != AIOS_OK)
+            if ((rc = copy_text(v1, sizeof(v1), e.value, e.value_len, "OIDC issuer")) != AIOS_OK)
                 goto done;
             have_v1 = 1;
         }
-        p = ext_end;
     }
     if (have_v1 && have_v2 && strcmp(v1, issuer) != 0) {
         rc = aios__fail(AIOS_E_FORMAT, "certificate: its two OIDC issuer extensions differ");
@@ -627,103 +651,74 @@ static unsigned char *der_put_len(unsigned char *p, size_t n)
 static int precert_tbs(unsigned char *out, size_t *out_len, const mbedtls_x509_crt *crt,
                        const unsigned char **sct_value, size_t *sct_len)
 {
-    unsigned char *p = crt->tbs.p, *end = crt->tbs.p + crt->tbs.len, *c0, *ext_outer = NULL,
-                  *exts_end = NULL, *skip = NULL, *skip_end = NULL, *o;
-    size_t n;
+    unsigned char *p = crt->tbs.p, *end = crt->tbs.p + crt->tbs.len, *c0, *o;
+    unsigned char *a3 = NULL, *exts = NULL, *exts_end = NULL;
+    ext_view sct = { 0 };
+    size_t n, before, body, seq_len, a3_len, tbs_body;
 
     *sct_value = NULL;
     if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
         p + n != end)
         return 0;
     c0 = p;
-    while (p < end) {   /* the TBS elements; [3] holds the extensions */
+    while (p < end) {   /* the TBS elements; [3] holds the extensions, last (RFC 5280) */
         unsigned char tag = *p, *q = p + 1;
         if (mbedtls_asn1_get_len(&q, end, &n) != 0)
             return 0;
         if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3)) {
-            unsigned char *r = q, *rend = q + n;
+            unsigned char *r = q;
             size_t m;
-            ext_outer = p;
-            if (mbedtls_asn1_get_tag(&r, rend, &m, MBEDTLS_ASN1_CONSTRUCTED |
-                                     MBEDTLS_ASN1_SEQUENCE) != 0 || r + m != rend)
+            a3 = p;
+            exts_end = q + n;
+            if (exts_end != end ||
+                mbedtls_asn1_get_tag(&r, exts_end, &m, MBEDTLS_ASN1_CONSTRUCTED |
+                                     MBEDTLS_ASN1_SEQUENCE) != 0 || r + m != exts_end)
                 return 0;
-            exts_end = rend;
-            while (r < rend) {
-                unsigned char *e0 = r, *eend, *oid;
-                size_t el, ol;
-                if (mbedtls_asn1_get_tag(&r, rend, &el, MBEDTLS_ASN1_CONSTRUCTED |
-                                         MBEDTLS_ASN1_SEQUENCE) != 0)
+            exts = r;
+            while (r < exts_end) {
+                ext_view e;
+                unsigned char *v;
+                size_t il;
+                if (!ext_next(&r, exts_end, &e))
                     return 0;
-                eend = r + el;
-                if (mbedtls_asn1_get_tag(&r, eend, &ol, MBEDTLS_ASN1_OID) != 0)
+                if (!ext_is(&e, oid_sct_list, sizeof(oid_sct_list)))
+                    continue;
+                v = e.value;   /* extnValue holds an OCTET STRING: the TLS list */
+                if (sct.start != NULL ||
+                    mbedtls_asn1_get_tag(&v, e.end, &il, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+                    v + il != e.end)
                     return 0;
-                oid = r;
-                if (ol == sizeof(oid_sct_list) && memcmp(oid, oid_sct_list, ol) == 0) {
-                    unsigned char *v = r + ol;
-                    size_t vl, il;
-                    int crit;
-                    if (skip != NULL)
-                        return 0;   /* twice */
-                    if (v < eend && *v == MBEDTLS_ASN1_BOOLEAN &&
-                        mbedtls_asn1_get_bool(&v, eend, &crit) != 0)
-                        return 0;
-                    if (mbedtls_asn1_get_tag(&v, eend, &vl, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
-                        v + vl != eend ||
-                        mbedtls_asn1_get_tag(&v, eend, &il, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
-                        v + il != eend)
-                        return 0;
-                    *sct_value = v;
-                    *sct_len = il;
-                    skip = e0;
-                    skip_end = eend;
-                }
-                r = eend;
+                sct = e;
+                *sct_value = v;
+                *sct_len = il;
             }
-            if (q + n != end)
-                return 0;   /* [3] is the last element (RFC 5280) */
         }
         p = q + n;
     }
-    if (skip == NULL || ext_outer == NULL)
+    if (sct.start == NULL)
         return 0;
     /* rebuild: the elements before [3], then [3] { SEQUENCE { exts - SCT } } */
-    {
-        unsigned char *seq_body0;
-        size_t before = (size_t)(ext_outer - c0);
-        size_t exts = 0, seq_len, a3_len, tbs_body;
-        unsigned char *r, *rend = exts_end, *start;
-        size_t m;
-        /* find the SEQUENCE body of the extensions again */
-        r = ext_outer + 1;
-        if (mbedtls_asn1_get_len(&r, end, &m) != 0 ||
-            mbedtls_asn1_get_tag(&r, rend, &m, MBEDTLS_ASN1_CONSTRUCTED |
-                                 MBEDTLS_ASN1_SEQUENCE) != 0)
-            return 0;
-        start = r;
-        exts = (size_t)(rend - start) - (size_t)(skip_end - skip);
-        seq_len = 1 + der_len_size(exts) + exts;
-        a3_len = 1 + der_len_size(seq_len) + seq_len;
-        tbs_body = before + a3_len;
-        if (1 + der_len_size(tbs_body) + tbs_body > crt->tbs.len)
-            return 0;   /* cannot be larger than the original */
-        o = out;
-        *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
-        o = der_put_len(o, tbs_body);
-        memcpy(o, c0, before);
-        o += before;
-        *o++ = MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3;
-        o = der_put_len(o, seq_len);
-        *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
-        o = der_put_len(o, exts);
-        seq_body0 = o;
-        memcpy(o, start, (size_t)(skip - start));
-        o += skip - start;
-        memcpy(o, skip_end, (size_t)(rend - skip_end));
-        o += rend - skip_end;
-        if ((size_t)(o - seq_body0) != exts)
-            return 0;
-        *out_len = (size_t)(o - out);
-    }
+    before = (size_t)(a3 - c0);
+    body = (size_t)(exts_end - exts) - (size_t)(sct.end - sct.start);
+    seq_len = 1 + der_len_size(body) + body;
+    a3_len = 1 + der_len_size(seq_len) + seq_len;
+    tbs_body = before + a3_len;
+    if (1 + der_len_size(tbs_body) + tbs_body > crt->tbs.len)
+        return 0;   /* cannot be larger than the original */
+    o = out;
+    *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+    o = der_put_len(o, tbs_body);
+    memcpy(o, c0, before);
+    o += before;
+    *o++ = MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 3;
+    o = der_put_len(o, seq_len);
+    *o++ = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+    o = der_put_len(o, body);
+    memcpy(o, exts, (size_t)(sct.start - exts));
+    o += sct.start - exts;
+    memcpy(o, sct.end, (size_t)(exts_end - sct.end));
+    o += exts_end - sct.end;
+    *out_len = (size_t)(o - out);
     return 1;
 }
 

@@ -154,10 +154,8 @@ int aios__mb_base64_decode(uint8_t *out, size_t out_cap, size_t *out_len,
     return AIOS_OK;
 }
 
-/* Decode a base64 JSON string into a new aios__malloc'd buffer, after
- * checking the decoded size against max (LIMIT) before allocating. */
-static int b64_member(uint8_t **out, size_t *out_len, const json_t *s, size_t max,
-                      const char *what)
+int aios__mb_b64_member(uint8_t **out, size_t *out_len, const json_t *s, size_t max,
+                        const char *what)
 {
     size_t n, cap;
     uint8_t *p;
@@ -231,7 +229,7 @@ static int key_alg(const aios_key *key, aios__keyenc_alg *alg)
 }
 
 /* The ECDSA curve of a key algorithm: the hash follows it (4.2). */
-static aios__ec_curve alg_curve(aios__keyenc_alg alg)
+int aios__mb_alg_curve(int alg)
 {
     return alg == AIOS__KEYENC_P521 ? AIOS__EC_P521
          : alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
@@ -280,8 +278,9 @@ static int parse_material(aios__mb_bundle *b, const json_t *vm, int profile)
             if ((b->hint = aios__strdup(json_string_value(hint))) == NULL)
                 return aios__nomem("bundle: publicKey.hint");
         }
-        if (raw && (rc = b64_member(&b->raw_key, &b->raw_key_len, raw, AIOS__MB_RAWKEY_MAX,
-                                    "bundle: publicKey.rawBytes")) != AIOS_OK)
+        if (raw && (rc = aios__mb_b64_member(&b->raw_key, &b->raw_key_len, raw,
+                                             AIOS__MB_RAWKEY_MAX,
+                                             "bundle: publicKey.rawBytes")) != AIOS_OK)
             return rc;
         if (profile == AIOS__MB_PROFILE_OMS_1_0 && b->hint == NULL && b->raw_key == NULL)
             return aios__fail(AIOS_E_FORMAT, "bundle: publicKey has neither hint nor rawBytes "
@@ -302,8 +301,8 @@ static int parse_material(aios__mb_bundle *b, const json_t *vm, int profile)
             snprintf(what, sizeof(what), "bundle: certificates[%zu].rawBytes", i);
             if (!json_is_object(c))
                 return aios__fail(AIOS_E_FORMAT, "bundle: certificates[%zu] is not an object", i);
-            rc = b64_member(&b->certs[i].p, &b->certs[i].len, json_object_get(c, "rawBytes"),
-                            AIOS__MB_CERT_MAX, what);
+            rc = aios__mb_b64_member(&b->certs[i].p, &b->certs[i].len,
+                                     json_object_get(c, "rawBytes"), AIOS__MB_CERT_MAX, what);
             if (rc != AIOS_OK)
                 return rc;
             b->cert_count++;
@@ -314,8 +313,9 @@ static int parse_material(aios__mb_bundle *b, const json_t *vm, int profile)
         b->method = AIOS__MB_METHOD_KEYLESS;
         if (!json_is_object(ce))
             return aios__fail(AIOS_E_FORMAT, "bundle: certificate is not an object");
-        if ((rc = b64_member(&b->certs[0].p, &b->certs[0].len, json_object_get(ce, "rawBytes"),
-                             AIOS__MB_CERT_MAX, "bundle: certificate.rawBytes")) != AIOS_OK)
+        if ((rc = aios__mb_b64_member(&b->certs[0].p, &b->certs[0].len,
+                                      json_object_get(ce, "rawBytes"), AIOS__MB_CERT_MAX,
+                                      "bundle: certificate.rawBytes")) != AIOS_OK)
             return rc;
         b->cert_count = 1;
         if (b->certs[0].len == 0)
@@ -373,13 +373,13 @@ static int parse_envelope(aios__mb_bundle *b, const json_t *env)
     if (keyid && !json_is_null(keyid) && !json_is_string(keyid))
         return aios__fail(AIOS_E_FORMAT, "bundle: signatures[0].keyid is neither a string nor "
                           "null");
-    if ((rc = b64_member(&b->payload, &b->payload_len, json_object_get(env, "payload"),
-                         AIOS__MB_PAYLOAD_MAX, "bundle: dsseEnvelope.payload")) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&b->payload, &b->payload_len, json_object_get(env, "payload"),
+                                  AIOS__MB_PAYLOAD_MAX, "bundle: dsseEnvelope.payload")) != AIOS_OK)
         return rc;
     if (b->payload_len == 0)
         return aios__fail(AIOS_E_FORMAT, "bundle: the payload is empty");
-    if ((rc = b64_member(&b->sig, &b->sig_len, json_object_get(s0, "sig"), AIOS__MB_SIG_MAX,
-                         "bundle: signatures[0].sig")) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&b->sig, &b->sig_len, json_object_get(s0, "sig"),
+                                  AIOS__MB_SIG_MAX, "bundle: signatures[0].sig")) != AIOS_OK)
         return rc;
     if (b->sig_len == 0)
         return aios__fail(AIOS_E_FORMAT, "bundle: signatures[0].sig is empty");
@@ -1315,7 +1315,7 @@ int aios__mb_verify_certificate(aios__mb_statement **out, aios__mb_signer *signe
     /* step 6: the signature with the leaf's key (4.2), then the legacy PAE */
     if ((rc = aios__mb_pae(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
         goto done;
-    rc = aios__ecdsa_verify_der(alg_curve(leaf.alg), b->sig, b->sig_len, pae, pae_len,
+    rc = aios__ecdsa_verify_der(aios__mb_alg_curve(leaf.alg), b->sig, b->sig_len, pae, pae_len,
                                 leaf.pub, leaf.pub_len);
     aios__free(pae);
     if (rc == AIOS_E_AUTH && profile == AIOS__MB_PROFILE_MODEL_SIGNING_1 &&

@@ -268,6 +268,17 @@ struct aios__x509_leaf;
 void aios__mb_signer_from_leaf(aios__mb_signer *sg, aios__mb_method method,
                                const struct aios__x509_leaf *leaf, size_t chain_len);
 
+/* ---- shared by the bundle codec and the Sigstore verifier */
+
+/* A base64 JSON string (MANIFEST.md 3.5) decoded into a new aios__malloc'd
+ * buffer, its decoded size checked against max (LIMIT) before allocating;
+ * missing or not a string: FORMAT. */
+struct json_t;
+int aios__mb_b64_member(uint8_t **out, size_t *out_len, const struct json_t *s, size_t max,
+                        const char *what);
+/* The ECDSA curve (and hash) of an aios__keyenc_alg: P-256, P-384, P-521. */
+int aios__mb_alg_curve(int alg);
+
 /* ---- helpers exposed for the tests and the fuzzer */
 
 /* RFC 9162 2.1.3.2 (sigstore.c): 1 and root set when the audit path of n

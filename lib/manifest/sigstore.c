@@ -52,20 +52,16 @@ typedef struct tr_ca {
     int64_t  start, end;       /* end INT64_MAX: open */
 } tr_ca;
 
-typedef struct tr_tlog {
-    uint8_t  key_id[32];
-    int      alg;              /* aios__keyenc_alg */
-    uint8_t  pub[AIOS__KEYENC_PUB_MAX];
-    size_t   pub_len;
-    int64_t  start, end;
-} tr_tlog;
+/* A log of the root (Rekor or certificate transparency): its key id, key
+ * and window, as the SCT check in lib/crypto takes them. */
+typedef aios__x509_ctlog tr_tlog;
 
 typedef struct trusted_root {
     tr_ca   cas[TR_CAS_MAX];
     size_t  ncas;
     tr_tlog tlogs[TR_TLOGS_MAX];
     size_t  ntlogs;
-    aios__x509_ctlog ctlogs[TR_TLOGS_MAX];   /* certificate transparency logs */
+    tr_tlog ctlogs[TR_TLOGS_MAX];   /* certificate transparency logs */
     size_t  nctlogs;
 } trusted_root;
 
@@ -79,34 +75,6 @@ static void tr_free(trusted_root *t)
 }
 
 /* ---- small JSON helpers */
-
-static int b64_json(uint8_t **out, size_t *out_len, const json_t *s, size_t max, const char *what)
-{
-    size_t n;
-    uint8_t *p;
-    int rc;
-    *out = NULL;
-    *out_len = 0;
-    if (!json_is_string(s))
-        return aios__fail(AIOS_E_FORMAT, "%s is missing or not a string", what);
-    n = json_string_length(s);
-    if (n / 4 * 3 > max)
-        return aios__fail(AIOS_E_LIMIT, "%s is over %zu bytes", what, max);
-    if ((p = aios__malloc(n / 4 * 3 + 3)) == NULL)
-        return aios__nomem(what);
-    if ((rc = aios__mb_base64_decode(p, n / 4 * 3 + 3, out_len, json_string_value(s), n))
-        != AIOS_OK) {
-        aios__free(p);
-        return aios__fail(AIOS_E_FORMAT, "%s is not base64", what);
-    }
-    if (*out_len > max) {
-        aios__free(p);
-        *out_len = 0;
-        return aios__fail(AIOS_E_LIMIT, "%s is over %zu bytes", what, max);
-    }
-    *out = p;
-    return AIOS_OK;
-}
 
 /* A decimal integer as a JSON string (protobuf's int64 mapping) or number. */
 static int int_json(int64_t *out, const json_t *v, const char *what)
@@ -216,20 +184,23 @@ static int parse_log(tr_tlog *l, const json_t *tl, const char *what)
     const json_t *pk = json_object_get(tl, "publicKey");
     uint8_t *der = NULL, *kid = NULL;
     size_t der_len, kid_len;
-    int rc;
+    int rc, alg = 0;
     memset(l, 0, sizeof(*l));
-    if ((rc = b64_json(&der, &der_len, json_object_get(pk, "rawBytes"), 1024, what)) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&der, &der_len, json_object_get(pk, "rawBytes"), 1024,
+                                  what)) != AIOS_OK)
         return rc;
-    rc = aios__spki_decode(der, der_len, &l->alg, l->pub, sizeof(l->pub), &l->pub_len);
+    rc = aios__spki_decode(der, der_len, &alg, l->pub, sizeof(l->pub), &l->pub_len);
     aios__free(der);
     if (rc == AIOS_E_NOMEM)
         return rc;
-    if (rc != AIOS_OK || (l->alg != AIOS__KEYENC_P256 && l->alg != AIOS__KEYENC_P384)) {
+    if (rc != AIOS_OK || (alg != AIOS__KEYENC_P256 && alg != AIOS__KEYENC_P384)) {
         memset(l, 0, sizeof(*l));
         return 0;
     }
-    if ((rc = b64_json(&kid, &kid_len, json_object_get(json_object_get(tl, "logId"), "keyId"),
-                       64, what)) != AIOS_OK)
+    l->curve = (aios__ec_curve)aios__mb_alg_curve(alg);
+    if ((rc = aios__mb_b64_member(&kid, &kid_len,
+                                  json_object_get(json_object_get(tl, "logId"), "keyId"), 64,
+                                  what)) != AIOS_OK)
         return rc;
     if (kid_len != 32) {
         aios__free(kid);
@@ -298,9 +269,9 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
         if ((rc = valid_for(&c->start, &c->end, json_object_get(ca, "validFor"), what)) != AIOS_OK)
             goto done;
         for (j = 0; j < json_array_size(certs); j++) {
-            if ((rc = b64_json(&c->certs[j], &c->lens[j],
-                               json_object_get(json_array_get(certs, j), "rawBytes"),
-                               AIOS__X509_CERT_MAX, what)) != AIOS_OK)
+            if ((rc = aios__mb_b64_member(&c->certs[j], &c->lens[j],
+                                          json_object_get(json_array_get(certs, j), "rawBytes"),
+                                          AIOS__X509_CERT_MAX, what)) != AIOS_OK)
                 goto done;
             c->n++;
         }
@@ -313,20 +284,11 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
             goto done;
         }
         for (i = 0; i < json_array_size(cts); i++) {
-            tr_tlog l;
             char what[64];
             snprintf(what, sizeof(what), "trusted root: ctlogs[%zu]", i);
-            if ((rc = parse_log(&l, json_array_get(cts, i), what)) < 0)
+            if ((rc = parse_log(&t->ctlogs[t->nctlogs], json_array_get(cts, i), what)) < 0)
                 goto done;
-            if (rc == 0)
-                continue;
-            memcpy(t->ctlogs[t->nctlogs].key_id, l.key_id, 32);
-            t->ctlogs[t->nctlogs].curve = l.alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256;
-            memcpy(t->ctlogs[t->nctlogs].pub, l.pub, l.pub_len);
-            t->ctlogs[t->nctlogs].pub_len = l.pub_len;
-            t->ctlogs[t->nctlogs].start = l.start;
-            t->ctlogs[t->nctlogs].end = l.end;
-            t->nctlogs++;
+            t->nctlogs += (size_t)rc;
         }
         rc = AIOS_OK;
     }
@@ -335,8 +297,7 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
         snprintf(what, sizeof(what), "trusted root: tlogs[%zu]", i);
         if ((rc = parse_log(&t->tlogs[t->ntlogs], json_array_get(tlogs, i), what)) < 0)
             goto done;
-        if (rc == 1)
-            t->ntlogs++;
+        t->ntlogs += (size_t)rc;
         rc = AIOS_OK;
     }
     *out = t;
@@ -388,8 +349,9 @@ static int parse_entry(tlog_entry *e, const json_t *te)
         (rc = int_json(&e->integrated_time, json_object_get(te, "integratedTime"),
                        "bundle: tlogEntries[0].integratedTime")) != AIOS_OK)
         return rc;
-    if ((rc = b64_json(&id, &id_len, json_object_get(json_object_get(te, "logId"), "keyId"), 64,
-                       "bundle: tlogEntries[0].logId.keyId")) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&id, &id_len,
+                                  json_object_get(json_object_get(te, "logId"), "keyId"), 64,
+                                  "bundle: tlogEntries[0].logId.keyId")) != AIOS_OK)
         return rc;
     if (id_len != 32) {
         aios__free(id);
@@ -397,12 +359,14 @@ static int parse_entry(tlog_entry *e, const json_t *te)
     }
     memcpy(e->log_id, id, 32);
     aios__free(id);
-    if ((rc = b64_json(&e->body, &e->body_len, json_object_get(te, "canonicalizedBody"), BODY_MAX,
-                       "bundle: tlogEntries[0].canonicalizedBody")) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&e->body, &e->body_len,
+                                  json_object_get(te, "canonicalizedBody"), BODY_MAX,
+                                  "bundle: tlogEntries[0].canonicalizedBody")) != AIOS_OK)
         return rc;
-    rc = b64_json(&e->set, &e->set_len,
-                  json_object_get(json_object_get(te, "inclusionPromise"), "signedEntryTimestamp"),
-                  512, "bundle: tlogEntries[0].inclusionPromise.signedEntryTimestamp");
+    rc = aios__mb_b64_member(&e->set, &e->set_len,
+                             json_object_get(json_object_get(te, "inclusionPromise"),
+                                             "signedEntryTimestamp"),
+                             512, "bundle: tlogEntries[0].inclusionPromise.signedEntryTimestamp");
     if (rc != AIOS_OK)
         return rc;
     e->proof = json_object_get(te, "inclusionProof");
@@ -412,8 +376,7 @@ static int parse_entry(tlog_entry *e, const json_t *te)
 static int log_verify(const tr_tlog *l, const uint8_t *sig, size_t sig_len, const uint8_t *msg,
                       size_t len)
 {
-    return aios__ecdsa_verify_der(l->alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 : AIOS__EC_P256,
-                                  sig, sig_len, msg, len, l->pub, l->pub_len);
+    return aios__ecdsa_verify_der(l->curve, sig, sig_len, msg, len, l->pub, l->pub_len);
 }
 
 /* The signed entry timestamp: the log's signature over the canonical JSON
@@ -555,8 +518,8 @@ static int check_proof(const tlog_entry *e, const tr_tlog *l)
         return rc;
     if ((n = json_array_size(hashes)) > PROOF_MAX || json_string_length(cp) > CHECKPOINT_MAX)
         return aios__fail(AIOS_E_LIMIT, "bundle: the inclusion proof is too large");
-    if ((rc = b64_json(&rh, &rh_len, json_object_get(pr, "rootHash"),
-                       64, "bundle: inclusionProof.rootHash")) != AIOS_OK)
+    if ((rc = aios__mb_b64_member(&rh, &rh_len, json_object_get(pr, "rootHash"), 64,
+                                  "bundle: inclusionProof.rootHash")) != AIOS_OK)
         return rc;
     if (rh_len != 32) {
         aios__free(rh);
@@ -568,7 +531,8 @@ static int check_proof(const tlog_entry *e, const tr_tlog *l)
     }
     for (i = 0; i < n && rc == AIOS_OK; i++) {
         size_t hl;
-        rc = b64_json(&buf, &hl, json_array_get(hashes, i), 64, "bundle: inclusionProof.hashes");
+        rc = aios__mb_b64_member(&buf, &hl, json_array_get(hashes, i), 64,
+                                 "bundle: inclusionProof.hashes");
         if (rc == AIOS_OK && hl != 32)
             rc = aios__fail(AIOS_E_FORMAT, "bundle: an inclusion proof hash is not 32 bytes");
         if (rc == AIOS_OK)
@@ -662,9 +626,10 @@ static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
         const json_t *s = json_array_get(sigs, i);
         uint8_t *sig = NULL, *pem = NULL, der[AIOS__MB_CERT_MAX];
         size_t sl, pl, dl;
-        if (b64_json(&sig, &sl, json_object_get(s, "signature"), 1024, "signature") == AIOS_OK &&
-            b64_json(&pem, &pl, json_object_get(s, "verifier"), 4 * AIOS__MB_CERT_MAX,
-                     "verifier") == AIOS_OK &&
+        if (aios__mb_b64_member(&sig, &sl, json_object_get(s, "signature"), 1024,
+                                "signature") == AIOS_OK &&
+            aios__mb_b64_member(&pem, &pl, json_object_get(s, "verifier"),
+                                4 * AIOS__MB_CERT_MAX, "verifier") == AIOS_OK &&
             sl == b->sig_len && memcmp(sig, b->sig, sl) == 0 &&
             pem_cert(der, sizeof(der), &dl, pem, pl) == AIOS_OK &&
             dl == b->certs[0].len && memcmp(der, b->certs[0].p, dl) == 0)
@@ -814,9 +779,8 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     /* 6: the signature, the statement */
     if ((rc = aios__mb_pae(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
         goto done;
-    rc = aios__ecdsa_verify_der(leaf.alg == AIOS__KEYENC_P384 ? AIOS__EC_P384 :
-                                leaf.alg == AIOS__KEYENC_P521 ? AIOS__EC_P521 : AIOS__EC_P256,
-                                b->sig, b->sig_len, pae, pae_len, leaf.pub, leaf.pub_len);
+    rc = aios__ecdsa_verify_der((aios__ec_curve)aios__mb_alg_curve(leaf.alg), b->sig, b->sig_len,
+                                pae, pae_len, leaf.pub, leaf.pub_len);
     aios__free(pae);
     if (rc == AIOS_E_AUTH || rc == AIOS_E_FORMAT) {
         rc = aios__fail(AIOS_E_AUTH, "bundle: the signature does not verify with the key of the "
