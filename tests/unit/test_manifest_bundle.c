@@ -548,6 +548,52 @@ static void test_base64(void **state)
     tu_assert_status(aios__mb_base64_decode(out, 2, &n, "QUJD", 4), AIOS_E_BUFFER_TOO_SMALL);
 }
 
+/* The table decoder against libsodium's encoder, every length 0..200 in
+ * all four forms; a byte outside the alphabet at each position is found
+ * at that offset; one character of the other alphabet anywhere is
+ * refused. */
+static void test_base64_lengths(void **state)
+{
+    static const int forms[] = { AIOS__B64_STANDARD, AIOS__B64_STANDARD_NOPAD,
+                                 AIOS__B64_URLSAFE, AIOS__B64_URLSAFE_NOPAD };
+    uint8_t raw[200], out[204];
+    char enc[300], msg[128];
+    size_t len, n, f, i;
+    (void)state;
+    for (len = 0; len <= sizeof(raw); len++) {
+        for (i = 0; i < len; i++)
+            raw[i] = (uint8_t)(i * 151 + len * 7 + (i >> 3) * 13);
+        for (f = 0; f < 4; f++) {
+            size_t el;
+            tu_assert_ok(aios__base64_encode(enc, sizeof(enc), raw, len, forms[f]));
+            el = strlen(enc);
+            tu_assert_ok(aios__mb_base64_decode(out, sizeof(out), &n, enc, el));
+            assert_int_equal(n, len);
+            assert_memory_equal(out, raw, len);
+            if (el < 2)
+                continue;
+            for (i = 0; i < el && enc[i] != '='; i += 1 + i / 5) {
+                char keep = enc[i];
+                enc[i] = '*';
+                tu_assert_status(aios__mb_base64_decode(out, sizeof(out), &n, enc, el),
+                                 AIOS_E_FORMAT);
+                snprintf(msg, sizeof(msg), "at offset %zu", i);
+                assert_non_null(strstr(aios_last_error_message(), msg));
+                /* the other alphabet's 62 */
+                enc[i] = forms[f] < AIOS__B64_URLSAFE ? '-' : '+';
+                n = 0;
+                if (strchr(enc, forms[f] < AIOS__B64_URLSAFE ? '+' : '-') != NULL ||
+                    strchr(enc, forms[f] < AIOS__B64_URLSAFE ? '/' : '_') != NULL)
+                    tu_assert_status(aios__mb_base64_decode(out, sizeof(out), &n, enc, el),
+                                     AIOS_E_FORMAT);
+                else
+                    tu_assert_ok(aios__mb_base64_decode(out, sizeof(out), &n, enc, el));
+                enc[i] = keep;
+            }
+        }
+    }
+}
+
 /* ---------------------------------------------------------------- PAE */
 
 static void test_pae(void **state)
@@ -976,6 +1022,7 @@ int main(void)
         cmocka_unit_test(test_spec_invalid),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_base64_lengths),
         cmocka_unit_test(test_pae),
         cmocka_unit_test(test_statement_rules),
         cmocka_unit_test(test_shards),
