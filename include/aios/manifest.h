@@ -24,8 +24,9 @@
  *
  * Threads: an aios_manifest is immutable and may be used by any number of
  * threads at once.  A diff or a stream belongs to one thread at a time.
- * The progress callback may run on the library's hashing threads, but
- * never on two threads at once.
+ * The progress callback may run on the library's threads (those that list
+ * the model's folders, then those that hash it), but never on two threads
+ * at once.
  */
 #ifndef AIOS_MANIFEST_H
 #define AIOS_MANIFEST_H
@@ -107,7 +108,8 @@ typedef int (*aios_manifest_progress_cb)(uint64_t done, uint64_t total, const ch
 #define AIOS_MANIFEST_HASH_OPTIONS_VERSION 1
 typedef struct aios_manifest_hash_options {
     unsigned int              version;          /* AIOS_MANIFEST_HASH_OPTIONS_VERSION */
-    uint32_t                  threads;          /* 0 = online CPUs (at most 256); 1 = the caller's thread */
+    uint32_t                  threads;          /* 0 = online CPUs (at most 256); 1 = the caller's thread
+                                                   (for listing the model's folders and for hashing) */
     uint32_t                  read_size;        /* read buffer per thread: 0 = 4 MiB; 64 KiB .. 64 MiB
                                                    (shared by the two files a thread hashes at
                                                    once on a 2-lane SHA-256 kernel) */

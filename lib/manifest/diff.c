@@ -219,6 +219,7 @@ static int compare(const aios_manifest *m, const char *model_path, aios_manifest
     wo.ignore_paths_len = nig;
     wo.progress = (aios__mf_progress_fn)o.hash.progress;
     wo.progress_payload = o.hash.progress_payload;
+    wo.threads = o.hash.threads ? o.hash.threads : aios__mf_online_cpus();
     walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&w, model_path, &wo)) != AIOS_OK)
         goto out;

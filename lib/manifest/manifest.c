@@ -723,6 +723,7 @@ static int hash_model(model_hash *h, const char *model_path, const aios_manifest
     wo.ignore_paths_len = h->nignore;
     wo.progress = (aios__mf_progress_fn)o->hash.progress;
     wo.progress_payload = o->hash.progress_payload;
+    wo.threads = o->hash.threads ? o->hash.threads : aios__mf_online_cpus();
     h->walk_started = aios__mf_now_ns();
     if ((rc = aios__mf_walk_path(&h->walk, model_path, &wo)) != AIOS_OK)
         return rc;

@@ -122,8 +122,11 @@ typedef struct aios__mf_walk_options {
     uint64_t           exclude_dev, exclude_ino;   /* (the bundle being verified, 5.5.3) */
     size_t             max_entries;       /* 0 = AIOS__MF_RESOURCES_MAX; lower caps only */
     aios__mf_progress_fn progress;        /* optional: called (0, 0, directory) every 256
-                                             entries; non-zero cancels (AIOS_E_CANCELLED) */
+                                             entries; non-zero cancels (AIOS_E_CANCELLED);
+                                             never on two threads at once */
     void              *progress_payload;
+    uint32_t           threads;           /* 0 or 1: the caller's thread only; more: up to
+                                             that many threads list directories at once */
 } aios__mf_walk_options;
 
 /* Walk model_path (a directory, or a regular file: single-file model).  A

@@ -12,12 +12,29 @@
  * The walk records regular files only, excludes ignore paths (exact, or a
  * directory prefix) before looking at what they are, checks every name
  * (5.3), and sorts the entries in the profile's order.
+ *
+ * Threads.  Listing a tree of many small files is mostly readdir() and
+ * fstatat() in the kernel, and it runs before any hashing can start, so
+ * with threads > 1 directories are listed by several threads at once.  A
+ * thread that finds a subdirectory puts its descriptor, opened as above,
+ * into a small shared queue while the queue has room (at most 2 x threads
+ * descriptors wait there), waking an idle thread or starting a helper;
+ * when the queue is full it descends itself.  Helpers are started only
+ * when there is a directory to give them, so a model of one folder
+ * starts none.  Each thread collects its entries and path strings
+ * on its own; they are joined and sorted at the end, so the result does
+ * not depend on the threads.  The first failure stops the others and is
+ * what the caller gets (with several faults in one tree, which one is
+ * reported first may differ from run to run; the status class of each is
+ * the same).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -232,16 +249,49 @@ int aios__mf_open_beneath(int dir_fd, const char *rel, int flags)
 
 typedef struct ignore_ent { const char *p; size_t len; } ignore_ent;
 
+typedef struct walk_pool walk_pool;
+
 typedef struct walker {
-    aios__mf_walk *w;
+    aios__mf_walk *w;          /* where entries go: the result, or this thread's part */
+    int root_fd;
     const aios__mf_walk_options *o;
-    ignore_ent *ignore;
+    const ignore_ent *ignore;
     size_t nignore;
     size_t max_entries;
     size_t seen;       /* directory entries looked at, for the progress callback */
+    walk_pool *pool;   /* NULL: one thread */
     /* the relative path of what is being looked at */
     char path[AIOS__MF_PATH_MAX + AIOS__MF_COMPONENT_MAX + 2];
 } walker;
+
+/* A directory handed to another thread: its open descriptor (owned by the
+ * queue until taken) and relative path. */
+typedef struct walk_task {
+    int      fd;
+    unsigned depth;
+    size_t   plen;
+    char    *path;
+} walk_task;
+
+struct walk_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t  cv;          /* a task queued, a thread done, or stop */
+    walk_task      *q;
+    size_t          qn, qcap;
+    walker         *walkers;     /* [0] the caller's */
+    pthread_t      *tids;
+    uint32_t        threads;     /* at most */
+    uint32_t        started;     /* helpers running */
+    uint32_t        idle;        /* threads waiting for a task */
+    uint32_t        busy;        /* threads walking a directory */
+    atomic_int      stop;
+    atomic_size_t   n;           /* entries so far, all threads */
+    atomic_size_t   seen;
+    pthread_mutex_t progress_mu;
+    int             progress_stopped;   /* the callback said stop (under progress_mu) */
+    int             status;      /* the first failure (under mu) */
+    char            msg[AIOS__ERROR_MESSAGE_MAX];
+};
 
 static const char *const git_defaults[] = { ".git", ".gitattributes", ".github", ".gitignore" };
 
@@ -275,7 +325,8 @@ static int add_entry(walker *k, const char *path, size_t len, const char *open_p
     aios__mf_walk *w = k->w;
     aios__mf_entry *e;
 
-    if (w->n >= k->max_entries)
+    if (k->pool != NULL ? atomic_fetch_add(&k->pool->n, 1) >= k->max_entries
+                        : w->n >= k->max_entries)
         return aios__fail(AIOS_E_LIMIT, "model has more than %zu files", k->max_entries);
     if (w->n == w->cap_) {
         size_t cap = w->cap_ ? w->cap_ * 2 : 64;
@@ -335,11 +386,11 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
 
     memcpy(stack, k->path, plen);
     stack[slen] = '\0';
-    dfd = slen ? aios__mf_open_beneath(k->w->root_fd, stack, O_DIRECTORY) : k->w->root_fd;
+    dfd = slen ? aios__mf_open_beneath(k->root_fd, stack, O_DIRECTORY) : k->root_fd;
     if (dfd < 0)
         return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open '%s'", stack);
     r = readlinkat(dfd, k->path + (plen ? plen + 1 : 0), rem, AIOS__MF_PATH_MAX + 1);
-    if (dfd != k->w->root_fd)
+    if (dfd != k->root_fd)
         close(dfd);
     if (r < 0)
         return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot read the symlink '%.*s'",
@@ -387,8 +438,8 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
             char name[AIOS__MF_COMPONENT_MAX + 1];
             memcpy(name, comp, clen);
             name[clen] = '\0';
-            dfd = slen ? aios__mf_open_beneath(k->w->root_fd, stack, O_DIRECTORY)
-                       : k->w->root_fd;
+            dfd = slen ? aios__mf_open_beneath(k->root_fd, stack, O_DIRECTORY)
+                       : k->root_fd;
             if (dfd < 0)
                 return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open '%s'", stack);
             rc = fstatat(dfd, name, &cst, AT_SYMLINK_NOFOLLOW);
@@ -396,14 +447,14 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
                 char more[AIOS__MF_PATH_MAX + 1];
                 ssize_t m;
                 if (++hops > AIOS__MF_SYMLINK_HOPS) {
-                    if (dfd != k->w->root_fd)
+                    if (dfd != k->root_fd)
                         close(dfd);
                     return aios__fail(AIOS__E_MANIFEST_SYMLINK, "model walk: the symlink "
                                       "'%.*s' loops (more than %u links)", (int)len, k->path,
                                       AIOS__MF_SYMLINK_HOPS);
                 }
                 m = readlinkat(dfd, name, more, sizeof(more));
-                if (dfd != k->w->root_fd)
+                if (dfd != k->root_fd)
                     close(dfd);
                 if (m < 0)
                     return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot read a "
@@ -424,7 +475,7 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
                 pos = 0;
                 continue;
             }
-            if (dfd != k->w->root_fd)
+            if (dfd != k->root_fd)
                 close(dfd);
             if (rc != 0) {
                 if (errno == ENOENT || errno == ENOTDIR)
@@ -464,6 +515,41 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
     }
 }
 
+/* Queue the directory cfd (k->path[0..len), at depth) for any thread if
+ * the queue has room.  Returns 1 if queued (cfd now belongs to the
+ * queue). */
+static void *pool_thread(void *arg);
+
+static int offer(walker *k, int cfd, size_t len, unsigned depth)
+{
+    walk_pool *p = k->pool;
+    int given = 0;
+
+    pthread_mutex_lock(&p->mu);
+    if (p->qn < p->qcap) {
+        char *path = aios__malloc(len + 1);
+        if (path != NULL) {
+            memcpy(path, k->path, len);
+            path[len] = '\0';
+            p->q[p->qn].fd = cfd;
+            p->q[p->qn].depth = depth;
+            p->q[p->qn].plen = len;
+            p->q[p->qn].path = path;
+            p->qn++;
+            given = 1;
+            if (p->idle > 0)
+                pthread_cond_signal(&p->cv);
+            else if (p->started + 1 < p->threads &&
+                     pthread_create(&p->tids[p->started], NULL, pool_thread,
+                                    &p->walkers[p->started + 1]) == 0)
+                p->started++;
+            /* else: a thread takes it when it is done with its own */
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return given;
+}
+
 /* Walk the directory dfd (owned: closed here), whose relative path is
  * k->path[0..plen) (empty for the root), at depth `depth` (its number of
  * components). */
@@ -497,11 +583,34 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         name = de->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
+        if (k->pool != NULL && atomic_load_explicit(&k->pool->stop, memory_order_relaxed)) {
+            rc = AIOS_E_CANCELLED;   /* another thread failed: its failure is the one kept */
+            break;
+        }
         /* A large tree takes a while to list: report and allow a cancel
          * every 256 entries (done = total = 0: the size is not known yet). */
-        if (k->o->progress && (++k->seen & 255) == 0) {
+        if (k->o->progress &&
+            ((k->pool != NULL ? atomic_fetch_add(&k->pool->seen, 1) + 1 : ++k->seen) & 255) == 0) {
+            int stop = 0, skip = 0;
             k->path[plen] = '\0';
-            if (k->o->progress(0, 0, plen ? k->path : ".", k->o->progress_payload) != 0) {
+            if (k->pool == NULL) {
+                stop = k->o->progress(0, 0, plen ? k->path : ".", k->o->progress_payload);
+            } else {
+                /* one call at a time, and none after a cancel */
+                pthread_mutex_lock(&k->pool->progress_mu);
+                if (k->pool->progress_stopped || atomic_load(&k->pool->stop))
+                    skip = 1;
+                else
+                    stop = k->o->progress(0, 0, plen ? k->path : ".", k->o->progress_payload);
+                if (stop != 0)
+                    k->pool->progress_stopped = 1;
+                pthread_mutex_unlock(&k->pool->progress_mu);
+            }
+            if (skip) {
+                rc = AIOS_E_CANCELLED;   /* stopped by another thread: its failure is kept */
+                break;
+            }
+            if (stop != 0) {
                 rc = aios__fail(AIOS_E_CANCELLED, "model walk cancelled by the progress callback");
                 break;
             }
@@ -554,6 +663,8 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
                                         "directory '%s'", k->path);
                 break;
             }
+            if (k->pool != NULL && offer(k, cfd, len, depth + 1))
+                continue;
             rc = walk_dir(k, cfd, len, depth + 1);
             if (rc != AIOS_OK)
                 break;
@@ -587,6 +698,161 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         }
     }
     closedir(d);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the pool */
+
+static int walk_new(aios__mf_walk **out, const aios__mf_walk_options *o);
+
+/* Keep the first failure (its message is in this thread's error detail)
+ * and stop the other threads. */
+static void pool_fail(walk_pool *p, int rc)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->status == AIOS_OK && !atomic_load(&p->stop)) {
+        p->status = rc;
+        snprintf(p->msg, sizeof(p->msg), "%s", aios_last_error_message());
+    }
+    atomic_store(&p->stop, 1);
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Take queued directories until none is queued and no thread can queue
+ * more (or the walk stops). */
+static void pool_work(walker *k)
+{
+    walk_pool *p = k->pool;
+
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        if (atomic_load(&p->stop))
+            break;
+        if (p->qn > 0) {
+            walk_task t = p->q[--p->qn];
+            int rc;
+            p->busy++;
+            pthread_mutex_unlock(&p->mu);
+            memcpy(k->path, t.path, t.plen + 1);
+            aios__free(t.path);
+            rc = walk_dir(k, t.fd, t.plen, t.depth);
+            if (rc != AIOS_OK)
+                pool_fail(p, rc);
+            pthread_mutex_lock(&p->mu);
+            p->busy--;
+            continue;
+        }
+        if (p->busy == 0)
+            break;
+        p->idle++;
+        pthread_cond_wait(&p->cv, &p->mu);
+        p->idle--;
+    }
+    pthread_cond_broadcast(&p->cv);   /* the others see the end too */
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *pool_thread(void *arg)
+{
+    pool_work(arg);
+    return NULL;
+}
+
+/* Move a thread's part (entries and their strings) into w. */
+static void pool_join_part(aios__mf_walk *w, aios__mf_walk *part)
+{
+    arena_chunk *c = part->arena_->head;
+    if (part->n)
+        memcpy(w->entries + w->n, part->entries, part->n * sizeof(*w->entries));
+    w->n += part->n;
+    w->total_bytes += part->total_bytes;
+    if (c != NULL) {
+        while (c->next != NULL)
+            c = c->next;
+        c->next = w->arena_->head;
+        w->arena_->head = part->arena_->head;
+        part->arena_->head = NULL;
+    }
+}
+
+/* The walk of the root directory dfd on up to p->threads threads, the
+ * caller's first: k0 is set up, apart from its part of the result. */
+static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threads)
+{
+    walk_pool p;
+    size_t i, total = 0;
+    int rc = AIOS_OK;
+
+    memset(&p, 0, sizeof(p));
+    p.threads = threads;
+    p.qcap = 2 * (size_t)threads;
+    p.q = aios__calloc(p.qcap, sizeof(*p.q));
+    p.walkers = aios__calloc(threads, sizeof(*p.walkers));
+    p.tids = aios__calloc(threads, sizeof(*p.tids));
+    if (p.q == NULL || p.walkers == NULL || p.tids == NULL) {
+        rc = aios__nomem("model walk");
+        close(dfd);
+        goto free_mem;
+    }
+    for (i = 0; i < threads && rc == AIOS_OK; i++) {
+        p.walkers[i] = *k0;
+        p.walkers[i].pool = &p;
+        rc = walk_new(&p.walkers[i].w, k0->o);
+    }
+    if (rc != AIOS_OK) {
+        close(dfd);
+        goto free_parts;
+    }
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_mutex_init(&p.progress_mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    atomic_init(&p.stop, 0);
+    atomic_init(&p.n, 0);
+    atomic_init(&p.seen, 0);
+
+    p.busy = 1;
+    rc = walk_dir(&p.walkers[0], dfd, 0, 0);
+    if (rc != AIOS_OK)
+        pool_fail(&p, rc);
+    pthread_mutex_lock(&p.mu);
+    p.busy--;
+    pthread_mutex_unlock(&p.mu);
+    pool_work(&p.walkers[0]);
+    for (i = 0; i < p.started; i++)
+        pthread_join(p.tids[i], NULL);
+    for (i = 0; i < p.qn; i++) {   /* left after a failure */
+        close(p.q[i].fd);
+        aios__free(p.q[i].path);
+    }
+    rc = p.status;
+    pthread_cond_destroy(&p.cv);
+    pthread_mutex_destroy(&p.progress_mu);
+    pthread_mutex_destroy(&p.mu);
+    if (rc != AIOS_OK) {
+        rc = aios__fail(rc, "%s", p.msg);
+        goto free_parts;
+    }
+    for (i = 0; i < threads; i++)
+        total += p.walkers[i].w->n;
+    if (total) {
+        w->entries = aios__calloc(total, sizeof(*w->entries));
+        if (w->entries == NULL) {
+            rc = aios__nomem("model walk");
+            goto free_parts;
+        }
+        w->cap_ = total;
+    }
+    for (i = 0; i < threads; i++)
+        pool_join_part(w, p.walkers[i].w);
+
+free_parts:
+    for (i = 0; p.walkers != NULL && i < threads; i++)
+        aios__mf_walk_free(p.walkers[i].w);
+free_mem:
+    aios__free(p.tids);
+    aios__free(p.walkers);
+    aios__free(p.q);
     return rc;
 }
 
@@ -645,6 +911,7 @@ static int check_options(const aios__mf_walk_options *o)
 static int walk_root_dir(aios__mf_walk *w, const aios__mf_walk_options *o)
 {
     walker k;
+    ignore_ent *ign = NULL;
     size_t i, n = 0, ngit = o->no_git_defaults ? 0 : sizeof(git_defaults) / sizeof(*git_defaults);
     int rc;
 
@@ -654,28 +921,33 @@ static int walk_root_dir(aios__mf_walk *w, const aios__mf_walk_options *o)
     k.max_entries = o->max_entries && o->max_entries < AIOS__MF_RESOURCES_MAX
                     ? o->max_entries : AIOS__MF_RESOURCES_MAX;
     if (o->ignore_paths_len + ngit) {
-        k.ignore = aios__calloc(o->ignore_paths_len + ngit, sizeof(*k.ignore));
-        if (k.ignore == NULL)
+        ign = aios__calloc(o->ignore_paths_len + ngit, sizeof(*ign));
+        if (ign == NULL)
             return aios__nomem("model walk");
         for (i = 0; i < ngit; i++) {
-            k.ignore[n].p = git_defaults[i];
-            k.ignore[n++].len = strlen(git_defaults[i]);
+            ign[n].p = git_defaults[i];
+            ign[n++].len = strlen(git_defaults[i]);
         }
         for (i = 0; i < o->ignore_paths_len; i++) {
-            k.ignore[n].p = o->ignore_paths[i];
-            k.ignore[n++].len = strlen(o->ignore_paths[i]);
+            ign[n].p = o->ignore_paths[i];
+            ign[n++].len = strlen(o->ignore_paths[i]);
         }
-        qsort(k.ignore, n, sizeof(*k.ignore), cmp_ignore);
+        qsort(ign, n, sizeof(*ign), cmp_ignore);
+        k.ignore = ign;
         k.nignore = n;
     }
+    k.root_fd = w->root_fd;
     {
         int dfd = dup(w->root_fd);
+        uint32_t threads = o->threads > AIOS__MF_THREADS_MAX ? AIOS__MF_THREADS_MAX : o->threads;
         if (dfd < 0)
             rc = aios__fail_errno(AIOS_E_IO, errno, "model walk: dup");
+        else if (threads > 1)
+            rc = pool_walk(w, &k, dfd, threads);
         else
             rc = walk_dir(&k, dfd, 0, 0);
     }
-    aios__free(k.ignore);
+    aios__free(ign);
     if (rc != AIOS_OK)
         return rc;
     if (w->n > 1)
@@ -790,6 +1062,7 @@ int aios__mf_walk_path(aios__mf_walk **out, const char *model_path,
         size_t nlen = 1;
         memset(&k, 0, sizeof(k));
         k.w = w;
+        k.root_fd = w->root_fd;
         k.o = opts;
         k.max_entries = 1;
         w->single_file = 1;

@@ -4,18 +4,36 @@
  * they differ), names, ignore paths, symlinks (refused, allowed beneath
  * the root, leaving it, dangling, looping), special files, unreadable
  * directories, single-file models, limits, and the opener that never
- * follows a symlink.
+ * follows a symlink.  Every case runs twice: listed by the caller's thread
+ * alone, and by four threads (walk.c "Threads"); further cases hold the
+ * threaded walk to the serial one and check its failures.
  */
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include "test_manifest_util.h"
 
+/* The walk's thread count for this run of the group (0: the caller's). */
+static uint32_t g_threads;
+
 static aios__mf_walk_options opts_default(void)
 {
     aios__mf_walk_options o;
     memset(&o, 0, sizeof(o));
+    o.threads = g_threads;
     return o;
+}
+
+/* What NULL options mean, with this run's thread count. */
+static const aios__mf_walk_options *opts_null(void)
+{
+    static aios__mf_walk_options o;
+    if (g_threads == 0)
+        return NULL;
+    memset(&o, 0, sizeof(o));
+    o.threads = g_threads;
+    return &o;
 }
 
 /* Assert the walk's entry names, in order. */
@@ -159,12 +177,12 @@ static void test_nested(void **state)
         int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         char p[4200];
         assert_true(fd >= 0);
-        tu_assert_ok(aios__mf_walk_dirfd(&w, fd, NULL));
+        tu_assert_ok(aios__mf_walk_dirfd(&w, fd, opts_null()));
         expect_names(w, expect, 6);
         aios__mf_walk_free(w);
         close(fd);   /* the walk had its own copy */
         snprintf(p, sizeof(p), "%s/", d);
-        tu_assert_ok(aios__mf_walk_path(&w, p, NULL));
+        tu_assert_ok(aios__mf_walk_path(&w, p, opts_null()));
         expect_names(w, expect, 6);
         aios__mf_walk_free(w);
     }
@@ -393,7 +411,7 @@ static void test_special_files(void **state)
     (void)state;
     mt_write_str(d, "ok", "ok");
     assert_int_equal(mkfifo(mt_path(d, "pipe"), 0644), 0);
-    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    tu_assert_status(aios__mf_walk_path(&w, d, opts_null()), AIOS__E_MANIFEST_SPECIAL_FILE);
     assert_non_null(strstr(aios_last_error_message(), "'pipe' is a FIFO"));
     unlink(mt_path(d, "pipe"));
 
@@ -404,16 +422,16 @@ static void test_special_files(void **state)
     s = socket(AF_UNIX, SOCK_STREAM, 0);
     assert_true(s >= 0);
     assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    tu_assert_status(aios__mf_walk_path(&w, d, opts_null()), AIOS__E_MANIFEST_SPECIAL_FILE);
     assert_non_null(strstr(aios_last_error_message(), "'sock' is a socket"));
     close(s);
     unlink(mt_path(d, "sock"));
 
     /* the model path itself */
     assert_int_equal(mkfifo(mt_path(d, "pipe2"), 0644), 0);
-    tu_assert_status(aios__mf_walk_path(&w, mt_path(d, "pipe2"), NULL),
+    tu_assert_status(aios__mf_walk_path(&w, mt_path(d, "pipe2"), opts_null()),
                      AIOS__E_MANIFEST_SPECIAL_FILE);
-    tu_assert_status(aios__mf_walk_path(&w, "/dev/null", NULL), AIOS__E_MANIFEST_SPECIAL_FILE);
+    tu_assert_status(aios__mf_walk_path(&w, "/dev/null", opts_null()), AIOS__E_MANIFEST_SPECIAL_FILE);
     assert_null(w);
     mt_rmtree(d);
 }
@@ -421,7 +439,7 @@ static void test_special_files(void **state)
 static int walk_status(void *arg)
 {
     aios__mf_walk *w = NULL;
-    int rc = aios__mf_walk_path(&w, arg, NULL);
+    int rc = aios__mf_walk_path(&w, arg, opts_null());
     if (rc == AIOS_E_IO && strstr(aios_last_error_message(), "'locked'") == NULL)
         rc = -1000;   /* the message must name the directory */
     aios__mf_walk_free(w);
@@ -493,7 +511,7 @@ static void test_bad_names(void **state)
     (void)state;
     mt_write_str(d, "sub/ok", "ok");
     mt_write_str(d, "sub/bad\xff\xfe", "latin-1 name");
-    tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_PATH);
+    tu_assert_status(aios__mf_walk_path(&w, d, opts_null()), AIOS__E_MANIFEST_PATH);
     assert_non_null(strstr(aios_last_error_message(), "UTF-8"));
     assert_non_null(strstr(aios_last_error_message(), "'sub'"));
     unlink(mt_path(d, "sub/bad\xff\xfe"));
@@ -529,7 +547,7 @@ static void test_bad_names(void **state)
         assert_true(fd >= 0);
         close(fd);
         close(cur);
-        tu_assert_status(aios__mf_walk_path(&w, d, NULL), AIOS__E_MANIFEST_PATH);
+        tu_assert_status(aios__mf_walk_path(&w, d, opts_null()), AIOS__E_MANIFEST_PATH);
         assert_non_null(strstr(aios_last_error_message(), "4096"));
     }
     mt_rmtree(d);
@@ -615,6 +633,175 @@ static void test_open_beneath(void **state)
     mt_rmtree(d);
 }
 
+/* ------------------------------------------------------------ threads */
+
+/* A tree of 3 x 5 x 4 folders (plus files at every level, an ignored
+ * folder, symlinks to files and to a folder) walked on 1, 2, 3, 8 and 64
+ * threads: the same entries, field by field, in the same order. */
+static char *mt_wide_tree(void)
+{
+    char *d = mt_tmpdir(), rel[128];
+    int a, b, c;
+    for (a = 0; a < 3; a++) {
+        snprintf(rel, sizeof(rel), "a%d/top.txt", a);
+        mt_write_str(d, rel, rel);
+        for (b = 0; b < 5; b++) {
+            for (c = 0; c < 4; c++) {
+                snprintf(rel, sizeof(rel), "a%d/b%d/c%d/w%d.bin", a, b, c, a * 100 + b * 10 + c);
+                mt_write_pattern(d, rel, (uint64_t)(a * 100 + b * 10 + c) * 7, (uint32_t)c);
+            }
+            snprintf(rel, sizeof(rel), "a%d/b%d/empty", a, b);
+            mt_write(d, rel, "", 0);
+        }
+    }
+    mt_write_str(d, "skip/inner/x", "x");
+    mt_write_str(d, "root.txt", "r");
+    mt_symlink(d, "a1/b2/link-to-top", "../top.txt");
+    mt_symlink(d, "a2/dirlink", "../a0");
+    return d;
+}
+
+static void test_threads_same(void **state)
+{
+    static const uint32_t counts[] = { 2, 3, 8, 64 };
+    static const char *const ign[] = { "skip" };
+    char *d = mt_wide_tree();
+    aios__mf_walk_options o;
+    aios__mf_walk *one = NULL, *w = NULL;
+    size_t c, i;
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    o.allow_symlinks = 1;
+    o.ignore_paths = ign;
+    o.ignore_paths_len = 1;
+    o.threads = 1;
+    tu_assert_ok(aios__mf_walk_path(&one, d, &o));
+    assert_int_equal(one->n, 3 + 3 * 5 * 4 + 3 * 5 + 1 + 1);
+    assert_non_null(find(one, "a1/b2/link-to-top"));
+    assert_null(find(one, "skip/inner/x"));
+    for (c = 0; c < sizeof(counts) / sizeof(*counts); c++) {
+        o.threads = counts[c];
+        o.profile = c & 1 ? AIOS__MF_PROFILE_OMS_1_0 : AIOS__MF_PROFILE_MODEL_SIGNING_1;
+        one->profile = o.profile;
+        aios__mf_walk_free(one);
+        one = NULL;
+        {
+            aios__mf_walk_options s1 = o;
+            s1.threads = 1;
+            tu_assert_ok(aios__mf_walk_path(&one, d, &s1));
+        }
+        tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+        assert_int_equal(w->n, one->n);
+        assert_true(w->total_bytes == one->total_bytes);
+        for (i = 0; i < w->n; i++) {
+            const aios__mf_entry *x = &w->entries[i], *y = &one->entries[i];
+            assert_string_equal(x->path, y->path);
+            assert_int_equal(x->path_len, y->path_len);
+            if (x->open_path == NULL || y->open_path == NULL)
+                assert_ptr_equal(x->open_path, y->open_path);
+            else
+                assert_string_equal(x->open_path, y->open_path);
+            assert_true(x->size == y->size && x->ino == y->ino && x->dev == y->dev);
+            assert_int_equal(x->via_symlink, y->via_symlink);
+        }
+        aios__mf_walk_free(w);
+        w = NULL;
+    }
+    aios__mf_walk_free(one);
+    mt_rmtree(d);
+}
+
+static int count_fds(void)
+{
+    int n = 0, fd;
+    for (fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) != -1)
+            n++;
+    return n;
+}
+
+static atomic_int g_in_progress, g_progress_overlap, g_progress_calls;
+
+static int progress_probe(uint64_t done, uint64_t total, const char *path, void *payload)
+{
+    int limit = *(const int *)payload;
+    (void)done; (void)total; (void)path;
+    if (atomic_fetch_add(&g_in_progress, 1) != 0)
+        atomic_store(&g_progress_overlap, 1);
+    usleep(200);   /* widen the window another thread could enter in */
+    atomic_fetch_sub(&g_in_progress, 1);
+    return atomic_fetch_add(&g_progress_calls, 1) + 1 >= limit;
+}
+
+/* Failures on many threads: the status and path of the one fault, no
+ * descriptor left open, and a progress callback never entered twice. */
+static void test_threads_failures(void **state)
+{
+    char *d = mt_wide_tree();
+    aios__mf_walk_options o;
+    aios__mf_walk *w = NULL;
+    int fds = count_fds(), limit, i;
+    (void)state;
+
+    /* 600 more entries, so the progress callback (every 256) runs */
+    for (i = 0; i < 600; i++) {
+        char rel[64];
+        snprintf(rel, sizeof(rel), "a%d/b%d/many/f%d", i % 3, i % 5, i);
+        mt_write(d, rel, "", 0);
+    }
+    memset(&o, 0, sizeof(o));
+    o.threads = 8;
+    o.allow_symlinks = 1;
+    o.ignore_paths = (const char *const[]){ "skip" };
+    o.ignore_paths_len = 1;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    aios__mf_walk_free(w);
+    w = NULL;
+
+    /* a FIFO deep in one folder */
+    assert_int_equal(mkfifo(mt_path(d, "a2/b4/c3/fifo"), 0644), 0);
+    for (i = 0; i < 20; i++) {
+        tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SPECIAL_FILE);
+        assert_null(w);
+        assert_non_null(strstr(aios_last_error_message(), "a2/b4/c3/fifo"));
+    }
+    assert_int_equal(count_fds(), fds);
+    assert_int_equal(unlink(mt_path(d, "a2/b4/c3/fifo")), 0);
+
+    /* a symlink where none are allowed */
+    o.allow_symlinks = 0;
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS__E_MANIFEST_SYMLINK);
+    assert_int_equal(count_fds(), fds);
+    o.allow_symlinks = 1;
+
+    /* the entry limit, counted across threads */
+    o.max_entries = 3 + 3 * 5 * 4 + 3 * 5 + 1 + 1 + 600 - 1;
+    for (i = 0; i < 10; i++)
+        tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_LIMIT);
+    o.max_entries++;
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    aios__mf_walk_free(w);
+    w = NULL;
+    o.max_entries = 0;
+
+    /* progress: never two threads at once; a non-zero return cancels */
+    o.progress = progress_probe;
+    o.progress_payload = &limit;
+    limit = 1000;
+    atomic_store(&g_progress_calls, 0);
+    tu_assert_ok(aios__mf_walk_path(&w, d, &o));
+    aios__mf_walk_free(w);
+    w = NULL;
+    assert_true(atomic_load(&g_progress_calls) >= 2);
+    limit = 1;
+    atomic_store(&g_progress_calls, 0);
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_CANCELLED);
+    assert_int_equal(atomic_load(&g_progress_calls), 1);
+    assert_int_equal(atomic_load(&g_progress_overlap), 0);
+    assert_int_equal(count_fds(), fds);
+    mt_rmtree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -632,7 +819,17 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_open_beneath),
     };
+    const struct CMUnitTest threaded[] = {
+        cmocka_unit_test(test_threads_same),
+        cmocka_unit_test(test_threads_failures),
+    };
+    int failed;
     if (aios_init() != AIOS_OK)
         return 1;
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    g_threads = 0;
+    failed = cmocka_run_group_tests_name("walk, the caller's thread", tests, NULL, NULL);
+    g_threads = 4;
+    failed += cmocka_run_group_tests_name("walk, 4 threads", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("walk, threads", threaded, NULL, NULL);
+    return failed;
 }
