@@ -311,7 +311,9 @@ size_t aios__ec_hash(aios__ec_curve curve, uint8_t h[AIOS__EC_HASH_MAX], const u
                      size_t len);
 /* Raw r || s (2 x aios__ec_scalar_len bytes, big-endian) as the DER
  * signature (minimal INTEGERs, the SEQUENCE's long length form from 128
- * bytes on); its length, 0 for an unknown curve. */
+ * bytes on); its length, 0 for an unknown curve or when the DER would
+ * not fit AIOS__EC_DER_SIG_MAX (P-521 only, r or s of 2^527 or more:
+ * never a valid signature, but raw bytes from outside can say so). */
 size_t aios__ecdsa_raw_to_der(aios__ec_curve curve, uint8_t der[AIOS__EC_DER_SIG_MAX],
                               const uint8_t *raw);
 

@@ -275,6 +275,12 @@ size_t aios__ecdsa_raw_to_der(aios__ec_curve curve, uint8_t der[AIOS__EC_DER_SIG
         return 0;
     blen = der_put_int(body, raw, n);
     blen += der_put_int(body + blen, raw + n, n);
+    /* Only a P-521 r or s of 2^527 or more (top byte 0x80 or above, never
+     * a valid one: n < 2^521) needs a padded 67-byte INTEGER, and one is
+     * enough to pass AIOS__EC_DER_SIG_MAX: refuse rather than write past
+     * der. */
+    if ((blen > 0x7f ? 3 : 2) + blen > AIOS__EC_DER_SIG_MAX)
+        return 0;
     der[pos++] = 0x30;
     if (blen > 0x7f)
         der[pos++] = 0x81;          /* P-521: long form, one length byte */

@@ -1600,7 +1600,11 @@ static int sign_with(p11_token *t, CK_OBJECT_HANDLE obj, aios__ec_curve curve, c
     if (raw_len != 2 * n)
         return aios__fail(AIOS_E_PKCS11, "pkcs11: token '%s' gave an ECDSA signature of %lu "
                           "bytes, not %zu", t->label, (unsigned long)raw_len, 2 * n);
-    der_len = aios__ecdsa_raw_to_der(curve, der, raw);
+    /* 0: an r or s no valid signature has (P-521, 2^527 or more), which
+     * would not fit der. */
+    if ((der_len = aios__ecdsa_raw_to_der(curve, der, raw)) == 0)
+        return aios__fail(AIOS_E_PKCS11, "pkcs11: token '%s' gave an ECDSA signature out of "
+                          "range", t->label);
     if ((rc = aios__buffer_new(out, der_len, 0)) == AIOS_OK)
         memcpy(aios_buffer_data_mut(*out), der, der_len);
     return rc;
