@@ -62,7 +62,7 @@ void aios__build_info_prepare(void)
         "\"openssl\":\"%s\"},"
         "\"cpu\":{\"aesni\":%s,\"pclmul\":%s,\"avx\":%s,\"avx2\":%s,\"sha_ni\":%s,"
         "\"arm_aes\":%s,\"arm_sha2\":%s,\"vaes\":%s,\"avx512\":%s},"
-        "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\"},"
+        "\"uses\":{\"bulk_aead\":\"%s\",\"aes256gcm_backend\":\"%s\",\"ecdsa_verify\":\"%s\"},"
         "\"tuning\":{\"aes256gcm_openssl_min\":%zu},"
         "\"build\":{\"type\":\"%s\",\"compiler\":\"%s\",\"sanitizers\":\"%s\"}}",
         AIOS_VERSION_STRING, AIOS_ABI_VERSION,
@@ -71,7 +71,7 @@ void aios__build_info_prepare(void)
         json_bool(cpu->aesni), json_bool(cpu->pclmul), json_bool(cpu->avx),
         json_bool(cpu->avx2), json_bool(cpu->sha_ni), json_bool(cpu->arm_aes),
         json_bool(cpu->arm_sha2), json_bool(cpu->vaes), json_bool(cpu->avx512), aead,
-        aios__aead_gcm_backend(), aios__aead_gcm_openssl_min(),
+        aios__aead_gcm_backend(), aios__ecdsa_verify_backend(), aios__aead_gcm_openssl_min(),
         AIOS_BUILD_TYPE, AIOS_COMPILER, AIOS_SANITIZERS);
     if (n < 0 || (size_t)n >= sizeof(build_info))
         snprintf(build_info, sizeof(build_info),

@@ -287,10 +287,12 @@ int aios__ed25519_sign(uint8_t sig[AIOS__ED25519_SIG_LEN], const uint8_t *msg, s
 int aios__ed25519_verify(const uint8_t sig[AIOS__ED25519_SIG_LEN], const uint8_t *msg, size_t len,
                          const uint8_t pk[AIOS__ED25519_PK_LEN]);
 
-/* ECDSA over NIST curves through mbedTLS.  Private keys are the big-endian
- * scalar (32, 48 or 66 bytes); public keys the uncompressed SEC1 point
- * (0x04 || X || Y: 65, 97 or 133 bytes).  Signatures are DER (as X.509 and
- * the OMS format use) or raw r || s (IEEE P1363). */
+/* ECDSA over NIST curves: keys and signing through mbedTLS, verification
+ * through OpenSSL's libcrypto, or mbedTLS where OpenSSL's configuration
+ * refuses ECDSA (ecdsa.c).  Private keys are the big-endian scalar (32, 48
+ * or 66 bytes); public keys the uncompressed SEC1 point (0x04 || X || Y:
+ * 65, 97 or 133 bytes).  Signatures are DER (as X.509 and the OMS format
+ * use) or raw r || s (IEEE P1363). */
 typedef enum aios__ec_curve {
     AIOS__EC_P256 = 1,   /* with SHA-256 */
     AIOS__EC_P384 = 2,   /* with SHA-384 */
@@ -335,6 +337,20 @@ int aios__ecdsa_verify_der_sha256(aios__ec_curve curve, const uint8_t *sig, size
                                   size_t pklen);
 int aios__ecdsa_verify_p1363(aios__ec_curve curve, const uint8_t *sig, size_t siglen,
                              const uint8_t *msg, size_t len, const uint8_t *pk, size_t pklen);
+
+/* Which library verifies ECDSA signatures: "openssl", or "mbedtls" when
+ * OpenSSL's configuration refuses its EC key manager or ECDSA (this
+ * fetches them, once).  For aios_build_info(). */
+const char *aios__ecdsa_verify_backend(void);
+/* Test switch: AUTO (OpenSSL, with mbedTLS deciding whatever OpenSSL does
+ * not), MBEDTLS (mbedTLS only), or OPENSSL (OpenSSL only, its undecided
+ * cases taken as refusals: what OpenSSL alone would answer; then
+ * AIOS_E_UNSUPPORTED where OpenSSL refuses ECDSA).  Only while no other
+ * thread verifies. */
+#define AIOS__ECDSA_BACKEND_AUTO    0
+#define AIOS__ECDSA_BACKEND_MBEDTLS 1
+#define AIOS__ECDSA_BACKEND_OPENSSL 2
+int aios__ecdsa_test_backend(int backend);
 
 /* ========================================================= key agreement */
 
