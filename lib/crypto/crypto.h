@@ -51,6 +51,9 @@ const aios__cpu_features *aios__crypto_cpu(void);
 const char *aios__crypto_sodium_version(void);
 const char *aios__crypto_mbedtls_version(void);
 const char *aios__crypto_openssl_version(void);   /* libcrypto's, e.g. "3.0.19" */
+/* Tests only: whether this thread's OpenSSL error queue holds an entry
+ * (libaios leaves none behind, success or failure). */
+int aios__crypto_test_openssl_error_pending(void);
 
 /* Run the known-answer tests of this seam.  full == 0 runs the fast
  * power-on subset (hashes, HMAC, HKDF, AEADs: well under a millisecond);

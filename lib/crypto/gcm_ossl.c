@@ -161,6 +161,11 @@ const char *aios__crypto_openssl_version(void)
     return OpenSSL_version(OPENSSL_VERSION_STRING);
 }
 
+int aios__crypto_test_openssl_error_pending(void)
+{
+    return ERR_peek_error() != 0;
+}
+
 /* Feed len bytes to EVP_CipherUpdate in int-sized pieces; out NULL for
  * associated data. */
 static int ossl_update(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t len)

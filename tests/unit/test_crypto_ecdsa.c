@@ -3,6 +3,15 @@
  * P-384/SHA-384 (DER) and P-521/SHA-512 (DER, long-form lengths), RFC 6979
  * deterministic signatures, key handling.
  *
+ * Verification has two backends (lib/crypto/ecdsa.c): OpenSSL's libcrypto,
+ * with mbedTLS deciding what OpenSSL does not, and mbedTLS alone (where
+ * OpenSSL's configuration refuses ECDSA; test_crypto_ecdsa_config runs
+ * that case for real).  Every Wycheproof file runs three times, through
+ * the test switch aios__ecdsa_test_backend: automatic, mbedTLS only, and
+ * OpenSSL only (its undecided cases taken as refusals), so each library
+ * alone gives every verdict; test_backends_agree sets them side by side
+ * on random valid, tampered and out-of-range signatures and keys.
+ *
  * The P-521 file is not among ../shared/vectors: it is committed at
  * tests/vectors/wycheproof/ecdsa_secp521r1_sha512_test.json, from the same
  * C2SP/wycheproof commit as the shared files (SOURCE.md there).
@@ -51,10 +60,35 @@ static void run_wycheproof_root(json_t *root, const char *file, aios__ec_curve c
     assert_true(w.c.valid > 0);
 }
 
+static const int backends[] = { AIOS__ECDSA_BACKEND_AUTO, AIOS__ECDSA_BACKEND_MBEDTLS,
+                                AIOS__ECDSA_BACKEND_OPENSSL };
+static const char *const backend_names[] = { "auto", "mbedtls", "openssl" };
+#define N_BACKENDS (sizeof(backends) / sizeof(backends[0]))
+
+/* Every test starts and ends on the automatic backend. */
+static int auto_backend(void **state)
+{
+    (void)state;
+    return aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO) == AIOS_OK ? 0 : -1;
+}
+
+/* The same file on each backend. */
+static void run_wycheproof_backends(json_t *root, const char *file, aios__ec_curve curve,
+                                    int p1363)
+{
+    size_t b;
+    for (b = 0; b < N_BACKENDS; b++) {
+        printf("ECDSA verification backend: %s\n", backend_names[b]);
+        tu_assert_ok(aios__ecdsa_test_backend(backends[b]));
+        run_wycheproof_root(root, file, curve, p1363);
+    }
+    tu_assert_ok(aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO));
+}
+
 static void run_wycheproof(const char *file, aios__ec_curve curve, int p1363)
 {
     json_t *root = tu_wycheproof(file);
-    run_wycheproof_root(root, file, curve, p1363);
+    run_wycheproof_backends(root, file, curve, p1363);
     json_decref(root);
 }
 
@@ -103,7 +137,7 @@ static void test_wycheproof_p521_der(void **state)
     (void)state;
     assert_string_equal(tu_str(json_array_get(json_object_get(root, "testGroups"), 0), "sha"),
                         "SHA-512");
-    run_wycheproof_root(root, file, AIOS__EC_P521, 0);
+    run_wycheproof_backends(root, file, AIOS__EC_P521, 0);
     p521_group_keys(root);
     json_decref(root);
 }
@@ -388,6 +422,303 @@ static void test_bad_keys(void **state)
     free(order.p); free(q.p);
 }
 
+/* ------------------------------------------------- the backends agree */
+
+/* The group orders, big-endian, left-padded to the scalar length. */
+static const char *const order_hex[] = {
+    NULL,
+    "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551",
+    "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
+    "581a0db248b0a77aecec196accc52973",
+    "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+    "fa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
+};
+
+typedef enum verify_kind { V_DER, V_DER_SHA256, V_P1363 } verify_kind;
+
+/* Uniform enough below n for picking a byte or a bit. */
+static uint32_t rnd_below(uint32_t n)
+{
+    uint32_t x;
+    aios__random_bytes((uint8_t *)&x, sizeof(x));
+    return x % n;
+}
+
+static int verify_with(int backend, verify_kind kind, aios__ec_curve curve, const uint8_t *sig,
+                       size_t siglen, const uint8_t *msg, size_t len, const uint8_t *pk,
+                       size_t pklen)
+{
+    tu_assert_ok(aios__ecdsa_test_backend(backend));
+    switch (kind) {
+    case V_DER:
+        return aios__ecdsa_verify_der(curve, sig, siglen, msg, len, pk, pklen);
+    case V_DER_SHA256:
+        return aios__ecdsa_verify_der_sha256(curve, sig, siglen, msg, len, pk, pklen);
+    case V_P1363:
+        return aios__ecdsa_verify_p1363(curve, sig, siglen, msg, len, pk, pklen);
+    }
+    return AIOS_E_INTERNAL;
+}
+
+/* One case on every backend: the same status from each, and the one
+ * expected. */
+static void agree(const char *what, int expect, verify_kind kind, aios__ec_curve curve,
+                  const uint8_t *sig, size_t siglen, const uint8_t *msg, size_t len,
+                  const uint8_t *pk, size_t pklen)
+{
+    int rc[N_BACKENDS];
+    size_t b;
+    for (b = 0; b < N_BACKENDS; b++) {
+        rc[b] = verify_with(backends[b], kind, curve, sig, siglen, msg, len, pk, pklen);
+        /* OpenSSL's refusals leave nothing in the thread's error queue
+         * for a host to trip over. */
+        if (aios__crypto_test_openssl_error_pending())
+            fail_msg("curve %d, %s (form %d): %s left an OpenSSL error queued", (int)curve, what,
+                     (int)kind, backend_names[b]);
+    }
+    tu_assert_ok(aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO));
+    for (b = 0; b < N_BACKENDS; b++)
+        if (rc[b] != expect)
+            fail_msg("curve %d, %s (form %d): %s gives %d, expected %d (auto %d, mbedtls %d, "
+                     "openssl %d)", (int)curve, what, (int)kind, backend_names[b], rc[b], expect,
+                     rc[0], rc[1], rc[2]);
+}
+
+/* The test's own DER encoder: minimal INTEGERs of any n-byte values,
+ * so also the P-521 r or s of 2^527 or more (a 67-byte INTEGER) that
+ * aios__ecdsa_raw_to_der refuses and our DER parser still reads. */
+#define SIG_BUF (AIOS__EC_DER_SIG_MAX + 2)
+
+static size_t test_der_int(uint8_t *p, const uint8_t *v, size_t n)
+{
+    size_t skip = 0, pad, len;
+    while (skip < n - 1 && v[skip] == 0)
+        skip++;
+    pad = (v[skip] & 0x80) ? 1 : 0;
+    len = n - skip + pad;
+    p[0] = 0x02;
+    p[1] = (uint8_t)len;
+    p[2] = 0;
+    memcpy(p + 2 + pad, v + skip, n - skip);
+    return len + 2;
+}
+
+/* r || s as DER, or as is for P1363. */
+static size_t encode_sig(verify_kind kind, aios__ec_curve curve, const uint8_t *raw,
+                         uint8_t out[SIG_BUF])
+{
+    uint8_t body[SIG_BUF];
+    size_t n = aios__ec_scalar_len(curve), blen, pos = 0;
+    if (kind == V_P1363) {
+        memcpy(out, raw, 2 * n);
+        return 2 * n;
+    }
+    blen = test_der_int(body, raw, n);
+    blen += test_der_int(body + blen, raw + n, n);
+    out[pos++] = 0x30;
+    if (blen > 0x7f)
+        out[pos++] = 0x81;
+    out[pos++] = (uint8_t)blen;
+    assert_true(pos + blen <= SIG_BUF);
+    memcpy(out + pos, body, blen);
+    return pos + blen;
+}
+
+/* raw with r (which 0) or s (which 1) replaced by v (n bytes). */
+static void agree_scalar(const char *what, int expect, verify_kind kind, aios__ec_curve curve,
+                         const uint8_t *raw, int which, const uint8_t *v, const uint8_t *msg,
+                         size_t len, const uint8_t *pk)
+{
+    size_t n = aios__ec_scalar_len(curve), siglen;
+    uint8_t r2[2 * AIOS__EC_SCALAR_MAX], sig[SIG_BUF];
+    memcpy(r2, raw, 2 * n);
+    memcpy(r2 + (size_t)which * n, v, n);
+    siglen = encode_sig(kind, curve, r2, sig);
+    agree(what, expect, kind, curve, sig, siglen, msg, len, pk, 2 * n + 1);
+}
+
+static void agree_curve(aios__ec_curve curve, verify_kind kind, int rounds)
+{
+    size_t n = aios__ec_scalar_len(curve), plen = aios__ec_point_len(curve), siglen, hlen;
+    tc_bytes order = tc_hex(order_hex[curve]);
+    uint8_t sk[AIOS__EC_SCALAR_MAX], pk[AIOS__EC_POINT_MAX], bad_pk[AIOS__EC_POINT_MAX];
+    uint8_t der[AIOS__EC_DER_SIG_MAX], sig[SIG_BUF], raw[2 * AIOS__EC_SCALAR_MAX];
+    uint8_t v[AIOS__EC_SCALAR_MAX], h[AIOS__EC_HASH_MAX], msg[48];
+    int i, j;
+
+    assert_int_equal(order.n, n);
+    for (i = 0; i < rounds; i++) {
+        aios__random_bytes(msg, sizeof(msg));
+        tu_assert_ok(aios__ecdsa_keypair(curve, sk, pk));
+        tu_assert_ok(aios__ecdsa_sign_der(curve, der, sizeof(der), &siglen, msg, sizeof(msg), sk));
+        der_to_p1363(der, n, raw);
+        siglen = encode_sig(kind, curve, raw, sig);
+        if (kind != V_P1363) {
+            /* The test's encoder writes what the library wrote. */
+            size_t dl = 0;
+            tu_assert_ok(aios__ecdsa_sign_der(curve, der, sizeof(der), &dl, msg, sizeof(msg),
+                                              sk));
+            assert_int_equal(dl, siglen);
+            assert_memory_equal(der, sig, dl);
+        }
+        /* Signed with the curve's hash: the legacy SHA-256 form refuses
+         * it, except on P-256 where that is the same hash. */
+        agree("valid", kind == V_DER_SHA256 && curve != AIOS__EC_P256 ? AIOS_E_AUTH : AIOS_OK,
+              kind, curve, sig, siglen, msg, sizeof(msg), pk, plen);
+        /* One flipped bit anywhere in the message, r or s. */
+        j = (int)rnd_below(sizeof(msg));
+        msg[j] ^= 0x10;
+        agree("message tampered", AIOS_E_AUTH, kind, curve, sig, siglen, msg, sizeof(msg), pk,
+              plen);
+        msg[j] ^= 0x10;
+        for (j = 0; j < 2; j++) {
+            uint8_t r2[2 * AIOS__EC_SCALAR_MAX];
+            memcpy(r2, raw, 2 * n);
+            r2[(size_t)j * n + rnd_below((uint32_t)n)] ^=
+                (uint8_t)(1u << rnd_below(8));
+            siglen = encode_sig(kind, curve, r2, sig);
+            agree(j ? "s tampered" : "r tampered", AIOS_E_AUTH, kind, curve, sig, siglen, msg,
+                  sizeof(msg), pk, plen);
+        }
+        /* r or s out of range: 0, n, n + 1, all ones; a random value. */
+        for (j = 0; j < 2; j++) {
+            memset(v, 0, n);
+            agree_scalar("zero", AIOS_E_AUTH, kind, curve, raw, j, v, msg, sizeof(msg), pk);
+            agree_scalar("n", AIOS_E_AUTH, kind, curve, raw, j, order.p, msg, sizeof(msg), pk);
+            memcpy(v, order.p, n);
+            v[n - 1] = (uint8_t)(v[n - 1] + 1);   /* n is odd: no carry */
+            agree_scalar("n + 1", AIOS_E_AUTH, kind, curve, raw, j, v, msg, sizeof(msg), pk);
+            memset(v, 0xff, n);
+            agree_scalar("all ones", AIOS_E_AUTH, kind, curve, raw, j, v, msg, sizeof(msg), pk);
+            aios__random_bytes(v, n);
+            agree_scalar("random", AIOS_E_AUTH, kind, curve, raw, j, v, msg, sizeof(msg), pk);
+        }
+        /* Random bytes as the whole signature, and a truncated one. */
+        aios__random_bytes(raw, 2 * n);
+        siglen = encode_sig(kind, curve, raw, sig);
+        agree("random signature", AIOS_E_AUTH, kind, curve, sig, siglen, msg, sizeof(msg), pk,
+              plen);
+        agree("truncated", AIOS_E_AUTH, kind, curve, sig, siglen - 1, msg, sizeof(msg), pk, plen);
+        /* Bad keys are AIOS_E_FORMAT whatever the signature: off the
+         * curve, the coordinates all ones (above p), the origin. */
+        memcpy(bad_pk, pk, plen);
+        bad_pk[plen - 1] ^= 1;
+        agree("key off the curve", AIOS_E_FORMAT, kind, curve, sig, siglen, msg, sizeof(msg),
+              bad_pk, plen);
+        memset(bad_pk + 1, 0xff, plen - 1);
+        agree("key coordinates above p", AIOS_E_FORMAT, kind, curve, sig, siglen, msg,
+              sizeof(msg), bad_pk, plen);
+        memset(bad_pk + 1, 0, plen - 1);
+        agree("key (0, 0)", AIOS_E_FORMAT, kind, curve, sig, siglen, msg, sizeof(msg), bad_pk,
+              plen);
+        agree("bad key, truncated signature", AIOS_E_FORMAT, kind, curve, sig, siglen - 1, msg,
+              sizeof(msg), bad_pk, plen);
+        if (curve == AIOS__EC_P521) {
+            /* P-521's p = 2^521 - 1: x + p (or y + p) fits the 66 bytes
+             * and names the same point modulo p; it must be refused. */
+            int c, k, coord;
+            for (coord = 0; coord < 2; coord++) {
+                uint8_t *x = bad_pk + 1 + (size_t)coord * n;
+                memcpy(bad_pk, pk, plen);
+                /* x += p = x + 2^521 - 1: add 2^521 (bit 1 of byte 0), subtract 1. */
+                if (x[0] & 0x02)
+                    continue;   /* cannot happen: x < p < 2^521 */
+                x[0] |= 0x02;
+                for (k = (int)n - 1, c = 1; k >= 0 && c; k--) {
+                    c = x[k] == 0;
+                    x[k] = (uint8_t)(x[k] - 1);
+                }
+                agree(coord ? "key y + p" : "key x + p", AIOS_E_FORMAT, kind, curve, sig, siglen,
+                      msg, sizeof(msg), bad_pk, plen);
+            }
+        }
+    }
+    /* u1 G + u2 Q at infinity: with d = n - 1 (Q = -G), r = e mod n and
+     * any s give u1 G + u2 Q = (e - r)/s G = O.  OpenSSL 3.0 answers that
+     * with an error rather than a mismatch; the verdict is still a
+     * refusal on every path.  (Not for the SHA-256 form: e differs.) */
+    if (kind != V_DER_SHA256) {
+        memcpy(sk, order.p, n);
+        sk[n - 1] = (uint8_t)(sk[n - 1] - 1);
+        tu_assert_ok(aios__ecdsa_public(curve, sk, pk));
+        do {
+            aios__random_bytes(msg, sizeof(msg));
+            hlen = aios__ec_hash(curve, h, msg, sizeof(msg));
+        } while (h[0] == 0xff);   /* e < n (for P-521, e < 2^512 < n always) */
+        memset(raw, 0, 2 * n);
+        memcpy(raw + n - hlen, h, hlen);
+        memset(raw + n, 0, n);
+        raw[2 * n - 1] = 1;
+        siglen = encode_sig(kind, curve, raw, sig);
+        agree("u1 G + u2 Q = O", AIOS_E_AUTH, kind, curve, sig, siglen, msg, sizeof(msg), pk, plen);
+    }
+    aios__wipe(sk, sizeof(sk));
+    free(order.p);
+}
+
+/* aios__ecdsa_raw_to_der takes raw bytes from outside too (a PKCS#11
+ * token's, a P1363 signature's): a P-521 r or s of 2^527 or more needs a
+ * 67-byte INTEGER and does not fit AIOS__EC_DER_SIG_MAX; refused, and
+ * nothing written past the buffer (ASan builds check). */
+static void test_raw_to_der_bounds(void **state)
+{
+    uint8_t raw[2 * 66], der[AIOS__EC_DER_SIG_MAX];
+    (void)state;
+    /* top bytes 0x01 (2^520 and more, under 2^521): the longest that fit, 139 bytes */
+    raw[0] = 0x01; raw[66] = 0x01;
+    memset(raw + 1, 0xff, 65);
+    memset(raw + 67, 0xff, 65);
+    assert_int_equal(aios__ecdsa_raw_to_der(AIOS__EC_P521, der, raw), AIOS__EC_DER_SIG_MAX);
+    raw[0] = 0x80;                                 /* r needs a pad: 140 bytes */
+    assert_int_equal(aios__ecdsa_raw_to_der(AIOS__EC_P521, der, raw), 0);
+    raw[66] = 0xff;                                /* both: 141 */
+    assert_int_equal(aios__ecdsa_raw_to_der(AIOS__EC_P521, der, raw), 0);
+    raw[0] = 0x01;                                 /* s alone */
+    assert_int_equal(aios__ecdsa_raw_to_der(AIOS__EC_P521, der, raw), 0);
+    memset(raw, 0xff, 96);                         /* P-384 all ones: 104 bytes, fits */
+    assert_int_equal(aios__ecdsa_raw_to_der(AIOS__EC_P384, der, raw), 104);
+    assert_int_equal(aios__ecdsa_raw_to_der((aios__ec_curve)9, der, raw), 0);
+}
+
+static void test_backends_agree(void **state)
+{
+    static const aios__ec_curve curves[] = { AIOS__EC_P256, AIOS__EC_P384, AIOS__EC_P521 };
+    size_t c;
+    (void)state;
+    for (c = 0; c < 3; c++) {
+        agree_curve(curves[c], V_DER, 8);
+        agree_curve(curves[c], V_P1363, 4);
+        if (curves[c] != AIOS__EC_P521)
+            agree_curve(curves[c], V_DER_SHA256, 2);
+    }
+}
+
+/* The legacy form (SHA-256 on P-384, docs/MANIFEST.md 4.6) verifies on
+ * every backend: the hash shorter than the order is taken as is.  Made
+ * with `openssl dgst -sha256 -sign` and a fresh P-384 key. */
+static void test_sha256_on_p384(void **state)
+{
+    static const char msg[] = "model_signing 0.2.0 legacy DSSE";
+    tc_bytes pk = tc_hex("04969fdeb5a0ce991dabfabb685faef2493a7a36e656f05930ec3be7d28f59dd661e1760"
+                         "2be4172f8d73430ca60ff38f5a0d3a40a7a4f6f00892455b87b48b738f5b078bebfdcdfa"
+                         "599a013aa9b5381cadb07b3e1bf0dd89aad091a7c16aea16fe");
+    tc_bytes sig = tc_hex("3064023029afcb0290183d0f2e3890a31819c8b89e7901d5f034792412170efb04108d"
+                          "b0f331e962bedda706982517b481d0e74e02305ef0e9a838573053d4b7613e45a23040"
+                          "7c76fc9a2a441021ef1bb61f7861b0b3ccf5f2142ee1c6c5dd5d24a332981986");
+    const uint8_t *m = (const uint8_t *)msg;
+    (void)state;
+    assert_int_equal(pk.n, 97);
+    agree("legacy SHA-256 on P-384", AIOS_OK, V_DER_SHA256, AIOS__EC_P384, sig.p, sig.n, m,
+          strlen(msg), pk.p, pk.n);
+    /* Not with the curve's own hash, nor over another message. */
+    agree("legacy signature, SHA-384", AIOS_E_AUTH, V_DER, AIOS__EC_P384, sig.p, sig.n, m,
+          strlen(msg), pk.p, pk.n);
+    agree("legacy signature, other message", AIOS_E_AUTH, V_DER_SHA256, AIOS__EC_P384, sig.p,
+          sig.n, m, strlen(msg) - 1, pk.p, pk.n);
+    free(pk.p);
+    free(sig.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +730,9 @@ int main(void)
         cmocka_unit_test(test_rfc6979),
         cmocka_unit_test(test_round_trips),
         cmocka_unit_test(test_bad_keys),
+        cmocka_unit_test(test_raw_to_der_bounds),
+        cmocka_unit_test_setup_teardown(test_backends_agree, auto_backend, auto_backend),
+        cmocka_unit_test_setup_teardown(test_sha256_on_p384, auto_backend, auto_backend),
     };
     return cmocka_run_group_tests(tests, tc_setup, NULL);
 }

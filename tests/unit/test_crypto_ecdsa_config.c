@@ -1,0 +1,108 @@
+/*
+ * ECDSA verification when OpenSSL's configuration refuses ECDSA: a
+ * FIPS-only openssl.cnf (default_properties = fips=yes) on a system
+ * without the FIPS provider, so the EC key manager and the ECDSA
+ * signature cannot be fetched.  libaios must then verify on mbedTLS,
+ * say so in aios_build_info(), refuse the forced OpenSSL backend, and
+ * still give every Wycheproof verdict.  OPENSSL_CONF is set before
+ * anything touches OpenSSL, so this is its own program (as
+ * test_crypto_gcm_config).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test_crypto_util.h"
+
+static char conf_path[64];
+
+static int setup(void **state)
+{
+    static const char conf[] =
+        "openssl_conf = openssl_init\n"
+        "[openssl_init]\n"
+        "alg_section = evp_properties\n"
+        "[evp_properties]\n"
+        "default_properties = fips=yes\n";
+    int fd;
+    (void)state;
+    snprintf(conf_path, sizeof(conf_path), "/tmp/aios-fips-only.XXXXXX");
+    fd = mkstemp(conf_path);
+    if (fd < 0 || write(fd, conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1))
+        return -1;
+    close(fd);
+    if (setenv("OPENSSL_CONF", conf_path, 1) != 0)
+        return -1;
+    return aios_init() == AIOS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(conf_path);
+    return 0;
+}
+
+static void test_backend_reported(void **state)
+{
+    const char *info = aios_build_info();
+    (void)state;
+    printf("ECDSA verification under a FIPS-only OpenSSL config: %s\n",
+           aios__ecdsa_verify_backend());
+    assert_string_equal(aios__ecdsa_verify_backend(), "mbedtls");
+    assert_non_null(strstr(info, "\"ecdsa_verify\":\"mbedtls\""));
+    tu_assert_status(aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_OPENSSL), AIOS_E_UNSUPPORTED);
+    assert_int_equal(aios__crypto_test_openssl_error_pending(), 0);
+}
+
+typedef struct walk {
+    tc_counts c;
+    aios__ec_curve curve;
+} walk;
+
+static void one(json_t *group, json_t *test, void *arg)
+{
+    walk *w = arg;
+    int result = tu_result(test), rc;
+    tc_bytes pk = tc_member(json_object_get(group, "publicKey"), "uncompressed"),
+             msg = tc_member(test, "msg"), sig = tc_member(test, "sig");
+    tc_count(&w->c, result);
+    rc = aios__ecdsa_verify_der(w->curve, sig.p, sig.n, msg.p, msg.n, pk.p, pk.n);
+    if (result == 1)
+        TC_CHECK(&w->c, rc == AIOS_OK, test, "valid signature rejected");
+    else if (result == 0)
+        TC_CHECK(&w->c, rc == AIOS_E_AUTH, test, "invalid signature accepted");
+    free(pk.p); free(msg.p); free(sig.p);
+}
+
+/* The automatic backend, which is mbedTLS here. */
+static void test_wycheproof_on_mbedtls(void **state)
+{
+    static const struct { const char *file; aios__ec_curve curve; } files[] = {
+        { "ecdsa_secp256r1_sha256_test.json", AIOS__EC_P256 },
+        { "ecdsa_secp384r1_sha384_test.json", AIOS__EC_P384 },
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        json_t *root = tu_wycheproof(files[i].file);
+        walk w;
+        memset(&w, 0, sizeof(w));
+        w.c.file = files[i].file;
+        w.curve = files[i].curve;
+        tu_wycheproof_each(root, one, &w);
+        tc_report(&w.c);
+        assert_true(w.c.valid > 0 && w.c.invalid > 0);
+        json_decref(root);
+    }
+    assert_int_equal(aios__crypto_test_openssl_error_pending(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_reported),
+        cmocka_unit_test(test_wycheproof_on_mbedtls),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
