@@ -2,7 +2,7 @@
  * bench_crypto: the cost of the foundation, side by side with the raw
  * libsodium calls it wraps (the ceiling).
  *
- *   build/bench/bench_crypto [seconds-per-case]
+ *   build/bench/bench_crypto [seconds-per-case] [--only sha256|ecdsa]
  *
  * Prints one line per case: ns/op (or GB/s) for libaios and for the raw
  * call, and their ratio.  Figures belong in docs/PERFORMANCE.md.  For
@@ -383,6 +383,65 @@ static void bench_mac_kdf(void)
            aios__sha256_kernel(), ns_seam, ns_raw, ns_raw / ns_seam);
 }
 
+/* ------------------------------------------------------------ ECDSA */
+
+typedef struct ecdsa_case {
+    aios__ec_curve curve;
+    uint8_t pk[AIOS__EC_POINT_MAX];
+    uint8_t sig[AIOS__EC_DER_SIG_MAX];
+    size_t siglen;
+    uint8_t msg[64];
+} ecdsa_case;
+
+static void ecdsa_verify_with(ecdsa_case *c, int backend)
+{
+    (void)aios__ecdsa_test_backend(backend);
+    if (aios__ecdsa_verify_der(c->curve, c->sig, c->siglen, c->msg, sizeof(c->msg), c->pk,
+                               aios__ec_point_len(c->curve)) != AIOS_OK)
+        abort();
+}
+
+static void ecdsa_verify_mbedtls(void *p)
+{
+    ecdsa_verify_with(p, AIOS__ECDSA_BACKEND_MBEDTLS);
+}
+
+static void ecdsa_verify_openssl(void *p)
+{
+    ecdsa_verify_with(p, AIOS__ECDSA_BACKEND_AUTO);
+}
+
+/* aios__ecdsa_verify_der (hash of 64 bytes included) on each backend of
+ * the seam (lib/crypto/ecdsa.c), forced with the test switch. */
+static void bench_ecdsa_verify(aios__ec_curve curve)
+{
+    static const char *names[] = { "", "P-256", "P-384", "P-521" };
+    ecdsa_case c;
+    uint8_t sk[AIOS__EC_SCALAR_MAX];
+    double ns_m, ns_o;
+
+    memset(&c, 0, sizeof(c));
+    c.curve = curve;
+    randombytes_buf(c.msg, sizeof(c.msg));
+    if (aios__ecdsa_keypair(curve, sk, c.pk) != AIOS_OK ||
+        aios__ecdsa_sign_der(curve, c.sig, sizeof(c.sig), &c.siglen, c.msg, sizeof(c.msg), sk) !=
+            AIOS_OK) {
+        printf("ecdsa verify %s  set-up failed\n", names[curve]);
+        return;
+    }
+    sodium_memzero(sk, sizeof(sk));
+    if (aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_OPENSSL) != AIOS_OK) {
+        (void)aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO);
+        printf("ecdsa verify %s  mbedtls %9.1f us  (OpenSSL refuses ECDSA here)\n", names[curve],
+               bench_measure(ecdsa_verify_mbedtls, &c) / 1e3);
+        return;
+    }
+    bench_measure_pair(ecdsa_verify_mbedtls, ecdsa_verify_openssl, &c, &ns_m, &ns_o);
+    (void)aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO);
+    printf("ecdsa verify %s  mbedtls %9.1f us  openssl %9.1f us  speed-up %.2fx  [auto: %s]\n",
+           names[curve], ns_m / 1e3, ns_o / 1e3, ns_m / ns_o, aios__ecdsa_verify_backend());
+}
+
 /* ------------------------------------------------------------ buffers */
 
 static void plain_buffer(void *p)
@@ -409,17 +468,21 @@ static void ct_equal32(void *p)
 
 int main(int argc, char **argv)
 {
-    int sink, sha_only = 0;
-    /* [seconds-per-case] [--only sha256]: the SHA-256 rows alone (for
-     * bench/manifest_peers.py). */
+    int sink, sha_only = 0, ecdsa_only = 0;
+    /* [seconds-per-case] [--only sha256|ecdsa]: the SHA-256 rows alone (for
+     * bench/manifest_peers.py), or the ECDSA verification rows alone. */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--only") == 0 && i + 1 < argc && strcmp(argv[i + 1], "sha256") == 0) {
             sha_only = 1;
             i++;
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc &&
+                   strcmp(argv[i + 1], "ecdsa") == 0) {
+            ecdsa_only = 1;
+            i++;
         } else if (i == 1) {
             bench_budget = atof(argv[i]);
         } else {
-            fprintf(stderr, "usage: bench_crypto [seconds-per-case] [--only sha256]\n");
+            fprintf(stderr, "usage: bench_crypto [seconds-per-case] [--only sha256|ecdsa]\n");
             return 2;
         }
     }
@@ -437,6 +500,12 @@ int main(int argc, char **argv)
         bench_sha256_x2((size_t)1 << 20);
         return 0;
     }
+    static const aios__ec_curve curves[] = { AIOS__EC_P256, AIOS__EC_P384, AIOS__EC_P521 };
+    if (ecdsa_only) {
+        for (size_t i = 0; i < 3; i++)
+            bench_ecdsa_verify(curves[i]);
+        return 0;
+    }
     for (size_t a = 0; a < 3; a++)
         for (size_t s = 0; s < 3; s++)
             bench_aead(algs[a], sizes[s]);
@@ -451,6 +520,8 @@ int main(int argc, char **argv)
     bench_sha256_x2(4096);
     bench_sha256_x2((size_t)1 << 20);
     bench_mac_kdf();
+    for (size_t i = 0; i < 3; i++)
+        bench_ecdsa_verify(curves[i]);
     printf("aios_buffer_new+free (32 B plain)  %8.1f ns/op\n", bench_measure(plain_buffer, NULL));
     printf("aios_buffer_new+free (32 B secure) %8.1f ns/op\n", bench_measure(secure_buffer, NULL));
     printf("aios_ct_equal (32 B)               %8.1f ns/op\n", bench_measure(ct_equal32, &sink));
