@@ -609,7 +609,9 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
  * (DER) by subject.  No SCT, no issuer, a malformed list: 0 verified.
  * AIOS_E_FORMAT (the leaf does not parse), AIOS_E_NOMEM. */
 typedef struct aios__x509_ctlog {
-    uint8_t        key_id[32];     /* SHA-256 of the log's SPKI */
+    uint8_t        key_id[32];     /* SHA-256 of the log's SPKI (CT, Rekor v1), or the trusted
+                                      root's logId (Rekor v2: its signed-note key id) */
+    int            ed25519;        /* 1: pub is an Ed25519 key (Rekor v2 only; never a CT log) */
     aios__ec_curve curve;
     uint8_t        pub[AIOS__KEYENC_PUB_MAX];
     size_t         pub_len;
@@ -618,6 +620,24 @@ typedef struct aios__x509_ctlog {
 int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf_len,
                           const uint8_t *const *issuers, const size_t *issuer_lens,
                           size_t issuers_n, const aios__x509_ctlog *logs, size_t logs_n);
+/* An RFC 3161 timestamp (a DER TimeStampResp, as Sigstore bundles carry
+ * it) over msg, by the authority whose certificates are tsa_chain (DER,
+ * its own first, its root last; at least two): the response granted; one
+ * SignerInfo (RFC 5652) naming the authority's certificate, with signed
+ * attributes holding the TSTInfo content type and its digest, and, if
+ * present, an ESS signing-certificate(-v2) attribute naming that
+ * certificate; the signature verifies with its key; the TSTInfo's
+ * message imprint (SHA-256/384/512) is msg's; the certificate is valid
+ * at genTime on a path to the root, and is for time stamping (the
+ * id-kp-timeStamping extended key usage).  *gen_time: genTime, unix
+ * seconds.  AIOS_E_FORMAT (malformed), AIOS_E_AUTH (refused, another
+ * message, another signer, a bad signature), AIOS_E_UNSUPPORTED (a hash
+ * other than SHA-256/384/512), AIOS_E_MANIFEST_CHAIN,
+ * AIOS_E_MANIFEST_CERT_USAGE, AIOS_E_NOMEM. */
+int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t resp_len,
+                                const uint8_t *msg, size_t msg_len,
+                                const uint8_t *const *tsa_chain, const size_t *tsa_lens,
+                                size_t tsa_n);
 
 /* =============================================================== AES-SIV */
 

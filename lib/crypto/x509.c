@@ -21,6 +21,10 @@
  *     _check_extended_key_usage() succeed when the extension is absent,
  *     and the latter accepts anyExtendedKeyUsage, so the extensions are
  *     tested directly.
+ * Also here, on mbedTLS's ASN.1 reader: a Fulcio certificate's identity,
+ * its embedded SCTs (RFC 6962), and RFC 3161 timestamp responses (CMS
+ * SignedData over a TSTInfo) for Sigstore keyless bundles
+ * (docs/MANIFEST.md 7.5, 7.5.1).
  * Everything here is public data (certificates): nothing to wipe.
  */
 #include <stdio.h>
@@ -29,6 +33,7 @@
 
 #include <mbedtls/asn1.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509.h>
@@ -466,13 +471,14 @@ done:
 typedef struct ext_view {
     unsigned char *start, *end, *oid, *value;
     size_t         oid_len, value_len;
+    int            critical;
 } ext_view;
 
 /* The Extension at *p (before end), *p moved past it; 0 if malformed. */
 static int ext_next(unsigned char **p, unsigned char *end, ext_view *e)
 {
     size_t n;
-    int critical;
+    int critical = 0;
     e->start = *p;
     if (mbedtls_asn1_get_tag(p, end, &n, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
         return 0;
@@ -488,6 +494,7 @@ static int ext_next(unsigned char **p, unsigned char *end, ext_view *e)
         *p + e->value_len != e->end)
         return 0;
     e->value = *p;
+    e->critical = critical;
     *p = e->end;
     return 1;
 }
@@ -824,4 +831,506 @@ done:
     aios__free(msg);
     mbedtls_x509_crt_free(&leaf);
     return rc;
+}
+
+/* ------------------------------------------------------------ RFC 3161 timestamps */
+
+/* CMS (RFC 5652) and TSP (RFC 3161, 5816) object identifiers */
+static const unsigned char oid_signed_data[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07,
+                                                 0x02 };
+static const unsigned char oid_ct_tst_info[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09,
+                                                 0x10, 0x01, 0x04 };
+static const unsigned char oid_attr_content_type[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01,
+                                                       0x09, 0x03 };
+static const unsigned char oid_attr_message_digest[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D,
+                                                         0x01, 0x09, 0x04 };
+static const unsigned char oid_attr_signing_cert[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01,
+                                                       0x09, 0x10, 0x02, 0x0C };
+static const unsigned char oid_attr_signing_cert_v2[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D,
+                                                          0x01, 0x09, 0x10, 0x02, 0x2F };
+static const unsigned char oid_ski[] = { 0x55, 0x1D, 0x0E };
+
+#define TSP_SEQ (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)
+#define TSP_SET (MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SET)
+#define TSP_CTX(n) (MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | (n))
+
+static int oid_eq(const unsigned char *p, size_t n, const unsigned char *oid, size_t oid_len)
+{
+    return n == oid_len && memcmp(p, oid, n) == 0;
+}
+
+/* An AlgorithmIdentifier naming SHA-256/384/512 (SHA-1 too if sha1_ok),
+ * its parameters absent or NULL.  0 otherwise. */
+static int tsp_hash_alg(unsigned char **p, unsigned char *end, mbedtls_md_type_t *md, int sha1_ok)
+{
+    mbedtls_asn1_buf oid, params;
+    if (mbedtls_asn1_get_alg(p, end, &oid, &params) != 0 ||
+        (params.tag != MBEDTLS_ASN1_NULL && params.tag != 0) || params.len != 0 ||
+        mbedtls_oid_get_md_alg(&oid, md) != 0)
+        return 0;
+    return *md == MBEDTLS_MD_SHA256 || *md == MBEDTLS_MD_SHA384 || *md == MBEDTLS_MD_SHA512 ||
+           (sha1_ok && *md == MBEDTLS_MD_SHA1);
+}
+
+static size_t tsp_hash(mbedtls_md_type_t md, const unsigned char *in, size_t len,
+                       unsigned char out[MBEDTLS_MD_MAX_SIZE])
+{
+    const mbedtls_md_info_t *info = mbedtls_md_info_from_type(md);
+    if (info == NULL || mbedtls_md(info, in, len, out) != 0)
+        return 0;
+    return mbedtls_md_get_size(info);
+}
+
+/* GeneralizedTime "YYYYMMDDHHMMSS[.f...]Z" (RFC 5280 4.1.2.5.2, RFC 3161
+ * 2.4.2) to unix seconds; 0 if malformed. */
+static int tsp_gen_time(int64_t *out, const unsigned char *s, size_t n)
+{
+    int v[6], i, k;
+    size_t pos = 0;
+    static const int widths[6] = { 4, 2, 2, 2, 2, 2 };
+    for (i = 0; i < 6; i++) {
+        v[i] = 0;
+        for (k = 0; k < widths[i]; k++, pos++) {
+            if (pos >= n || s[pos] < '0' || s[pos] > '9')
+                return 0;
+            v[i] = v[i] * 10 + (s[pos] - '0');
+        }
+    }
+    if (pos < n && s[pos] == '.') {
+        if (++pos >= n || s[pos] < '0' || s[pos] > '9')
+            return 0;
+        while (pos < n && s[pos] >= '0' && s[pos] <= '9')
+            pos++;
+        if (s[pos - 1] == '0')   /* DER: no trailing zero in the fraction */
+            return 0;
+    }
+    if (pos + 1 != n || s[pos] != 'Z' || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 ||
+        v[3] > 23 || v[4] > 59 || v[5] > 60)
+        return 0;
+    *out = aios__days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    return 1;
+}
+
+/* The extension oid of crt (the first), or 0. */
+static int tsp_ext(const mbedtls_x509_crt *crt, const unsigned char *oid, size_t oid_len,
+                   ext_view *out)
+{
+    unsigned char *p = crt->v3_ext.p, *end = crt->v3_ext.p + crt->v3_ext.len;
+    size_t n;
+    if (p == NULL || mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0)
+        return 0;
+    end = p + n;
+    while (p < end) {
+        if (!ext_next(&p, end, out))
+            return 0;
+        if (ext_is(out, oid, oid_len))
+            return 1;
+    }
+    return 0;
+}
+
+/* The SubjectKeyIdentifier of crt, or NULL. */
+static const unsigned char *tsp_ski(const mbedtls_x509_crt *crt, size_t *len)
+{
+    ext_view e;
+    unsigned char *q;
+    if (!tsp_ext(crt, oid_ski, sizeof(oid_ski), &e))
+        return NULL;
+    q = e.value;
+    if (mbedtls_asn1_get_tag(&q, e.end, len, MBEDTLS_ASN1_OCTET_STRING) != 0 || q + *len != e.end)
+        return NULL;
+    return q;
+}
+
+/* RFC 3161 2.3: the authority's certificate has one extended key usage
+ * extension, critical, whose only purpose is id-kp-timeStamping. */
+static int tsp_eku_ok(const mbedtls_x509_crt *crt)
+{
+    static const unsigned char oid_eku[] = { 0x55, 0x1D, 0x25 };
+    ext_view e, again;
+    unsigned char *q, *end;
+    size_t n;
+    if (!tsp_ext(crt, oid_eku, sizeof(oid_eku), &e) || !e.critical)
+        return 0;
+    {   /* and no second one */
+        unsigned char *p = crt->v3_ext.p, *xend = crt->v3_ext.p + crt->v3_ext.len;
+        size_t m, count = 0;
+        if (mbedtls_asn1_get_tag(&p, xend, &m, TSP_SEQ) != 0)
+            return 0;
+        xend = p + m;
+        while (p < xend) {
+            if (!ext_next(&p, xend, &again))
+                return 0;
+            count += ext_is(&again, oid_eku, sizeof(oid_eku));
+        }
+        if (count != 1)
+            return 0;
+    }
+    q = e.value;
+    if (mbedtls_asn1_get_tag(&q, e.end, &n, TSP_SEQ) != 0 || q + n != e.end)
+        return 0;
+    end = q + n;
+    if (mbedtls_asn1_get_tag(&q, end, &n, MBEDTLS_ASN1_OID) != 0 || q + n != end)
+        return 0;
+    return oid_eq(q, n, (const unsigned char *)MBEDTLS_OID_TIME_STAMPING,
+                  MBEDTLS_OID_SIZE(MBEDTLS_OID_TIME_STAMPING));
+}
+
+/* The SignerInfo's sid names crt: by issuer and serial number, or by
+ * subject key identifier. */
+static int tsp_signer_is(const mbedtls_x509_crt *crt, const unsigned char *issuer,
+                         size_t issuer_len, const unsigned char *serial, size_t serial_len,
+                         const unsigned char *ski, size_t ski_len)
+{
+    const unsigned char *k;
+    size_t kl = 0;
+    if (issuer != NULL)
+        return crt->issuer_raw.len == issuer_len &&
+               memcmp(crt->issuer_raw.p, issuer, issuer_len) == 0 &&
+               crt->serial.len == serial_len && memcmp(crt->serial.p, serial, serial_len) == 0;
+    k = tsp_ski(crt, &kl);
+    return k != NULL && kl == ski_len && memcmp(k, ski, kl) == 0;
+}
+
+/* The ESS signing-certificate attribute's first certificate hash must be
+ * the TSA certificate's (v2: its hash algorithm, SHA-256 by default;
+ * v1: SHA-1).  values: the attribute's SET content. */
+static int tsp_ess(unsigned char *p, unsigned char *end, int v2, const mbedtls_x509_crt *crt)
+{
+    mbedtls_md_type_t md = v2 ? MBEDTLS_MD_SHA256 : MBEDTLS_MD_SHA1;
+    unsigned char h[MBEDTLS_MD_MAX_SIZE];
+    size_t n, hl;
+    /* SigningCertificate(V2) ::= SEQUENCE { certs SEQUENCE OF ESSCertID(v2), ... } */
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0 ||
+        mbedtls_asn1_get_tag(&p, p + n, &n, TSP_SEQ) != 0 ||
+        mbedtls_asn1_get_tag(&p, p + n, &n, TSP_SEQ) != 0)
+        return AIOS_E_FORMAT;
+    end = p + n;
+    if (v2 && p < end && *p == TSP_SEQ && !tsp_hash_alg(&p, end, &md, 0))
+        return AIOS_E_UNSUPPORTED;
+    if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_OCTET_STRING) != 0)
+        return AIOS_E_FORMAT;
+    hl = tsp_hash(md, crt->raw.p, crt->raw.len, h);
+    if (hl == 0 || hl != n || memcmp(h, p, n) != 0)
+        return AIOS_E_AUTH;
+    return AIOS_OK;
+}
+
+/* The response is DER all the way down: every constructed element holds
+ * whole elements, to a depth of 24 (the OCTET STRING that holds the
+ * TSTInfo is walked too).  Values are read where they are used. */
+static int tsp_der_ok(unsigned char *p, unsigned char *end, int depth)
+{
+    while (p < end) {
+        unsigned char tag = *p;
+        size_t n;
+        if ((tag & 0x1F) == 0x1F || depth > 24 || mbedtls_asn1_get_tag(&p, end, &n, tag) != 0)
+            return 0;
+        if ((tag & MBEDTLS_ASN1_CONSTRUCTED) && !tsp_der_ok(p, p + n, depth + 1))
+            return 0;
+        p += n;
+    }
+    return 1;
+}
+
+int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t resp_len,
+                                const uint8_t *msg, size_t msg_len,
+                                const uint8_t *const *tsa_chain, const size_t *tsa_lens,
+                                size_t tsa_n)
+{
+    unsigned char *p, *end, *q, *sd_end, *si_end, *econtent = NULL, *sa = NULL, *sa_end = NULL;
+    unsigned char *sig = NULL, *sid_issuer = NULL, *sid_serial = NULL, *sid_ski = NULL;
+    unsigned char *ess = NULL, *ess_end = NULL, *attr_digest = NULL, h[MBEDTLS_MD_MAX_SIZE];
+    unsigned char *imprint = NULL;
+    size_t n, econtent_len = 0, sig_len = 0, sid_issuer_len = 0, sid_serial_len = 0,
+           sid_ski_len = 0, attr_digest_len = 0, hl, imprint_len = 0;
+    mbedtls_md_type_t md_signer, md_imprint;
+    mbedtls_x509_crt crt;
+    aios__x509_leaf leaf;
+    int status, have_type = 0, ess_v2 = 0, rc;
+    int64_t t = 0;
+
+    AIOS__CHECK_ARG(gen_time != NULL && resp != NULL && (msg != NULL || msg_len == 0) &&
+                    tsa_chain != NULL && tsa_lens != NULL, "NULL argument");
+    *gen_time = 0;
+    if (tsa_n < 2 || tsa_n > AIOS__X509_CHAIN_MAX + 1)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "timestamp: the authority's chain must hold "
+                          "its certificate and a root");
+    p = (unsigned char *)(uintptr_t)resp;
+    end = p + resp_len;
+    if (!tsp_der_ok(p, end, 0))
+        goto malformed;
+    /* TimeStampResp ::= SEQUENCE { status PKIStatusInfo, timeStampToken OPTIONAL } */
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0 || p + n != end ||
+        mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0)
+        goto malformed;
+    q = p + n;
+    if (mbedtls_asn1_get_int(&p, q, &status) != 0)
+        goto malformed;
+    if (status != 0 && status != 1)   /* granted, grantedWithMods */
+        return aios__fail(AIOS_E_AUTH, "timestamp: the authority refused the request "
+                          "(status %d)", status);
+    p = q;
+    /* ContentInfo ::= SEQUENCE { contentType id-signedData, [0] EXPLICIT SignedData } */
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0 || p + n != end ||
+        mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_OID) != 0 ||
+        !oid_eq(p, n, oid_signed_data, sizeof(oid_signed_data)))
+        goto malformed;
+    p += n;
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_CTX(0)) != 0 || p + n != end ||
+        mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0 || p + n != end)
+        goto malformed;
+    sd_end = end;
+    /* SignedData: version, digestAlgorithms, encapContentInfo, [0] certificates,
+     * [1] crls, signerInfos */
+    if (mbedtls_asn1_get_int(&p, sd_end, &status) != 0 ||
+        mbedtls_asn1_get_tag(&p, sd_end, &n, TSP_SET) != 0)
+        goto malformed;
+    p += n;
+    if (mbedtls_asn1_get_tag(&p, sd_end, &n, TSP_SEQ) != 0)
+        goto malformed;
+    q = p + n;
+    if (mbedtls_asn1_get_tag(&p, q, &n, MBEDTLS_ASN1_OID) != 0 ||
+        !oid_eq(p, n, oid_ct_tst_info, sizeof(oid_ct_tst_info)))
+        goto malformed;
+    p += n;
+    if (mbedtls_asn1_get_tag(&p, q, &n, TSP_CTX(0)) != 0 || p + n != q ||
+        mbedtls_asn1_get_tag(&p, q, &econtent_len, MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+        p + econtent_len != q)
+        goto malformed;
+    econtent = p;
+    if (!tsp_der_ok(econtent, econtent + econtent_len, 0))
+        goto malformed;
+    p = q;
+    while (p < sd_end && (*p == TSP_CTX(0) || *p == TSP_CTX(1))) {
+        unsigned char tag = *p;
+        if (mbedtls_asn1_get_tag(&p, sd_end, &n, tag) != 0)
+            goto malformed;
+        p += n;
+    }
+    if (mbedtls_asn1_get_tag(&p, sd_end, &n, TSP_SET) != 0 || p + n != sd_end)
+        goto malformed;
+    /* exactly one SignerInfo */
+    if (mbedtls_asn1_get_tag(&p, sd_end, &n, TSP_SEQ) != 0)
+        goto malformed;
+    si_end = p + n;
+    if (si_end != sd_end)
+        return aios__fail(AIOS_E_FORMAT, "timestamp: more than one signer");
+    if (mbedtls_asn1_get_int(&p, si_end, &status) != 0 || p >= si_end)
+        goto malformed;
+    if (*p == TSP_SEQ) {   /* IssuerAndSerialNumber */
+        if (mbedtls_asn1_get_tag(&p, si_end, &n, TSP_SEQ) != 0)
+            goto malformed;
+        q = p + n;
+        sid_issuer = p;
+        if (mbedtls_asn1_get_tag(&p, q, &n, TSP_SEQ) != 0)
+            goto malformed;
+        p += n;
+        sid_issuer_len = (size_t)(p - sid_issuer);
+        if (mbedtls_asn1_get_tag(&p, q, &sid_serial_len, MBEDTLS_ASN1_INTEGER) != 0 ||
+            p + sid_serial_len != q)
+            goto malformed;
+        sid_serial = p;
+        p = q;
+    } else if (*p == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0)) {   /* [0] SubjectKeyIdentifier */
+        if (mbedtls_asn1_get_tag(&p, si_end, &sid_ski_len, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0) != 0)
+            goto malformed;
+        sid_ski = p;
+        p += sid_ski_len;
+    } else {
+        goto malformed;
+    }
+    if (!tsp_hash_alg(&p, si_end, &md_signer, 0))
+        return aios__fail(AIOS_E_UNSUPPORTED, "timestamp: the signer's digest algorithm is not "
+                          "SHA-256, SHA-384 or SHA-512");
+    /* signedAttrs [0] IMPLICIT SET OF Attribute: required with a TSTInfo */
+    if (p >= si_end || *p != TSP_CTX(0))
+        return aios__fail(AIOS_E_FORMAT, "timestamp: no signed attributes");
+    sa = p;
+    if (mbedtls_asn1_get_tag(&p, si_end, &n, TSP_CTX(0)) != 0)
+        goto malformed;
+    sa_end = p + n;
+    while (p < sa_end) {
+        unsigned char *a_end, *vals, *vals_end;
+        const unsigned char *oid;
+        size_t oid_len;
+        if (mbedtls_asn1_get_tag(&p, sa_end, &n, TSP_SEQ) != 0)
+            goto malformed;
+        a_end = p + n;
+        if (mbedtls_asn1_get_tag(&p, a_end, &oid_len, MBEDTLS_ASN1_OID) != 0)
+            goto malformed;
+        oid = p;
+        p += oid_len;
+        if (mbedtls_asn1_get_tag(&p, a_end, &n, TSP_SET) != 0 || p + n != a_end)
+            goto malformed;
+        vals = p;
+        vals_end = a_end;
+        if (oid_eq(oid, oid_len, oid_attr_content_type, sizeof(oid_attr_content_type))) {
+            if (have_type || mbedtls_asn1_get_tag(&vals, vals_end, &n, MBEDTLS_ASN1_OID) != 0 ||
+                vals + n != vals_end || !oid_eq(vals, n, oid_ct_tst_info, sizeof(oid_ct_tst_info)))
+                goto malformed;
+            have_type = 1;
+        } else if (oid_eq(oid, oid_len, oid_attr_message_digest,
+                          sizeof(oid_attr_message_digest))) {
+            if (attr_digest != NULL ||
+                mbedtls_asn1_get_tag(&vals, vals_end, &attr_digest_len,
+                                     MBEDTLS_ASN1_OCTET_STRING) != 0 ||
+                vals + attr_digest_len != vals_end)
+                goto malformed;
+            attr_digest = vals;
+        } else if (oid_eq(oid, oid_len, oid_attr_signing_cert_v2,
+                          sizeof(oid_attr_signing_cert_v2)) ||
+                   oid_eq(oid, oid_len, oid_attr_signing_cert, sizeof(oid_attr_signing_cert))) {
+            if (ess != NULL)
+                goto malformed;
+            ess = vals;
+            ess_end = vals_end;
+            ess_v2 = oid_len == sizeof(oid_attr_signing_cert_v2);
+        }
+        p = a_end;
+    }
+    if (!have_type || attr_digest == NULL)
+        return aios__fail(AIOS_E_FORMAT, "timestamp: the signed attributes lack the content "
+                          "type or the message digest");
+    {
+        mbedtls_asn1_buf oid, params;   /* signatureAlgorithm: checked by the key's verify */
+        if (mbedtls_asn1_get_alg(&p, si_end, &oid, &params) != 0 ||
+            mbedtls_asn1_get_tag(&p, si_end, &sig_len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+            goto malformed;
+        sig = p;
+        p += sig_len;
+        if (p < si_end && *p == TSP_CTX(1)) {   /* unsignedAttrs */
+            if (mbedtls_asn1_get_tag(&p, si_end, &n, TSP_CTX(1)) != 0)
+                goto malformed;
+            p += n;
+        }
+        if (p != si_end)
+            goto malformed;
+    }
+    /* TSTInfo ::= SEQUENCE { version 1, policy, messageImprint, serialNumber,
+     * genTime, accuracy OPTIONAL, ordering DEFAULT FALSE, nonce OPTIONAL,
+     * tsa [0] OPTIONAL, extensions [1] OPTIONAL }: all of it well formed
+     * before anything is compared. */
+    p = econtent;
+    end = econtent + econtent_len;
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0 || p + n != end ||
+        mbedtls_asn1_get_int(&p, end, &status) != 0 || status != 1 ||
+        mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_OID) != 0 || n == 0)
+        goto malformed;
+    p += n;
+    if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0)
+        goto malformed;
+    q = p + n;
+    if (!tsp_hash_alg(&p, q, &md_imprint, 0))
+        return aios__fail(AIOS_E_UNSUPPORTED, "timestamp: the message imprint's hash is not "
+                          "SHA-256, SHA-384 or SHA-512");
+    if (mbedtls_asn1_get_tag(&p, q, &n, MBEDTLS_ASN1_OCTET_STRING) != 0 || p + n != q)
+        goto malformed;
+    imprint = p;
+    imprint_len = n;
+    p = q;
+    if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_INTEGER) != 0 || n == 0)
+        goto malformed;
+    p += n;
+    if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_GENERALIZED_TIME) != 0 ||
+        !tsp_gen_time(&t, p, n))
+        goto malformed;
+    p += n;
+    if (p < end && *p == TSP_SEQ) {   /* accuracy: seconds, [0] millis, [1] micros */
+        if (mbedtls_asn1_get_tag(&p, end, &n, TSP_SEQ) != 0)
+            goto malformed;
+        q = p + n;
+        while (p < q) {
+            unsigned char tag = *p;
+            if ((tag != MBEDTLS_ASN1_INTEGER && tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0) &&
+                 tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 1)) ||
+                mbedtls_asn1_get_tag(&p, q, &n, tag) != 0 || n == 0)
+                goto malformed;
+            p += n;
+        }
+    }
+    if (p < end && *p == MBEDTLS_ASN1_BOOLEAN) {
+        int ordering;
+        if (mbedtls_asn1_get_bool(&p, end, &ordering) != 0)
+            goto malformed;
+    }
+    if (p < end && *p == MBEDTLS_ASN1_INTEGER) {   /* nonce */
+        if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_INTEGER) != 0 || n == 0)
+            goto malformed;
+        p += n;
+    }
+    if (p < end && *p == TSP_CTX(0)) {   /* tsa GeneralName */
+        if (mbedtls_asn1_get_tag(&p, end, &n, TSP_CTX(0)) != 0)
+            goto malformed;
+        p += n;
+    }
+    if (p < end && *p == TSP_CTX(1)) {   /* extensions */
+        if (mbedtls_asn1_get_tag(&p, end, &n, TSP_CTX(1)) != 0)
+            goto malformed;
+        p += n;
+    }
+    if (p != end)
+        goto malformed;
+    hl = tsp_hash(md_signer, econtent, econtent_len, h);
+    if (hl == 0 || hl != attr_digest_len || memcmp(h, attr_digest, hl) != 0)
+        return aios__fail(AIOS_E_AUTH, "timestamp: the signed message digest is not the "
+                          "timestamp's");
+    hl = tsp_hash(md_imprint, msg, msg_len, h);
+    if (hl == 0 || hl != imprint_len || memcmp(h, imprint, hl) != 0)
+        return aios__fail(AIOS_E_AUTH, "timestamp: it was made for other bytes than this "
+                          "signature");
+
+    /* The authority's certificate: a path to its root at genTime, the
+     * timeStamping purpose, the signer, and the signature. */
+    if ((rc = aios__x509_chain_verify(&leaf, tsa_chain, tsa_lens, tsa_n - 1, &tsa_chain[tsa_n - 1],
+                                      &tsa_lens[tsa_n - 1], 1, AIOS__X509_TIME_FIXED, t))
+        != AIOS_OK)
+        return aios__error_prefix("timestamp authority");
+    mbedtls_x509_crt_init(&crt);
+    if ((rc = parse_der(&crt, tsa_chain[0], tsa_lens[0], "timestamp authority certificate", 0))
+        != AIOS_OK)
+        goto done;
+    if (!tsp_eku_ok(&crt)) {
+        rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "timestamp: the authority's certificate is "
+                        "not for time stamping only (RFC 3161 2.3: one critical extended key "
+                        "usage, id-kp-timeStamping)");
+        goto done;
+    }
+    if (!tsp_signer_is(&crt, sid_issuer, sid_issuer_len, sid_serial, sid_serial_len, sid_ski,
+                       sid_ski_len)) {
+        rc = aios__fail(AIOS_E_AUTH, "timestamp: signed by another certificate than the "
+                        "trusted authority's");
+        goto done;
+    }
+    if (ess != NULL && (rc = tsp_ess(ess, ess_end, ess_v2, &crt)) != AIOS_OK) {
+        rc = rc == AIOS_E_AUTH
+             ? aios__fail(AIOS_E_AUTH, "timestamp: its signing-certificate attribute names "
+                          "another certificate")
+             : aios__fail(rc, "timestamp: a malformed signing-certificate attribute");
+        goto done;
+    }
+    {
+        /* the signature is over the DER of the attributes as a SET */
+        size_t sal = (size_t)(sa_end - sa);
+        unsigned char *der = aios__malloc(sal);
+        if (der == NULL) {
+            rc = aios__nomem("timestamp");
+            goto done;
+        }
+        memcpy(der, sa, sal);
+        der[0] = TSP_SET;
+        hl = tsp_hash(md_signer, der, sal, h);
+        aios__free(der);
+        if (hl == 0 || mbedtls_pk_verify(&crt.pk, md_signer, h, hl, sig, sig_len) != 0) {
+            rc = aios__fail(AIOS_E_AUTH, "timestamp: the authority's signature does not verify");
+            goto done;
+        }
+    }
+    *gen_time = t;
+    rc = AIOS_OK;
+done:
+    mbedtls_x509_crt_free(&crt);
+    return rc;
+malformed:
+    return aios__fail(AIOS_E_FORMAT, "timestamp: not a well-formed RFC 3161 response");
 }

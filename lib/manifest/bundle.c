@@ -1438,11 +1438,14 @@ char *aios__mb_signer_json(const aios__mb_signer *sg)
         /* the policy time the path was found valid at (0: not verified) */
         if (sg->checked_at)
             bad |= json_object_set_new(o, "checked_at", json_integer((json_int_t)sg->checked_at));
-        if (sg->integrated_time) {   /* keyless, verified against a Sigstore trusted root */
+        if (sg->identity[0]) {   /* keyless, verified against a Sigstore trusted root */
             bad |= json_object_set_new(o, "identity", json_string(sg->identity));
             bad |= json_object_set_new(o, "oidc_issuer", json_string(sg->oidc_issuer));
-            bad |= json_object_set_new(o, "integrated_time",
-                                       json_integer((json_int_t)sg->integrated_time));
+            if (sg->integrated_time)   /* Rekor v1 */
+                bad |= json_object_set_new(o, "integrated_time",
+                                           json_integer((json_int_t)sg->integrated_time));
+            if (sg->timestamp)         /* RFC 3161 */
+                bad |= json_object_set_new(o, "timestamp", json_integer((json_int_t)sg->timestamp));
             bad |= json_object_set_new(o, "log_index", json_integer((json_int_t)sg->log_index));
         }
     }

@@ -184,8 +184,9 @@ typedef struct aios__mb_signer {
     /* KEYLESS, verified (aios__mb_verify_sigstore): */
     char     identity[256];        /* the certificate's SubjectAltName (email or URI) */
     char     oidc_issuer[256];     /* its OIDC issuer extension */
-    int64_t  integrated_time;      /* the log entry's time, unix seconds */
+    int64_t  integrated_time;      /* the log entry's time, unix seconds (Rekor v1; 0 for v2) */
     int64_t  log_index;            /* the log entry's index */
+    int64_t  timestamp;            /* the first RFC 3161 timestamp that verified, or 0 */
 } aios__mb_signer;
 
 /* The signer as the bundle states it, without trust (aios_manifest_open,

@@ -7,22 +7,27 @@
  * which the caller supplies: libaios fetches nothing.
  *
  *   1. the bundle (steps 1-3 of 11), a keyless certificate;
- *   2. the log entry: its log is one of the trusted root's, valid at the
- *      entry's integrated time; the signed entry timestamp (SET) verifies
- *      with that log's key; an inclusion proof, when present, leads from
- *      the entry to the root hash of a checkpoint signed by that key;
+ *   2. the log entry, Rekor v1 (dsse 0.0.1) or v2 (hashedrekord 0.0.2):
+ *      its log is one of the trusted root's; the times it proves: v1, the
+ *      integrated time under the signed entry timestamp (SET); either,
+ *      every RFC 3161 timestamp over the signature that verifies with a
+ *      timestamp authority of the root (lib/crypto/x509.c); at least one,
+ *      each inside the log key's validity; an inclusion proof leads from
+ *      the entry to the root hash of a checkpoint signed by the log's key
+ *      (ECDSA for v1, Ed25519 for v2);
  *   3. the entry is this signature's: a dsse 0.0.1 body naming this
- *      payload's SHA-256, this signature and this certificate;
+ *      payload's SHA-256, this signature and this certificate; or a
+ *      hashedrekord 0.0.2 body naming the digest of the envelope's PAE,
+ *      this signature, this certificate and its key details;
  *   4. the certificate chains to one of the trusted root's Fulcio CAs
- *      valid at the integrated time, with the integrated time inside
- *      every certificate's validity (a Fulcio certificate lives ten
- *      minutes: the log's time is what proves it was used in time);
- *      one of its embedded SCTs verifies with a CT log key of the root;
+ *      valid at each of those times, with each time inside every
+ *      certificate's validity (a Fulcio certificate lives ten minutes:
+ *      the log's or the timestamp's time is what proves it was used in
+ *      time); one of its embedded SCTs verifies with a CT log key of the
+ *      root;
  *   5. its SubjectAltName (email or URI) is the expected identity and its
  *      OIDC issuer extension the expected issuer, both exactly;
  *   6. the DSSE signature with the certificate's key; the statement.
- * Not checked (docs/MANIFEST.md 7.5 says why): RFC 3161 timestamps (the
- * log's integrated time is used).
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -59,6 +64,8 @@ typedef aios__x509_ctlog tr_tlog;
 typedef struct trusted_root {
     tr_ca   cas[TR_CAS_MAX];
     size_t  ncas;
+    tr_ca   tsas[TR_CAS_MAX];       /* timestamp authorities (RFC 3161) */
+    size_t  ntsas;
     tr_tlog tlogs[TR_TLOGS_MAX];
     size_t  ntlogs;
     tr_tlog ctlogs[TR_TLOGS_MAX];   /* certificate transparency logs */
@@ -71,6 +78,9 @@ static void tr_free(trusted_root *t)
     for (i = 0; i < t->ncas; i++)
         for (j = 0; j < t->cas[i].n; j++)
             aios__free(t->cas[i].certs[j]);
+    for (i = 0; i < t->ntsas; i++)
+        for (j = 0; j < t->tsas[i].n; j++)
+            aios__free(t->tsas[i].certs[j]);
     aios__free(t);
 }
 
@@ -179,7 +189,7 @@ static int in_window(int64_t t, int64_t start, int64_t end)
 
 /* One log of the root (tlogs or ctlogs): 1 parsed, 0 a key type this
  * verifier does not use (skipped), or a negative status. */
-static int parse_log(tr_tlog *l, const json_t *tl, const char *what)
+static int parse_log(tr_tlog *l, const json_t *tl, const char *what, int ed25519_ok)
 {
     const json_t *pk = json_object_get(tl, "publicKey");
     uint8_t *der = NULL, *kid = NULL;
@@ -193,11 +203,15 @@ static int parse_log(tr_tlog *l, const json_t *tl, const char *what)
     aios__free(der);
     if (rc == AIOS_E_NOMEM)
         return rc;
-    if (rc != AIOS_OK || (alg != AIOS__KEYENC_P256 && alg != AIOS__KEYENC_P384)) {
+    if (rc != AIOS_OK || (alg != AIOS__KEYENC_P256 && alg != AIOS__KEYENC_P384 &&
+                          !(alg == AIOS__KEYENC_ED25519 && ed25519_ok))) {
         memset(l, 0, sizeof(*l));
         return 0;
     }
-    l->curve = (aios__ec_curve)aios__mb_alg_curve(alg);
+    if (alg == AIOS__KEYENC_ED25519)
+        l->ed25519 = 1;   /* Rekor v2 logs (their checkpoints are Ed25519 signed notes) */
+    else
+        l->curve = (aios__ec_curve)aios__mb_alg_curve(alg);
     if ((rc = aios__mb_b64_member(&kid, &kid_len,
                                   json_object_get(json_object_get(tl, "logId"), "keyId"), 64,
                                   what)) != AIOS_OK)
@@ -213,13 +227,36 @@ static int parse_log(tr_tlog *l, const json_t *tl, const char *what)
     return 1;
 }
 
+/* A certificate authority or a timestamp authority: certChain.certificates
+ * (DER, base64) and validFor. */
+static int parse_ca(tr_ca *c, const json_t *ca, const char *what)
+{
+    const json_t *certs = json_object_get(json_object_get(ca, "certChain"), "certificates");
+    size_t j;
+    int rc;
+    if (!json_is_array(certs) || json_array_size(certs) == 0 ||
+        json_array_size(certs) > TR_CERTS_MAX)
+        return aios__fail(AIOS_E_FORMAT, "%s.certChain.certificates is not an array of 1..%d",
+                          what, TR_CERTS_MAX);
+    if ((rc = valid_for(&c->start, &c->end, json_object_get(ca, "validFor"), what)) != AIOS_OK)
+        return rc;
+    for (j = 0; j < json_array_size(certs); j++) {
+        if ((rc = aios__mb_b64_member(&c->certs[j], &c->lens[j],
+                                      json_object_get(json_array_get(certs, j), "rawBytes"),
+                                      AIOS__X509_CERT_MAX, what)) != AIOS_OK)
+            return rc;
+        c->n++;
+    }
+    return AIOS_OK;
+}
+
 static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t len)
 {
     trusted_root *t = NULL;
     json_t *root = NULL;
     json_error_t err;
     const json_t *cas, *tlogs, *mt;
-    size_t i, j;
+    size_t i;
     int rc = AIOS_OK;
 
     *out = NULL;
@@ -255,25 +292,23 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
         goto done;
     }
     for (i = 0; i < json_array_size(cas); i++) {
-        const json_t *ca = json_array_get(cas, i);
-        const json_t *certs = json_object_get(json_object_get(ca, "certChain"), "certificates");
-        tr_ca *c = &t->cas[t->ncas++];
         char what[96];
         snprintf(what, sizeof(what), "trusted root: certificateAuthorities[%zu]", i);
-        if (!json_is_array(certs) || json_array_size(certs) == 0 ||
-            json_array_size(certs) > TR_CERTS_MAX) {
-            rc = aios__fail(AIOS_E_FORMAT, "%s.certChain.certificates is not an array of 1..%d",
-                            what, TR_CERTS_MAX);
+        if ((rc = parse_ca(&t->cas[t->ncas++], json_array_get(cas, i), what)) != AIOS_OK)
+            goto done;
+    }
+    if (json_object_get(root, "timestampAuthorities") != NULL) {
+        const json_t *tsas = json_object_get(root, "timestampAuthorities");
+        if (!json_is_array(tsas) || json_array_size(tsas) > TR_CAS_MAX) {
+            rc = aios__fail(AIOS_E_FORMAT, "trusted root: timestampAuthorities is not an array "
+                            "of at most %d", TR_CAS_MAX);
             goto done;
         }
-        if ((rc = valid_for(&c->start, &c->end, json_object_get(ca, "validFor"), what)) != AIOS_OK)
-            goto done;
-        for (j = 0; j < json_array_size(certs); j++) {
-            if ((rc = aios__mb_b64_member(&c->certs[j], &c->lens[j],
-                                          json_object_get(json_array_get(certs, j), "rawBytes"),
-                                          AIOS__X509_CERT_MAX, what)) != AIOS_OK)
+        for (i = 0; i < json_array_size(tsas); i++) {
+            char what[96];
+            snprintf(what, sizeof(what), "trusted root: timestampAuthorities[%zu]", i);
+            if ((rc = parse_ca(&t->tsas[t->ntsas++], json_array_get(tsas, i), what)) != AIOS_OK)
                 goto done;
-            c->n++;
         }
     }
     if (json_object_get(root, "ctlogs") != NULL) {
@@ -286,7 +321,7 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
         for (i = 0; i < json_array_size(cts); i++) {
             char what[64];
             snprintf(what, sizeof(what), "trusted root: ctlogs[%zu]", i);
-            if ((rc = parse_log(&t->ctlogs[t->nctlogs], json_array_get(cts, i), what)) < 0)
+            if ((rc = parse_log(&t->ctlogs[t->nctlogs], json_array_get(cts, i), what, 0)) < 0)
                 goto done;
             t->nctlogs += (size_t)rc;
         }
@@ -295,7 +330,7 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
     for (i = 0; i < json_array_size(tlogs); i++) {
         char what[64];
         snprintf(what, sizeof(what), "trusted root: tlogs[%zu]", i);
-        if ((rc = parse_log(&t->tlogs[t->ntlogs], json_array_get(tlogs, i), what)) < 0)
+        if ((rc = parse_log(&t->tlogs[t->ntlogs], json_array_get(tlogs, i), what, 1)) < 0)
             goto done;
         t->ntlogs += (size_t)rc;
         rc = AIOS_OK;
@@ -312,7 +347,8 @@ done:
 /* ---- the log entry */
 
 typedef struct tlog_entry {
-    int64_t  log_index, integrated_time;
+    int      v2;               /* hashedrekord 0.0.2 (Rekor v2); else dsse 0.0.1 */
+    int64_t  log_index, integrated_time;   /* integrated_time: v1 only */
     uint8_t  log_id[32];
     uint8_t *body;             /* canonicalizedBody, decoded */
     size_t   body_len;
@@ -338,17 +374,32 @@ static int parse_entry(tlog_entry *e, const json_t *te)
     if (!json_is_object(kv) || !json_is_string(json_object_get(kv, "kind")) ||
         !json_is_string(json_object_get(kv, "version")))
         return aios__fail(AIOS_E_FORMAT, "bundle: tlogEntries[0].kindVersion is missing");
-    if (strcmp(json_string_value(json_object_get(kv, "kind")), "dsse") != 0 ||
-        strcmp(json_string_value(json_object_get(kv, "version")), "0.0.1") != 0)
+    if (strcmp(json_string_value(json_object_get(kv, "kind")), "hashedrekord") == 0 &&
+        strcmp(json_string_value(json_object_get(kv, "version")), "0.0.2") == 0)
+        e->v2 = 1;
+    else if (strcmp(json_string_value(json_object_get(kv, "kind")), "dsse") != 0 ||
+             strcmp(json_string_value(json_object_get(kv, "version")), "0.0.1") != 0)
         return aios__fail(AIOS_E_UNSUPPORTED, "bundle: a Rekor entry of kind %.40s %.20s (this "
-                          "verifier knows dsse 0.0.1)",
+                          "verifier knows dsse 0.0.1 and hashedrekord 0.0.2)",
                           json_string_value(json_object_get(kv, "kind")),
                           json_string_value(json_object_get(kv, "version")));
     if ((rc = int_json(&e->log_index, json_object_get(te, "logIndex"),
-                       "bundle: tlogEntries[0].logIndex")) != AIOS_OK ||
-        (rc = int_json(&e->integrated_time, json_object_get(te, "integratedTime"),
-                       "bundle: tlogEntries[0].integratedTime")) != AIOS_OK)
+                       "bundle: tlogEntries[0].logIndex")) != AIOS_OK)
         return rc;
+    /* Rekor v2 entries have no integrated time (0 or absent) and no signed
+     * entry timestamp: their time comes from RFC 3161 timestamps. */
+    if (e->v2) {
+        const json_t *it = json_object_get(te, "integratedTime");
+        if (it != NULL && ((rc = int_json(&e->integrated_time, it,
+                                          "bundle: tlogEntries[0].integratedTime")) != AIOS_OK))
+            return rc;
+        if (e->integrated_time != 0 || json_object_get(te, "inclusionPromise") != NULL)
+            return aios__fail(AIOS_E_FORMAT, "bundle: a Rekor v2 entry with an integrated time "
+                              "or an inclusion promise");
+    } else if ((rc = int_json(&e->integrated_time, json_object_get(te, "integratedTime"),
+                              "bundle: tlogEntries[0].integratedTime")) != AIOS_OK) {
+        return rc;
+    }
     if ((rc = aios__mb_b64_member(&id, &id_len,
                                   json_object_get(json_object_get(te, "logId"), "keyId"), 64,
                                   "bundle: tlogEntries[0].logId.keyId")) != AIOS_OK)
@@ -363,11 +414,12 @@ static int parse_entry(tlog_entry *e, const json_t *te)
                                   json_object_get(te, "canonicalizedBody"), BODY_MAX,
                                   "bundle: tlogEntries[0].canonicalizedBody")) != AIOS_OK)
         return rc;
-    rc = aios__mb_b64_member(&e->set, &e->set_len,
-                             json_object_get(json_object_get(te, "inclusionPromise"),
-                                             "signedEntryTimestamp"),
-                             512, "bundle: tlogEntries[0].inclusionPromise.signedEntryTimestamp");
-    if (rc != AIOS_OK)
+    if (!e->v2 &&
+        (rc = aios__mb_b64_member(&e->set, &e->set_len,
+                                  json_object_get(json_object_get(te, "inclusionPromise"),
+                                                  "signedEntryTimestamp"),
+                                  512, "bundle: tlogEntries[0].inclusionPromise."
+                                  "signedEntryTimestamp")) != AIOS_OK)
         return rc;
     e->proof = json_object_get(te, "inclusionProof");
     return AIOS_OK;
@@ -376,6 +428,9 @@ static int parse_entry(tlog_entry *e, const json_t *te)
 static int log_verify(const tr_tlog *l, const uint8_t *sig, size_t sig_len, const uint8_t *msg,
                       size_t len)
 {
+    if (l->ed25519)
+        return sig_len == AIOS__ED25519_SIG_LEN && l->pub_len == AIOS__ED25519_PK_LEN
+               ? aios__ed25519_verify(sig, msg, len, l->pub) : AIOS_E_AUTH;
     return aios__ecdsa_verify_der(l->curve, sig, sig_len, msg, len, l->pub, l->pub_len);
 }
 
@@ -644,6 +699,150 @@ static int check_body(const tlog_entry *e, const aios__mb_bundle *b)
     return AIOS_OK;
 }
 
+/* The bytes of a base64 JSON member equal want. */
+static int b64_is(const json_t *v, const uint8_t *want, size_t want_len, size_t max)
+{
+    uint8_t *got = NULL;
+    size_t n = 0;
+    int eq;
+    if (aios__mb_b64_member(&got, &n, v, max, "member") != AIOS_OK)
+        return 0;
+    eq = n == want_len && memcmp(got, want, n) == 0;
+    aios__free(got);
+    return eq;
+}
+
+static int str_is(const json_t *v, const char *lit)
+{
+    return json_is_string(v) && strcmp(json_string_value(v), lit) == 0;
+}
+
+/* Rekor v2 records a DSSE envelope as a hashedrekord 0.0.2 entry
+ * (rekor-v2 spec 6.1.4): data, the digest of the envelope's PAE with the
+ * hash that goes with the certificate's key; signature, this signature
+ * with this certificate and its key details. */
+static int check_body_v2(const tlog_entry *e, const aios__mb_bundle *b)
+{
+    static const struct { int alg; const char *hash, *details; } algs[] = {
+        { AIOS__KEYENC_P256, "SHA2_256", "PKIX_ECDSA_P256_SHA_256" },
+        { AIOS__KEYENC_P384, "SHA2_384", "PKIX_ECDSA_P384_SHA_384" },
+        { AIOS__KEYENC_P521, "SHA2_512", "PKIX_ECDSA_P521_SHA_512" },
+    };
+    aios__x509_leaf info;
+    json_t *root;
+    json_error_t err;
+    const json_t *spec, *data, *sig, *ver;
+    uint8_t *pae = NULL, d[64];
+    size_t pae_len = 0, dl = 0, i;
+    int rc, k = -1;
+
+    if ((rc = aios__x509_cert_info(&info, b->certs[0].p, b->certs[0].len)) != AIOS_OK)
+        return aios__error_prefix("bundle: the certificate");
+    for (i = 0; i < sizeof(algs) / sizeof(*algs); i++)
+        if (algs[i].alg == (int)info.alg)
+            k = (int)i;
+    if (k < 0)
+        return aios__fail(AIOS_E_UNSUPPORTED, "bundle: the certificate's key is not ECDSA "
+                          "P-256, P-384 or P-521");
+    root = json_loadb((const char *)e->body, e->body_len, JSON_REJECT_DUPLICATES, &err);
+    spec = json_object_get(json_object_get(root, "spec"), "hashedRekordV002");
+    data = json_object_get(spec, "data");
+    sig = json_object_get(spec, "signature");
+    ver = json_object_get(sig, "verifier");
+    if (!json_is_object(root) || !str_is(json_object_get(root, "kind"), "hashedrekord") ||
+        !str_is(json_object_get(root, "apiVersion"), "0.0.2") || !json_is_object(data) ||
+        !json_is_object(sig) || !json_is_object(ver)) {
+        json_decref(root);
+        return aios__fail(AIOS_E_FORMAT, "bundle: the log entry's body is not a hashedrekord "
+                          "0.0.2 entry");
+    }
+    if ((rc = aios__mb_pae(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK) {
+        json_decref(root);
+        return rc;
+    }
+    switch (algs[k].alg) {
+    case AIOS__KEYENC_P256: aios__sha256(d, pae, pae_len); dl = 32; break;
+    case AIOS__KEYENC_P384: aios__sha384(d, pae, pae_len); dl = 48; break;
+    default:                aios__sha512(d, pae, pae_len); dl = 64; break;
+    }
+    aios__free(pae);
+    if (!str_is(json_object_get(data, "algorithm"), algs[k].hash) ||
+        !b64_is(json_object_get(data, "digest"), d, dl, 64))
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the log entry is for another envelope");
+    else if (!b64_is(json_object_get(sig, "content"), b->sig, b->sig_len, 1024) ||
+             !b64_is(json_object_get(json_object_get(ver, "x509Certificate"), "rawBytes"),
+                     b->certs[0].p, b->certs[0].len, AIOS__MB_CERT_MAX) ||
+             !str_is(json_object_get(ver, "keyDetails"), algs[k].details))
+        rc = aios__fail(AIOS_E_AUTH, "bundle: the log entry does not hold this signature "
+                        "with this certificate");
+    json_decref(root);
+    return rc;
+}
+
+/* RFC 3161 timestamps (verificationMaterial.timestampVerificationData):
+ * each one that verifies over the signature with a timestamp authority of
+ * the root, at a time inside that authority's validFor, adds its time to
+ * times[].  As sigstore-python: a malformed one fails the bundle
+ * (AIOS_E_FORMAT; one with a hash we do not know, AIOS_E_UNSUPPORTED); a
+ * well-formed one that verifies with no authority is
+ * not counted, and does not fail it. */
+#define TS_MAX 32
+static int verified_timestamps(int64_t *times, size_t *ntimes, const json_t *doc,
+                               const trusted_root *tr, const aios__mb_bundle *b)
+{
+    const json_t *tvd = json_object_get(json_object_get(doc, "verificationMaterial"),
+                                        "timestampVerificationData"), *list;
+    uint8_t *ts[TS_MAX];
+    size_t lens[TS_MAX], n, i, j, a;
+    int rc = AIOS_OK;
+
+    if (tvd == NULL)
+        return AIOS_OK;
+    list = json_object_get(tvd, "rfc3161Timestamps");
+    if (!json_is_object(tvd) || (list != NULL && !json_is_array(list)))
+        return aios__fail(AIOS_E_FORMAT, "bundle: timestampVerificationData is malformed");
+    if ((n = json_array_size(list)) > TS_MAX)
+        return aios__fail(AIOS_E_LIMIT, "bundle: more than %d timestamps", TS_MAX);
+    if (n > 0 && tr->ntsas == 0)
+        return aios__fail(AIOS_E_AUTH, "bundle: it holds signed timestamps but the trusted root "
+                          "has no timestamp authority to check them with");
+    memset(ts, 0, sizeof(ts));
+    for (i = 0; i < n && rc == AIOS_OK; i++) {
+        rc = aios__mb_b64_member(&ts[i], &lens[i],
+                                 json_object_get(json_array_get(list, i), "signedTimestamp"),
+                                 (size_t)64 << 10, "bundle: a signed timestamp");
+        for (j = 0; rc == AIOS_OK && j < i; j++)
+            if (lens[j] == lens[i] && memcmp(ts[j], ts[i], lens[i]) == 0)
+                rc = aios__fail(AIOS_E_FORMAT, "bundle: the same timestamp twice");
+    }
+    for (i = 0; i < n && rc == AIOS_OK; i++)
+        for (a = 0; a < tr->ntsas; a++) {
+            const tr_ca *t = &tr->tsas[a];
+            int64_t when = 0;
+            int r;
+            if (t->n < 2)
+                continue;   /* the authority's certificate and a root, at least */
+            r = aios__x509_timestamp_verify(&when, ts[i], lens[i], b->sig, b->sig_len,
+                                            (const uint8_t *const *)t->certs, t->lens, t->n);
+            if (r == AIOS_E_NOMEM) {
+                rc = r;
+                break;
+            }
+            if (r == AIOS_E_FORMAT || r == AIOS_E_UNSUPPORTED) {
+                /* malformed (or unreadable) whoever checks it: as sigstore-python */
+                rc = aios__error_prefix("bundle: signed timestamp %zu", i);
+                break;
+            }
+            if (r == AIOS_OK && in_window(when, t->start, t->end)) {
+                times[(*ntimes)++] = when;
+                break;
+            }
+        }
+    for (i = 0; i < n; i++)
+        aios__free(ts[i]);
+    return rc;
+}
+
 /* For messages: printable ASCII, every other byte as '?'. */
 static void printable(char out[NAME_MAX_], const char *in)
 {
@@ -670,8 +869,8 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
                              size_t trusted_len, const char *identity, const char *oidc_issuer,
                              int profile)
 {
-    const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[TR_CAS_MAX * TR_CERTS_MAX];
-    size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
+    const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[2 * TR_CAS_MAX * TR_CERTS_MAX];
+    size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[2 * TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
            pae_len = 0;
     char san[NAME_MAX_], iss[NAME_MAX_];
     aios__mb_bundle *b = NULL;
@@ -680,7 +879,9 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     const json_t *te = NULL;
     const tr_tlog *log = NULL;
     tlog_entry e;
-    aios__x509_leaf leaf;
+    aios__x509_leaf leaf, leaf_k;
+    int64_t times[1 + TS_MAX];
+    size_t ntimes = 0, k;
     uint8_t *pae = NULL;
     int rc;
 
@@ -708,13 +909,32 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
         rc = aios__fail(AIOS_E_AUTH, "bundle: the entry's log is not one of the trusted root's");
         goto done;
     }
-    if (!in_window(e.integrated_time, log->start, log->end)) {
-        rc = aios__fail(AIOS_E_AUTH, "bundle: the log's key was not valid at the entry's "
-                        "integrated time (%" PRId64 ")", e.integrated_time);
+    if (log->ed25519 != e.v2) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: a Rekor %s entry from a log whose key is %s",
+                        e.v2 ? "v2" : "v1", log->ed25519 ? "Ed25519" : "ECDSA");
         goto done;
     }
-    if ((rc = check_set(&e, log)) != AIOS_OK)
+    /* the times the signature is proven to have existed at: the log's
+     * integrated time (v1, under its signed entry timestamp), and every
+     * RFC 3161 timestamp that verifies */
+    if (!e.v2) {
+        if ((rc = check_set(&e, log)) != AIOS_OK)
+            goto done;
+        times[ntimes++] = e.integrated_time;
+    }
+    if ((rc = verified_timestamps(times, &ntimes, doc, tr, b)) != AIOS_OK)
         goto done;
+    if (ntimes == 0) {
+        rc = aios__fail(AIOS_E_AUTH, "bundle: no verified time: a Rekor v2 entry needs an RFC "
+                        "3161 timestamp from a timestamp authority of the trusted root");
+        goto done;
+    }
+    for (i = 0; i < ntimes; i++)
+        if (!in_window(times[i], log->start, log->end)) {
+            rc = aios__fail(AIOS_E_AUTH, "bundle: the log's key was not valid at the entry's "
+                            "time (%" PRId64 ")", times[i]);
+            goto done;
+        }
     /* v0.3 bundles carry the proof and its checkpoint (the SET alone is
      * the log's promise, not its proof) */
     if (e.proof == NULL) {
@@ -724,28 +944,35 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     if ((rc = check_proof(&e, log)) != AIOS_OK)
         goto done;
     /* 3: this signature's entry */
-    if ((rc = check_body(&e, b)) != AIOS_OK)
+    if ((rc = e.v2 ? check_body_v2(&e, b) : check_body(&e, b)) != AIOS_OK)
         goto done;
-    /* 4: the chain to a Fulcio CA valid then, at the integrated time */
-    for (i = 0; i < tr->ncas; i++)
-        if (in_window(e.integrated_time, tr->cas[i].start, tr->cas[i].end))
-            for (j = 0; j < tr->cas[i].n; j++) {
-                anchors[na] = tr->cas[i].certs[j];
-                anchor_lens[na++] = tr->cas[i].lens[j];
-            }
-    if (na == 0) {
-        rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "bundle: no certificate authority of the trusted "
-                        "root was valid at the entry's integrated time");
-        goto done;
-    }
+    /* 4: the chain to a Fulcio CA, at every verified time */
     for (i = 0; i < b->cert_count; i++) {
         chain[i] = b->certs[i].p;
         lens[i] = b->certs[i].len;
     }
-    if ((rc = aios__x509_chain_verify(&leaf, chain, lens, b->cert_count, anchors, anchor_lens, na,
-                                      AIOS__X509_TIME_FIXED, e.integrated_time)) != AIOS_OK) {
-        rc = aios__error_prefix("bundle");
-        goto done;
+    for (k = 0; k < ntimes; k++) {
+        size_t nk = 0;
+        for (i = 0; i < tr->ncas; i++)
+            if (in_window(times[k], tr->cas[i].start, tr->cas[i].end))
+                for (j = 0; j < tr->cas[i].n; j++) {
+                    anchors[na + nk] = tr->cas[i].certs[j];
+                    anchor_lens[na + nk++] = tr->cas[i].lens[j];
+                }
+        if (nk == 0) {
+            rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "bundle: no certificate authority of the "
+                            "trusted root was valid at the signature's time (%" PRId64 ")",
+                            times[k]);
+            goto done;
+        }
+        if ((rc = aios__x509_chain_verify(k == 0 ? &leaf : &leaf_k, chain, lens, b->cert_count,
+                                          anchors + na, anchor_lens + na, nk,
+                                          AIOS__X509_TIME_FIXED, times[k])) != AIOS_OK) {
+            rc = aios__error_prefix("bundle");
+            goto done;
+        }
+        if (k == 0)
+            na = nk;   /* the first time's anchors: also the SCT check's issuers */
     }
     /* 4b: the certificate was logged for certificate transparency: at least
      * one embedded SCT verifies with a CT log key of the root */
@@ -795,8 +1022,9 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
         aios__mb_signer_from_leaf(signer_out, AIOS__MB_METHOD_KEYLESS, &leaf, b->cert_count);
         snprintf(signer_out->identity, sizeof(signer_out->identity), "%s", san);
         snprintf(signer_out->oidc_issuer, sizeof(signer_out->oidc_issuer), "%s", iss);
-        signer_out->integrated_time = e.integrated_time;
+        signer_out->integrated_time = e.integrated_time;   /* 0 for Rekor v2 */
         signer_out->log_index = e.log_index;
+        signer_out->timestamp = ntimes > (e.v2 ? 0u : 1u) ? times[e.v2 ? 0 : 1] : 0;
     }
 done:
     entry_free(&e);

@@ -1,6 +1,6 @@
 /*
  * Fuzz Sigstore keyless verification (lib/manifest/sigstore.c,
- * docs/MANIFEST.md 7.5).  The first byte (mod 4) says what the rest is:
+ * docs/MANIFEST.md 7.5).  The first byte (mod 5) says what the rest is:
  *
  *   0: a bundle, verified against a trusted root.  With
  *         AIOS_FUZZ_SIGSTORE_ROOT naming Sigstore's real trusted root (the
@@ -17,6 +17,12 @@
  *      bundle keeps the other modes from mutating.
  *   3: an inclusion proof: index and size (8 bytes each), the leaf hash,
  *      then the audit path, for aios__mb_merkle_root.
+ *   4: an RFC 3161 timestamp response (aios__x509_timestamp_verify) over
+ *      the golden bundle's signature, with the made-up root's CA as the
+ *      authority: the seed (the golden bundle's real timestamp) passes the
+ *      parse, the digests and the imprint, so mutations reach them all;
+ *      the authority's certificate then fails (no timeStamping purpose).
+ *      Mode 0 with the real root checks real timestamps to the end.
  *
  * Only the statuses of MANIFEST.md 7.5 may come back; a verified result
  * must carry the identity it was asked for.
@@ -85,6 +91,11 @@ static int allowed(int rc)
 
 static uint8_t *real_root, *golden;
 static size_t real_root_len, golden_len;
+static aios__mb_bundle *golden_b;   /* parsed, for its signature (mode 4) */
+
+/* fuzz-ca of MADE_UP_ROOT, DER (made at start from its base64) */
+static uint8_t made_up_ca[512];
+static size_t made_up_ca_len;
 
 static uint8_t *load(const char *path, size_t *len)
 {
@@ -116,10 +127,13 @@ static void run(const uint8_t *bundle, size_t blen, const uint8_t *root, size_t 
         abort();
     if (rc != AIOS_OK)
         return;
-    if (strcmp(sg.identity, IDENTITY) != 0 || strcmp(sg.oidc_issuer, ISSUER) != 0 ||
-        sg.method != AIOS__MB_METHOD_KEYLESS || sg.integrated_time < sg.not_before ||
-        sg.integrated_time > sg.not_after || st->resource_count == 0)
-        abort();
+    {   /* the signing time: the log's (v1), else an RFC 3161 timestamp's */
+        int64_t t = sg.integrated_time ? sg.integrated_time : sg.timestamp;
+        if (strcmp(sg.identity, IDENTITY) != 0 || strcmp(sg.oidc_issuer, ISSUER) != 0 ||
+            sg.method != AIOS__MB_METHOD_KEYLESS || t == 0 || t < sg.not_before ||
+            t > sg.not_after || st->resource_count == 0)
+            abort();
+    }
     if ((js = aios__mb_signer_json(&sg)) == NULL)
         abort();
     aios__free(js);
@@ -137,11 +151,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "fuzz_manifest_sigstore: cannot read %s\n", AIOS_FUZZ_SIGSTORE_BUNDLE);
             abort();
         }
+        if (aios__mb_bundle_parse(&golden_b, golden, golden_len, 0,
+                                  AIOS__MB_PROFILE_MODEL_SIGNING_1) != AIOS_OK)
+            abort();
+        {
+            const char *k = strstr(MADE_UP_ROOT, "\"certificates\":[{\"rawBytes\":\"");
+            const char *v = k + strlen("\"certificates\":[{\"rawBytes\":\"");
+            if (k == NULL || aios__mb_base64_decode(made_up_ca, sizeof(made_up_ca),
+                                                    &made_up_ca_len, v,
+                                                    (size_t)(strchr(v, '"') - v)) != AIOS_OK)
+                abort();
+        }
         ready = 1;
     }
     if (size < 1)
         return 0;
-    switch (data[0] & 3) {
+    switch (data[0] % 5) {
     case 0:
         if (real_root != NULL)
             run(data + 1, size - 1, real_root, real_root_len);
@@ -172,6 +197,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  rc != AIOS_E_UNSUPPORTED && rc != AIOS_E_NOMEM) || nsct != 0)
                 abort();
         }
+        break;
+    }
+    case 4: {
+        const uint8_t *chain[2] = { made_up_ca, made_up_ca };
+        size_t lens[2] = { made_up_ca_len, made_up_ca_len };
+        int64_t t = -1;
+        int rc = aios__x509_timestamp_verify(&t, data + 1, size - 1, golden_b->sig,
+                                             golden_b->sig_len, chain, lens, 2);
+        /* the made-up CA is no timestamp authority: never a verified time */
+        if (rc == AIOS_OK || t != 0 ||
+            (rc != AIOS_E_FORMAT && rc != AIOS_E_AUTH && rc != AIOS_E_UNSUPPORTED &&
+             rc != AIOS_E_NOMEM && rc != AIOS_E_LIMIT && rc != AIOS__MB_E_CHAIN &&
+             rc != AIOS__MB_E_CERT_USAGE))
+            abort();
         break;
     }
     default:
