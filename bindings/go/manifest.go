@@ -119,7 +119,7 @@ const (
 	ManifestFlagVerified      ManifestFlags = C.AIOS_MANIFEST_F_VERIFIED       // the signature was verified against the caller's trust
 	ManifestFlagSigned        ManifestFlags = C.AIOS_MANIFEST_F_SIGNED         // made by SignManifest in this process
 	ManifestFlagLegacy        ManifestFlags = C.AIOS_MANIFEST_F_LEGACY         // a model_signing 0.2 (Digests/v0.1) bundle
-	ManifestFlagKeyless       ManifestFlags = C.AIOS_MANIFEST_F_KEYLESS        // a Sigstore keyless bundle (never verified here)
+	ManifestFlagKeyless       ManifestFlags = C.AIOS_MANIFEST_F_KEYLESS        // a Sigstore keyless bundle (verified only by VerifyManifestSigstore)
 	ManifestFlagAllowSymlinks ManifestFlags = C.AIOS_MANIFEST_F_ALLOW_SYMLINKS // signed with symlinks allowed
 	ManifestFlagSingleFile    ManifestFlags = C.AIOS_MANIFEST_F_SINGLE_FILE    // the model is one file
 )
@@ -696,10 +696,13 @@ func VerifyManifestCertificate(bundle []byte, anchors [][]byte, opts *ManifestVe
 // VerifyManifestSigstore verifies a Sigstore keyless bundle
 // (aios_manifest_verify_sigstore), the default of `model_signing sign`:
 // trustedRoot is a Sigstore TrustedRoot JSON document (the one the
-// Sigstore clients ship; libaios fetches nothing). The log entry's signed
-// timestamp, inclusion proof and checkpoint must verify with a log key of
-// the root and the entry must name this signature and certificate; the
-// certificate must chain to a Fulcio CA of the root at the entry's time;
+// Sigstore clients ship; libaios fetches nothing). The log entry (Rekor v1:
+// its signed entry timestamp; v1 or v2: its inclusion proof and checkpoint)
+// must verify with a log key of the root and name this signature and
+// certificate; its time (v1's integrated time, and any RFC 3161 timestamp
+// that verifies with a timestamp authority of the root; a v2 entry needs
+// one) must be proven; the certificate must chain to a Fulcio CA of the
+// root at that time;
 // its SubjectAltName must equal identity and its OIDC issuer oidcIssuer,
 // exactly; one of its embedded SCTs must verify with a CT log key of the
 // root. Errors: ErrAuth (the log entry, the SCTs or the signature),
@@ -996,6 +999,15 @@ type ManifestSigner struct {
 	Chain int `json:"chain,omitempty"`
 	// Legacy marks a model_signing 0.2 bundle (legacy PAE).
 	Legacy bool `json:"legacy,omitempty"`
+	// Keyless bundles verified by VerifyManifestSigstore: the certificate's
+	// identity (SubjectAltName) and OIDC issuer, the log entry's index,
+	// its integrated time (Rekor v1) and the time of the first RFC 3161
+	// timestamp that verified, in seconds since the epoch (0 if none).
+	Identity       string `json:"identity,omitempty"`
+	OIDCIssuer     string `json:"oidc_issuer,omitempty"`
+	LogIndex       int64  `json:"log_index,omitempty"`
+	IntegratedTime int64  `json:"integrated_time,omitempty"`
+	Timestamp      int64  `json:"timestamp,omitempty"`
 
 	Raw json.RawMessage `json:"-"` // the whole JSON text
 }

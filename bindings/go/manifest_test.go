@@ -1068,6 +1068,15 @@ func TestManifestGolden(t *testing.T) {
 			if !v.Verified() || v.Flags()&ManifestFlagKeyless == 0 {
 				t.Errorf("verified %v flags %#x", v.Verified(), v.Flags())
 			}
+			// who and when: the log's time, and the timestamp authority's
+			// where the bundle carries an RFC 3161 timestamp (1.1.0 on)
+			if sg, err := v.Signer(); err != nil || sg.Method != "keyless" ||
+				sg.Identity != sigstoreIdentity || sg.OIDCIssuer != sigstoreIssuer ||
+				sg.LogIndex <= 0 || sg.IntegratedTime < sg.NotBefore || sg.IntegratedTime > sg.NotAfter ||
+				(bytes.Contains(bundle, []byte("rfc3161Timestamps")) &&
+					(sg.Timestamp < sg.NotBefore || sg.Timestamp > sg.NotAfter)) {
+				t.Errorf("signer: %v %+v", err, sg)
+			}
 			if d, err := v.VerifyDir(folder, opts); err != nil || d.Len() != 0 {
 				t.Errorf("VerifyDir: %v %+v", err, d)
 			}

@@ -227,20 +227,22 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out
  * a short-lived Fulcio certificate for an OIDC identity and the
  * signature's entry in the Rekor log, checked against trusted_root, a
  * Sigstore TrustedRoot JSON document (what the Sigstore clients ship and
- * refresh through TUF; libaios fetches nothing).  The log entry's signed
- * timestamp, its inclusion proof and its signed checkpoint (required)
- * must verify with a log key of the root; the entry must name this
- * payload, signature and certificate; the certificate must chain to a
- * Fulcio CA of the root at the entry's integrated time and be an end
- * entity with digitalSignature and code signing; its SubjectAltName
- * (email or URI) must equal identity and its OIDC issuer extension
- * oidc_issuer, exactly; one of its embedded SCTs must verify with a CT
- * log key of the root.  Not checked: RFC 3161 timestamps (docs/MANIFEST.md
- * 7.5).  opts->time_policy is not
- * used (the log's time is).  Extra statuses: AIOS_E_AUTH (the log entry),
- * AIOS_E_MANIFEST_CHAIN, AIOS_E_MANIFEST_CERT_USAGE,
- * AIOS_E_MANIFEST_KEY_MISMATCH (another identity
- * or issuer), AIOS_E_MANIFEST_METHOD (not a keyless bundle). */
+ * refresh through TUF; libaios fetches nothing).  The log entry (Rekor
+ * v1, dsse 0.0.1: its signed entry timestamp; v1 or v2, hashedrekord
+ * 0.0.2: its inclusion proof and signed checkpoint, required) must verify
+ * with a log key of the root and name this payload, signature and
+ * certificate.  The times the signature is proven to have existed at
+ * (v1's integrated time, and each RFC 3161 timestamp that verifies with a
+ * timestamp authority of the root; a v2 entry needs one) must be inside
+ * the log key's validity; at each, the certificate must chain to a Fulcio
+ * CA of the root.  It must be an end entity with digitalSignature and
+ * code signing; its SubjectAltName (email or URI) must equal identity and
+ * its OIDC issuer extension oidc_issuer, exactly; one of its embedded
+ * SCTs must verify with a CT log key of the root (docs/MANIFEST.md 7.5).
+ * opts->time_policy is not used (the proven times are).  Extra statuses:
+ * AIOS_E_AUTH (the log entry, the times), AIOS_E_MANIFEST_CHAIN,
+ * AIOS_E_MANIFEST_CERT_USAGE, AIOS_E_MANIFEST_KEY_MISMATCH (another
+ * identity or issuer), AIOS_E_MANIFEST_METHOD (not a keyless bundle). */
 AIOS_NODISCARD AIOS_API int aios_manifest_verify_sigstore(aios_manifest **out,
         const uint8_t *bundle, size_t bundle_len,
         const uint8_t *trusted_root, size_t trusted_root_len,

@@ -82,6 +82,15 @@ def test_golden_keyless_verify(folder: Path, root_json: bytes, trust: Any, tmp_p
     assert signer["integrated_time"] >= signer["not_before"]
     assert signer["integrated_time"] <= signer["not_after"]
     assert signer["log_index"] > 0
+    # An RFC 3161 timestamp from Sigstore's timestamp authority (bundles of
+    # model_signing 1.1 on): it verifies with the root's authority, so the
+    # signer names its time, inside the certificate's life.
+    stamps = json.loads(bundle)["verificationMaterial"].get("timestampVerificationData", {}).get(
+        "rfc3161Timestamps", [])
+    if stamps:
+        assert signer["not_before"] <= signer["timestamp"] <= signer["not_after"]
+    else:
+        assert "timestamp" not in signer
     # the model verifies clean; a changed file fails with the diff naming it
     model = tmp_path / "m"
     shutil.copytree(folder, model)
@@ -313,3 +322,63 @@ def test_cli_verifies_keyless(tmp_path: Path) -> None:
                              capture_output=True, text=True, env=env)
     assert changed.returncode == 4
     assert json.loads(changed.stdout)["diff"]["modified"][0]["path"] == "signme-2"
+
+
+def _stamps(b: Dict[str, Any]) -> list:
+    return b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+
+
+def _stamped_folder() -> Path:
+    for f in FOLDERS:
+        b = json.loads((f / "model.sig").read_text())
+        if b["verificationMaterial"].get("timestampVerificationData", {}).get("rfc3161Timestamps"):
+            return f
+    raise AssertionError("no golden keyless bundle carries an RFC 3161 timestamp")
+
+
+# Offsets into the real timestamp response (openssl asn1parse): 150 is in
+# the TSTInfo's serial number, 170 a digit of its genTime, -5 and -40 in
+# the authority's signature; 1, 5 and 11 are lengths and a tag.
+@pytest.mark.parametrize("where", [150, 170, -5, -40])
+def test_real_timestamp_tampered(where: int, root_json: bytes, trust: Any) -> None:
+    """A real timestamp with one bit of its signed content or its signature
+    changed: still well formed, it no longer verifies, so neither verifier
+    counts it; the log's integrated time (Rekor v1) still stands, so both
+    accept the bundle, and libaios names no timestamp."""
+    b = json.loads((_stamped_folder() / "model.sig").read_text())
+    raw = bytearray(base64.b64decode(_stamps(b)[0]["signedTimestamp"]))
+    raw[where] ^= 0x01
+    _stamps(b)[0]["signedTimestamp"] = _b64(bytes(raw))
+    assert _sigstore_accepts(b, trust.trusted_root)
+    m = am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+    assert "timestamp" not in m.signer and m.signer["integrated_time"] > 0
+
+
+@pytest.mark.parametrize("where", [1, 5, 11])
+def test_real_timestamp_malformed(where: int, root_json: bytes, trust: Any) -> None:
+    """A real timestamp made malformed (a length, a tag): both refuse the
+    bundle rather than skip what they cannot read."""
+    b = json.loads((_stamped_folder() / "model.sig").read_text())
+    raw = bytearray(base64.b64decode(_stamps(b)[0]["signedTimestamp"]))
+    raw[where] ^= 0x01
+    _stamps(b)[0]["signedTimestamp"] = _b64(bytes(raw))
+    assert not _sigstore_accepts(b, trust.trusted_root)
+    with pytest.raises(aios.InvalidInputError):
+        am.verify_sigstore(json.dumps(b).encode(), root_json, identity=IDENTITY, oidc_issuer=ISSUER)
+
+
+def test_real_timestamp_twice_or_without_authority(root_json: bytes, trust: Any) -> None:
+    """The same timestamp twice, or a timestamp with a trusted root that has
+    no timestamp authority: both verifiers refuse."""
+    b = json.loads((_stamped_folder() / "model.sig").read_text())
+    twice = json.loads(json.dumps(b))
+    _stamps(twice).append(dict(_stamps(twice)[0]))
+    assert not _sigstore_accepts(twice, trust.trusted_root)
+    with pytest.raises(aios.InvalidInputError):
+        am.verify_sigstore(json.dumps(twice).encode(), root_json, identity=IDENTITY,
+                           oidc_issuer=ISSUER)
+    root = json.loads(root_json)
+    del root["timestampAuthorities"]
+    with pytest.raises(aios.AuthenticationError):
+        am.verify_sigstore(json.dumps(b).encode(), json.dumps(root).encode(), identity=IDENTITY,
+                           oidc_issuer=ISSUER)

@@ -251,7 +251,7 @@ class Flags(enum.IntFlag):
     VERIFIED = 0x1  #: the signature was verified against the caller's trust
     SIGNED = 0x2  #: made by :func:`sign` in this process
     LEGACY = 0x4  #: a model_signing 0.2 (Digests/v0.1) bundle
-    KEYLESS = 0x8  #: a Sigstore keyless bundle (never verified here)
+    KEYLESS = 0x8  #: a Sigstore keyless bundle (verified only by :func:`verify_sigstore`)
     ALLOW_SYMLINKS = 0x10  #: signed with symlinks allowed
     SINGLE_FILE = 0x20  #: the model is one file
 
@@ -1301,15 +1301,19 @@ def verify_sigstore(
 
     ``trusted_root`` is a Sigstore TrustedRoot JSON document (bytes or
     text), such as the one the Sigstore clients ship; libaios fetches
-    nothing.  The log entry (signed entry timestamp, inclusion proof and
-    checkpoint) must verify with a log key of that root and name this
-    signature and certificate; the certificate must chain to a Fulcio CA
-    of the root at the entry's time; its SubjectAltName must equal
+    nothing.  The log entry (Rekor v1: its signed entry timestamp; v1 or
+    v2: its inclusion proof and checkpoint) must verify with a log key of
+    that root and name this signature and certificate; its time (v1's
+    integrated time, and any RFC 3161 timestamp that verifies with a
+    timestamp authority of the root; a v2 entry needs one) must be proven;
+    the certificate must chain to a Fulcio CA of the root at that time; its
+    SubjectAltName must equal
     ``identity`` and its OIDC issuer ``oidc_issuer``, exactly, and one of
     its embedded SCTs must verify with a CT log key of the root.
 
     Returns a verified :class:`Manifest` (:attr:`Manifest.signer` holds the
-    identity, issuer, log index and time).  :class:`aios.AuthenticationError`
+    identity, issuer, log index, ``integrated_time`` for Rekor v1 and
+    ``timestamp`` when an RFC 3161 timestamp verified).  :class:`aios.AuthenticationError`
     (the log entry or the signature), :class:`ManifestChainError`,
     :class:`ManifestKeyMismatchError` (another identity or issuer),
     :class:`ManifestMethodError` (not a keyless bundle), and the errors
