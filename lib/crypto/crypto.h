@@ -585,6 +585,17 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
                             size_t chain_n,
                             const uint8_t *const *anchors, const size_t *anchor_lens,
                             size_t anchors_n, int time_policy, int64_t fixed_time);
+/* The same, every certificate of the path valid over the whole span
+ * [fixed_time, fixed_last] (AIOS__X509_TIME_FIXED; validity being an
+ * interval, at every time inside it): one path and one set of signature
+ * checks for several times (a Sigstore signature's log time and its
+ * timestamps).  checked_at is fixed_time. */
+int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
+                                 const uint8_t *const *chain_der, const size_t *chain_lens,
+                                 size_t chain_n,
+                                 const uint8_t *const *anchors, const size_t *anchor_lens,
+                                 size_t anchors_n, int time_policy, int64_t fixed_time,
+                                 int64_t fixed_last);
 /* Parse one DER certificate (no trust, no time) and describe it: the key
  * (alg 0 and pub_len 0 unless P-256/P-384/P-521), names and validity.
  * AIOS_E_FORMAT, AIOS_E_LIMIT (over AIOS__X509_CERT_MAX),

@@ -194,7 +194,8 @@ static int load_anchors(mbedtls_x509_crt *list, const uint8_t *const *anchors,
 /* ------------------------------------------------------------ the callback */
 
 typedef struct vctx {
-    int64_t  t;             /* policy time */
+    int64_t  t;             /* policy time (the span's first) */
+    int64_t  t_last;        /* the span's last: valid from t to t_last */
     size_t   path_len;
     uint32_t all_flags;
     int      bad_depth;     /* leaf-most certificate with a flag; -1 none */
@@ -210,7 +211,7 @@ static int verify_cb(void *payload, mbedtls_x509_crt *crt, int depth, uint32_t *
     *flags &= ~(uint32_t)(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE);
     if (c->t < x509_time_unix(&crt->valid_from))
         *flags |= MBEDTLS_X509_BADCERT_FUTURE;
-    if (c->t > x509_time_unix(&crt->valid_to))
+    if (c->t_last > x509_time_unix(&crt->valid_to))
         *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
     if (depth >= 0 && (size_t)depth + 1 > c->path_len)
         c->path_len = (size_t)depth + 1;
@@ -379,6 +380,18 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
                             const uint8_t *const *anchors, const size_t *anchor_lens,
                             size_t anchors_n, int time_policy, int64_t fixed_time)
 {
+    return aios__x509_chain_verify_span(leaf_out, chain_der, chain_lens, chain_n, anchors,
+                                        anchor_lens, anchors_n, time_policy, fixed_time,
+                                        fixed_time);
+}
+
+int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
+                                 const uint8_t *const *chain_der, const size_t *chain_lens,
+                                 size_t chain_n,
+                                 const uint8_t *const *anchors, const size_t *anchor_lens,
+                                 size_t anchors_n, int time_policy, int64_t fixed_time,
+                                 int64_t fixed_last)
+{
     mbedtls_x509_crt chain, trust;
     aios__x509_leaf leaf;
     size_t order[AIOS__X509_CHAIN_MAX], i;
@@ -428,9 +441,12 @@ int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
         goto done;
 
     switch (time_policy) {
-    case AIOS__X509_TIME_LEAF_NOT_BEFORE: c.t = leaf.not_before; break;
-    case AIOS__X509_TIME_NOW:             c.t = (int64_t)time(NULL); break;
-    default:                              c.t = fixed_time; break;
+    case AIOS__X509_TIME_LEAF_NOT_BEFORE: c.t = c.t_last = leaf.not_before; break;
+    case AIOS__X509_TIME_NOW:             c.t = c.t_last = (int64_t)time(NULL); break;
+    default:
+        c.t = fixed_time;
+        c.t_last = fixed_last > fixed_time ? fixed_last : fixed_time;
+        break;
     }
     ret = mbedtls_x509_crt_verify_with_profile(&chain, &trust, NULL, &manifest_profile, NULL,
                                                &flags, verify_cb, &c);
@@ -1319,10 +1335,29 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
         }
         memcpy(der, sa, sal);
         der[0] = TSP_SET;
-        hl = tsp_hash(md_signer, der, sal, h);
+        /* On the ECDSA verifier (ecdsa.c, OpenSSL's where it can) when the
+         * digest is the curve's own or SHA-256 (Sigstore's authority signs
+         * with P-384 and SHA-256); else mbedTLS's pk layer. */
+        {
+            aios__ec_curve curve = leaf.alg == AIOS__KEYENC_P256 ? AIOS__EC_P256
+                                 : leaf.alg == AIOS__KEYENC_P384 ? AIOS__EC_P384
+                                                                 : AIOS__EC_P521;
+            mbedtls_md_type_t own = curve == AIOS__EC_P256 ? MBEDTLS_MD_SHA256
+                                  : curve == AIOS__EC_P384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA512;
+            if (md_signer == own)
+                rc = aios__ecdsa_verify_der(curve, sig, sig_len, der, sal, leaf.pub, leaf.pub_len);
+            else if (md_signer == MBEDTLS_MD_SHA256)
+                rc = aios__ecdsa_verify_der_sha256(curve, sig, sig_len, der, sal, leaf.pub,
+                                                   leaf.pub_len);
+            else
+                rc = (hl = tsp_hash(md_signer, der, sal, h)) != 0 &&
+                     mbedtls_pk_verify(&crt.pk, md_signer, h, hl, sig, sig_len) == 0
+                     ? AIOS_OK : AIOS_E_AUTH;
+        }
         aios__free(der);
-        if (hl == 0 || mbedtls_pk_verify(&crt.pk, md_signer, h, hl, sig, sig_len) != 0) {
-            rc = aios__fail(AIOS_E_AUTH, "timestamp: the authority's signature does not verify");
+        if (rc != AIOS_OK) {
+            rc = rc == AIOS_E_NOMEM ? rc : aios__fail(AIOS_E_AUTH, "timestamp: the authority's "
+                                                      "signature does not verify");
             goto done;
         }
     }

@@ -869,8 +869,8 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
                              size_t trusted_len, const char *identity, const char *oidc_issuer,
                              int profile)
 {
-    const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[2 * TR_CAS_MAX * TR_CERTS_MAX];
-    size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[2 * TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
+    const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[TR_CAS_MAX * TR_CERTS_MAX];
+    size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
            pae_len = 0;
     char san[NAME_MAX_], iss[NAME_MAX_];
     aios__mb_bundle *b = NULL;
@@ -879,8 +879,8 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     const json_t *te = NULL;
     const tr_tlog *log = NULL;
     tlog_entry e;
-    aios__x509_leaf leaf, leaf_k;
-    int64_t times[1 + TS_MAX];
+    aios__x509_leaf leaf;
+    int64_t times[1 + TS_MAX], t_first, t_last;
     size_t ntimes = 0, k;
     uint8_t *pae = NULL;
     int rc;
@@ -929,6 +929,7 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
                         "3161 timestamp from a timestamp authority of the trusted root");
         goto done;
     }
+    t_first = t_last = times[0];
     for (i = 0; i < ntimes; i++)
         if (!in_window(times[i], log->start, log->end)) {
             rc = aios__fail(AIOS_E_AUTH, "bundle: the log's key was not valid at the entry's "
@@ -946,33 +947,37 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     /* 3: this signature's entry */
     if ((rc = e.v2 ? check_body_v2(&e, b) : check_body(&e, b)) != AIOS_OK)
         goto done;
-    /* 4: the chain to a Fulcio CA, at every verified time */
+    /* 4: the chain to a Fulcio CA, valid over the span of the verified
+     * times (validity windows are intervals: valid at the first and the
+     * last time is valid at each); one path, one set of signature checks */
     for (i = 0; i < b->cert_count; i++) {
         chain[i] = b->certs[i].p;
         lens[i] = b->certs[i].len;
     }
-    for (k = 0; k < ntimes; k++) {
-        size_t nk = 0;
-        for (i = 0; i < tr->ncas; i++)
-            if (in_window(times[k], tr->cas[i].start, tr->cas[i].end))
-                for (j = 0; j < tr->cas[i].n; j++) {
-                    anchors[na + nk] = tr->cas[i].certs[j];
-                    anchor_lens[na + nk++] = tr->cas[i].lens[j];
-                }
-        if (nk == 0) {
-            rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "bundle: no certificate authority of the "
-                            "trusted root was valid at the signature's time (%" PRId64 ")",
-                            times[k]);
-            goto done;
-        }
-        if ((rc = aios__x509_chain_verify(k == 0 ? &leaf : &leaf_k, chain, lens, b->cert_count,
-                                          anchors + na, anchor_lens + na, nk,
-                                          AIOS__X509_TIME_FIXED, times[k])) != AIOS_OK) {
-            rc = aios__error_prefix("bundle");
-            goto done;
-        }
-        if (k == 0)
-            na = nk;   /* the first time's anchors: also the SCT check's issuers */
+    for (k = 1; k < ntimes; k++) {
+        if (times[k] < t_first)
+            t_first = times[k];
+        if (times[k] > t_last)
+            t_last = times[k];
+    }
+    for (i = 0; i < tr->ncas; i++)
+        if (in_window(t_first, tr->cas[i].start, tr->cas[i].end) &&
+            in_window(t_last, tr->cas[i].start, tr->cas[i].end))
+            for (j = 0; j < tr->cas[i].n; j++) {
+                anchors[na] = tr->cas[i].certs[j];
+                anchor_lens[na++] = tr->cas[i].lens[j];
+            }
+    if (na == 0) {
+        rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "bundle: no certificate authority of the trusted "
+                        "root was valid at the signature's time (%" PRId64 " to %" PRId64 ")",
+                        t_first, t_last);
+        goto done;
+    }
+    if ((rc = aios__x509_chain_verify_span(&leaf, chain, lens, b->cert_count, anchors,
+                                           anchor_lens, na, AIOS__X509_TIME_FIXED, t_first,
+                                           t_last)) != AIOS_OK) {
+        rc = aios__error_prefix("bundle");
+        goto done;
     }
     /* 4b: the certificate was logged for certificate transparency: at least
      * one embedded SCT verifies with a CT log key of the root */

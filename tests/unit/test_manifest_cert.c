@@ -237,6 +237,20 @@ static void test_x509_golden(void **state)
                      AIOS_E_MANIFEST_CHAIN);
     assert_non_null(strstr(aios_last_error_message(), "expired"));
     assert_non_null(strstr(aios_last_error_message(), "CN=intermediate-ca"));
+    /* a span of times: valid over all of it, or not at all */
+    tu_assert_ok(aios__x509_chain_verify_span(&leaf, chain, lens, 2, rd, rl, 1,
+                                              AIOS__X509_TIME_FIXED, G_NB, G_NA));
+    assert_int_equal(leaf.checked_at, G_NB);
+    tu_assert_ok(aios__x509_chain_verify_span(&leaf, chain, lens, 2, rd, rl, 1,
+                                              AIOS__X509_TIME_FIXED, G_NA, G_NB));   /* = G_NA */
+    tu_assert_status(aios__x509_chain_verify_span(&leaf, chain, lens, 2, rd, rl, 1,
+                                                  AIOS__X509_TIME_FIXED, G_NB, G_NA + 1),
+                     AIOS_E_MANIFEST_CHAIN);
+    assert_non_null(strstr(aios_last_error_message(), "expired"));
+    tu_assert_status(aios__x509_chain_verify_span(&leaf, chain, lens, 2, rd, rl, 1,
+                                                  AIOS__X509_TIME_FIXED, G_NB - 1, G_NA),
+                     AIOS_E_MANIFEST_CHAIN);
+    assert_non_null(strstr(aios_last_error_message(), "not yet valid"));
     /* the intermediate as the only anchor: enough (mbedTLS semantics, 7.3) */
     tu_assert_ok(aios__x509_chain_verify(&leaf, chain, lens, 2, inter.p, inter.len, 1,
                                          AIOS__X509_TIME_LEAF_NOT_BEFORE, 0));
