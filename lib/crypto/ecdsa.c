@@ -15,10 +15,11 @@
  * 3.5x (P-384) and 6.4x (P-521) faster than mbedTLS 2.28's bignum arithmetic
  * (bench_crypto --only ecdsa), which dominated the Sigstore keyless check:
  * four of its five signatures come here (the fifth, the Fulcio chain's,
- * is mbedtls_x509_crt_verify's, x509.c).  mbedTLS stays as the fallback.  The rules of gcm_ossl.c's header hold here too:
- * nothing global is set, the EC key manager and the ECDSA signature are
- * fetched once, lazily, from the default library context (and kept for
- * the life of the process, as the readiness test); if the system's
+ * is mbedtls_x509_crt_verify's, x509.c).  mbedTLS stays as the fallback.
+ * The rules of gcm_ossl.c's header hold here too: nothing global is set,
+ * the EC key manager and the ECDSA signature are fetched once, lazily,
+ * from the default library context, as the readiness test (then released:
+ * see ossl_fetch); if the system's
  * configuration refuses them (a FIPS-only openssl.cnf without the FIPS
  * provider) every verification stays on mbedTLS; and any failure clears
  * this thread's OpenSSL error queue.
@@ -406,29 +407,30 @@ done:
 /* ---------------------------------------------------- verify on OpenSSL */
 
 static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
-/* Written once under ossl_once, then read-only; never freed (a host may
- * share the library context, and these are OpenSSL's cached methods). */
-static EVP_KEYMGMT   *ossl_ec_keymgmt;
-static EVP_SIGNATURE *ossl_ecdsa;
+/* Written once under ossl_once, then read-only: 1 if the default library
+ * context gives the EC key manager and ECDSA.  The fetched methods are
+ * released at once: each verification names them (EVP_PKEY_CTX_new_from_name),
+ * and OpenSSL's method store keeps them cached.  Holding our own
+ * references for the life of the process would outlive OpenSSL's exit
+ * cleanup and show as lost memory under valgrind. */
+static int ossl_ok;
 
 static void ossl_fetch(void)
 {
     EVP_KEYMGMT *km = EVP_KEYMGMT_fetch(NULL, "EC", NULL);
     EVP_SIGNATURE *sig = km != NULL ? EVP_SIGNATURE_fetch(NULL, "ECDSA", NULL) : NULL;
-    if (sig == NULL) {
-        EVP_KEYMGMT_free(km);
+    ossl_ok = sig != NULL;
+    EVP_SIGNATURE_free(sig);
+    EVP_KEYMGMT_free(km);
+    if (!ossl_ok)
         ERR_clear_error();
-        return;
-    }
-    ossl_ec_keymgmt = km;
-    ossl_ecdsa = sig;
 }
 
 static int ossl_ready(void)
 {
     if (pthread_once(&ossl_once, ossl_fetch) != 0)
         return 0;
-    return ossl_ecdsa != NULL;
+    return ossl_ok;
 }
 
 /* The test switch (crypto.h).  Set by tests while no other thread
