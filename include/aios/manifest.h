@@ -227,15 +227,15 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out
  * a short-lived Fulcio certificate for an OIDC identity and the
  * signature's entry in the Rekor log, checked against trusted_root, a
  * Sigstore TrustedRoot JSON document (what the Sigstore clients ship and
- * refresh through TUF; libaios fetches nothing).  The log entry (Rekor
- * v1, dsse 0.0.1: its signed entry timestamp; v1 or v2, hashedrekord
- * 0.0.2: its inclusion proof and signed checkpoint, required) must verify
- * with a log key of the root and name this payload, signature and
- * certificate.  The times the signature is proven to have existed at
- * (v1's integrated time, and each RFC 3161 timestamp that verifies with a
- * timestamp authority of the root; a v2 entry needs one) must be inside
- * the log key's validity; at each, the certificate must chain to a Fulcio
- * CA of the root.  It must be an end entity with digitalSignature and
+ * refresh through TUF; libaios fetches nothing).  The log entry, Rekor v1
+ * (dsse 0.0.1, with its signed entry timestamp) or v2 (hashedrekord
+ * 0.0.2), must verify with a log key of the root (its inclusion proof and
+ * signed checkpoint are required for both) and name this payload,
+ * signature and certificate.  The times the signature is proven to have
+ * existed at (v1's integrated time, and each RFC 3161 timestamp that
+ * verifies with a timestamp authority of the root; a v2 entry needs one)
+ * must be inside the log key's validity, and the certificate must chain to
+ * a Fulcio CA of the root valid over all of them.  It must be an end entity with digitalSignature and
  * code signing; its SubjectAltName (email or URI) must equal identity and
  * its OIDC issuer extension oidc_issuer, exactly; one of its embedded
  * SCTs must verify with a CT log key of the root (docs/MANIFEST.md 7.5).

@@ -641,10 +641,14 @@ int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf
  * message imprint (SHA-256/384/512) is msg's; the certificate is valid
  * at genTime on a path to the root, and is for time stamping (the
  * id-kp-timeStamping extended key usage).  *gen_time: genTime, unix
- * seconds.  AIOS_E_FORMAT (malformed), AIOS_E_AUTH (refused, another
- * message, another signer, a bad signature), AIOS_E_UNSUPPORTED (a hash
- * other than SHA-256/384/512), AIOS_E_MANIFEST_CHAIN,
- * AIOS_E_MANIFEST_CERT_USAGE, AIOS_E_NOMEM. */
+ * seconds.  Faults of the response: AIOS_E_FORMAT (malformed, not DER),
+ * AIOS_E_AUTH (refused, another message, another digest),
+ * AIOS_E_UNSUPPORTED (a hash other than SHA-256/384/512, a signature
+ * algorithm other than ECDSA with the digest algorithm's hash); not this
+ * authority's: AIOS_E_AUTH (another signer, a bad signature),
+ * AIOS_E_MANIFEST_CERT_USAGE, AIOS_E_MANIFEST_CHAIN (its path at genTime,
+ * or a certificate that does not parse or has no ECDSA key);
+ * AIOS_E_NOMEM. */
 int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t resp_len,
                                 const uint8_t *msg, size_t msg_len,
                                 const uint8_t *const *tsa_chain, const size_t *tsa_lens,

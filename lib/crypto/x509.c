@@ -920,9 +920,15 @@ static int tsp_gen_time(int64_t *out, const unsigned char *s, size_t n)
         if (s[pos - 1] == '0')   /* DER: no trailing zero in the fraction */
             return 0;
     }
-    if (pos + 1 != n || s[pos] != 'Z' || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 ||
-        v[3] > 23 || v[4] > 59 || v[5] > 60)
+    if (pos + 1 != n || s[pos] != 'Z' || v[1] < 1 || v[1] > 12 || v[2] < 1 || v[3] > 23 ||
+        v[4] > 59 || v[5] > 60)
         return 0;
+    {
+        static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        int leap = (v[0] % 4 == 0 && v[0] % 100 != 0) || v[0] % 400 == 0;
+        if (v[2] > mdays[v[1] - 1] + (v[1] == 2 && leap))
+            return 0;
+    }
     *out = aios__days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
     return 1;
 }
@@ -1034,13 +1040,21 @@ static int tsp_ess(unsigned char *p, unsigned char *end, int v2, const mbedtls_x
 
 /* The response is DER all the way down: every constructed element holds
  * whole elements, to a depth of 24 (the OCTET STRING that holds the
- * TSTInfo is walked too).  Values are read where they are used. */
+ * TSTInfo is walked too), lengths in their shortest form, booleans 0x00
+ * or 0xFF.  Values are read where they are used (INTEGERs as bytes). */
 static int tsp_der_ok(unsigned char *p, unsigned char *end, int depth)
 {
     while (p < end) {
-        unsigned char tag = *p;
-        size_t n;
+        unsigned char tag = *p, *start = p;
+        size_t n, hl;
         if ((tag & 0x1F) == 0x1F || depth > 24 || mbedtls_asn1_get_tag(&p, end, &n, tag) != 0)
+            return 0;
+        /* minimal lengths: the short form below 128, else no leading zero */
+        hl = n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : n < 0x1000000 ? 5 : 6;
+        if ((size_t)(p - start) != hl)
+            return 0;
+        /* BOOLEAN: 0x00 or 0xFF */
+        if (tag == MBEDTLS_ASN1_BOOLEAN && (n != 1 || (p[0] != 0x00 && p[0] != 0xFF)))
             return 0;
         if ((tag & MBEDTLS_ASN1_CONSTRUCTED) && !tsp_der_ok(p, p + n, depth + 1))
             return 0;
@@ -1083,7 +1097,7 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
     q = p + n;
     if (mbedtls_asn1_get_int(&p, q, &status) != 0)
         goto malformed;
-    if (status != 0 && status != 1)   /* granted, grantedWithMods */
+    if (status != 0)   /* granted (not grantedWithMods, as rfc3161-client) */
         return aios__fail(AIOS_E_AUTH, "timestamp: the authority refused the request "
                           "(status %d)", status);
     p = q;
@@ -1201,7 +1215,8 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
                 goto malformed;
             ess = vals;
             ess_end = vals_end;
-            ess_v2 = oid_len == sizeof(oid_attr_signing_cert_v2);
+            ess_v2 = oid_eq(oid, oid_len, oid_attr_signing_cert_v2,
+                            sizeof(oid_attr_signing_cert_v2));
         }
         p = a_end;
     }
@@ -1209,9 +1224,17 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
         return aios__fail(AIOS_E_FORMAT, "timestamp: the signed attributes lack the content "
                           "type or the message digest");
     {
-        mbedtls_asn1_buf oid, params;   /* signatureAlgorithm: checked by the key's verify */
-        if (mbedtls_asn1_get_alg(&p, si_end, &oid, &params) != 0 ||
-            mbedtls_asn1_get_tag(&p, si_end, &sig_len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+        mbedtls_asn1_buf oid, params;
+        mbedtls_md_type_t sig_md;
+        mbedtls_pk_type_t sig_pk;
+        if (mbedtls_asn1_get_alg(&p, si_end, &oid, &params) != 0)
+            goto malformed;
+        /* ecdsa-with-SHA256/384/512, the hash the digestAlgorithm's */
+        if (mbedtls_oid_get_sig_alg(&oid, &sig_md, &sig_pk) != 0 || sig_pk != MBEDTLS_PK_ECDSA ||
+            sig_md != md_signer)
+            return aios__fail(AIOS_E_UNSUPPORTED, "timestamp: the signature algorithm is not "
+                              "ECDSA with SHA-256, SHA-384 or SHA-512");
+        if (mbedtls_asn1_get_tag(&p, si_end, &sig_len, MBEDTLS_ASN1_OCTET_STRING) != 0)
             goto malformed;
         sig = p;
         p += sig_len;
@@ -1267,8 +1290,8 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
     }
     if (p < end && *p == MBEDTLS_ASN1_BOOLEAN) {
         int ordering;
-        if (mbedtls_asn1_get_bool(&p, end, &ordering) != 0)
-            goto malformed;
+        if (mbedtls_asn1_get_bool(&p, end, &ordering) != 0 || !ordering)
+            goto malformed;   /* DER: the DEFAULT FALSE is never written */
     }
     if (p < end && *p == MBEDTLS_ASN1_INTEGER) {   /* nonce */
         if (mbedtls_asn1_get_tag(&p, end, &n, MBEDTLS_ASN1_INTEGER) != 0 || n == 0)
@@ -1296,20 +1319,16 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
         return aios__fail(AIOS_E_AUTH, "timestamp: it was made for other bytes than this "
                           "signature");
 
-    /* The authority's certificate: a path to its root at genTime, the
-     * timeStamping purpose, the signer, and the signature. */
-    if ((rc = aios__x509_chain_verify(&leaf, tsa_chain, tsa_lens, tsa_n - 1, &tsa_chain[tsa_n - 1],
-                                      &tsa_lens[tsa_n - 1], 1, AIOS__X509_TIME_FIXED, t))
-        != AIOS_OK)
-        return aios__error_prefix("timestamp authority");
+    /* The authority (from here on, a failure says "not this authority":
+     * AIOS_E_AUTH, _CERT_USAGE or _CHAIN, never the response's FORMAT).
+     * The cheap checks first: the signer is its certificate, the ESS
+     * attribute names it, its key verifies the signature; then its
+     * purpose, and last its path to the root at genTime. */
     mbedtls_x509_crt_init(&crt);
-    if ((rc = parse_der(&crt, tsa_chain[0], tsa_lens[0], "timestamp authority certificate", 0))
-        != AIOS_OK)
-        goto done;
-    if (!tsp_eku_ok(&crt)) {
-        rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "timestamp: the authority's certificate is "
-                        "not for time stamping only (RFC 3161 2.3: one critical extended key "
-                        "usage, id-kp-timeStamping)");
+    if (aios__x509_cert_info(&leaf, tsa_chain[0], tsa_lens[0]) != AIOS_OK || leaf.alg == 0 ||
+        mbedtls_x509_crt_parse_der(&crt, tsa_chain[0], tsa_lens[0]) != 0) {
+        rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "timestamp: the authority's certificate does not "
+                        "parse or its key is not ECDSA P-256, P-384 or P-521");
         goto done;
     }
     if (!tsp_signer_is(&crt, sid_issuer, sid_issuer_len, sid_serial, sid_serial_len, sid_ski,
@@ -1319,10 +1338,8 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
         goto done;
     }
     if (ess != NULL && (rc = tsp_ess(ess, ess_end, ess_v2, &crt)) != AIOS_OK) {
-        rc = rc == AIOS_E_AUTH
-             ? aios__fail(AIOS_E_AUTH, "timestamp: its signing-certificate attribute names "
-                          "another certificate")
-             : aios__fail(rc, "timestamp: a malformed signing-certificate attribute");
+        rc = aios__fail(AIOS_E_AUTH, "timestamp: its signing-certificate attribute %s",
+                        rc == AIOS_E_AUTH ? "names another certificate" : "cannot be read");
         goto done;
     }
     {
@@ -1360,6 +1377,20 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
                                                       "signature does not verify");
             goto done;
         }
+    }
+    if (!tsp_eku_ok(&crt)) {
+        rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "timestamp: the authority's certificate is "
+                        "not for time stamping only (RFC 3161 2.3: one critical extended key "
+                        "usage, id-kp-timeStamping)");
+        goto done;
+    }
+    if ((rc = aios__x509_chain_verify(&leaf, tsa_chain, tsa_lens, tsa_n - 1, &tsa_chain[tsa_n - 1],
+                                      &tsa_lens[tsa_n - 1], 1, AIOS__X509_TIME_FIXED, t))
+        != AIOS_OK) {
+        if (rc != AIOS_E_NOMEM)
+            rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "timestamp authority: %s",
+                            aios_last_error_message());
+        goto done;
     }
     *gen_time = t;
     rc = AIOS_OK;

@@ -571,6 +571,11 @@ static int check_proof(const tlog_entry *e, const tr_tlog *l)
         (rc = int_json(&size, json_object_get(pr, "treeSize"),
                        "bundle: inclusionProof.treeSize")) != AIOS_OK)
         return rc;
+    /* a Rekor v2 entry's index is its proof's (nothing else signs it; a v1
+     * index is under the SET, and differs from the shard's proof index) */
+    if (e->v2 && index != e->log_index)
+        return aios__fail(AIOS_E_AUTH, "bundle: the entry's logIndex is not its inclusion "
+                          "proof's");
     if ((n = json_array_size(hashes)) > PROOF_MAX || json_string_length(cp) > CHECKPOINT_MAX)
         return aios__fail(AIOS_E_LIMIT, "bundle: the inclusion proof is too large");
     if ((rc = aios__mb_b64_member(&rh, &rh_len, json_object_get(pr, "rootHash"), 64,
@@ -717,6 +722,18 @@ static int str_is(const json_t *v, const char *lit)
     return json_is_string(v) && strcmp(json_string_value(v), lit) == 0;
 }
 
+/* An object with exactly the members named (NULL-terminated), each once. */
+static int members_are(const json_t *o, const char *const *names)
+{
+    size_t n = 0;
+    if (!json_is_object(o))
+        return 0;
+    for (; names[n] != NULL; n++)
+        if (json_object_get(o, names[n]) == NULL)
+            return 0;
+    return json_object_size(o) == n;
+}
+
 /* Rekor v2 records a DSSE envelope as a hashedrekord 0.0.2 entry
  * (rekor-v2 spec 6.1.4): data, the digest of the envelope's PAE with the
  * hash that goes with the certificate's key; signature, this signature
@@ -749,9 +766,20 @@ static int check_body_v2(const tlog_entry *e, const aios__mb_bundle *b)
     data = json_object_get(spec, "data");
     sig = json_object_get(spec, "signature");
     ver = json_object_get(sig, "verifier");
-    if (!json_is_object(root) || !str_is(json_object_get(root, "kind"), "hashedrekord") ||
-        !str_is(json_object_get(root, "apiVersion"), "0.0.2") || !json_is_object(data) ||
-        !json_is_object(sig) || !json_is_object(ver)) {
+    /* exactly these members, as sigstore-python's model comparison: no
+     * dsseV002 beside hashedRekordV002, no publicKey beside the
+     * certificate, nothing extra */
+    if (!members_are(root, (const char *const[]){ "kind", "apiVersion", "spec", NULL }) ||
+        !members_are(json_object_get(root, "spec"), (const char *const[]){ "hashedRekordV002",
+                                                                           NULL }) ||
+        !members_are(spec, (const char *const[]){ "data", "signature", NULL }) ||
+        !members_are(data, (const char *const[]){ "algorithm", "digest", NULL }) ||
+        !members_are(sig, (const char *const[]){ "content", "verifier", NULL }) ||
+        !members_are(ver, (const char *const[]){ "x509Certificate", "keyDetails", NULL }) ||
+        !members_are(json_object_get(ver, "x509Certificate"),
+                     (const char *const[]){ "rawBytes", NULL }) ||
+        !str_is(json_object_get(root, "kind"), "hashedrekord") ||
+        !str_is(json_object_get(root, "apiVersion"), "0.0.2")) {
         json_decref(root);
         return aios__fail(AIOS_E_FORMAT, "bundle: the log entry's body is not a hashedrekord "
                           "0.0.2 entry");
@@ -783,8 +811,8 @@ static int check_body_v2(const tlog_entry *e, const aios__mb_bundle *b)
  * each one that verifies over the signature with a timestamp authority of
  * the root, at a time inside that authority's validFor, adds its time to
  * times[].  As sigstore-python: a malformed one fails the bundle
- * (AIOS_E_FORMAT; one with a hash we do not know, AIOS_E_UNSUPPORTED); a
- * well-formed one that verifies with no authority is
+ * (AIOS_E_FORMAT, which only the response itself can cause); a
+ * well-formed one (an unknown hash or signature algorithm included) that verifies with no authority is
  * not counted, and does not fail it. */
 #define TS_MAX 32
 static int verified_timestamps(int64_t *times, size_t *ntimes, const json_t *doc,
@@ -828,8 +856,7 @@ static int verified_timestamps(int64_t *times, size_t *ntimes, const json_t *doc
                 rc = r;
                 break;
             }
-            if (r == AIOS_E_FORMAT || r == AIOS_E_UNSUPPORTED) {
-                /* malformed (or unreadable) whoever checks it: as sigstore-python */
+            if (r == AIOS_E_FORMAT) {   /* malformed, whoever checks it: as sigstore-python */
                 rc = aios__error_prefix("bundle: signed timestamp %zu", i);
                 break;
             }

@@ -80,6 +80,7 @@ OID_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 OID_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 OID_SIGNING_TIME = "1.2.840.113549.1.9.5"
 OID_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
+OID_SIGNING_CERT_V1 = "1.2.840.113549.1.9.16.2.12"
 HASH_OIDS = {"sha256": "2.16.840.1.101.3.4.2.1", "sha384": "2.16.840.1.101.3.4.2.2",
              "sha512": "2.16.840.1.101.3.4.2.3"}
 ECDSA_OIDS = {"sha256": "1.2.840.10045.4.3.2", "sha384": "1.2.840.10045.4.3.3",
@@ -212,14 +213,16 @@ class TSA:
               status: int = 0, nonce: Optional[int] = None, policy_oid: str = TSA_POLICY,
               embed: Sequence[x509.Certificate] = (), ess: bool = True,
               ess_cert: Optional[x509.Certificate] = None, signing_time: bool = True,
-              message_digest: Optional[bytes] = None, serial: Optional[int] = None) -> bytes:
+              message_digest: Optional[bytes] = None, serial: Optional[int] = None,
+              ess_v1: bool = False) -> bytes:
         """A DER TimeStampResp over ``message`` (its ``imprint_hash``, or
         the digest ``imprint`` as given), signed by this TSA's leaf key (or
         ``key``) with ``digest`` (default SHA-256 for a P-256 key, SHA-384
         for P-384).  ``embed``: the certificates SignedData carries (none by
         default, as Sigstore's TSA; Rekor2Sigstore.bundle passes the leaf).
         The ESS signingCertificateV2 attribute names the leaf (or
-        ``ess_cert``); ``ess=False`` leaves it out."""
+        ``ess_cert``); ``ess=False`` leaves it out; ``ess_v1`` writes the
+        v1 attribute (SHA-1, as ``openssl ts`` does by default)."""
         key = key or self.key
         if digest is None:
             digest = "sha384" if isinstance(key.curve, ec.SECP384R1) else "sha256"
@@ -241,9 +244,11 @@ class TSA:
         if ess:
             ec_ = ess_cert or self.leaf
             issuer_serial = seq(seq(explicit(4, ec_.issuer.public_bytes())), integer(ec_.serial_number))
-            ess_id = seq(octets(hashlib.sha256(ec_.public_bytes(serialization.Encoding.DER)).digest()),
-                         issuer_serial)  # hashAlgorithm omitted: SHA-256, the DEFAULT
-            attrs.append(seq(oid(OID_SIGNING_CERT_V2), set_of(seq(seq(ess_id)))))
+            h = hashlib.sha1 if ess_v1 else hashlib.sha256
+            ess_id = seq(octets(h(ec_.public_bytes(serialization.Encoding.DER)).digest()),
+                         issuer_serial)  # v2: hashAlgorithm omitted, SHA-256, the DEFAULT
+            attrs.append(seq(oid(OID_SIGNING_CERT_V1 if ess_v1 else OID_SIGNING_CERT_V2),
+                             set_of(seq(seq(ess_id)))))
         signed = set_of(*attrs)
         sig = key.sign(signed, ec.ECDSA(HASHES[digest]()))
         sid = seq(self.leaf.issuer.public_bytes(), integer(self.leaf.serial_number))
@@ -633,6 +638,7 @@ CASES: List[Tuple[str, Maker, bool]] = [
      good(ts_key=ec.generate_private_key(ec.SECP384R1())), False),
     ("timestamp's messageDigest attribute wrong", good(stamp={"message_digest": bytes(48)}), False),
     ("timestamp status rejection", good(stamp={"status": 2}), False),
+    ("timestamp status grantedWithMods", good(stamp={"status": 1}), False),
     ("genTime before the TSA's validFor", with_root({"tsa_start": rfc3339(T0 + 6)}), False),
     ("genTime after the TSA's validFor", with_root({"tsa_end": rfc3339(T0 + 4)}), False),
     ("genTime after the leaf expired", good(gen_time=T0 + 601), False),
@@ -658,6 +664,10 @@ CASES: List[Tuple[str, Maker, bool]] = [
     ("body signature another valid one", body_sig_resigned, False),
     ("body signature changed", body_sig_flipped, False),
     ("body kind dsse", good(body_edit=lambda d: d.update(kind="dsse")), False),
+    ("body verifier with a publicKey too", good(body_edit=lambda d: d["spec"]["hashedRekordV002"]["signature"]
+                                                ["verifier"].update(publicKey={"rawBytes": "AAAA"})), False),
+    ("body with a dsseV002 spec too", good(body_edit=lambda d: d["spec"].update(dsseV002={})), False),
+    ("body with an extra member", good(body_edit=lambda d: d.update(extra=1)), False),
     ("payload changed after signing", good(payload_edit=lambda p: p.replace(b"sha256", b"sha384", 1)), False),
     ("envelope signed by another key", bad_envelope_sig, False),
     ("inclusion promise on a v2 entry", good(integrated_time=T0 + 5, promise=True), False),
@@ -785,6 +795,10 @@ def test_libaios_reads_the_ess_attribute(rs: Rekor2Sigstore) -> None:
     other = rs.bundle(key, cert, stamp={"ess_cert": rs.tsa.root})
     assert sigstore_python_verdict(other, rs.root())
     assert not aios_verdict(other, rs.root())
+    # the v1 attribute (SHA-1 of the certificate), as openssl ts writes it
+    assert aios_verdict(rs.bundle(key, cert, stamp={"ess_v1": True}), rs.root())
+    assert not aios_verdict(rs.bundle(key, cert, stamp={"ess_v1": True, "ess_cert": rs.tsa.root}),
+                            rs.root())
 
 
 def test_libaios_signer_names_the_timestamp(rs: Rekor2Sigstore) -> None:
@@ -793,3 +807,47 @@ def test_libaios_signer_names_the_timestamp(rs: Rekor2Sigstore) -> None:
                            oidc_issuer=OIDC)
     assert m.signer["timestamp"] == T0 + 7 and "integrated_time" not in m.signer
     assert m.verified and m.signer["log_index"] >= 0 and m.signer["identity"] == EMAIL
+
+
+def _entry_edit(bundle: bytes, edit: Callable[[Dict[str, Any]], None]) -> bytes:
+    b = json.loads(bundle)
+    edit(b["verificationMaterial"]["tlogEntries"][0])
+    return json.dumps(b).encode()
+
+
+def test_libaios_v2_log_index_is_the_proofs(rs: Rekor2Sigstore) -> None:
+    """A Rekor v2 entry's logIndex is signed by nothing but its inclusion
+    proof's: libaios requires the two to agree (sigstore-python reports the
+    entry's without comparing)."""
+    key, cert = rs.leaf()
+    bundle = rs.bundle(key, cert, tree=5, index=2)
+    assert aios_verdict(bundle, rs.root())
+    edited = _entry_edit(bundle, lambda e: e.update(logIndex="3"))
+    assert sigstore_python_verdict(edited, rs.root())
+    with pytest.raises(aios.AuthenticationError):
+        am.verify_sigstore(edited, rs.root(), identity=EMAIL, oidc_issuer=OIDC)
+
+
+def test_libaios_skips_an_authority_it_cannot_use(rs: Rekor2Sigstore) -> None:
+    """A trusted root whose first timestamp authority has an RSA key (which
+    libaios does not take) or a certificate that does not parse: the
+    timestamp is checked against the next authority, and the bundle
+    verifies, as with sigstore-python."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    key, cert = rs.leaf()
+    bundle = rs.bundle(key, cert)
+    rk = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "example"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "rsa-tsa")])
+    rsa_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(rk.public_key()).serial_number(7)
+                .not_valid_before(utc(1_704_067_200)).not_valid_after(utc(2_082_758_400))
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+                .sign(rk, hashes.SHA256())).public_bytes(serialization.Encoding.DER)
+    for first in (rsa_cert, b"\x30\x03\x02\x01\x00"):
+        root = json.loads(rs.root())
+        bad = json.loads(json.dumps(root["timestampAuthorities"][0]))
+        bad["certChain"]["certificates"][0]["rawBytes"] = b64(first)
+        root["timestampAuthorities"].insert(0, bad)
+        text = json.dumps(root).encode()
+        assert aios_verdict(bundle, text)
