@@ -289,39 +289,14 @@ class Rekor2Sigstore(Sigstore):
         return hashlib.sha256(origin.encode() + b"\n" + b"\x01" + raw).digest()
 
     # -- the leaf: the virtual one's, with an AuthorityKeyIdentifier (the
-    # -- webpki profile sigstore-python's chain check applies requires it),
-    # -- both issuer extensions as Fulcio writes them, and any curve
+    # -- webpki profile sigstore-python's chain check applies requires it)
+    # -- and both issuer extensions as Fulcio writes them
     def leaf(self, *, curve: Any = None,  # type: ignore[override]
              san: x509.GeneralName = x509.RFC822Name(EMAIL), v1: Optional[str] = OIDC,
              v2: Optional[str] = OIDC, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING, life: int = 600,
              sct: bool = True, sct_key: Any = None) -> Tuple[Any, x509.Certificate]:
-        key = ec.generate_private_key(curve or ec.SECP256R1())
-        b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(utc(T0)).not_valid_after(utc(T0 + life))
-             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
-             .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                            critical=True)
-             .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
-             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
-                            critical=False))
-        if v1 is not None:  # the deprecated issuer extension, which sigstore-python's policy reads
-            b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V1, v1.encode()), critical=False)
-        if v2 is not None:
-            b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V2, der_utf8(v2)), critical=False)
-        if sct:  # an embedded SCT over the precertificate (this TBS, RFC 6962 3.2)
-            tbs = b.sign(self.ca_key, hashes.SHA256()).tbs_certificate_bytes
-            ikh = hashlib.sha256(self.ca.public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
-            ts = ((T0 + 1) * 1000).to_bytes(8, "big")
-            signed = b"\x00\x00" + ts + b"\x00\x01" + ikh + len(tbs).to_bytes(3, "big") + tbs + b"\x00\x00"
-            sig = (sct_key or self.ct_key).sign(signed, ec.ECDSA(hashes.SHA256()))
-            one = b"\x00" + self.ct_id + ts + b"\x00\x00" + b"\x04\x03" + len(sig).to_bytes(2, "big") + sig
-            lst = len(one).to_bytes(2, "big") + one
-            b = b.add_extension(x509.UnrecognizedExtension(
-                SCT_LIST, der_octets(len(lst).to_bytes(2, "big") + lst)), critical=False)
-        return key, b.sign(self.ca_key, hashes.SHA256())
+        return super().leaf(san=san, v1=v1, v2=v2, eku=eku, life=life, sct=sct, sct_key=sct_key,
+                            curve=curve, aki=True)
 
     def root(self, *, tsas: Optional[List[TSA]] = None,  # type: ignore[override]
              tsa_start: str = "2025-01-01T00:00:00Z", tsa_end: Optional[str] = None,

@@ -108,8 +108,11 @@ class Sigstore:
 
     def leaf(self, *, san: x509.GeneralName = x509.RFC822Name(EMAIL), v2: Optional[str] = OIDC,
              v1: Optional[str] = None, ca: bool = False, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING,
-             life: int = 600, sct: bool = True, sct_key: Any = None) -> Tuple[Any, x509.Certificate]:
-        key = ec.generate_private_key(ec.SECP256R1())
+             life: int = 600, sct: bool = True, sct_key: Any = None, curve: Any = None,
+             aki: bool = False) -> Tuple[Any, x509.Certificate]:
+        """A Fulcio-like leaf; ``aki`` adds the AuthorityKeyIdentifier that
+        sigstore-python's webpki chain check requires."""
+        key = ec.generate_private_key(curve or ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
              .public_key(key.public_key()).serial_number(x509.random_serial_number())
              .not_valid_before(datetime.datetime.fromtimestamp(T0, datetime.timezone.utc))
@@ -119,6 +122,9 @@ class Sigstore:
                             critical=True)
              .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
              .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if aki:
+            b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
+                                critical=False)
         if v1 is not None:
             b = b.add_extension(x509.UnrecognizedExtension(ISSUER_V1, v1.encode()), critical=False)
         if v2 is not None:

@@ -15,35 +15,6 @@
 
 #include "test_crypto_util.h"
 
-static char conf_path[64];
-
-static int setup(void **state)
-{
-    static const char conf[] =
-        "openssl_conf = openssl_init\n"
-        "[openssl_init]\n"
-        "alg_section = evp_properties\n"
-        "[evp_properties]\n"
-        "default_properties = fips=yes\n";
-    int fd;
-    (void)state;
-    snprintf(conf_path, sizeof(conf_path), "/tmp/aios-fips-only.XXXXXX");
-    fd = mkstemp(conf_path);
-    if (fd < 0 || write(fd, conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1))
-        return -1;
-    close(fd);
-    if (setenv("OPENSSL_CONF", conf_path, 1) != 0)
-        return -1;
-    return aios_init() == AIOS_OK ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    unlink(conf_path);
-    return 0;
-}
-
 static void test_backend_reported(void **state)
 {
     const char *info = aios_build_info();
@@ -104,5 +75,5 @@ int main(void)
         cmocka_unit_test(test_backend_reported),
         cmocka_unit_test(test_wycheproof_on_mbedtls),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tc_fips_only_setup, tc_fips_only_teardown);
 }

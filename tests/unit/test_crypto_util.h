@@ -9,8 +9,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "testutil.h"
 #include "crypto/crypto.h"
+
+/* A cmocka group setup/teardown pair that points OPENSSL_CONF at a
+ * FIPS-only configuration without the FIPS provider (every fetch from the
+ * default library context is refused) before aios_init(): the tests of
+ * the code paths that fall back from OpenSSL (test_crypto_*_config). */
+static inline char *tc_fips_conf_path(void)
+{
+    static char path[64];
+    return path;
+}
+
+static inline int tc_fips_only_setup(void **state)
+{
+    static const char conf[] =
+        "openssl_conf = openssl_init\n"
+        "[openssl_init]\n"
+        "alg_section = evp_properties\n"
+        "[evp_properties]\n"
+        "default_properties = fips=yes\n";
+    int fd;
+    (void)state;
+    snprintf(tc_fips_conf_path(), 64, "/tmp/aios-fips-only.XXXXXX");
+    fd = mkstemp(tc_fips_conf_path());
+    if (fd < 0 || write(fd, conf, sizeof(conf) - 1) != (ssize_t)(sizeof(conf) - 1))
+        return -1;
+    close(fd);
+    if (setenv("OPENSSL_CONF", tc_fips_conf_path(), 1) != 0)
+        return -1;
+    return aios_init() == AIOS_OK ? 0 : -1;
+}
+
+static inline int tc_fips_only_teardown(void **state)
+{
+    (void)state;
+    unlink(tc_fips_conf_path());
+    return 0;
+}
 
 /* A hex member decoded into a malloc'd buffer, with its length. */
 typedef struct tc_bytes {
