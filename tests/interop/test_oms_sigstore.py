@@ -314,6 +314,12 @@ def test_cli_verifies_keyless(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     out = json.loads(ok.stdout)
     assert out["ok"] and out["signer"]["identity"] == IDENTITY
+    # the text form names the keyless signer and when the log saw it
+    text = subprocess.run(base[:-2] + ["--identity", IDENTITY, "--oidc-issuer", ISSUER],
+                          capture_output=True, text=True, env=env)
+    assert text.returncode == 0, text.stderr
+    assert ("signer: keyless %s (issuer %s), Rekor index %d, logged at %d"
+            % (IDENTITY, ISSUER, out["signer"]["log_index"], out["signer"]["integrated_time"])) in text.stdout
     other = subprocess.run(base + ["--identity", "someone@example.com", "--oidc-issuer", ISSUER],
                            capture_output=True, text=True, env=env)
     assert other.returncode == 4 and "not the expected identity" in other.stdout

@@ -1336,7 +1336,22 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
                        json_string_value(json_object_get(sg, "subject")) : "?",
                    json_string_value(json_object_get(sg, "issuer")) ?
                        json_string_value(json_object_get(sg, "issuer")) : "?");
-        else if (method)
+        else if (method && !strcmp(method, "keyless")) {
+            /* the time of signing: the Rekor v1 log's, else the timestamp's */
+            json_int_t t = json_integer_value(json_object_get(sg, "integrated_time"));
+            const char *how = "logged";
+            if (t == 0) {
+                t = json_integer_value(json_object_get(sg, "timestamp"));
+                how = "timestamped";
+            }
+            printf("signer: keyless %s (issuer %s), Rekor index %lld, %s at %lld\n",
+                   json_string_value(json_object_get(sg, "identity")) ?
+                       json_string_value(json_object_get(sg, "identity")) : "?",
+                   json_string_value(json_object_get(sg, "oidc_issuer")) ?
+                       json_string_value(json_object_get(sg, "oidc_issuer")) : "?",
+                   (long long)json_integer_value(json_object_get(sg, "log_index")), how,
+                   (long long)t);
+        } else if (method)
             printf("signer: key%s%s\n", json_string_value(json_object_get(sg, "hint")) ?
                        " " : "",
                    json_string_value(json_object_get(sg, "hint")) ?
