@@ -812,8 +812,8 @@ static int check_body_v2(const tlog_entry *e, const aios__mb_bundle *b)
  * the root, at a time inside that authority's validFor, adds its time to
  * times[].  As sigstore-python: a malformed one fails the bundle
  * (AIOS_E_FORMAT, which only the response itself can cause); a
- * well-formed one (an unknown hash or signature algorithm included) that verifies with no authority is
- * not counted, and does not fail it. */
+ * well-formed one (an unknown hash or signature algorithm included) that
+ * verifies with no authority is not counted, and does not fail it. */
 #define TS_MAX 32
 static int verified_timestamps(int64_t *times, size_t *ntimes, const json_t *doc,
                                const trusted_root *tr, const aios__mb_bundle *b)

@@ -251,6 +251,15 @@ typedef struct ignore_ent { const char *p; size_t len; } ignore_ent;
 
 typedef struct walk_pool walk_pool;
 
+/* walk_dir's answer when another thread's failure stopped the walk: that
+ * failure (already recorded, with its message) is the one reported. */
+#define WALK_STOPPED (-1000)
+/* A helper's stack: walk_dir recurses once per level (at most
+ * AIOS__MF_DEPTH_MAX, a few hundred bytes each), resolve_link needs about
+ * 17 KiB at the bottom; 1 MiB whatever the platform's default (musl's is
+ * 128 KiB). */
+#define WALK_STACK ((size_t)1 << 20)
+
 typedef struct walker {
     aios__mf_walk *w;          /* where entries go: the result, or this thread's part */
     int root_fd;
@@ -262,6 +271,9 @@ typedef struct walker {
     walk_pool *pool;   /* NULL: one thread */
     /* the relative path of what is being looked at */
     char path[AIOS__MF_PATH_MAX + AIOS__MF_COMPONENT_MAX + 2];
+    /* a symlink's target path: here, not in walk_dir's frame, which
+     * recurses (helper threads have the default stack size) */
+    char tgt[AIOS__MF_PATH_MAX + 1];
 } walker;
 
 /* A directory handed to another thread: its open descriptor (owned by the
@@ -280,6 +292,8 @@ struct walk_pool {
     size_t          qn, qcap;
     walker         *walkers;     /* [0] the caller's */
     pthread_t      *tids;
+    pthread_attr_t  attr;        /* helpers: a stack of WALK_STACK bytes */
+    int             attr_ok;
     uint32_t        threads;     /* at most */
     uint32_t        started;     /* helpers running */
     uint32_t        idle;        /* threads waiting for a task */
@@ -526,7 +540,9 @@ static int offer(walker *k, int cfd, size_t len, unsigned depth)
     int given = 0;
 
     pthread_mutex_lock(&p->mu);
-    if (p->qn < p->qcap) {
+    /* once stopped, nothing is queued nor started: this thread walks the
+     * folder itself and stops at its first entry */
+    if (p->qn < p->qcap && !atomic_load(&p->stop)) {
         char *path = aios__malloc(len + 1);
         if (path != NULL) {
             memcpy(path, k->path, len);
@@ -537,11 +553,11 @@ static int offer(walker *k, int cfd, size_t len, unsigned depth)
             p->q[p->qn].path = path;
             p->qn++;
             given = 1;
-            if (p->idle > 0)
+            if (p->qn <= p->idle)   /* a woken thread leaves idle only when it runs */
                 pthread_cond_signal(&p->cv);
             else if (p->started + 1 < p->threads &&
-                     pthread_create(&p->tids[p->started], NULL, pool_thread,
-                                    &p->walkers[p->started + 1]) == 0)
+                     pthread_create(&p->tids[p->started], p->attr_ok ? &p->attr : NULL,
+                                    pool_thread, &p->walkers[p->started + 1]) == 0)
                 p->started++;
             /* else: a thread takes it when it is done with its own */
         }
@@ -584,7 +600,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
             continue;
         if (k->pool != NULL && atomic_load_explicit(&k->pool->stop, memory_order_relaxed)) {
-            rc = AIOS_E_CANCELLED;   /* another thread failed: its failure is the one kept */
+            rc = WALK_STOPPED;   /* another thread failed: its failure is the one kept */
             break;
         }
         /* A large tree takes a while to list: report and allow a cancel
@@ -607,7 +623,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
                 pthread_mutex_unlock(&k->pool->progress_mu);
             }
             if (skip) {
-                rc = AIOS_E_CANCELLED;   /* stopped by another thread: its failure is kept */
+                rc = WALK_STOPPED;   /* another thread cancelled: its failure is the one kept */
                 break;
             }
             if (stop != 0) {
@@ -673,7 +689,6 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
             if (rc != AIOS_OK)
                 break;
         } else if (S_ISLNK(st.st_mode)) {
-            char tgt[AIOS__MF_PATH_MAX + 1];
             size_t tlen = 0;
             struct stat tst;
             if (!k->o->allow_symlinks) {
@@ -681,14 +696,14 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
                                 "(symlinks are not allowed)", k->path);
                 break;
             }
-            rc = resolve_link(k, plen, len, tgt, &tlen, &tst);
+            rc = resolve_link(k, plen, len, k->tgt, &tlen, &tst);
             if (rc == 1) {   /* a directory: neither descended nor recorded */
                 rc = AIOS_OK;
                 continue;
             }
             if (rc != AIOS_OK)
                 break;
-            rc = add_entry(k, k->path, len, tgt, tlen, &tst, 1);
+            rc = add_entry(k, k->path, len, k->tgt, tlen, &tst, 1);
             if (rc != AIOS_OK)
                 break;
         } else {
@@ -737,7 +752,7 @@ static void pool_work(walker *k)
             memcpy(k->path, t.path, t.plen + 1);
             aios__free(t.path);
             rc = walk_dir(k, t.fd, t.plen, t.depth);
-            if (rc != AIOS_OK)
+            if (rc != AIOS_OK && rc != WALK_STOPPED)
                 pool_fail(p, rc);
             pthread_mutex_lock(&p->mu);
             p->busy--;
@@ -807,13 +822,18 @@ static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threa
     pthread_mutex_init(&p.mu, NULL);
     pthread_mutex_init(&p.progress_mu, NULL);
     pthread_cond_init(&p.cv, NULL);
+    p.attr_ok = pthread_attr_init(&p.attr) == 0;
+    if (p.attr_ok && pthread_attr_setstacksize(&p.attr, WALK_STACK) != 0) {
+        pthread_attr_destroy(&p.attr);
+        p.attr_ok = 0;
+    }
     atomic_init(&p.stop, 0);
     atomic_init(&p.n, 0);
     atomic_init(&p.seen, 0);
 
     p.busy = 1;
     rc = walk_dir(&p.walkers[0], dfd, 0, 0);
-    if (rc != AIOS_OK)
+    if (rc != AIOS_OK && rc != WALK_STOPPED)
         pool_fail(&p, rc);
     pthread_mutex_lock(&p.mu);
     p.busy--;
@@ -826,6 +846,8 @@ static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threa
         aios__free(p.q[i].path);
     }
     rc = p.status;
+    if (p.attr_ok)
+        pthread_attr_destroy(&p.attr);
     pthread_cond_destroy(&p.cv);
     pthread_mutex_destroy(&p.progress_mu);
     pthread_mutex_destroy(&p.mu);
