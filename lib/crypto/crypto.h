@@ -566,6 +566,10 @@ int aios__pkcs8_decode(const uint8_t *in, size_t len, int *alg_out,
 #define AIOS__X509_TIME_LEAF_NOT_BEFORE 1
 #define AIOS__X509_TIME_NOW             2
 #define AIOS__X509_TIME_FIXED           3
+/* OR'd into the time policy: the leaf is a timestamp authority's, whose
+ * caller checks its purpose itself (no code-signing usage asked for) and
+ * whose key may also be RSA (alg 0 in leaf_out then). */
+#define AIOS__X509_TSA_LEAF             0x100
 
 typedef struct aios__x509_leaf {
     aios__keyenc_alg alg;            /* AIOS__KEYENC_P256, _P384 or _P521; 0 from aios__x509_cert_info
@@ -644,10 +648,11 @@ int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf
  * seconds.  Faults of the response: AIOS_E_FORMAT (malformed, not DER),
  * AIOS_E_AUTH (refused, another message, another digest),
  * AIOS_E_UNSUPPORTED (a hash other than SHA-256/384/512, a signature
- * algorithm other than ECDSA with the digest algorithm's hash); not this
- * authority's: AIOS_E_AUTH (another signer, a bad signature),
- * AIOS_E_MANIFEST_CERT_USAGE, AIOS_E_MANIFEST_CHAIN (its path at genTime,
- * or a certificate that does not parse or has no ECDSA key);
+ * algorithm other than ECDSA or RSA PKCS #1 v1.5 with the digest
+ * algorithm's hash); not this authority's: AIOS_E_AUTH (another signer,
+ * another key type, a bad signature), AIOS_E_MANIFEST_CERT_USAGE,
+ * AIOS_E_MANIFEST_CHAIN (its path at genTime, or a certificate that does
+ * not parse or whose key is neither ECDSA P-256/384/521 nor RSA >= 2048);
  * AIOS_E_NOMEM. */
 int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t resp_len,
                                 const uint8_t *msg, size_t msg_len,

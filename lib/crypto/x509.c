@@ -406,9 +406,11 @@ int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
     AIOS__CHECK_ARG(anchors_n > 0 && anchors != NULL && anchor_lens != NULL,
                     "no trust anchor given (there is no default trust store)");
     AIOS__CHECK_ARG(anchors_n <= AIOS__X509_ANCHORS_MAX, "more than 256 trust anchors");
-    AIOS__CHECK_ARG(time_policy == AIOS__X509_TIME_LEAF_NOT_BEFORE ||
-                    time_policy == AIOS__X509_TIME_NOW || time_policy == AIOS__X509_TIME_FIXED,
-                    "unknown time policy");
+    {
+        int tp = time_policy & ~AIOS__X509_TSA_LEAF;
+        AIOS__CHECK_ARG(tp == AIOS__X509_TIME_LEAF_NOT_BEFORE || tp == AIOS__X509_TIME_NOW ||
+                        tp == AIOS__X509_TIME_FIXED, "unknown time policy");
+    }
     if (chain_n > AIOS__X509_CHAIN_MAX)
         return aios__fail(AIOS_E_LIMIT, "certificate chain: %zu certificates (at most %d)",
                           chain_n, AIOS__X509_CHAIN_MAX);
@@ -425,7 +427,7 @@ int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
     /* the leaf: parse, key type (before any path work) */
     if ((rc = parse_der(&chain, chain_der[0], chain_lens[0], "certificate", (size_t)0)) != AIOS_OK)
         goto done;
-    if ((rc = leaf_key(&leaf, &chain, 1)) != AIOS_OK)
+    if ((rc = leaf_key(&leaf, &chain, !(time_policy & AIOS__X509_TSA_LEAF))) != AIOS_OK)
         goto done;
     leaf_describe(&leaf, &chain);
     /* the intermediates, each after the certificate it issued */
@@ -440,7 +442,7 @@ int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
     if ((rc = load_anchors(&trust, anchors, anchor_lens, anchors_n)) != AIOS_OK)
         goto done;
 
-    switch (time_policy) {
+    switch (time_policy & ~AIOS__X509_TSA_LEAF) {
     case AIOS__X509_TIME_LEAF_NOT_BEFORE: c.t = c.t_last = leaf.not_before; break;
     case AIOS__X509_TIME_NOW:             c.t = c.t_last = (int64_t)time(NULL); break;
     default:
@@ -469,7 +471,7 @@ int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
                         c.bad_depth, (long long)c.t, why);
         goto done;
     }
-    if ((rc = leaf_usage(&chain)) != AIOS_OK)
+    if (!(time_policy & AIOS__X509_TSA_LEAF) && (rc = leaf_usage(&chain)) != AIOS_OK)
         goto done;
     leaf.checked_at = c.t;
     leaf.path_len = c.path_len;
@@ -1075,6 +1077,7 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
     size_t n, econtent_len = 0, sig_len = 0, sid_issuer_len = 0, sid_serial_len = 0,
            sid_ski_len = 0, attr_digest_len = 0, hl, imprint_len = 0;
     mbedtls_md_type_t md_signer, md_imprint;
+    mbedtls_pk_type_t sig_pk = MBEDTLS_PK_NONE;
     mbedtls_x509_crt crt;
     aios__x509_leaf leaf;
     int status, have_type = 0, ess_v2 = 0, rc;
@@ -1224,16 +1227,23 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
         return aios__fail(AIOS_E_FORMAT, "timestamp: the signed attributes lack the content "
                           "type or the message digest");
     {
+        static const unsigned char oid_rsa[] = { 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01,
+                                                 0x01 };
         mbedtls_asn1_buf oid, params;
         mbedtls_md_type_t sig_md;
-        mbedtls_pk_type_t sig_pk;
         if (mbedtls_asn1_get_alg(&p, si_end, &oid, &params) != 0)
             goto malformed;
-        /* ecdsa-with-SHA256/384/512, the hash the digestAlgorithm's */
-        if (mbedtls_oid_get_sig_alg(&oid, &sig_md, &sig_pk) != 0 || sig_pk != MBEDTLS_PK_ECDSA ||
-            sig_md != md_signer)
+        /* ecdsa-with-SHA256/384/512 or shaNNNWithRSAEncryption with the
+         * digestAlgorithm's hash, or rsaEncryption (PKCS #1 v1.5 with it,
+         * RFC 3370 3.2) */
+        if (oid_eq(oid.p, oid.len, oid_rsa, sizeof(oid_rsa))) {
+            sig_pk = MBEDTLS_PK_RSA;
+        } else if (mbedtls_oid_get_sig_alg(&oid, &sig_md, &sig_pk) != 0 ||
+                   (sig_pk != MBEDTLS_PK_ECDSA && sig_pk != MBEDTLS_PK_RSA) ||
+                   sig_md != md_signer) {
             return aios__fail(AIOS_E_UNSUPPORTED, "timestamp: the signature algorithm is not "
-                              "ECDSA with SHA-256, SHA-384 or SHA-512");
+                              "ECDSA or RSA PKCS #1 v1.5 with SHA-256, SHA-384 or SHA-512");
+        }
         if (mbedtls_asn1_get_tag(&p, si_end, &sig_len, MBEDTLS_ASN1_OCTET_STRING) != 0)
             goto malformed;
         sig = p;
@@ -1325,10 +1335,18 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
      * attribute names it, its key verifies the signature; then its
      * purpose, and last its path to the root at genTime. */
     mbedtls_x509_crt_init(&crt);
-    if (aios__x509_cert_info(&leaf, tsa_chain[0], tsa_lens[0]) != AIOS_OK || leaf.alg == 0 ||
-        mbedtls_x509_crt_parse_der(&crt, tsa_chain[0], tsa_lens[0]) != 0) {
+    if (aios__x509_cert_info(&leaf, tsa_chain[0], tsa_lens[0]) != AIOS_OK ||
+        mbedtls_x509_crt_parse_der(&crt, tsa_chain[0], tsa_lens[0]) != 0 ||
+        (leaf.alg == 0 && !(mbedtls_pk_get_type(&crt.pk) == MBEDTLS_PK_RSA &&
+                            mbedtls_pk_get_bitlen(&crt.pk) >= 2048))) {
         rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "timestamp: the authority's certificate does not "
-                        "parse or its key is not ECDSA P-256, P-384 or P-521");
+                        "parse or its key is neither ECDSA P-256/P-384/P-521 nor RSA of 2048 "
+                        "bits or more");
+        goto done;
+    }
+    if ((leaf.alg == 0) != (sig_pk == MBEDTLS_PK_RSA)) {
+        rc = aios__fail(AIOS_E_AUTH, "timestamp: the signature algorithm is not for the "
+                        "authority's key");
         goto done;
     }
     if (!tsp_signer_is(&crt, sid_issuer, sid_issuer_len, sid_serial, sid_serial_len, sid_ski,
@@ -1361,7 +1379,11 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
                                                                  : AIOS__EC_P521;
             mbedtls_md_type_t own = curve == AIOS__EC_P256 ? MBEDTLS_MD_SHA256
                                   : curve == AIOS__EC_P384 ? MBEDTLS_MD_SHA384 : MBEDTLS_MD_SHA512;
-            if (md_signer == own)
+            if (leaf.alg == 0)   /* RSA, PKCS #1 v1.5: mbedTLS */
+                rc = (hl = tsp_hash(md_signer, der, sal, h)) != 0 &&
+                     mbedtls_pk_verify(&crt.pk, md_signer, h, hl, sig, sig_len) == 0
+                     ? AIOS_OK : AIOS_E_AUTH;
+            else if (md_signer == own)
                 rc = aios__ecdsa_verify_der(curve, sig, sig_len, der, sal, leaf.pub, leaf.pub_len);
             else if (md_signer == MBEDTLS_MD_SHA256)
                 rc = aios__ecdsa_verify_der_sha256(curve, sig, sig_len, der, sal, leaf.pub,
@@ -1378,14 +1400,18 @@ int aios__x509_timestamp_verify(int64_t *gen_time, const uint8_t *resp, size_t r
             goto done;
         }
     }
-    if (!tsp_eku_ok(&crt)) {
+    if (!tsp_eku_ok(&crt) ||
+        ((crt.ext_types & MBEDTLS_X509_EXT_KEY_USAGE) &&
+         !(crt.key_usage & (MBEDTLS_X509_KU_DIGITAL_SIGNATURE | MBEDTLS_X509_KU_NON_REPUDIATION)))) {
         rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "timestamp: the authority's certificate is "
                         "not for time stamping only (RFC 3161 2.3: one critical extended key "
-                        "usage, id-kp-timeStamping)");
+                        "usage, id-kp-timeStamping; a key usage, if any, with digitalSignature "
+                        "or nonRepudiation)");
         goto done;
     }
     if ((rc = aios__x509_chain_verify(&leaf, tsa_chain, tsa_lens, tsa_n - 1, &tsa_chain[tsa_n - 1],
-                                      &tsa_lens[tsa_n - 1], 1, AIOS__X509_TIME_FIXED, t))
+                                      &tsa_lens[tsa_n - 1], 1,
+                                      AIOS__X509_TIME_FIXED | AIOS__X509_TSA_LEAF, t))
         != AIOS_OK) {
         if (rc != AIOS_E_NOMEM)
             rc = aios__fail(AIOS_E_MANIFEST_CHAIN, "timestamp authority: %s",
