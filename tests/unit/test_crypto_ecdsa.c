@@ -18,48 +18,6 @@
  */
 #include "test_crypto_util.h"
 
-typedef struct ec_walk {
-    tc_counts      c;
-    aios__ec_curve curve;
-    int            p1363;
-} ec_walk;
-
-static void ec_case(json_t *group, json_t *test, void *arg)
-{
-    ec_walk *w = arg;
-    int result = tu_result(test), rc;
-    json_t *key = json_object_get(group, "publicKey");
-    tc_bytes pk = tc_member(key, "uncompressed"), msg = tc_member(test, "msg"),
-             sig = tc_member(test, "sig");
-
-    tc_count(&w->c, result);
-    assert_int_equal(pk.n, aios__ec_point_len(w->curve));
-    if (w->p1363)
-        rc = aios__ecdsa_verify_p1363(w->curve, sig.p, sig.n, msg.p, msg.n, pk.p, pk.n);
-    else
-        rc = aios__ecdsa_verify_der(w->curve, sig.p, sig.n, msg.p, msg.n, pk.p, pk.n);
-    if (result == 1)
-        TC_CHECK(&w->c, rc == AIOS_OK, test, "valid signature rejected");
-    else if (result == 0)
-        TC_CHECK(&w->c, rc == AIOS_E_AUTH, test, "invalid signature accepted");
-    free(pk.p); free(msg.p); free(sig.p);
-}
-
-static void run_wycheproof_root(json_t *root, const char *file, aios__ec_curve curve, int p1363)
-{
-    ec_walk w;
-    size_t total;
-    memset(&w, 0, sizeof(w));
-    w.c.file = file;
-    w.curve = curve;
-    w.p1363 = p1363;
-    total = tu_wycheproof_each(root, ec_case, &w);
-    assert_int_equal(total, w.c.valid + w.c.invalid + w.c.acceptable);
-    tc_report(&w.c);
-    assert_true(w.c.invalid > 0);
-    assert_true(w.c.valid > 0);
-}
-
 static const int backends[] = { AIOS__ECDSA_BACKEND_AUTO, AIOS__ECDSA_BACKEND_MBEDTLS,
                                 AIOS__ECDSA_BACKEND_OPENSSL };
 static const char *const backend_names[] = { "auto", "mbedtls", "openssl" };
@@ -80,7 +38,7 @@ static void run_wycheproof_backends(json_t *root, const char *file, aios__ec_cur
     for (b = 0; b < N_BACKENDS; b++) {
         printf("ECDSA verification backend: %s\n", backend_names[b]);
         tu_assert_ok(aios__ecdsa_test_backend(backends[b]));
-        run_wycheproof_root(root, file, curve, p1363);
+        tc_ecdsa_wycheproof(root, file, curve, p1363);
     }
     tu_assert_ok(aios__ecdsa_test_backend(AIOS__ECDSA_BACKEND_AUTO));
 }

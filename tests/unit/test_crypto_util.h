@@ -164,4 +164,50 @@ static inline int tc_setup(void **state)
     return aios__crypto_init() == AIOS_OK ? 0 : -1;
 }
 
+/* ECDSA Wycheproof files (DER or P1363 signatures) through
+ * aios__ecdsa_verify_der / _p1363: every valid signature accepted, every
+ * invalid one refused (AIOS_E_AUTH); both kinds present. */
+typedef struct tc_ecdsa_walk {
+    tc_counts      c;
+    aios__ec_curve curve;
+    int            p1363;
+} tc_ecdsa_walk;
+
+static inline void tc_ecdsa_case(json_t *group, json_t *test, void *arg)
+{
+    tc_ecdsa_walk *w = arg;
+    int result = tu_result(test), rc;
+    json_t *key = json_object_get(group, "publicKey");
+    tc_bytes pk = tc_member(key, "uncompressed"), msg = tc_member(test, "msg"),
+             sig = tc_member(test, "sig");
+
+    tc_count(&w->c, result);
+    assert_int_equal(pk.n, aios__ec_point_len(w->curve));
+    if (w->p1363)
+        rc = aios__ecdsa_verify_p1363(w->curve, sig.p, sig.n, msg.p, msg.n, pk.p, pk.n);
+    else
+        rc = aios__ecdsa_verify_der(w->curve, sig.p, sig.n, msg.p, msg.n, pk.p, pk.n);
+    if (result == 1)
+        TC_CHECK(&w->c, rc == AIOS_OK, test, "valid signature rejected");
+    else if (result == 0)
+        TC_CHECK(&w->c, rc == AIOS_E_AUTH, test, "invalid signature accepted");
+    free(pk.p); free(msg.p); free(sig.p);
+}
+
+static inline void tc_ecdsa_wycheproof(json_t *root, const char *file, aios__ec_curve curve,
+                                       int p1363)
+{
+    tc_ecdsa_walk w;
+    size_t total;
+    memset(&w, 0, sizeof(w));
+    w.c.file = file;
+    w.curve = curve;
+    w.p1363 = p1363;
+    total = tu_wycheproof_each(root, tc_ecdsa_case, &w);
+    assert_int_equal(total, w.c.valid + w.c.invalid + w.c.acceptable);
+    tc_report(&w.c);
+    assert_true(w.c.invalid > 0);
+    assert_true(w.c.valid > 0);
+}
+
 #endif /* AIOS_TEST_CRYPTO_UTIL_H */
