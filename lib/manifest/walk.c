@@ -26,13 +26,15 @@
  * not depend on the threads.  The first failure stops the others and is
  * what the caller gets (with several faults in one tree, which one is
  * reported first may differ from run to run; the status class of each is
- * the same).
+ * the same).  A thread that runs out of descriptors stops the walk, which
+ * starts again on the caller's thread alone (WALK_NO_FDS).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +256,12 @@ typedef struct walk_pool walk_pool;
 /* walk_dir's answer when another thread's failure stopped the walk: that
  * failure (already recorded, with its message) is the one reported. */
 #define WALK_STOPPED (-1000)
+/* pool_walk's answer when a thread ran out of descriptors: each thread
+ * holds one per level it is in and each queued folder one, so a deep,
+ * wide tree on many threads needs many times what one thread needs.  The
+ * walk is then done again on the caller's thread, where it needs only
+ * one per level (a failure there is the one reported). */
+#define WALK_NO_FDS (-1001)
 /* A helper's stack: walk_dir recurses once per level (at most
  * AIOS__MF_DEPTH_MAX, a few hundred bytes each), resolve_link needs about
  * 17 KiB at the bottom; 1 MiB whatever the platform's default (musl's is
@@ -269,6 +277,7 @@ typedef struct walker {
     size_t max_entries;
     size_t seen;       /* directory entries looked at, for the progress callback */
     walk_pool *pool;   /* NULL: one thread */
+    int out_of_fds;    /* this thread's failure was EMFILE or ENFILE */
     /* the relative path of what is being looked at */
     char path[AIOS__MF_PATH_MAX + AIOS__MF_COMPONENT_MAX + 2];
     /* a symlink's target path: here, not in walk_dir's frame, which
@@ -304,8 +313,26 @@ struct walk_pool {
     pthread_mutex_t progress_mu;
     int             progress_stopped;   /* the callback said stop (under progress_mu) */
     int             status;      /* the first failure (under mu) */
+    int             status_fds;  /* it was for want of descriptors */
     char            msg[AIOS__ERROR_MESSAGE_MAX];
 };
+
+/* An I/O failure of the walk (AIOS_E_IO, the errno's text after the
+ * message).  Running out of descriptors is noted: the threaded walk then
+ * starts again on the caller's thread alone (see pool_walk). */
+static int walk_errno(walker *k, int e, const char *fmt, ...) AIOS__PRINTF(3, 4);
+static int walk_errno(walker *k, int e, const char *fmt, ...)
+{
+    char msg[AIOS__ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    if (e == EMFILE || e == ENFILE)
+        k->out_of_fds = 1;
+    return aios__fail_errno(AIOS_E_IO, e, "%s", msg);
+}
 
 static const char *const git_defaults[] = { ".git", ".gitattributes", ".github", ".gitignore" };
 
@@ -402,12 +429,12 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
     stack[slen] = '\0';
     dfd = slen ? aios__mf_open_beneath(k->root_fd, stack, O_DIRECTORY) : k->root_fd;
     if (dfd < 0)
-        return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open '%s'", stack);
+        return walk_errno(k, errno, "model walk: cannot open '%s'", stack);
     r = readlinkat(dfd, k->path + (plen ? plen + 1 : 0), rem, AIOS__MF_PATH_MAX + 1);
     if (dfd != k->root_fd)
         close(dfd);
     if (r < 0)
-        return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot read the symlink '%.*s'",
+        return walk_errno(k, errno, "model walk: cannot read the symlink '%.*s'",
                                 (int)len, k->path);
     if ((size_t)r > AIOS__MF_PATH_MAX)
         return aios__fail(AIOS__E_MANIFEST_SYMLINK, "model walk: the symlink '%.*s' has a "
@@ -455,7 +482,7 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
             dfd = slen ? aios__mf_open_beneath(k->root_fd, stack, O_DIRECTORY)
                        : k->root_fd;
             if (dfd < 0)
-                return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open '%s'", stack);
+                return walk_errno(k, errno, "model walk: cannot open '%s'", stack);
             rc = fstatat(dfd, name, &cst, AT_SYMLINK_NOFOLLOW);
             if (rc == 0 && S_ISLNK(cst.st_mode)) {
                 char more[AIOS__MF_PATH_MAX + 1];
@@ -471,7 +498,7 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
                 if (dfd != k->root_fd)
                     close(dfd);
                 if (m < 0)
-                    return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot read a "
+                    return walk_errno(k, errno, "model walk: cannot read a "
                                             "symlink reached from '%.*s'", (int)len, k->path);
                 if ((size_t)m >= sizeof(more) || rlen - pos + (size_t)m + 1 >= sizeof(rem))
                     return aios__fail(AIOS__E_MANIFEST_SYMLINK, "model walk: the symlink '%.*s' "
@@ -495,7 +522,7 @@ static int resolve_link(walker *k, size_t plen, size_t len, char *tgt, size_t *t
                 if (errno == ENOENT || errno == ENOTDIR)
                     return aios__fail(AIOS__E_MANIFEST_SYMLINK, "model walk: the symlink '%.*s' "
                                       "dangles", (int)len, k->path);
-                return aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot resolve the "
+                return walk_errno(k, errno, "model walk: cannot resolve the "
                                         "symlink '%.*s'", (int)len, k->path);
             }
             if (S_ISDIR(cst.st_mode)) {
@@ -578,7 +605,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
     if (d == NULL) {
         int e = errno;
         close(dfd);
-        return aios__fail_errno(AIOS_E_IO, e, "model walk: cannot read the directory '%s'",
+        return walk_errno(k, e, "model walk: cannot read the directory '%s'",
                                 plen ? k->path : ".");
     }
     for (;;) {
@@ -591,7 +618,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         if (de == NULL) {
             if (errno != 0) {
                 k->path[plen] = '\0';
-                rc = aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot read the "
+                rc = walk_errno(k, errno, "model walk: cannot read the "
                                       "directory '%s'", plen ? k->path : ".");
             }
             break;
@@ -655,7 +682,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
         if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT)   /* removed since readdir: not part of the model */
                 continue;
-            rc = aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot stat '%s'", k->path);
+            rc = walk_errno(k, errno, "model walk: cannot stat '%s'", k->path);
             break;
         }
         if (k->o->exclude_file && (uint64_t)st.st_dev == k->o->exclude_dev &&
@@ -675,7 +702,7 @@ static int walk_dir(walker *k, int dfd, size_t plen, unsigned depth)
                 rc = errno == ELOOP || errno == ENOTDIR
                      ? aios__fail(AIOS__E_MANIFEST_CHANGED, "model walk: '%s' changed while "
                                   "it was walked", k->path)
-                     : aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open the "
+                     : walk_errno(k, errno, "model walk: cannot open the "
                                         "directory '%s'", k->path);
                 break;
             }
@@ -722,11 +749,12 @@ static int walk_new(aios__mf_walk **out, const aios__mf_walk_options *o);
 
 /* Keep the first failure (its message is in this thread's error detail)
  * and stop the other threads. */
-static void pool_fail(walk_pool *p, int rc)
+static void pool_fail(walk_pool *p, const walker *k, int rc)
 {
     pthread_mutex_lock(&p->mu);
     if (p->status == AIOS_OK && !atomic_load(&p->stop)) {
         p->status = rc;
+        p->status_fds = k->out_of_fds;
         snprintf(p->msg, sizeof(p->msg), "%s", aios_last_error_message());
     }
     atomic_store(&p->stop, 1);
@@ -753,7 +781,7 @@ static void pool_work(walker *k)
             aios__free(t.path);
             rc = walk_dir(k, t.fd, t.plen, t.depth);
             if (rc != AIOS_OK && rc != WALK_STOPPED)
-                pool_fail(p, rc);
+                pool_fail(p, k, rc);
             pthread_mutex_lock(&p->mu);
             p->busy--;
             continue;
@@ -834,7 +862,7 @@ static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threa
     p.busy = 1;
     rc = walk_dir(&p.walkers[0], dfd, 0, 0);
     if (rc != AIOS_OK && rc != WALK_STOPPED)
-        pool_fail(&p, rc);
+        pool_fail(&p, &p.walkers[0], rc);
     pthread_mutex_lock(&p.mu);
     p.busy--;
     pthread_mutex_unlock(&p.mu);
@@ -852,7 +880,7 @@ static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threa
     pthread_mutex_destroy(&p.progress_mu);
     pthread_mutex_destroy(&p.mu);
     if (rc != AIOS_OK) {
-        rc = aios__fail(rc, "%s", p.msg);
+        rc = p.status_fds ? WALK_NO_FDS : aios__fail(rc, "%s", p.msg);
         goto free_parts;
     }
     for (i = 0; i < threads; i++)
@@ -968,6 +996,14 @@ static int walk_root_dir(aios__mf_walk *w, const aios__mf_walk_options *o)
             rc = pool_walk(w, &k, dfd, threads);
         else
             rc = walk_dir(&k, dfd, 0, 0);
+        if (rc == WALK_NO_FDS) {
+            /* a new open file description: a dup would share the offset
+             * the first walk left at the end of the root directory */
+            dfd = openat(w->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            rc = dfd < 0 ? aios__fail_errno(AIOS_E_IO, errno, "model walk: cannot open the "
+                                            "model directory again")
+                         : walk_dir(&k, dfd, 0, 0);
+        }
     }
     aios__free(ign);
     if (rc != AIOS_OK)

@@ -9,6 +9,7 @@
  * threaded walk to the serial one and check its failures.
  */
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -806,6 +807,88 @@ static void test_threads_failures(void **state)
     mt_rmtree(d);
 }
 
+/* A binary tree of folders, `levels` deep, a file in each leaf. */
+static void binary_tree(const char *d, char *rel, size_t len, int levels)
+{
+    if (levels == 0) {
+        snprintf(rel + len, 16, "%sleaf", len ? "/" : "");
+        mt_write_str(d, rel, rel);
+        rel[len] = '\0';
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        size_t n = len + (size_t)snprintf(rel + len, 8, "%s%c", len ? "/" : "", 'l' + i);
+        mt_mkdir(d, rel);
+        binary_tree(d, rel, n, levels - 1);
+        rel[len] = '\0';
+    }
+}
+
+/* The descriptor limit that leaves n numbers free (inherited descriptors
+ * may leave gaps). */
+static rlim_t free_below(int n)
+{
+    int fd;
+    for (fd = 0;; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && --n == 0)
+            return (rlim_t)fd + 1;
+}
+
+/* Few descriptors: each thread holds one per level it is in, and each
+ * queued folder one, so 8 threads in a deep, wide tree need about ten
+ * times what the caller's thread alone needs.  Under a limit the serial
+ * walk fits in, the threaded walk still succeeds (walk.c "Threads": it
+ * falls back to the caller's thread) with the same entries. */
+static void test_threads_few_descriptors(void **state)
+{
+    char *d = mt_tmpdir(), rel[256] = "";
+    aios__mf_walk_options o;
+    aios__mf_walk *one = NULL, *w = NULL;
+    struct rlimit old, low;
+    int i;
+    size_t k;
+    (void)state;
+    if (getenv("AIOS_TEST_UNDER_VALGRIND") != NULL) {
+        /* valgrind keeps descriptors of its own above the client's limit
+         * and refuses to lower it */
+        mt_rmtree(d);
+        skip();
+    }
+    binary_tree(d, rel, 0, 9);
+    memset(&o, 0, sizeof(o));
+    o.threads = 1;
+    tu_assert_ok(aios__mf_walk_path(&one, d, &o));
+    assert_int_equal(one->n, 512);
+
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = free_below(24);   /* the serial walk needs about 12 */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    for (i = 0; i < 20; i++) {
+        int rc;
+        o.threads = 8;
+        rc = aios__mf_walk_path(&w, d, &o);
+        if (rc != AIOS_OK)
+            print_error("8 threads, %d descriptors: %s\n", (int)low.rlim_cur,
+                        aios_last_error_message());
+        assert_int_equal(rc, AIOS_OK);
+        assert_int_equal(w->n, one->n);
+        for (k = 0; k < w->n; k++)
+            assert_string_equal(w->entries[k].path, one->entries[k].path);
+        aios__mf_walk_free(w);
+        w = NULL;
+    }
+    /* below what the serial walk needs, the failure is the serial one */
+    low.rlim_cur = free_below(6);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_IO);
+    assert_null(w);
+    assert_non_null(strstr(aios_last_error_message(), "Too many open files"));
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    aios__mf_walk_free(one);
+    mt_rmtree(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -826,6 +909,7 @@ int main(void)
     const struct CMUnitTest threaded[] = {
         cmocka_unit_test(test_threads_same),
         cmocka_unit_test(test_threads_failures),
+        cmocka_unit_test(test_threads_few_descriptors),
     };
     int failed;
     if (aios_init() != AIOS_OK)
