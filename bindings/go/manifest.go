@@ -696,7 +696,9 @@ func VerifyManifestCertificate(bundle []byte, anchors [][]byte, opts *ManifestVe
 // VerifyManifestSigstore verifies a Sigstore keyless bundle
 // (aios_manifest_verify_sigstore), the default of `model_signing sign`:
 // trustedRoot is a Sigstore TrustedRoot JSON document (the one the
-// Sigstore clients ship; libaios fetches nothing). The log entry (Rekor v1:
+// Sigstore clients ship), or a ClientTrustConfig holding one (the file
+// `model_signing verify sigstore --trust_config` takes); libaios fetches
+// nothing. The log entry (Rekor v1:
 // its signed entry timestamp; v1 or v2: its inclusion proof and checkpoint)
 // must verify with a log key of the root and name this signature and
 // certificate; its time (v1's integrated time, and any RFC 3161 timestamp

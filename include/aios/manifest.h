@@ -227,7 +227,9 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_certificate(aios_manifest **out
  * a short-lived Fulcio certificate for an OIDC identity and the
  * signature's entry in the Rekor log, checked against trusted_root, a
  * Sigstore TrustedRoot JSON document (what the Sigstore clients ship and
- * refresh through TUF; libaios fetches nothing).  The log entry, Rekor v1
+ * refresh through TUF; libaios fetches nothing) or a ClientTrustConfig
+ * holding one (the file `model_signing verify --trust_config` takes).
+ * The log entry, Rekor v1
  * (dsse 0.0.1, with its signed entry timestamp) or v2 (hashedrekord
  * 0.0.2), must verify with a log key of the root (its inclusion proof and
  * signed checkpoint are required for both) and name this payload,

@@ -49,6 +49,7 @@
 #define NAME_MAX_     256
 #define TR_MEDIA_TYPE_01 "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 #define TR_MEDIA_TYPE_02 "application/vnd.dev.sigstore.trustedroot.v0.2+json"
+#define CTC_MEDIA_TYPE_01 "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
 
 typedef struct tr_ca {
     uint8_t *certs[TR_CERTS_MAX];
@@ -253,9 +254,9 @@ static int parse_ca(tr_ca *c, const json_t *ca, const char *what)
 static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t len)
 {
     trusted_root *t = NULL;
-    json_t *root = NULL;
+    json_t *doc = NULL;
     json_error_t err;
-    const json_t *cas, *tlogs, *mt;
+    const json_t *root, *cas, *tlogs, *mt;
     size_t i;
     int rc = AIOS_OK;
 
@@ -264,16 +265,29 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "trusted root: empty");
     if (len > TR_MAX)
         return aios__fail(AIOS_E_LIMIT, "trusted root: %zu bytes is over %zu", len, TR_MAX);
-    root = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &err);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    doc = json_loadb((const char *)json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!json_is_object(doc)) {
+        json_decref(doc);
         return aios__fail(AIOS_E_FORMAT, "trusted root: not a JSON object (line %d: %.80s)",
                           err.line, err.text);
     }
+    root = doc;
     mt = json_object_get(root, "mediaType");
+    /* A client trust config (model_signing's --trust_config): its trusted
+     * root is used, its signing config (where to sign) is not needed */
+    if (json_is_string(mt) && strcmp(json_string_value(mt), CTC_MEDIA_TYPE_01) == 0) {
+        root = json_object_get(doc, "trustedRoot");
+        if (!json_is_object(root)) {
+            rc = aios__fail(AIOS_E_FORMAT, "trusted root: the client trust config has no "
+                            "trustedRoot object");
+            goto done;
+        }
+        mt = json_object_get(root, "mediaType");
+    }
     if (!json_is_string(mt) || (strcmp(json_string_value(mt), TR_MEDIA_TYPE_01) != 0 &&
                                 strcmp(json_string_value(mt), TR_MEDIA_TYPE_02) != 0)) {
-        rc = aios__fail(AIOS_E_FORMAT, "trusted root: mediaType is not a Sigstore trusted root");
+        rc = aios__fail(AIOS_E_FORMAT, "trusted root: mediaType is not a Sigstore trusted root "
+                        "(nor a client trust config)");
         goto done;
     }
     cas = json_object_get(root, "certificateAuthorities");
@@ -340,7 +354,7 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
 done:
     if (t != NULL)
         tr_free(t);
-    json_decref(root);
+    json_decref(doc);
     return rc;
 }
 

@@ -10,8 +10,9 @@
  *         statement.  Without it, a root made up here (a log key of its
  *         own under Rekor's log id, a CA of its own): the entry is parsed
  *         and its signed timestamp fails.
- *   1: a trusted root, for the golden v1.1.0 keyless bundle (read from
- *         ../shared/vectors/oms at start, AIOS_FUZZ_SIGSTORE_BUNDLE).
+ *   1: a trusted root (or a client trust config holding one), for the
+ *         golden v1.1.0 keyless bundle (read from ../shared/vectors/oms
+ *         at start, AIOS_FUZZ_SIGSTORE_BUNDLE).
  *   2: a DER certificate for the Fulcio identity reader
  *      (aios__x509_fulcio_identity), which the signed data of a real
  *      bundle keeps the other modes from mutating.

@@ -330,6 +330,100 @@ def test_cli_verifies_keyless(tmp_path: Path) -> None:
     assert json.loads(changed.stdout)["diff"]["modified"][0]["path"] == "signme-2"
 
 
+# ---- a client trust config: the file `model_signing verify sigstore
+# --trust_config` takes (a trusted root and a signing config in one)
+
+CTC_MEDIA_TYPE = "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
+
+
+def _client_trust_config(root: Dict[str, Any]) -> Dict[str, Any]:
+    signing = json.loads((ROOT_FILE.parent / "signing_config.v0.2.json").read_text())
+    return {"mediaType": CTC_MEDIA_TYPE, "trustedRoot": root, "signingConfig": signing}
+
+
+def test_client_trust_config(root_json: bytes) -> None:
+    """A ClientTrustConfig verifies like the trusted root it holds, in both
+    verifiers; a broken one is refused with a format error."""
+    cfg = _client_trust_config(json.loads(root_json))
+    text = json.dumps(cfg)
+    # sigstore-python reads it as model_signing does (ClientTrustConfig.from_json)
+    theirs = ClientTrustConfig.from_json(text)
+    bundle = (FOLDERS[-1] / "model.sig").read_bytes()
+    assert _sigstore_accepts(json.loads(bundle), theirs.trusted_root)
+    m = am.verify_sigstore(bundle, text, identity=IDENTITY, oidc_issuer=ISSUER)
+    assert m.verified and m.signer["identity"] == IDENTITY and "timestamp" in m.signer
+    # the trust comes from its trusted root: without the Fulcio CAs, nothing verifies
+    no_ca = copy.deepcopy(cfg)
+    no_ca["trustedRoot"]["certificateAuthorities"] = no_ca["trustedRoot"]["certificateAuthorities"][:0]
+    with pytest.raises(aios.InvalidInputError) as e:
+        am.verify_sigstore(bundle, json.dumps(no_ca), identity=IDENTITY, oidc_issuer=ISSUER)
+    assert e.value.status == aios.Status.E_FORMAT
+    other_ca = copy.deepcopy(cfg)
+    for ca in other_ca["trustedRoot"]["certificateAuthorities"]:
+        ca["certChain"]["certificates"] = (
+            json.loads(root_json)["timestampAuthorities"][0]["certChain"]["certificates"])
+    with pytest.raises(am.ManifestChainError):
+        am.verify_sigstore(bundle, json.dumps(other_ca), identity=IDENTITY, oidc_issuer=ISSUER)
+    for edit in ("no trustedRoot", "trustedRoot not an object", "its mediaType",
+                 "unknown mediaType"):
+        bad = copy.deepcopy(cfg)
+        if edit == "no trustedRoot":
+            del bad["trustedRoot"]
+        elif edit == "trustedRoot not an object":
+            bad["trustedRoot"] = [bad["trustedRoot"]]
+        elif edit == "its mediaType":
+            bad["trustedRoot"]["mediaType"] = CTC_MEDIA_TYPE
+        else:
+            bad["mediaType"] = CTC_MEDIA_TYPE.replace("v0.1", "v9.9")
+        with pytest.raises(aios.InvalidInputError) as e:
+            am.verify_sigstore(bundle, json.dumps(bad), identity=IDENTITY, oidc_issuer=ISSUER)
+        assert e.value.status == aios.Status.E_FORMAT, edit
+
+
+def test_model_signing_cli_and_aios_cli_share_a_trust_config(root_json: bytes,
+                                                             tmp_path: Path) -> None:
+    """The real `model_signing verify sigstore --trust_config F` and
+    `aios manifest verify --trust-config F`, offline, on the same golden
+    model and file: both accept it, both refuse it once a file changed."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "trust_config.json"
+    cfg.write_text(json.dumps(_client_trust_config(json.loads(root_json))))
+    lib = Path(os.environ["AIOS_LIBRARY"]).resolve()
+    aios_bin = lib.parents[1] / "bin" / "aios"
+    env = dict(os.environ, LD_LIBRARY_PATH=str(lib.parent))
+    model = tmp_path / "m"
+    shutil.copytree(FOLDERS[-1], model)
+    sig = model / "model.sig"
+    ignore = ["--ignore-paths", str(model / "ignore-me")] if (model / "ignore-me").exists() else []
+
+    def theirs() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "model_signing", "--log-level", "WARNING", "verify", "sigstore",
+             "--signature", str(sig), "--trust_config", str(cfg), "--identity", IDENTITY,
+             "--identity_provider", ISSUER, *ignore, str(model)],
+            capture_output=True, text=True, env=env, timeout=300)
+
+    def ours() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(aios_bin), "manifest", "verify", str(model), "--trust-config", str(cfg),
+             "--identity", IDENTITY, "--oidc-issuer", ISSUER, "--quiet", "--json"],
+            capture_output=True, text=True, env=env, timeout=300)
+
+    t, o = theirs(), ours()
+    assert t.returncode == 0, t.stdout + t.stderr
+    assert o.returncode == 0, o.stdout + o.stderr
+    assert json.loads(o.stdout)["signer"]["identity"] == IDENTITY
+    with open(model / "signme-1", "r+b") as f:
+        f.write(b"X")
+    t, o = theirs(), ours()
+    assert t.returncode != 0
+    assert o.returncode == 4
+    assert json.loads(o.stdout)["diff"]["modified"][0]["path"] == "signme-1"
+
+
 def _stamps(b: Dict[str, Any]) -> list:
     return b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
 

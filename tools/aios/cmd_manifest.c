@@ -116,7 +116,9 @@ static const char verify_usage[] =
     "                            default) or a UNIX time\n"
     "  --sigstore-root ROOT.json Sigstore keyless ('model_signing sign sigstore'): the\n"
     "                            Sigstore trusted root (the trusted_root.json the Sigstore\n"
-    "                            clients ship; nothing is fetched), with\n"
+    "                            clients ship; nothing is fetched) or a client trust\n"
+    "                            config (model_signing's --trust_config; --trust-config\n"
+    "                            is another name for this option), with\n"
     "  --identity ID             the signer's email or URI (exactly), and\n"
     "  --oidc-issuer URL         the OIDC issuer that vouched for it (exactly)\n"
     "\n"
@@ -301,6 +303,7 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         { "trust-anchor", required_argument, NULL, O_ANCHOR },
         { "time", required_argument, NULL, O_TIME },
         { "sigstore-root", required_argument, NULL, O_SIGSTORE },
+        { "trust-config", required_argument, NULL, O_SIGSTORE },
         { "identity", required_argument, NULL, O_IDENTITY },
         { "oidc-issuer", required_argument, NULL, O_OIDC_ISSUER },
         { "keyring", required_argument, NULL, O_KEYRING },

@@ -1300,8 +1300,9 @@ def verify_sigstore(
     """Sigstore keyless bundles (``model_signing sign sigstore``, its default).
 
     ``trusted_root`` is a Sigstore TrustedRoot JSON document (bytes or
-    text), such as the one the Sigstore clients ship; libaios fetches
-    nothing.  The log entry (Rekor v1: its signed entry timestamp; v1 or
+    text), such as the one the Sigstore clients ship, or a ClientTrustConfig
+    holding one (the file ``model_signing verify sigstore --trust_config``
+    takes); libaios fetches nothing.  The log entry (Rekor v1: its signed entry timestamp; v1 or
     v2: its inclusion proof and checkpoint) must verify with a log key of
     that root and name this signature and certificate; its time (v1's
     integrated time, and any RFC 3161 timestamp that verifies with a
