@@ -301,9 +301,10 @@ class Rekor2Sigstore(Sigstore):
     def leaf(self, *, curve: Any = None,  # type: ignore[override]
              san: x509.GeneralName = x509.RFC822Name(EMAIL), v1: Optional[str] = OIDC,
              v2: Optional[str] = OIDC, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING, life: int = 600,
-             sct: bool = True, sct_key: Any = None) -> Tuple[Any, x509.Certificate]:
+             sct: bool = True, sct_key: Any = None, public_key: Any = None,
+             t0: int = T0) -> Tuple[Any, x509.Certificate]:
         return super().leaf(san=san, v1=v1, v2=v2, eku=eku, life=life, sct=sct, sct_key=sct_key,
-                            curve=curve, aki=True)
+                            curve=curve, aki=True, public_key=public_key, t0=t0)
 
     def root(self, *, tsas: Optional[List[TSA]] = None,  # type: ignore[override]
              tsa_start: str = "2025-01-01T00:00:00Z", tsa_end: Optional[str] = None,

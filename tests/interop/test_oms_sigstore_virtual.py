@@ -109,14 +109,17 @@ class Sigstore:
     def leaf(self, *, san: x509.GeneralName = x509.RFC822Name(EMAIL), v2: Optional[str] = OIDC,
              v1: Optional[str] = None, ca: bool = False, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING,
              life: int = 600, sct: bool = True, sct_key: Any = None, curve: Any = None,
-             aki: bool = False) -> Tuple[Any, x509.Certificate]:
-        """A Fulcio-like leaf; ``aki`` adds the AuthorityKeyIdentifier that
-        sigstore-python's webpki chain check requires."""
-        key = ec.generate_private_key(curve or ec.SECP256R1())
+             aki: bool = False, public_key: Any = None, t0: int = T0) -> Tuple[Any, x509.Certificate]:
+        """A Fulcio-like leaf, valid from ``t0`` for ``life`` seconds;
+        ``aki`` adds the AuthorityKeyIdentifier that sigstore-python's
+        webpki chain check requires.  With ``public_key`` (a CSR's, as
+        Fulcio gets it) the leaf is for that key and no private key is
+        returned."""
+        key = None if public_key is not None else ec.generate_private_key(curve or ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
-             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-             .not_valid_before(datetime.datetime.fromtimestamp(T0, datetime.timezone.utc))
-             .not_valid_after(datetime.datetime.fromtimestamp(T0 + life, datetime.timezone.utc))
+             .public_key(public_key or key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(datetime.datetime.fromtimestamp(t0, datetime.timezone.utc))
+             .not_valid_after(datetime.datetime.fromtimestamp(t0 + life, datetime.timezone.utc))
              .add_extension(x509.SubjectAlternativeName([san]), critical=True)
              .add_extension(x509.KeyUsage(True, False, False, False, False, ca, False, False, False),
                             critical=True)
@@ -133,7 +136,7 @@ class Sigstore:
             tbs = b.sign(self.ca_key, hashes.SHA256()).tbs_certificate_bytes
             ikh = hashlib.sha256(self.ca.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
-            ts = ((T0 + 1) * 1000).to_bytes(8, "big")
+            ts = ((t0 + 1) * 1000).to_bytes(8, "big")
             signed = b"\x00\x00" + ts + b"\x00\x01" + ikh + len(tbs).to_bytes(3, "big") + tbs + b"\x00\x00"
             sig = (sct_key or self.ct_key).sign(signed, ec.ECDSA(hashes.SHA256()))
             one = b"\x00" + self.ct_id + ts + b"\x00\x00" + b"\x04\x03" + len(sig).to_bytes(2, "big") + sig
