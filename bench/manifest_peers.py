@@ -49,7 +49,10 @@ What it does (progress and raw JSON lines on stderr, the report on stdout):
     page cache warm, then cold (that file's pages dropped before every
     read with posix_fadvise DONTNEED: nothing else of the machine's cache),
     on the caller's thread (one shard per read_verified call) and with two
-    threads of the stream's own (four shards per call);
+    threads of the stream's own (four shards per call); then cold from
+    storage of a known speed, 0.5 and 1 GB/s: the bench in a cgroup whose
+    reads of that disk are throttled (class Throttle; root and the cgroup
+    v1 blkio or v2 io controller, else skipped and said so);
  8. the tables, with ratios and which targets were met.
 
 Needs: cmake and a compiler, openssl, python3 with venv, and the package
@@ -75,6 +78,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KERNEL_TARGET = 0.90      # of threads x the single-core kernel
 STREAM_TARGET = 0.10      # streaming verification over a plain read
 STREAM_SETUPS = ((1, 1), (2, 4))   # (stream threads, shards per read_verified call)
+STORAGE_SPEEDS = (500_000_000, 1_000_000_000)   # bytes/s of the throttled storage runs
 MIB = 1 << 20
 
 SHAPES = {
@@ -88,9 +92,11 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def run(cmd: List[str], capture: bool = True) -> str:
-    log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else sys.stderr, text=True)
+def run(cmd: List[str], capture: bool = True, cgroup: Optional["Throttle"] = None) -> str:
+    log("$ " + " ".join(cmd) + (f"   (in {cgroup.procs.parent}, reads at {cgroup.bps / 1e9:g} GB/s)"
+                                if cgroup else ""))
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE if capture else sys.stderr, text=True,
+                          preexec_fn=cgroup.enter if cgroup else None)
     if capture and proc.stdout:
         for line in proc.stdout.splitlines():
             if '"case":"build"' not in line:
@@ -102,6 +108,77 @@ def run(cmd: List[str], capture: bool = True) -> str:
 
 def rows(text: str) -> List[Dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+# ------------------------------------------------------------ storage of a known speed
+
+
+class Throttle:
+    """Reads of the disk under a file, limited to `bps` bytes a second for
+    the processes put in a cgroup of ours: cgroup v1 blkio
+    (blkio.throttle.read_bps_device) or v2 io (io.max rbps).  It stands
+    for storage slower than the machine's (a SATA SSD, a network volume)
+    with a steady speed, where this VM's own disk, served by its host, runs
+    at 0.6 to 2.7 GB/s from one read to the next.  Needs root and one of
+    the two controllers; `Throttle.make` says why not otherwise."""
+
+    def __init__(self, procs: Path, limit: Path, fmt: str, dev: str) -> None:
+        self.procs, self.limit, self.fmt, self.dev, self.bps = procs, limit, fmt, dev, 0
+
+    @staticmethod
+    def disk_of(path: Path) -> Optional[str]:
+        st = os.stat(path)
+        sysdev = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+        if not sysdev.exists():
+            return None          # not on a block device (overlay, tmpfs, NFS)
+        if (sysdev / "partition").exists():   # throttles apply to the whole disk
+            return (sysdev.resolve().parent / "dev").read_text().strip()
+        return (sysdev / "dev").read_text().strip()
+
+    @classmethod
+    def make(cls, path: Path) -> Tuple[Optional["Throttle"], str]:
+        if os.geteuid() != 0:
+            return None, "not root"
+        dev = cls.disk_of(path)
+        if dev is None:
+            return None, f"{path} is not on a block device"
+        v1 = Path("/sys/fs/cgroup/blkio")
+        if (v1 / "blkio.throttle.read_bps_device").exists():
+            g = v1 / "aios-bench"
+            g.mkdir(exist_ok=True)
+            return cls(g / "cgroup.procs", g / "blkio.throttle.read_bps_device", "{dev} {bps}", dev), ""
+        for v2 in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
+            ctl = v2 / "cgroup.subtree_control"
+            if ctl.exists() and "io" in (v2 / "cgroup.controllers").read_text().split():
+                try:
+                    ctl.write_text("+io")
+                    g = v2 / "aios-bench"
+                    g.mkdir(exist_ok=True)
+                    return cls(g / "cgroup.procs", g / "io.max", "{dev} rbps={bps}", dev), ""
+                except OSError as e:
+                    return None, f"cgroup v2 io: {e}"
+        return None, "neither the cgroup v1 blkio nor the v2 io controller is available"
+
+    def set(self, bps: int) -> None:
+        self.limit.write_text(self.fmt.format(dev=self.dev, bps=bps))
+        self.bps = bps
+
+    def enter(self) -> None:   # in the child, before exec
+        self.procs.write_text(str(os.getpid()))
+
+    def close(self) -> None:
+        try:
+            self.set(0)            # 0: no limit
+            self.procs.parent.rmdir()
+        except OSError:
+            pass
+
+
+def round_ratio(a: Dict[str, Any], b: Dict[str, Any]) -> float:
+    """The median over the rounds of a's time / b's time in the same round
+    (the cases of a round run back to back, so a slow spell of the disk
+    hits both)."""
+    return statistics.median(x / y for x, y in zip(a["walls"], b["walls"])) - 1
 
 
 # ------------------------------------------------------------ setup
@@ -398,6 +475,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Streams: on the caller's thread (1 unit per read_verified call), and
     # with 2 threads of the stream's own (4 units per call).
     stream: Dict[str, Dict[int, Dict[str, Dict[str, Any]]]] = {}
+    no_throttle = ""
     if "stream" in parts:
         for cold in (0, 1):
             for threads, units in STREAM_SETUPS:
@@ -405,6 +483,22 @@ def main(argv: Optional[List[str]] = None) -> int:
                                 str(max(args.reps, 3)), "--cold", str(cold), "--threads", str(threads),
                                 "--units", str(units)]))
                 stream.setdefault("cold" if cold else "warm", {})[threads] = {r["case"]: r for r in got}
+        # from storage of a known speed (cold, the reads throttled)
+        throttle, why = Throttle.make(first_big)
+        if throttle is None:
+            log(f"no throttled-storage runs: {why}")
+            no_throttle = why
+        try:
+            for bps in STORAGE_SPEEDS if throttle else ():
+                throttle.set(bps)
+                for threads, units in STREAM_SETUPS:
+                    got = rows(run([bench, "stream", "--key", str(key), "--file", str(first_big), "--reps",
+                                    str(max(args.reps, 5)), "--cold", "1", "--threads", str(threads),
+                                    "--units", str(units)], cgroup=throttle))
+                    stream.setdefault(f"disk {bps}", {})[threads] = {r["case"]: r for r in got}
+        finally:
+            if throttle:
+                throttle.close()
     after = machine()
 
     # ------------------------------------------------------------ report
@@ -512,12 +606,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         lines.append(f"- Clearly faster on many small files: {min(small_ratios):.2f}x to "
                      f"{max(small_ratios):.2f}x model_signing.")
     for kind, by_threads in stream.items():
+        disk = kind.startswith("disk ")
         title = ("page cache warm" if kind == "warm" else
-                 "page cache cold (this file's pages dropped before every read)")
+                 "page cache cold (this file's pages dropped before every read)" if kind == "cold" else
+                 f"from storage at {int(kind.split()[1]) / 1e9:g} GB/s (cold, reads throttled)")
         first = by_threads[STREAM_SETUPS[0][0]]
         lines += ["", f"### Streaming verification of one {first['stream-plain-read']['bytes'] >> 20} MiB "
                   f"file, {title}", "",
-                  "| how the file is read | stream threads | GB/s (best) | median | over the plain read |",
+                  "| how the file is read | stream threads | GB/s (best) | median | over the plain read: "
+                  "best / median of rounds |",
                   "|---|---|---|---|---|"]
         verdicts = []
         for threads, st in by_threads.items():
@@ -525,27 +622,35 @@ def main(argv: Optional[List[str]] = None) -> int:
             pru, sv = st["stream-plain-read-unit"], st["stream-read-verified"]
             o_files = sf["best_s"] / pr["best_s"] - 1
             o_shards = sv["best_s"] / pru["best_s"] - 1
+            r_files, r_shards = round_ratio(sf, pr), round_ratio(sv, pru)
             units = pru["buffer"] // sv["shard_size"]
             lines += [f"| plain read(), 4 MiB calls | – | {pr['gbps']:.3f} | {pr['gbps_median']:.3f} | – |",
                       f"| `aios_manifest_stream_read` (4 MiB) + `_finish`, files | {threads} | {sf['gbps']:.3f} | "
-                      f"{sf['gbps_median']:.3f} | {o_files:+.0%} |",
+                      f"{sf['gbps_median']:.3f} | {o_files:+.0%} / {r_files:+.0%} |",
                       f"| plain read(), {pru['buffer'] >> 20} MiB calls | – | {pru['gbps']:.3f} | "
                       f"{pru['gbps_median']:.3f} | – |",
                       f"| `aios_manifest_stream_read_verified`, {sv['shard_size'] >> 20} MiB shards, "
-                      f"{units} per call | {threads} | {sv['gbps']:.3f} | {sv['gbps_median']:.3f} | {o_shards:+.0%} |"]
-            verdicts.append((threads, o_files, o_shards))
+                      f"{units} per call | {threads} | {sv['gbps']:.3f} | {sv['gbps_median']:.3f} | "
+                      f"{o_shards:+.0%} / {r_shards:+.0%} |"]
+            verdicts.append((threads, o_files, o_shards, r_files, r_shards))
         tp, vf = first["two-pass"], first["verify-file"]
         pr1, sf1 = first["stream-plain-read"], first["stream-read-finish"]
         lines += [f"| `aios_manifest_verify_file` alone | 1 | {vf['gbps']:.3f} | {vf['gbps_median']:.3f} | – |",
                   f"| two passes: `verify_file`, then a plain read | 1 | {tp['gbps']:.3f} | {tp['gbps_median']:.3f} | "
-                  f"{tp['best_s'] / pr1['best_s'] - 1:+.0%} |", ""]
-        best = min(max(f, sh) for _, f, sh in verdicts)
-        lines.append(f"- Streaming verification under {STREAM_TARGET:.0%} over a plain read ({kind}): "
-                     f"{'**met**' if best < STREAM_TARGET else '**not met**'} ("
-                     + "; ".join(f"{t} thread{'s' if t > 1 else ''}: {f:+.0%} files, {sh:+.0%} shards"
-                                 for t, f, sh in verdicts)
+                  f"{tp['best_s'] / pr1['best_s'] - 1:+.0%} / {round_ratio(tp, pr1):+.0%} |", ""]
+        # met: every way of streaming under the target, on the best and on
+        # the median of the rounds
+        worst = max(max(v[1:]) for v in verdicts)
+        lines.append(f"- Streaming verification under {STREAM_TARGET:.0%} over a plain read ({title}): "
+                     f"{'**met**' if worst < STREAM_TARGET else '**not met**'} ("
+                     + "; ".join(f"{t} thread{'s' if t > 1 else ''}: files {f:+.0%} / {rf:+.0%}, "
+                                 f"shards {sh:+.0%} / {rsh:+.0%}" for t, f, sh, rf, rsh in verdicts)
                      + f"); against the two-pass alternative the 1-thread files stream takes "
-                     f"{sf1['best_s'] / tp['best_s'] - 1:+.0%}.")
+                     f"{sf1['best_s'] / tp['best_s'] - 1:+.0%}." + (
+                         " The storage's speed is what is read here: the plain read's best can pass it "
+                         "by a few percent (the throttle lets a short burst through)." if disk else ""))
+    if "stream" in parts and no_throttle:
+        lines += ["", f"(No runs from throttled storage: {no_throttle}.)"]
     print("\n".join(lines))
 
     if not args.keep:
