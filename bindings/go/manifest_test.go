@@ -1085,6 +1085,19 @@ func TestManifestGolden(t *testing.T) {
 			if !errors.Is(err, ErrAuth) {
 				t.Errorf("another identity: %v is not ErrAuth", err)
 			}
+			// the client trust config that `model_signing verify sigstore
+			// --trust_config` reads, holding the same root, verifies alike
+			cfg := []byte(`{"mediaType":"application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",` +
+				`"signingConfig":{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json"},` +
+				`"trustedRoot":` + string(root) + `}`)
+			if c, err := VerifyManifestSigstore(bundle, cfg, sigstoreIdentity, sigstoreIssuer, nil); err != nil {
+				t.Errorf("client trust config: %v", err)
+			} else {
+				c.Close()
+			}
+			noRoot := bytes.Replace(cfg, []byte(`"trustedRoot"`), []byte(`"trustedRoots"`), 1)
+			_, err = VerifyManifestSigstore(bundle, noRoot, sigstoreIdentity, sigstoreIssuer, nil)
+			wantStatus(t, "a client trust config without its trusted root", err, StatusFormat)
 		})
 	}
 }
