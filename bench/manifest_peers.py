@@ -122,8 +122,9 @@ class Throttle:
     at 0.6 to 2.7 GB/s from one read to the next.  Needs root and one of
     the two controllers; `Throttle.make` says why not otherwise."""
 
-    def __init__(self, procs: Path, limit: Path, fmt: str, dev: str) -> None:
+    def __init__(self, procs: Path, limit: Path, fmt: str, dev: str, unlimited: str) -> None:
         self.procs, self.limit, self.fmt, self.dev, self.bps = procs, limit, fmt, dev, 0
+        self.unlimited = unlimited   # the value that lifts the limit: v1 "0", v2 "max"
 
     @staticmethod
     def disk_of(path: Path) -> Optional[str]:
@@ -137,6 +138,13 @@ class Throttle:
 
     @classmethod
     def make(cls, path: Path) -> Tuple[Optional["Throttle"], str]:
+        try:
+            return cls._make(path)
+        except OSError as e:   # a read-only cgroupfs (a container), a device it refuses
+            return None, f"cannot make the cgroup: {e}"
+
+    @classmethod
+    def _make(cls, path: Path) -> Tuple[Optional["Throttle"], str]:
         if os.geteuid() != 0:
             return None, "not root"
         dev = cls.disk_of(path)
@@ -146,7 +154,8 @@ class Throttle:
         if (v1 / "blkio.throttle.read_bps_device").exists():
             g = v1 / "aios-bench"
             g.mkdir(exist_ok=True)
-            return cls(g / "cgroup.procs", g / "blkio.throttle.read_bps_device", "{dev} {bps}", dev), ""
+            return cls(g / "cgroup.procs", g / "blkio.throttle.read_bps_device", "{dev} {bps}", dev,
+                       "0"), ""
         for v2 in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
             ctl = v2 / "cgroup.subtree_control"
             if ctl.exists() and "io" in (v2 / "cgroup.controllers").read_text().split():
@@ -154,22 +163,25 @@ class Throttle:
                     ctl.write_text("+io")
                     g = v2 / "aios-bench"
                     g.mkdir(exist_ok=True)
-                    return cls(g / "cgroup.procs", g / "io.max", "{dev} rbps={bps}", dev), ""
+                    return cls(g / "cgroup.procs", g / "io.max", "{dev} rbps={bps}", dev, "max"), ""
                 except OSError as e:
                     return None, f"cgroup v2 io: {e}"
         return None, "neither the cgroup v1 blkio nor the v2 io controller is available"
 
-    def set(self, bps: int) -> None:
+    def set(self, bps: Any) -> None:
         self.limit.write_text(self.fmt.format(dev=self.dev, bps=bps))
-        self.bps = bps
+        self.bps = bps if isinstance(bps, int) else 0
 
     def enter(self) -> None:   # in the child, before exec
         self.procs.write_text(str(os.getpid()))
 
     def close(self) -> None:
         try:
-            self.set(0)            # 0: no limit
-            self.procs.parent.rmdir()
+            self.set(self.unlimited)
+        except OSError:
+            pass
+        try:
+            self.procs.parent.rmdir()   # its limits go with it
         except OSError:
             pass
 
@@ -490,7 +502,12 @@ def main(argv: Optional[List[str]] = None) -> int:
             no_throttle = why
         try:
             for bps in STORAGE_SPEEDS if throttle else ():
-                throttle.set(bps)
+                try:
+                    throttle.set(bps)
+                except OSError as e:
+                    log(f"no throttled-storage runs: the limit was refused: {e}")
+                    no_throttle = f"the cgroup refused the read limit ({e})"
+                    break
                 for threads, units in STREAM_SETUPS:
                     got = rows(run([bench, "stream", "--key", str(key), "--file", str(first_big), "--reps",
                                     str(max(args.reps, 5)), "--cold", "1", "--threads", str(threads),

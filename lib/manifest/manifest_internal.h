@@ -145,6 +145,9 @@ int aios__mf_walk_path(aios__mf_walk **out, const char *model_path,
  * its own). */
 int aios__mf_walk_dirfd(aios__mf_walk **out, int dir_fd, const aios__mf_walk_options *opts);
 void aios__mf_walk_free(aios__mf_walk *w);   /* NULL ok; closes root_fd */
+/* How many threaded walks ran out of descriptors and were done again on
+ * one thread, since the process started (for tests). */
+size_t aios__mf_walk_fd_retries(void);
 
 /* Open rel (a canonical relative path) beneath dir_fd for reading, never
  * following a symlink in any component and never leaving dir_fd

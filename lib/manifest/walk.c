@@ -880,7 +880,14 @@ static int pool_walk(aios__mf_walk *w, const walker *k0, int dfd, uint32_t threa
     pthread_mutex_destroy(&p.progress_mu);
     pthread_mutex_destroy(&p.mu);
     if (rc != AIOS_OK) {
-        rc = p.status_fds ? WALK_NO_FDS : aios__fail(rc, "%s", p.msg);
+        /* A cancel is final, even when another thread's shortage of
+         * descriptors was recorded first: no second walk calls back. */
+        if (p.progress_stopped)
+            rc = aios__fail(AIOS_E_CANCELLED, "model walk cancelled by the progress callback");
+        else if (p.status_fds)
+            rc = WALK_NO_FDS;
+        else
+            rc = aios__fail(rc, "%s", p.msg);
         goto free_parts;
     }
     for (i = 0; i < threads; i++)
@@ -958,6 +965,14 @@ static int check_options(const aios__mf_walk_options *o)
     return AIOS_OK;
 }
 
+/* Walks done again on one thread for want of descriptors (tests). */
+static atomic_size_t fd_retries;
+
+size_t aios__mf_walk_fd_retries(void)
+{
+    return atomic_load(&fd_retries);
+}
+
 static int walk_root_dir(aios__mf_walk *w, const aios__mf_walk_options *o)
 {
     walker k;
@@ -997,6 +1012,7 @@ static int walk_root_dir(aios__mf_walk *w, const aios__mf_walk_options *o)
         else
             rc = walk_dir(&k, dfd, 0, 0);
         if (rc == WALK_NO_FDS) {
+            atomic_fetch_add_explicit(&fd_retries, 1, memory_order_relaxed);
             /* a new open file description: a dup would share the offset
              * the first walk left at the end of the root directory */
             dfd = openat(w->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -173,7 +173,8 @@ class TSA:
                            x509.NameAttribute(NameOID.COMMON_NAME, name + "-root")])
         self.root = (x509.CertificateBuilder().subject_name(rname).issuer_name(rname)
                      .public_key(self.root_key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(utc(1_704_067_200)).not_valid_after(utc(2_082_758_400))
+                     .not_valid_before(utc(1_704_067_200))
+                     .not_valid_after(utc(max(2_082_758_400, not_after)))
                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
                      .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
                                                   False), critical=True)

@@ -51,10 +51,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 
-from test_oms_sigstore_rekor2 import Rekor2Sigstore
+from test_oms_sigstore_rekor2 import TSA, Rekor2Sigstore
 from test_oms_sigstore_virtual import audit_path, b64, canon, mth
-
-from rfc3161_client._rust import parse_timestamp_request
 
 IDENTITY = "carol@example.com"
 ISSUER = "https://oidc.example"
@@ -66,6 +64,8 @@ class LocalSigstore(Rekor2Sigstore):
 
     def __init__(self) -> None:
         super().__init__(origin="127.0.0.1")
+        # this Sigstore signs at the real time: an authority valid to 2100
+        self.tsa = TSA(not_after=4_102_444_800)
         self.leaves: List[bytes] = []   # the log's leaf hashes, in order
         self.lock = threading.Lock()
         self.requests: Dict[str, int] = {"fulcio": 0, "tsa": 0, "rekor": 0}
@@ -134,6 +134,9 @@ class LocalSigstore(Rekor2Sigstore):
         return json.dumps({"signedCertificateEmbeddedSct": {"chain": {"certificates": pem}}}).encode()
 
     def timestamp(self, data: bytes) -> bytes:
+        # rfc3161-client (sigstore-python's) parses the request; imported
+        # here so that a change of its private module fails this test only
+        from rfc3161_client._rust import parse_timestamp_request
         req = parse_timestamp_request(data)
         assert req.message_imprint.hash_algorithm == SHA256_OID
         self.requests["tsa"] += 1
@@ -304,7 +307,12 @@ def test_both_verifiers_agree(signed: Tuple[Path, Path, Path], tmp_path: Path, c
         assert theirs.returncode == 0, theirs.stdout + theirs.stderr
         assert ours.returncode == 0, ours.stdout + ours.stderr
         return
+    # model_signing refuses it for the same file (not for anything else)
     assert theirs.returncode != 0
+    mismatch = {"modified": "Hash mismatch for 'weights.bin'",
+                "added": "Extra files found in model 'model': nested/extra.py",
+                "removed": "Missing files in model 'model': nested/deeper/tok en ü.txt"}[change]
+    assert "Signature mismatch" in theirs.stderr and mismatch in theirs.stderr, theirs.stderr
     assert ours.returncode == 4, ours.stdout + ours.stderr
     diff = json.loads(ours.stdout)["diff"]
     expect = {"modified": ("modified", "weights.bin"), "added": ("extra", "nested/extra.py"),

@@ -77,7 +77,7 @@ class Sigstore:
         self.ca = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                    .public_key(self.ca_key.public_key()).serial_number(1)
                    .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
-                   .not_valid_after(datetime.datetime(2040, 1, 1, tzinfo=datetime.timezone.utc))
+                   .not_valid_after(datetime.datetime(2100, 1, 1, tzinfo=datetime.timezone.utc))
                    .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                    .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                                   critical=True)

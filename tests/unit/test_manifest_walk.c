@@ -835,20 +835,30 @@ static rlim_t free_below(int n)
 }
 
 /* Few descriptors: each thread holds one per level it is in, and each
- * queued folder one, so 8 threads in a deep, wide tree need about ten
- * times what the caller's thread alone needs.  Under a limit the serial
- * walk fits in, the threaded walk still succeeds (walk.c "Threads": it
- * falls back to the caller's thread) with the same entries. */
+ * queued folder one, so 8 threads in a deep, wide tree need several times
+ * what the caller's thread alone needs.  Under a limit the serial walk
+ * fits in (found here, as it depends on what the process holds), the
+ * threaded walk runs out, starts again on the caller's thread (walk.c
+ * "Threads") and gives the same entries; below it, the serial failure is
+ * reported.  The limit is put back by the teardown, whatever fails. */
+static struct rlimit g_nofile;
+
+static int restore_nofile(void **state)
+{
+    (void)state;
+    return setrlimit(RLIMIT_NOFILE, &g_nofile);
+}
+
 static void test_threads_few_descriptors(void **state)
 {
     char *d = mt_tmpdir(), rel[256] = "";
     aios__mf_walk_options o;
     aios__mf_walk *one = NULL, *w = NULL;
-    struct rlimit old, low;
-    int i;
-    size_t k;
+    struct rlimit low;
+    size_t k, retries;
+    int i, need;
     (void)state;
-    if (getenv("AIOS_TEST_UNDER_VALGRIND") != NULL) {
+    if (tu_under_valgrind()) {
         /* valgrind keeps descriptors of its own above the client's limit
          * and refuses to lower it */
         mt_rmtree(d);
@@ -860,17 +870,30 @@ static void test_threads_few_descriptors(void **state)
     tu_assert_ok(aios__mf_walk_path(&one, d, &o));
     assert_int_equal(one->n, 512);
 
-    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-    low = old;
-    low.rlim_cur = free_below(24);   /* the serial walk needs about 12 */
+    /* the fewest free descriptors the serial walk needs */
+    low = g_nofile;
+    for (need = 2;; need++) {
+        assert_true(need < 64);
+        low.rlim_cur = free_below(need);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        i = aios__mf_walk_path(&w, d, &o);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &g_nofile), 0);
+        aios__mf_walk_free(w);
+        w = NULL;
+        if (i == AIOS_OK)
+            break;
+        tu_assert_status(i, AIOS_E_IO);
+        assert_non_null(strstr(aios_last_error_message(), strerror(EMFILE)));
+    }
+    /* 8 threads with two more than that: they run out, and start again */
+    low.rlim_cur = free_below(need + 2);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    retries = aios__mf_walk_fd_retries();
+    o.threads = 8;
     for (i = 0; i < 20; i++) {
-        int rc;
-        o.threads = 8;
-        rc = aios__mf_walk_path(&w, d, &o);
+        int rc = aios__mf_walk_path(&w, d, &o);
         if (rc != AIOS_OK)
-            print_error("8 threads, %d descriptors: %s\n", (int)low.rlim_cur,
-                        aios_last_error_message());
+            print_error("8 threads, %d descriptors free: %s\n", need + 2, aios_last_error_message());
         assert_int_equal(rc, AIOS_OK);
         assert_int_equal(w->n, one->n);
         for (k = 0; k < w->n; k++)
@@ -878,13 +901,29 @@ static void test_threads_few_descriptors(void **state)
         aios__mf_walk_free(w);
         w = NULL;
     }
+    print_message("serial walk: %d descriptors; 8 threads with %d: %zu of 20 walks started "
+                  "again on one thread\n", need, need + 2, aios__mf_walk_fd_retries() - retries);
+    assert_true(aios__mf_walk_fd_retries() > retries);
+    /* a cancel is final: even when a thread ran out of descriptors too,
+     * the walk is not started again and the callback not called again */
+    {
+        int limit = 1;
+        o.progress = progress_probe;
+        o.progress_payload = &limit;
+        for (i = 0; i < 20; i++) {
+            atomic_store(&g_progress_calls, 0);
+            tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_CANCELLED);
+            assert_int_equal(atomic_load(&g_progress_calls), 1);
+        }
+        o.progress = NULL;
+    }
     /* below what the serial walk needs, the failure is the serial one */
-    low.rlim_cur = free_below(6);
+    low.rlim_cur = free_below(need - 1);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_IO);
     assert_null(w);
-    assert_non_null(strstr(aios_last_error_message(), "Too many open files"));
-    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_non_null(strstr(aios_last_error_message(), strerror(EMFILE)));
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &g_nofile), 0);
     aios__mf_walk_free(one);
     mt_rmtree(d);
 }
@@ -909,10 +948,10 @@ int main(void)
     const struct CMUnitTest threaded[] = {
         cmocka_unit_test(test_threads_same),
         cmocka_unit_test(test_threads_failures),
-        cmocka_unit_test(test_threads_few_descriptors),
+        cmocka_unit_test_teardown(test_threads_few_descriptors, restore_nofile),
     };
     int failed;
-    if (aios_init() != AIOS_OK)
+    if (aios_init() != AIOS_OK || getrlimit(RLIMIT_NOFILE, &g_nofile) != 0)
         return 1;
     g_threads = 0;
     failed = cmocka_run_group_tests_name("walk, the caller's thread", tests, NULL, NULL);
