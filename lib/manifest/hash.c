@@ -19,6 +19,14 @@
  * spare (so a short or long read shows a change without another system
  * call); a longer one is fstat'd again afterwards and must have kept its
  * size and mtime.  Any change: AIOS__E_MANIFEST_CHANGED.
+ *
+ * Descriptors.  With two lanes a worker holds up to two files, so the
+ * pool wants up to 2 x threads descriptors at once.  A worker whose open
+ * fails for want of them (EMFILE, ENFILE) does not fail the run: with its
+ * other lane busy it keeps the item and opens it once that lane is done;
+ * with neither busy it waits until another worker gives a descriptor
+ * back, then tries again.  Only when no worker of the run holds one (the
+ * shortage is the host's) is the failure reported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +68,11 @@ typedef struct job {
     atomic_int                  stop;
     pthread_mutex_t             progress_mu;
     pthread_mutex_t             err_mu;
+    /* descriptors the run holds, and who waits for one (under fd_mu) */
+    pthread_mutex_t             fd_mu;
+    pthread_cond_t              fd_cv;        /* one given back, or stop */
+    size_t                      open_files;
+    uint64_t                    fd_closes;    /* descriptors given back so far */
     int                         status;
     char                        msg[AIOS__ERROR_MESSAGE_MAX];
 } job;
@@ -75,7 +88,38 @@ static int job_fail(job *j, int rc)
     }
     pthread_mutex_unlock(&j->err_mu);
     atomic_store(&j->stop, 1);
+    pthread_mutex_lock(&j->fd_mu);       /* a worker waiting for a descriptor stops too */
+    pthread_cond_broadcast(&j->fd_cv);
+    pthread_mutex_unlock(&j->fd_mu);
     return rc;
+}
+
+/* lane_start's answer when the open failed for want of descriptors (the
+ * message is recorded): the worker keeps the item and tries again. */
+#define HASH_NO_FD (-1002)
+
+static uint64_t fd_closes(job *j)
+{
+    uint64_t n;
+    pthread_mutex_lock(&j->fd_mu);
+    n = j->fd_closes;
+    pthread_mutex_unlock(&j->fd_mu);
+    return n;
+}
+
+/* After an open failed for want of descriptors, with no lane of this
+ * worker holding one: wait until a descriptor was given back since
+ * `seen` (fd_closes before the open).  0: no worker holds any, so none
+ * will come (or the run stops): the failure is final. */
+static int wait_for_fd(job *j, uint64_t seen)
+{
+    int ok;
+    pthread_mutex_lock(&j->fd_mu);
+    while (j->fd_closes == seen && j->open_files > 0 && !atomic_load(&j->stop))
+        pthread_cond_wait(&j->fd_cv, &j->fd_mu);
+    ok = j->fd_closes != seen && !atomic_load(&j->stop);
+    pthread_mutex_unlock(&j->fd_mu);
+    return ok;
 }
 
 /* Between blocks: cancellation and progress.  Returns non-zero to stop. */
@@ -152,32 +196,42 @@ static int fail_changed(const aios__mf_entry *e, const struct stat *st)
 }
 
 /* Open e beneath the root and check it against the walk. */
-static int open_entry(const job *j, const aios__mf_entry *e, uint64_t fadv_len, int *fd_out,
+static void close_entry(job *j, int fd);
+
+static int open_entry(job *j, const aios__mf_entry *e, uint64_t fadv_len, int *fd_out,
                       struct stat *st)
 {
     int fd;
     if (j->w->single_file) {
         fd = j->w->root_fd;
     } else {
+        /* counted from before the open: another worker whose open fails
+         * meanwhile then knows this one may give a descriptor back */
+        pthread_mutex_lock(&j->fd_mu);
+        j->open_files++;
+        pthread_mutex_unlock(&j->fd_mu);
         fd = aios__mf_open_beneath(j->w->root_fd, e->open_path, O_NONBLOCK);
         if (fd < 0) {
-            if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == EXDEV ||
-                errno == ENXIO)
+            int e0 = errno;
+            pthread_mutex_lock(&j->fd_mu);
+            if (--j->open_files == 0)   /* nothing left to wait for: waiters see it */
+                pthread_cond_broadcast(&j->fd_cv);
+            pthread_mutex_unlock(&j->fd_mu);
+            if (e0 == ENOENT || e0 == ELOOP || e0 == ENOTDIR || e0 == EXDEV || e0 == ENXIO)
                 return aios__fail(AIOS__E_MANIFEST_CHANGED, "model hashing: '%s' was removed "
-                                  "or replaced since the walk (%s)", e->path, strerror(errno));
-            return aios__fail_errno(AIOS_E_IO, errno, "model hashing: cannot open '%s'", e->path);
+                                  "or replaced since the walk (%s)", e->path, strerror(e0));
+            (void)aios__fail_errno(AIOS_E_IO, e0, "model hashing: cannot open '%s'", e->path);
+            return e0 == EMFILE || e0 == ENFILE ? HASH_NO_FD : AIOS_E_IO;
         }
     }
     if (fstat(fd, st) != 0) {
         int rc = aios__fail_errno(AIOS_E_IO, errno, "model hashing: cannot stat '%s'", e->path);
-        if (fd != j->w->root_fd)
-            close(fd);
+        close_entry(j, fd);
         return rc;
     }
     if (!stat_matches_entry(st, e)) {
         int rc = fail_changed(e, st);
-        if (fd != j->w->root_fd)
-            close(fd);
+        close_entry(j, fd);
         return rc;
     }
     if (fadv_len > j->buf_size)
@@ -186,10 +240,16 @@ static int open_entry(const job *j, const aios__mf_entry *e, uint64_t fadv_len, 
     return AIOS_OK;
 }
 
-static void close_entry(const job *j, int fd)
+static void close_entry(job *j, int fd)
 {
-    if (fd >= 0 && fd != j->w->root_fd)
+    if (fd >= 0 && fd != j->w->root_fd) {
         close(fd);
+        pthread_mutex_lock(&j->fd_mu);
+        j->open_files--;
+        j->fd_closes++;
+        pthread_cond_broadcast(&j->fd_cv);
+        pthread_mutex_unlock(&j->fd_mu);
+    }
 }
 
 /* After reading: the file kept its size and mtime. */
@@ -275,6 +335,11 @@ static int lane_start(job *j, lane *L, size_t ri)
         pthread_mutex_lock(&j->files_mu);
         if (f->fd < 0 && !f->failed) {
             rc = open_entry(j, e, e->size, &f->fd, &f->st);
+            if (rc == HASH_NO_FD) {   /* not a failure of the file: tried again */
+                f->fd = -1;
+                pthread_mutex_unlock(&j->files_mu);
+                return rc;
+            }
             if (rc != AIOS_OK) {
                 /* Recorded before another shard of the file can see it
                  * failed (and stop with AIOS_E_CANCELLED first). */
@@ -415,6 +480,7 @@ static void *worker(void *arg)
     job *j = arg;
     lane lanes[2];
     int nl = j->lanes, i, rc = AIOS_OK, exhausted = 0;
+    size_t pending = SIZE_MAX;   /* an item whose open found no descriptor free */
     uint8_t *mem = aios__malloc(j->buf_size * (size_t)nl);
 
     if (mem == NULL) {
@@ -431,21 +497,47 @@ static void *worker(void *arg)
         int busy = 0;
         const char *path = NULL;
 
-        /* Give every idle lane the next item (see second_lane_ok). */
-        for (i = 0; i < nl && !exhausted; i++) {
-            size_t k;
+        /* Give every idle lane the next item (see second_lane_ok), or
+         * the one kept for want of a descriptor ("Descriptors" above). */
+        for (i = 0; i < nl && (!exhausted || pending != SIZE_MAX); i++) {
+            size_t k, ri;
+            uint64_t seen;
             if (lanes[i].active)
                 continue;
             if (atomic_load_explicit(&j->stop, memory_order_relaxed))
                 goto out;
-            if (lanes[1 - i].active && !second_lane_ok(j, &lanes[1 - i]))
-                continue;
-            k = atomic_fetch_add(&j->next, 1);
-            if (k >= j->nitems) {
-                exhausted = 1;
-                break;
+            if (pending != SIZE_MAX) {
+                if (lanes[1 - i].active)
+                    continue;   /* once the other lane gave its descriptor back */
+                ri = pending;
+            } else {
+                if (lanes[1 - i].active && !second_lane_ok(j, &lanes[1 - i]))
+                    continue;
+                k = atomic_fetch_add(&j->next, 1);
+                if (k >= j->nitems) {
+                    exhausted = 1;
+                    break;
+                }
+                ri = j->order[k];
             }
-            if ((rc = lane_start(j, &lanes[i], j->order[k])) != AIOS_OK)
+            seen = fd_closes(j);
+            rc = lane_start(j, &lanes[i], ri);
+            if (rc == HASH_NO_FD) {
+                pending = ri;
+                rc = AIOS_OK;
+                if (lanes[1 - i].active)
+                    continue;
+                if (!wait_for_fd(j, seen)) {
+                    /* stopped, or no worker holds a descriptor to give
+                     * back: the open's failure (recorded) is final */
+                    rc = atomic_load(&j->stop) ? AIOS_E_CANCELLED : AIOS_E_IO;
+                    goto out;
+                }
+                i--;   /* this lane again */
+                continue;
+            }
+            pending = SIZE_MAX;
+            if (rc != AIOS_OK)
                 goto out;
         }
         for (i = 0; i < nl; i++) {
@@ -660,6 +752,8 @@ int aios__mf_hash(aios__mf_result **out, const aios__mf_walk *w,
     pthread_mutex_init(&j.files_mu, NULL);
     pthread_mutex_init(&j.progress_mu, NULL);
     pthread_mutex_init(&j.err_mu, NULL);
+    pthread_mutex_init(&j.fd_mu, NULL);
+    pthread_cond_init(&j.fd_cv, NULL);
     atomic_init(&j.next, 0);
     atomic_init(&j.done, 0);
     atomic_init(&j.stop, 0);
@@ -777,6 +871,8 @@ done:
     aios__free(j.files);
     aios__free(j.file_of);
     aios__free(j.order);
+    pthread_cond_destroy(&j.fd_cv);
+    pthread_mutex_destroy(&j.fd_mu);
     pthread_mutex_destroy(&j.err_mu);
     pthread_mutex_destroy(&j.progress_mu);
     pthread_mutex_destroy(&j.files_mu);

@@ -532,6 +532,85 @@ static void test_threads_identical(void **state)
     mt_rmtree(d);
 }
 
+/* Few descriptors: 8 threads of two lanes want 16 files open at once.
+ * With fewer free, a worker whose open fails for want of descriptors
+ * waits for one that another worker gives back (hash.c "Descriptors"):
+ * the digests are the same as on one thread, in both methods (shards of
+ * one file share its descriptor).  With none free and none held, the
+ * shortage is reported.  The limit is put back by the teardown. */
+static struct rlimit g_nofile;
+
+static int restore_nofile(void **state)
+{
+    (void)state;
+    aios__sha256_test_force_portable(0);
+    return setrlimit(RLIMIT_NOFILE, &g_nofile);
+}
+
+static void test_threads_few_descriptors(void **state)
+{
+    char *d = mt_tmpdir();
+    aios__mf_walk *w = NULL;
+    aios__mf_result *one = NULL, *r = NULL;
+    struct rlimit low;
+    int i, m, free_fds;
+    size_t k;
+    (void)state;
+    if (tu_under_valgrind()) {   /* valgrind refuses to lower the limit */
+        mt_rmtree(d);
+        skip();
+    }
+    for (i = 0; i < 96; i++) {
+        char n[64];
+        snprintf(n, sizeof(n), "d%d/f%02d", i % 4, i);
+        mt_write_pattern(d, n, (uint64_t)(i % 5) * 70000 + 1, (uint32_t)i);
+    }
+    tu_assert_ok(aios__mf_walk_path(&w, d, NULL));
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &g_nofile), 0);
+    for (m = 0; m < 2; m++) {
+        aios__mf_hash_options ho = hopts(m ? AIOS__MF_SHARDS : AIOS__MF_FILES, 1);
+        ho.shard_size = 65536;
+        ho.read_size = 64u << 10;   /* many reads per file: lanes overlap */
+        tu_assert_ok(aios__mf_hash(&one, w, &ho));
+        ho.threads = 8;
+        /* on one lane per worker (the portable kernel), then two */
+        for (free_fds = 1; free_fds <= 10; free_fds += 3) {
+            aios__sha256_test_force_portable(free_fds < 5);
+            low = g_nofile;
+            low.rlim_cur = mt_free_below(free_fds);
+            assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+            for (i = 0; i < 5; i++) {
+                int rc = aios__mf_hash(&r, w, &ho);
+                if (rc != AIOS_OK)
+                    print_error("%s, 8 threads, %d descriptors free: %s\n", m ? "shards" : "files",
+                                free_fds, aios_last_error_message());
+                assert_int_equal(rc, AIOS_OK);
+                assert_int_equal(r->n, one->n);
+                for (k = 0; k < r->n; k++) {
+                    assert_string_equal(r->res[k].name, one->res[k].name);
+                    assert_memory_equal(r->res[k].digest, one->res[k].digest, 32);
+                }
+                aios__mf_result_free(r);
+                r = NULL;
+            }
+            assert_int_equal(setrlimit(RLIMIT_NOFILE, &g_nofile), 0);
+        }
+        aios__sha256_test_force_portable(0);
+        /* none free: nothing any worker could wait for */
+        low = g_nofile;
+        low.rlim_cur = mt_free_below(1) - 1;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        tu_assert_status(aios__mf_hash(&r, w, &ho), AIOS_E_IO);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &g_nofile), 0);
+        assert_null(r);
+        assert_non_null(strstr(aios_last_error_message(), strerror(EMFILE)));
+        aios__mf_result_free(one);
+        one = NULL;
+    }
+    aios__mf_walk_free(w);
+    mt_rmtree(d);
+}
+
 /* ------------------------------------------------------------ progress, cancel */
 
 typedef struct prog {
@@ -757,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_single_file_shards),
         cmocka_unit_test(test_symlinked_content),
         cmocka_unit_test(test_threads_identical),
+        cmocka_unit_test_teardown(test_threads_few_descriptors, restore_nofile),
         cmocka_unit_test(test_progress_and_cancel),
         cmocka_unit_test(test_changed_files),
         cmocka_unit_test(test_unreadable_file),

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,16 @@ static inline void mt_hex(char *out, const uint8_t *d, size_t n)
         out[2 * i + 1] = hx[d[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+/* The RLIMIT_NOFILE soft limit that leaves n descriptor numbers free
+ * (inherited descriptors may leave gaps below the highest one in use). */
+static inline rlim_t mt_free_below(int n)
+{
+    int fd;
+    for (fd = 0;; fd++)
+        if (fcntl(fd, F_GETFD) == -1 && --n == 0)
+            return (rlim_t)fd + 1;
 }
 
 #endif /* AIOS_TEST_MANIFEST_UTIL_H */

@@ -824,16 +824,6 @@ static void binary_tree(const char *d, char *rel, size_t len, int levels)
     }
 }
 
-/* The descriptor limit that leaves n numbers free (inherited descriptors
- * may leave gaps). */
-static rlim_t free_below(int n)
-{
-    int fd;
-    for (fd = 0;; fd++)
-        if (fcntl(fd, F_GETFD) == -1 && --n == 0)
-            return (rlim_t)fd + 1;
-}
-
 /* Few descriptors: each thread holds one per level it is in, and each
  * queued folder one, so 8 threads in a deep, wide tree need several times
  * what the caller's thread alone needs.  Under a limit the serial walk
@@ -874,7 +864,7 @@ static void test_threads_few_descriptors(void **state)
     low = g_nofile;
     for (need = 2;; need++) {
         assert_true(need < 64);
-        low.rlim_cur = free_below(need);
+        low.rlim_cur = mt_free_below(need);
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
         i = aios__mf_walk_path(&w, d, &o);
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &g_nofile), 0);
@@ -886,7 +876,7 @@ static void test_threads_few_descriptors(void **state)
         assert_non_null(strstr(aios_last_error_message(), strerror(EMFILE)));
     }
     /* 8 threads with two more than that: they run out, and start again */
-    low.rlim_cur = free_below(need + 2);
+    low.rlim_cur = mt_free_below(need + 2);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     retries = aios__mf_walk_fd_retries();
     o.threads = 8;
@@ -918,7 +908,7 @@ static void test_threads_few_descriptors(void **state)
         o.progress = NULL;
     }
     /* below what the serial walk needs, the failure is the serial one */
-    low.rlim_cur = free_below(need - 1);
+    low.rlim_cur = mt_free_below(need - 1);
     assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
     tu_assert_status(aios__mf_walk_path(&w, d, &o), AIOS_E_IO);
     assert_null(w);
