@@ -25,8 +25,9 @@
  * fails for want of them (EMFILE, ENFILE) does not fail the run: with its
  * other lane busy it keeps the item and opens it once that lane is done;
  * with neither busy it waits until another worker gives a descriptor
- * back, then tries again.  Only when no worker of the run holds one (the
- * shortage is the host's) is the failure reported.
+ * back or opens the shared file of a kept shard (or 100 ms, for one the
+ * host frees), then tries again.  Only when no worker of the run holds
+ * or opens one (the shortage is the host's) is the failure reported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/internal.h"
@@ -72,7 +74,7 @@ typedef struct job {
     pthread_mutex_t             fd_mu;
     pthread_cond_t              fd_cv;        /* one given back, or stop */
     size_t                      open_files;
-    uint64_t                    fd_closes;    /* descriptors given back so far */
+    uint64_t                    fd_events;    /* descriptors given back, shared files opened */
     int                         status;
     char                        msg[AIOS__ERROR_MESSAGE_MAX];
 } job;
@@ -98,28 +100,63 @@ static int job_fail(job *j, int rc)
  * message is recorded): the worker keeps the item and tries again. */
 #define HASH_NO_FD (-1002)
 
-static uint64_t fd_closes(job *j)
+static uint64_t fd_events(job *j)
 {
     uint64_t n;
     pthread_mutex_lock(&j->fd_mu);
-    n = j->fd_closes;
+    n = j->fd_events;
     pthread_mutex_unlock(&j->fd_mu);
     return n;
 }
 
+/* Something a waiting worker may go on with: a descriptor given back, or
+ * a shared file opened (its kept shard needs no descriptor of its own). */
+static void fd_event(job *j)
+{
+    pthread_mutex_lock(&j->fd_mu);
+    j->fd_events++;
+    pthread_cond_broadcast(&j->fd_cv);
+    pthread_mutex_unlock(&j->fd_mu);
+}
+
+/* Waits for want of descriptors, for tests. */
+static atomic_size_t fd_waits;
+
+size_t aios__mf_hash_fd_waits(void)
+{
+    return atomic_load(&fd_waits);
+}
+
 /* After an open failed for want of descriptors, with no lane of this
- * worker holding one: wait until a descriptor was given back since
- * `seen` (fd_closes before the open).  0: no worker holds any, so none
- * will come (or the run stops): the failure is final. */
+ * worker holding one: wait until something changed since `seen`
+ * (fd_events before the open), or 100 ms went by (a descriptor freed
+ * outside the run, which nothing here sees), then try again.
+ * 1: try again; 0: no worker holds or opens one, so none will come from
+ * the run: the failure is final; -1: the run stopped or was cancelled. */
 static int wait_for_fd(job *j, uint64_t seen)
 {
-    int ok;
+    struct timespec until;
+    int r = 1;
+
+    atomic_fetch_add_explicit(&fd_waits, 1, memory_order_relaxed);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 100 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&j->fd_mu);
-    while (j->fd_closes == seen && j->open_files > 0 && !atomic_load(&j->stop))
-        pthread_cond_wait(&j->fd_cv, &j->fd_mu);
-    ok = j->fd_closes != seen && !atomic_load(&j->stop);
+    while (j->fd_events == seen && j->open_files > 0 && !atomic_load(&j->stop) &&
+           !(j->o->cancel != NULL && *j->o->cancel)) {
+        if (pthread_cond_timedwait(&j->fd_cv, &j->fd_mu, &until) == ETIMEDOUT)
+            break;
+    }
+    if (atomic_load(&j->stop) || (j->o->cancel != NULL && *j->o->cancel))
+        r = -1;
+    else if (j->fd_events == seen && j->open_files == 0)
+        r = 0;
     pthread_mutex_unlock(&j->fd_mu);
-    return ok;
+    return r;
 }
 
 /* Between blocks: cancellation and progress.  Returns non-zero to stop. */
@@ -246,9 +283,8 @@ static void close_entry(job *j, int fd)
         close(fd);
         pthread_mutex_lock(&j->fd_mu);
         j->open_files--;
-        j->fd_closes++;
-        pthread_cond_broadcast(&j->fd_cv);
         pthread_mutex_unlock(&j->fd_mu);
+        fd_event(j);
     }
 }
 
@@ -340,6 +376,8 @@ static int lane_start(job *j, lane *L, size_t ri)
                 pthread_mutex_unlock(&j->files_mu);
                 return rc;
             }
+            if (rc == AIOS_OK)
+                fd_event(j);   /* a worker keeping another of its shards may go on */
             if (rc != AIOS_OK) {
                 /* Recorded before another shard of the file can see it
                  * failed (and stop with AIOS_E_CANCELLED first). */
@@ -520,18 +558,24 @@ static void *worker(void *arg)
                 }
                 ri = j->order[k];
             }
-            seen = fd_closes(j);
+            seen = fd_events(j);
             rc = lane_start(j, &lanes[i], ri);
             if (rc == HASH_NO_FD) {
                 pending = ri;
                 rc = AIOS_OK;
                 if (lanes[1 - i].active)
                     continue;
-                if (!wait_for_fd(j, seen)) {
-                    /* stopped, or no worker holds a descriptor to give
-                     * back: the open's failure (recorded) is final */
-                    rc = atomic_load(&j->stop) ? AIOS_E_CANCELLED : AIOS_E_IO;
+                switch (wait_for_fd(j, seen)) {
+                case 0:   /* none to come from the run: the open's failure is final */
+                    rc = AIOS_E_IO;
                     goto out;
+                case -1:
+                    rc = atomic_load(&j->stop)
+                         ? AIOS_E_CANCELLED
+                         : job_fail(j, aios__fail(AIOS_E_CANCELLED, "model hashing cancelled"));
+                    goto out;
+                default:
+                    break;
                 }
                 i--;   /* this lane again */
                 continue;

@@ -148,6 +148,8 @@ void aios__mf_walk_free(aios__mf_walk *w);   /* NULL ok; closes root_fd */
 /* How many threaded walks ran out of descriptors and were done again on
  * one thread, since the process started (for tests). */
 size_t aios__mf_walk_fd_retries(void);
+/* How many times a hashing worker waited for a descriptor (for tests). */
+size_t aios__mf_hash_fd_waits(void);
 
 /* Open rel (a canonical relative path) beneath dir_fd for reading, never
  * following a symlink in any component and never leaving dir_fd
