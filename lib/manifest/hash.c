@@ -26,8 +26,9 @@
  * other lane busy it keeps the item and opens it once that lane is done;
  * with neither busy it waits until another worker gives a descriptor
  * back or opens the shared file of a kept shard (or 100 ms, for one the
- * host frees), then tries again.  Only when no worker of the run holds
- * or opens one (the shortage is the host's) is the failure reported.
+ * host frees), then tries again.  Only when no worker of the run held or
+ * opened one for five such waits in a row (the shortage is the host's)
+ * is the failure reported.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,12 +131,18 @@ size_t aios__mf_hash_fd_waits(void)
 /* After an open failed for want of descriptors, with no lane of this
  * worker holding one: wait until something changed since `seen`
  * (fd_events before the open), or 100 ms went by (a descriptor freed
- * outside the run, which nothing here sees), then try again.
- * 1: try again; 0: no worker holds or opens one, so none will come from
- * the run: the failure is final; -1: the run stopped or was cancelled. */
-static int wait_for_fd(job *j, uint64_t seen)
+ * outside the run, which nothing here sees, or one another worker held
+ * for a moment while it opened its file folder by folder), then try
+ * again.  1: try again; -1: the run stopped or was cancelled; 0: the
+ * fifth wait in a row in which no worker of the run held or opened a
+ * descriptor, nor gave one back: none will come from the run, and the
+ * open's failure is final. */
+#define FD_IDLE_WAITS 5
+
+static int wait_for_fd(job *j, uint64_t seen, int *idle)
 {
     struct timespec until;
+    size_t held;
     int r = 1;
 
     atomic_fetch_add_explicit(&fd_waits, 1, memory_order_relaxed);
@@ -146,15 +153,18 @@ static int wait_for_fd(job *j, uint64_t seen)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&j->fd_mu);
-    while (j->fd_events == seen && j->open_files > 0 && !atomic_load(&j->stop) &&
+    held = j->open_files;
+    while (j->fd_events == seen && !atomic_load(&j->stop) &&
            !(j->o->cancel != NULL && *j->o->cancel)) {
         if (pthread_cond_timedwait(&j->fd_cv, &j->fd_mu, &until) == ETIMEDOUT)
             break;
     }
     if (atomic_load(&j->stop) || (j->o->cancel != NULL && *j->o->cancel))
         r = -1;
-    else if (j->fd_events == seen && j->open_files == 0)
-        r = 0;
+    else if (j->fd_events == seen && held == 0 && j->open_files == 0)
+        r = ++*idle >= FD_IDLE_WAITS ? 0 : 1;
+    else
+        *idle = 0;
     pthread_mutex_unlock(&j->fd_mu);
     return r;
 }
@@ -519,6 +529,7 @@ static void *worker(void *arg)
     lane lanes[2];
     int nl = j->lanes, i, rc = AIOS_OK, exhausted = 0;
     size_t pending = SIZE_MAX;   /* an item whose open found no descriptor free */
+    int idle_waits = 0;          /* waits in a row with none to come (wait_for_fd) */
     uint8_t *mem = aios__malloc(j->buf_size * (size_t)nl);
 
     if (mem == NULL) {
@@ -565,7 +576,7 @@ static void *worker(void *arg)
                 rc = AIOS_OK;
                 if (lanes[1 - i].active)
                     continue;
-                switch (wait_for_fd(j, seen)) {
+                switch (wait_for_fd(j, seen, &idle_waits)) {
                 case 0:   /* none to come from the run: the open's failure is final */
                     rc = AIOS_E_IO;
                     goto out;
@@ -581,6 +592,7 @@ static void *worker(void *arg)
                 continue;
             }
             pending = SIZE_MAX;
+            idle_waits = 0;
             if (rc != AIOS_OK)
                 goto out;
         }
