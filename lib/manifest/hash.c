@@ -291,10 +291,11 @@ static void close_entry(job *j, int fd)
 {
     if (fd >= 0 && fd != j->w->root_fd) {
         close(fd);
-        pthread_mutex_lock(&j->fd_mu);
+        pthread_mutex_lock(&j->fd_mu);   /* one lock: given back, and waiters told */
         j->open_files--;
+        j->fd_events++;
+        pthread_cond_broadcast(&j->fd_cv);
         pthread_mutex_unlock(&j->fd_mu);
-        fd_event(j);
     }
 }
 
