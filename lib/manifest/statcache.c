@@ -210,7 +210,12 @@ int aios__mf_statcache_load(aios__mf_statcache **out, const char *path, aios__mf
 
     *out = NULL;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+    /* A cache is trusted with digests the signer will sign unread, so only
+     * one this user could have written: owned by the effective user and
+     * writable by nobody else.  Any other is no cache (everything is
+     * hashed), never an error. */
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+        (st.st_mode & (S_IWGRP | S_IWOTH)) == 0 && st.st_size > 0 &&
         (size_t)st.st_size <= CACHE_MAX && (text = aios__malloc((size_t)st.st_size)) != NULL) {
         while (got < (size_t)st.st_size) {
             ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
@@ -276,10 +281,21 @@ int64_t aios__mf_now_ns(void)
 }
 
 /* 1 if e may still change unseen (see manifest_obj.h). */
+/* s seconds and ns nanoseconds as nanoseconds, saturated (ext4 allows
+ * times past 2262, which do not fit). */
+static int64_t ns_since_epoch(int64_t s, int64_t ns)
+{
+    if (s >= INT64_MAX / 1000000000)
+        return INT64_MAX;
+    if (s <= INT64_MIN / 1000000000)
+        return INT64_MIN;
+    return s * 1000000000 + ns;
+}
+
 static int racy(const aios__mf_entry *e, int64_t walk_started_ns)
 {
-    int64_t m = e->mtime_sec * 1000000000 + e->mtime_nsec;
-    int64_t c = e->ctime_sec * 1000000000 + e->ctime_nsec;
+    int64_t m = ns_since_epoch(e->mtime_sec, e->mtime_nsec);
+    int64_t c = ns_since_epoch(e->ctime_sec, e->ctime_nsec);
     int64_t t = m > c ? m : c, margin;
     if (aios__mf_statcache_racy_ns < 0)
         return 0;

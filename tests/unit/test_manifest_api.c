@@ -358,6 +358,23 @@ static void test_streams(void **state)
                      AIOS_E_MANIFEST_SYMLINK);
     assert_null(s);
     assert_int_equal(unlink(mt_path(f->model, "config.json")), 0);
+    /* a signed non-empty file now empty: the read that finds the end fails */
+    mt_write(f->model, "config.json", "", 0);
+    tu_assert_ok(aios_manifest_stream_open(&s, mf, root, "config.json"));
+    tu_assert_status(aios_manifest_stream_read(s, buf, 100, &n), AIOS_E_MANIFEST_MISMATCH);
+    assert_int_equal(n, 0);
+    tu_assert_status(aios_manifest_stream_finish(s), AIOS_E_MANIFEST_MISMATCH);
+    aios_manifest_stream_free(s);
+    s = NULL;
+    /* ... and a signed empty file still reads as an empty success */
+    tu_assert_ok(aios_manifest_stream_open(&s, mf, root, "empty"));
+    tu_assert_ok(aios_manifest_stream_read(s, buf, 100, &n));
+    assert_int_equal(n, 0);
+    tu_assert_ok(aios_manifest_stream_read(s, buf, 100, &n));
+    tu_assert_ok(aios_manifest_stream_finish(s));
+    aios_manifest_stream_free(s);
+    s = NULL;
+    assert_int_equal(unlink(mt_path(f->model, "config.json")), 0);
     /* an unverified manifest cannot be used for incremental checks */
     {
         aios_manifest *h = NULL;
@@ -726,6 +743,27 @@ static void test_stat_cache(void **state)
         vo.stat_cache_path = cache;
         tu_assert_ok(aios_manifest_verify_dir(v, f->model, NULL, &vo));
         so.stat_cache_path = cache;
+        hashed = 0;
+        aios_buffer_free(b4);
+        b4 = NULL;
+        tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
+        assert_int_equal(hashed, 0);
+        /* a cache someone else could have written is no cache: its digests
+         * would be signed unread (group- or other-writable; another owner
+         * is the same test, which needs root) */
+        assert_int_equal(chmod(cache, 0620), 0);
+        hashed = 0;
+        aios_buffer_free(b4);
+        b4 = NULL;
+        tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
+        assert_true(hashed >= (3 << 20));
+        assert_int_equal(chmod(cache, 0602), 0);
+        hashed = 0;
+        aios_buffer_free(b4);
+        b4 = NULL;
+        tu_assert_ok(aios_manifest_sign(&b4, NULL, f->model, f->p256, &so));
+        assert_true(hashed >= (3 << 20));
+        assert_int_equal(chmod(cache, 0600), 0);   /* (sign rewrote it 0600 anyway) */
         hashed = 0;
         aios_buffer_free(b4);
         b4 = NULL;
