@@ -307,7 +307,12 @@ AIOS_NODISCARD AIOS_API int aios_manifest_verify_range(const aios_manifest *m, i
  * at least aios_manifest_stream_unit_size() bytes (else
  * AIOS_E_BUFFER_TOO_SMALL).  *len_out == 0 means the end.  After a
  * mismatch the stream is failed: every later call returns the same status.
- * Do not mix the two reading calls on one stream.
+ * Do not mix the two reading calls on one stream.  With the files method
+ * the unit (and stream_size) is the open file's size, which nothing signed
+ * bounds before its digest matched: cap it before allocating that much.
+ * Streams open rel_path without following any symlink, so an entry that
+ * is a symlink in an allow_symlinks model is AIOS_E_MANIFEST_SYMLINK here
+ * (verify such a model with aios_manifest_verify_dir).
  *
  * aios_manifest_stream_open reads and hashes on the calling thread only.
  * aios_manifest_stream_new with opts->threads > 1 (0 = online CPUs) hashes

@@ -752,6 +752,9 @@ int aios_manifest_stream_read(aios_manifest_stream *s, uint8_t *buf, size_t cap,
         if (bad != NO_UNIT)
             return mismatch(s, bad);
     }
+    if (left == 0 && s->bg == NULL && s->unit < unit_count(s) &&
+        (rc = unit_close(s)) != AIOS_OK)
+        return rc;   /* files method, empty file: its one unit closes at the end too */
     if (left == 0 || cap == 0)
         return AIOS_OK;
     if ((uint64_t)cap > left)
@@ -891,13 +894,40 @@ static int hash_opts(aios_manifest_hash_options *o, const aios_manifest_hash_opt
     return AIOS_OK;
 }
 
+/* Read s to its end through the verifier and finish: what verify_file and
+ * a files-method verify_range do, on the descriptor the caller opened. */
+static int verify_whole(aios_manifest_stream *s, const aios_manifest_hash_options *o, size_t bs,
+                        const char *rel_path, const char *fn)
+{
+    uint8_t *buf;
+    size_t n;
+    int rc;
+
+    if (bs > s->size + 1)
+        bs = (size_t)s->size + 1;
+    buf = aios__malloc(bs);
+    if (buf == NULL)
+        return aios__nomem("a read buffer");
+    for (;;) {
+        if ((rc = aios_manifest_stream_read(s, buf, bs, &n)) != AIOS_OK || n == 0)
+            break;
+        if (o->progress && o->progress(s->pos, s->size, rel_path, o->progress_payload) != 0) {
+            rc = aios__fail(AIOS_E_CANCELLED, "%s: cancelled by the progress callback", fn);
+            break;
+        }
+    }
+    if (rc == AIOS_OK)
+        rc = aios_manifest_stream_finish(s);
+    aios__free(buf);
+    return rc;
+}
+
 int aios_manifest_verify_file(const aios_manifest *m, int root_dirfd, const char *rel_path,
                               const aios_manifest_hash_options *opts)
 {
     aios_manifest_hash_options o;
     aios_manifest_stream *s = NULL;
-    uint8_t *buf = NULL;
-    size_t bs, n;
+    size_t bs;
     int rc;
 
     if ((rc = aios__ensure_init()) != AIOS_OK)
@@ -906,25 +936,7 @@ int aios_manifest_verify_file(const aios_manifest *m, int root_dirfd, const char
         return rc;
     if ((rc = aios_manifest_stream_open(&s, m, root_dirfd, rel_path)) != AIOS_OK)
         return rc;
-    if (bs > s->size + 1)
-        bs = (size_t)s->size + 1;
-    buf = aios__malloc(bs);
-    if (buf == NULL) {
-        aios_manifest_stream_free(s);
-        return aios__nomem("a read buffer");
-    }
-    for (;;) {
-        if ((rc = aios_manifest_stream_read(s, buf, bs, &n)) != AIOS_OK || n == 0)
-            break;
-        if (o.progress && o.progress(s->pos, s->size, rel_path, o.progress_payload) != 0) {
-            rc = aios__fail(AIOS_E_CANCELLED, "aios_manifest_verify_file: cancelled by the "
-                            "progress callback");
-            break;
-        }
-    }
-    if (rc == AIOS_OK)
-        rc = aios_manifest_stream_finish(s);
-    aios__free(buf);
+    rc = verify_whole(s, &o, bs, rel_path, "aios_manifest_verify_file");
     aios_manifest_stream_free(s);
     return rc;
 }
@@ -944,18 +956,6 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
         return rc;
     AIOS__CHECK_ARG(m != NULL, "manifest is NULL");
     AIOS__CHECK_ARG(len > 0, "len is 0: a range holds at least one byte");
-    if (m->st->method != AIOS__MB_SHARDS) {
-        /* Files: the whole file, once the range is known to lie in it. */
-        aios_manifest_stream *t = NULL;
-        if ((rc = aios_manifest_stream_open(&t, m, root_dirfd, rel_path)) != AIOS_OK)
-            return rc;
-        if (len > UINT64_MAX - offset || offset + len > t->size)
-            rc = aios__fail(AIOS_E_MANIFEST_NOT_SIGNED, "aios_manifest_verify_range: bytes %"
-                            PRIu64 "..+%" PRIu64 " are past the end of '%s' (%" PRIu64 " bytes)",
-                            offset, len, rel_path, t->size);
-        aios_manifest_stream_free(t);
-        return rc != AIOS_OK ? rc : aios_manifest_verify_file(m, root_dirfd, rel_path, opts);
-    }
     if ((rc = hash_opts(&o, opts, &bs)) != AIOS_OK)
         return rc;
     if ((rc = aios_manifest_stream_open(&s, m, root_dirfd, rel_path)) != AIOS_OK)
@@ -964,6 +964,12 @@ int aios_manifest_verify_range(const aios_manifest *m, int root_dirfd, const cha
         rc = aios__fail(AIOS_E_MANIFEST_NOT_SIGNED, "aios_manifest_verify_range: bytes %" PRIu64
                         "..+%" PRIu64 " are past the end of '%s' (%" PRIu64 " bytes)", offset, len,
                         rel_path, s->size);
+        goto out;
+    }
+    if (m->st->method != AIOS__MB_SHARDS) {
+        /* Files: the whole file, through the descriptor the range was
+         * checked on (the digest then also proves the size). */
+        rc = verify_whole(s, &o, bs, rel_path, "aios_manifest_verify_range");
         goto out;
     }
     end = offset + len;

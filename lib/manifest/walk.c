@@ -233,6 +233,15 @@ int aios__mf_open_beneath(int dir_fd, const char *rel, int flags)
             next = openat(cur, comp, slash != NULL
                           ? (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : oflags);
         } while (next < 0 && errno == EINTR);
+        if (next < 0 && errno == ENOTDIR && slash != NULL) {
+            /* O_DIRECTORY on a symlink says ENOTDIR: report it as the
+             * symlink it is (ELOOP), as openat2 does */
+            struct stat lst;
+            if (fstatat(cur, comp, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(lst.st_mode))
+                errno = ELOOP;
+            else
+                errno = ENOTDIR;
+        }
         if (cur != dir_fd) {
             int e = errno;
             close(cur);
