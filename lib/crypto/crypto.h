@@ -582,6 +582,8 @@ typedef struct aios__x509_leaf {
     int64_t  not_before, not_after;  /* unix seconds (UTC) */
     int64_t  checked_at;             /* chain_verify: the time T the path was checked at */
     size_t   path_len;               /* chain_verify: certificates in the path, anchor included */
+    uint8_t  issuer_key_hash[32];    /* chain_verify: SHA-256 of the SubjectPublicKeyInfo of the
+                                      * certificate that issued the leaf on the verified path */
 } aios__x509_leaf;
 
 int aios__x509_chain_verify(aios__x509_leaf *leaf_out,
@@ -620,9 +622,11 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
 /* RFC 6962 embedded SCTs: count in *verified the SCTs of the leaf that
  * verify (ECDSA with SHA-256) with the key of one of logs, at a time
  * inside that log's window, over the precertificate entry built from the
- * leaf (its SCT extension removed) and its issuer, found among issuers
- * (DER) by subject.  No SCT, no issuer, a malformed list: 0 verified.
- * AIOS_E_FORMAT (the leaf does not parse), AIOS_E_NOMEM. */
+ * leaf (its SCT extension removed) and issuer_key_hash, the SHA-256 of
+ * the issuer's SubjectPublicKeyInfo (from the verified path: the
+ * aios__x509_leaf of aios__x509_chain_verify, not a search by name, which
+ * two CAs of one name would make ambiguous).  No SCT, a malformed list:
+ * 0 verified.  AIOS_E_FORMAT (the leaf does not parse), AIOS_E_NOMEM. */
 typedef struct aios__x509_ctlog {
     uint8_t        key_id[32];     /* SHA-256 of the log's SPKI (CT, Rekor v1), or the trusted
                                       root's logId (Rekor v2: its signed-note key id) */
@@ -633,8 +637,8 @@ typedef struct aios__x509_ctlog {
     int64_t        start, end;     /* unix seconds */
 } aios__x509_ctlog;
 int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf_len,
-                          const uint8_t *const *issuers, const size_t *issuer_lens,
-                          size_t issuers_n, const aios__x509_ctlog *logs, size_t logs_n);
+                          const uint8_t issuer_key_hash[32], const aios__x509_ctlog *logs,
+                          size_t logs_n);
 /* An RFC 3161 timestamp (a DER TimeStampResp, as Sigstore bundles carry
  * it) over msg, by the authority whose certificates are tsa_chain (DER,
  * its own first, its root last; at least two): the response granted; one

@@ -201,6 +201,7 @@ typedef struct vctx {
     int      bad_depth;     /* leaf-most certificate with a flag; -1 none */
     uint32_t bad_flags;
     char     bad_subject[AIOS__X509_DN_MAX];
+    uint8_t  issuer_key_hash[32];   /* of the certificate at depth 1 */
 } vctx;
 
 /* Called for each certificate of the built path, the top first. */
@@ -215,6 +216,8 @@ static int verify_cb(void *payload, mbedtls_x509_crt *crt, int depth, uint32_t *
         *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
     if (depth >= 0 && (size_t)depth + 1 > c->path_len)
         c->path_len = (size_t)depth + 1;
+    if (depth == 1)
+        aios__sha256(c->issuer_key_hash, crt->pk_raw.p, crt->pk_raw.len);
     if (*flags != 0) {
         c->all_flags |= *flags;
         if (c->bad_depth < 0 || depth < c->bad_depth) {
@@ -296,19 +299,29 @@ static void leaf_describe(aios__x509_leaf *out, const mbedtls_x509_crt *crt)
     out->not_after = x509_time_unix(&crt->valid_to);
 }
 
+/* 1 if crt has an ExtendedKeyUsage extension naming id-kp-codeSigning
+ * itself (anyExtendedKeyUsage does not count). */
+static int has_code_signing(const mbedtls_x509_crt *crt)
+{
+    const mbedtls_x509_sequence *s;
+
+    if (!(crt->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE))
+        return 0;
+    for (s = &crt->ext_key_usage; s != NULL; s = s->next)
+        if (s->buf.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_CODE_SIGNING, &s->buf) == 0)
+            return 1;
+    return 0;
+}
+
 /* MANIFEST.md 7.2 step 4 (sign_certificate.py): KeyUsage present with
  * digitalSignature, else ExtendedKeyUsage present with id-kp-codeSigning. */
 static int leaf_usage(const mbedtls_x509_crt *crt)
 {
-    const mbedtls_x509_sequence *s;
-
     if ((crt->ext_types & MBEDTLS_X509_EXT_KEY_USAGE) &&
         (crt->key_usage & MBEDTLS_X509_KU_DIGITAL_SIGNATURE))
         return AIOS_OK;
-    if (crt->ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE)
-        for (s = &crt->ext_key_usage; s != NULL; s = s->next)
-            if (s->buf.p != NULL && MBEDTLS_OID_CMP(MBEDTLS_OID_CODE_SIGNING, &s->buf) == 0)
-                return AIOS_OK;
+    if (has_code_signing(crt))
+        return AIOS_OK;
     return aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "certificate chain: the leaf allows neither "
                       "digitalSignature (KeyUsage) nor code signing (ExtendedKeyUsage)");
 }
@@ -475,6 +488,7 @@ int aios__x509_chain_verify_span(aios__x509_leaf *leaf_out,
         goto done;
     leaf.checked_at = c.t;
     leaf.path_len = c.path_len;
+    memcpy(leaf.issuer_key_hash, c.issuer_key_hash, 32);
     *leaf_out = leaf;
 done:
     mbedtls_x509_crt_free(&trust);
@@ -548,7 +562,7 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
     static const unsigned char oid_san[] = { 0x55, 0x1D, 0x11 };
     mbedtls_x509_crt crt;
     unsigned char *p, *end;
-    char v1[256];
+    char v1[4096];   /* AIOS__MB_IDENT_MAX */
     size_t n;
     int rc, have_v1 = 0, have_v2 = 0, have_san = 0;
 
@@ -563,11 +577,10 @@ int aios__x509_fulcio_identity(const uint8_t *der, size_t len, char *san, size_t
     if ((rc = parse_der(&crt, der, len, "certificate", (size_t)0)) != AIOS_OK)
         goto done;
     /* Sigstore's leaf rules: an end entity, digitalSignature, code signing */
-    if (crt.ca_istrue ||
-        mbedtls_x509_crt_check_key_usage(&crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0 ||
-        !(crt.ext_types & MBEDTLS_X509_EXT_EXTENDED_KEY_USAGE) ||
-        mbedtls_x509_crt_check_extended_key_usage(&crt, MBEDTLS_OID_CODE_SIGNING,
-                                                  MBEDTLS_OID_SIZE(MBEDTLS_OID_CODE_SIGNING)) != 0) {
+    /* Both extensions present, by name: mbedTLS's checks pass when
+     * KeyUsage is absent and take anyExtendedKeyUsage for code signing. */
+    if (crt.ca_istrue || !(crt.ext_types & MBEDTLS_X509_EXT_KEY_USAGE) ||
+        !(crt.key_usage & MBEDTLS_X509_KU_DIGITAL_SIGNATURE) || !has_code_signing(&crt)) {
         rc = aios__fail(AIOS_E_MANIFEST_CERT_USAGE, "certificate: a Fulcio signing certificate "
                         "must be an end entity with digitalSignature and code signing");
         goto done;
@@ -757,14 +770,15 @@ static uint64_t be(const unsigned char *p, int n)
 }
 
 int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf_len,
-                          const uint8_t *const *issuers, const size_t *issuer_lens,
-                          size_t issuers_n, const aios__x509_ctlog *logs, size_t logs_n)
+                          const uint8_t issuer_key_hash[32], const aios__x509_ctlog *logs,
+                          size_t logs_n)
 {
     mbedtls_x509_crt leaf;
-    unsigned char *tbs = NULL, *msg = NULL, ikh[32];
+    unsigned char *tbs = NULL, *msg = NULL;
+    const unsigned char *ikh = issuer_key_hash;
     const unsigned char *sct = NULL, *p, *end;
     size_t tbs_len = 0, sct_len = 0, i, list_len;
-    int rc = AIOS_OK, have_issuer = 0;
+    int rc = AIOS_OK;
 
     *verified = 0;
     mbedtls_x509_crt_init(&leaf);
@@ -777,21 +791,6 @@ int aios__x509_sct_verify(size_t *verified, const uint8_t *leaf_der, size_t leaf
     }
     if (!precert_tbs(tbs, &tbs_len, &leaf, &sct, &sct_len) || sct_len < 2)
         goto done;   /* no (well-formed) SCT list */
-    /* the issuer: the trusted certificate whose subject is the leaf's issuer */
-    for (i = 0; i < issuers_n && !have_issuer; i++) {
-        mbedtls_x509_crt c;
-        mbedtls_x509_crt_init(&c);
-        if (mbedtls_x509_crt_parse_der(&c, issuers[i], issuer_lens[i]) == 0 &&
-            c.subject_raw.len == leaf.issuer_raw.len &&
-            memcmp(c.subject_raw.p, leaf.issuer_raw.p, c.subject_raw.len) == 0) {
-            aios__sha256(ikh, c.pk_raw.p, c.pk_raw.len);
-            have_issuer = 1;
-        }
-        mbedtls_x509_crt_free(&c);
-    }
-    if (!have_issuer)
-        logs_n = 0;   /* the list is still read; no SCT can verify */
-
     list_len = (size_t)be(sct, 2);
     if (list_len != sct_len - 2)
         goto done;

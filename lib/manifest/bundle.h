@@ -171,6 +171,8 @@ void aios__mb_statement_free(aios__mb_statement *st);   /* NULL ok */
 /* Who signed a verified bundle, for reporting (all text printable ASCII,
  * NUL-terminated; fields of the other method are zero). */
 #define AIOS__MB_DN_MAX 256
+/* A keyless identity or OIDC issuer (workflow URIs can pass 255 bytes) */
+#define AIOS__MB_IDENT_MAX 4096
 typedef struct aios__mb_signer {
     aios__mb_method method;        /* AIOS__MB_METHOD_KEY or _CHAIN */
     int      legacy;               /* verified over the legacy PAE (4.6) */
@@ -182,8 +184,8 @@ typedef struct aios__mb_signer {
     size_t   chain_len;            /* CHAIN: certificates in the bundle (leaf included) */
     size_t   path_len;             /* CHAIN: certificates of the verified path, anchor included */
     /* KEYLESS, verified (aios__mb_verify_sigstore): */
-    char     identity[256];        /* the certificate's SubjectAltName (email or URI) */
-    char     oidc_issuer[256];     /* its OIDC issuer extension */
+    char     identity[AIOS__MB_IDENT_MAX];     /* the certificate's SubjectAltName (email or URI) */
+    char     oidc_issuer[AIOS__MB_IDENT_MAX];  /* its OIDC issuer extension */
     int64_t  integrated_time;      /* the log entry's time, unix seconds (Rekor v1; 0 for v2) */
     int64_t  log_index;            /* the log entry's index */
     int64_t  timestamp;            /* the first RFC 3161 timestamp that verified, or 0 */

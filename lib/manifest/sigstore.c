@@ -313,9 +313,13 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
     }
     if (json_object_get(root, "timestampAuthorities") != NULL) {
         const json_t *tsas = json_object_get(root, "timestampAuthorities");
-        if (!json_is_array(tsas) || json_array_size(tsas) > TR_CAS_MAX) {
-            rc = aios__fail(AIOS_E_FORMAT, "trusted root: timestampAuthorities is not an array "
-                            "of at most %d", TR_CAS_MAX);
+        if (!json_is_array(tsas)) {
+            rc = aios__fail(AIOS_E_FORMAT, "trusted root: timestampAuthorities is not an array");
+            goto done;
+        }
+        if (json_array_size(tsas) > TR_CAS_MAX) {
+            rc = aios__fail(AIOS_E_LIMIT, "trusted root: more than %d timestampAuthorities",
+                            TR_CAS_MAX);
             goto done;
         }
         for (i = 0; i < json_array_size(tsas); i++) {
@@ -327,9 +331,12 @@ static int parse_trusted_root(trusted_root **out, const uint8_t *json, size_t le
     }
     if (json_object_get(root, "ctlogs") != NULL) {
         const json_t *cts = json_object_get(root, "ctlogs");
-        if (!json_is_array(cts) || json_array_size(cts) > TR_TLOGS_MAX) {
-            rc = aios__fail(AIOS_E_FORMAT, "trusted root: ctlogs is not an array of at most %d",
-                            TR_TLOGS_MAX);
+        if (!json_is_array(cts)) {
+            rc = aios__fail(AIOS_E_FORMAT, "trusted root: ctlogs is not an array");
+            goto done;
+        }
+        if (json_array_size(cts) > TR_TLOGS_MAX) {
+            rc = aios__fail(AIOS_E_LIMIT, "trusted root: more than %d ctlogs", TR_TLOGS_MAX);
             goto done;
         }
         for (i = 0; i < json_array_size(cts); i++) {
@@ -901,6 +908,11 @@ static int first_tlog_entry(const json_t **out, json_t **doc, const uint8_t *bun
     tl = json_object_get(json_object_get(*doc, "verificationMaterial"), "tlogEntries");
     if (!json_is_array(tl) || json_array_size(tl) == 0)
         return aios__fail(AIOS_E_FORMAT, "bundle: no tlogEntries");
+    /* One, as sigstore-python requires: a second entry would be material
+     * in the bundle that nothing checked. */
+    if (json_array_size(tl) != 1)
+        return aios__fail(AIOS_E_FORMAT, "bundle: %zu tlogEntries; a keyless bundle holds "
+                          "exactly one", json_array_size(tl));
     *out = json_array_get(tl, 0);
     return AIOS_OK;
 }
@@ -913,7 +925,7 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
     const uint8_t *chain[AIOS__MB_CERTS_MAX], *anchors[TR_CAS_MAX * TR_CERTS_MAX];
     size_t lens[AIOS__MB_CERTS_MAX], anchor_lens[TR_CAS_MAX * TR_CERTS_MAX], na = 0, i, j,
            pae_len = 0;
-    char san[NAME_MAX_], iss[NAME_MAX_];
+    char san[AIOS__MB_IDENT_MAX], iss[AIOS__MB_IDENT_MAX];
     aios__mb_bundle *b = NULL;
     trusted_root *tr = NULL;
     json_t *doc = NULL;
@@ -1024,8 +1036,9 @@ int aios__mb_verify_sigstore(aios__mb_statement **out, aios__mb_signer *signer_o
      * one embedded SCT verifies with a CT log key of the root */
     {
         size_t nsct = 0;
-        if ((rc = aios__x509_sct_verify(&nsct, b->certs[0].p, b->certs[0].len, anchors,
-                                        anchor_lens, na, tr->ctlogs, tr->nctlogs)) != AIOS_OK) {
+        if ((rc = aios__x509_sct_verify(&nsct, b->certs[0].p, b->certs[0].len,
+                                        leaf.issuer_key_hash, tr->ctlogs, tr->nctlogs)) !=
+            AIOS_OK) {
             rc = aios__error_prefix("bundle");
             goto done;
         }

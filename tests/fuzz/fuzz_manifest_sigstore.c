@@ -187,13 +187,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (rc != AIOS_OK && (san[0] || iss[0])))
             abort();
         {   /* its embedded SCTs: the precertificate rebuilt, the list read */
-            const uint8_t *issuer = data + 1;
-            size_t ilen = size - 1, nsct = 1;
+            uint8_t ikh[32];
+            size_t nsct = 1;
             aios__x509_ctlog log;
             memset(&log, 0, sizeof(log));
+            memset(ikh, 0x5a, sizeof(ikh));
             log.curve = AIOS__EC_P256;
             log.end = INT64_MAX;
-            rc = aios__x509_sct_verify(&nsct, data + 1, size - 1, &issuer, &ilen, 1, &log, 1);
+            rc = aios__x509_sct_verify(&nsct, data + 1, size - 1, ikh, &log, 1);
             if ((rc != AIOS_OK && rc != AIOS_E_FORMAT && rc != AIOS_E_LIMIT &&
                  rc != AIOS_E_UNSUPPORTED && rc != AIOS_E_NOMEM) || nsct != 0)
                 abort();

@@ -303,9 +303,9 @@ class Rekor2Sigstore(Sigstore):
              san: x509.GeneralName = x509.RFC822Name(EMAIL), v1: Optional[str] = OIDC,
              v2: Optional[str] = OIDC, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING, life: int = 600,
              sct: bool = True, sct_key: Any = None, public_key: Any = None,
-             t0: int = T0) -> Tuple[Any, x509.Certificate]:
+             t0: int = T0, ku: bool = True) -> Tuple[Any, x509.Certificate]:
         return super().leaf(san=san, v1=v1, v2=v2, eku=eku, life=life, sct=sct, sct_key=sct_key,
-                            curve=curve, aki=True, public_key=public_key, t0=t0)
+                            curve=curve, aki=True, public_key=public_key, t0=t0, ku=ku)
 
     def root(self, *, tsas: Optional[List[TSA]] = None,  # type: ignore[override]
              tsa_start: str = "2025-01-01T00:00:00Z", tsa_end: Optional[str] = None,
@@ -589,6 +589,35 @@ def leaf_without_sct(rs: Rekor2Sigstore) -> Tuple[bytes, bytes]:
     return rs.bundle(key, cert), rs.root()
 
 
+def leaf_with(**leaf_kw: Any) -> Maker:
+    def make(rs: Rekor2Sigstore) -> Tuple[bytes, bytes]:
+        key, cert = rs.leaf(**leaf_kw)
+        return rs.bundle(key, cert), rs.root()
+    return make
+
+
+def two_log_entries(rs: Rekor2Sigstore) -> Tuple[bytes, bytes]:
+    """The good entry, then one of an unknown log with a body nobody checks."""
+    key, cert = rs.leaf()
+    d = json.loads(rs.bundle(key, cert))
+    extra = dict(d["verificationMaterial"]["tlogEntries"][0])
+    extra.update(logId={"keyId": b64(bytes(32))}, canonicalizedBody=b64(b"not json"))
+    d["verificationMaterial"]["tlogEntries"].append(extra)
+    return json.dumps(d).encode(), rs.root()
+
+
+def rekeyed_ca_first(rs: Rekor2Sigstore) -> Tuple[bytes, bytes]:
+    """A root listing first a CA of the same name under another key (a
+    re-keyed Fulcio, overlapping validFor); the leaf is the other's."""
+    key, cert = rs.leaf()
+    r = json.loads(rs.root())
+    old = dict(r["certificateAuthorities"][0])
+    old["certChain"] = {"certificates": [{"rawBytes": b64(
+        Rekor2Sigstore().ca.public_bytes(serialization.Encoding.DER))}]}
+    r["certificateAuthorities"].insert(0, old)
+    return rs.bundle(key, cert), json.dumps(r).encode()
+
+
 def other_identity(rs: Rekor2Sigstore) -> Tuple[bytes, bytes]:
     key, cert = rs.leaf(san=x509.RFC822Name("bob@example.com"))
     return rs.bundle(key, cert), rs.root()
@@ -618,6 +647,14 @@ CASES: List[Tuple[str, Maker, bool]] = [
     ("good, genTime the TSA's validFor start", with_root({"tsa_start": rfc3339(T0 + 5)}), True),
     ("good, a v1 log in the root too", v1_log_too, True),
     ("good, a witness cosigned the checkpoint", checkpoint_cosigned, True),
+    ("good, a re-keyed CA of the same name first in the root", rekeyed_ca_first, True),
+    ("good, leaf EKU serverAuth and codeSigning",
+     leaf_with(eku=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CODE_SIGNING]), True),
+    ("leaf without KeyUsage", leaf_with(ku=False), False),
+    ("leaf EKU anyExtendedKeyUsage only", leaf_with(eku=[x509.ObjectIdentifier("2.5.29.37.0")]), False),
+    ("leaf EKU serverAuth and anyExtendedKeyUsage",
+     leaf_with(eku=[ExtendedKeyUsageOID.SERVER_AUTH, x509.ObjectIdentifier("2.5.29.37.0")]), False),
+    ("two tlogEntries", two_log_entries, False),
     ("wrong imprint", good(imprint=hashlib.sha256(b"something else").digest()), False),
     ("imprint over the PAE, not the signature", lambda rs: (lambda k, c: (
         rs.bundle(k, c, imprint=hashlib.sha256(rs.pae()).digest()), rs.root()))(*rs.leaf()), False),

@@ -109,21 +109,25 @@ class Sigstore:
     def leaf(self, *, san: x509.GeneralName = x509.RFC822Name(EMAIL), v2: Optional[str] = OIDC,
              v1: Optional[str] = None, ca: bool = False, eku: Any = ExtendedKeyUsageOID.CODE_SIGNING,
              life: int = 600, sct: bool = True, sct_key: Any = None, curve: Any = None,
-             aki: bool = False, public_key: Any = None, t0: int = T0) -> Tuple[Any, x509.Certificate]:
+             aki: bool = False, public_key: Any = None, t0: int = T0,
+             ku: bool = True) -> Tuple[Any, x509.Certificate]:
         """A Fulcio-like leaf, valid from ``t0`` for ``life`` seconds;
         ``aki`` adds the AuthorityKeyIdentifier that sigstore-python's
         webpki chain check requires.  With ``public_key`` (a CSR's, as
         Fulcio gets it) the leaf is for that key and no private key is
-        returned."""
+        returned.  ``eku``: one usage or a list; ``ku``: False leaves the
+        KeyUsage extension out."""
         key = None if public_key is not None else ec.generate_private_key(curve or ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(self.ca.subject)
              .public_key(public_key or key.public_key()).serial_number(x509.random_serial_number())
              .not_valid_before(datetime.datetime.fromtimestamp(t0, datetime.timezone.utc))
              .not_valid_after(datetime.datetime.fromtimestamp(t0 + life, datetime.timezone.utc))
-             .add_extension(x509.SubjectAlternativeName([san]), critical=True)
-             .add_extension(x509.KeyUsage(True, False, False, False, False, ca, False, False, False),
-                            critical=True)
-             .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+             .add_extension(x509.SubjectAlternativeName([san]), critical=True))
+        if ku:
+            b = b.add_extension(x509.KeyUsage(True, False, False, False, False, ca, False, False, False),
+                                critical=True)
+        b = (b.add_extension(x509.ExtendedKeyUsage(list(eku) if isinstance(eku, (list, tuple)) else [eku]),
+                             critical=False)
              .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
         if aki:
             b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.ca_key.public_key()),
@@ -243,6 +247,14 @@ def test_uri_identity(vs: Sigstore) -> None:
     uri = "https://github.com/org/repo/.github/workflows/sign.yml@refs/heads/main"
     key, cert = vs.leaf(san=x509.UniformResourceIdentifier(uri))
     assert verify(vs, vs.bundle(key, cert), identity=uri).signer["identity"] == uri
+    # a workflow URI past 255 bytes (a 39-byte owner, a 100-byte repository,
+    # a long branch): taken whole, reported whole
+    uri = ("https://github.com/" + "o" * 39 + "/" + "r" * 100 +
+           "/.github/workflows/release.yml@refs/heads/" + "b" * 600)
+    key, cert = vs.leaf(san=x509.UniformResourceIdentifier(uri))
+    assert verify(vs, vs.bundle(key, cert), identity=uri).signer["identity"] == uri
+    with pytest.raises(am.ManifestKeyMismatchError):
+        verify(vs, vs.bundle(key, cert), identity=uri[:-1])
 
 
 def test_issuer_extensions(vs: Sigstore) -> None:
@@ -265,6 +277,15 @@ def test_leaf_rules(vs: Sigstore) -> None:
     key, cert = vs.leaf(eku=ExtendedKeyUsageOID.SERVER_AUTH)
     with pytest.raises(am.ManifestCertUsageError):
         verify(vs, vs.bundle(key, cert))
+    # both extensions, by name (mbedTLS alone passes an absent KeyUsage
+    # and takes anyExtendedKeyUsage for code signing)
+    any_eku = x509.ObjectIdentifier("2.5.29.37.0")
+    for kw in (dict(ku=False), dict(eku=[any_eku]), dict(eku=[ExtendedKeyUsageOID.SERVER_AUTH, any_eku])):
+        key, cert = vs.leaf(**kw)  # type: ignore[arg-type]
+        with pytest.raises(am.ManifestCertUsageError):
+            verify(vs, vs.bundle(key, cert))
+    key, cert = vs.leaf(eku=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CODE_SIGNING])
+    verify(vs, vs.bundle(key, cert))
 
 
 def test_times(vs: Sigstore) -> None:
