@@ -791,7 +791,9 @@ class Key(_Handle):
     Metadata never changes; :attr:`state` is read live (a keyring may
     disable or destroy the version), and every operation checks it.  Keys
     may be used from any number of threads at once; do not :meth:`close`
-    one while another thread uses it.
+    one while another thread uses it (:func:`aios.manifest.sign` and
+    :func:`aios.manifest.verify_key` excepted: they hold a reference of
+    their own).
     """
 
     __slots__ = ()

@@ -29,7 +29,13 @@ incremental calls is a descriptor, an object with ``fileno()`` or a path
 
 Threads, as in the C header: a :class:`Manifest` is immutable and may be
 used by any number of threads at once; a :class:`ManifestStream` by one
-thread at a time.  A ``progress`` callback ``progress(done, total, path)``
+thread at a time.  The calls that hash (:meth:`Manifest.verify_dir`,
+:meth:`Manifest.compare_dir`, :meth:`Manifest.verify_file`,
+:meth:`Manifest.verify_range`, and :func:`sign` for its key), and
+:meth:`Manifest.stream`, :attr:`Manifest.resources` and :func:`verify_key`
+(its key), take a reference of their own for the call: the manifest or key
+may be closed meanwhile, from another thread or from the progress callback;
+the call completes and later use raises :class:`aios.StateError`.  A ``progress`` callback ``progress(done, total, path)``
 may run on the library's hashing threads (never two at once); returning
 ``False`` or raising :class:`aios.CancelledError` stops the operation
 with :class:`aios.CancelledError`; any other exception stops it too and
@@ -691,8 +697,14 @@ class Manifest(_Handle):
         """Drop this reference (``aios_manifest_unref``).  Idempotent."""
         super().close()
 
+    def _ref(self) -> Any:
+        """A reference of the caller's own for a call that may outlive this
+        object's (a progress callback, or another thread, may close it
+        meanwhile): drop it with ``aios_manifest_unref`` in a ``finally``."""
+        return self._borrow(lib.aios_manifest_ref)
+
     def __copy__(self) -> "Manifest":
-        return Manifest._adopt(lib.aios_manifest_ref(self._handle()))
+        return Manifest._adopt(self._ref())
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Manifest":
         return self.__copy__()  # immutable: another reference is a deep copy
@@ -757,21 +769,24 @@ class Manifest(_Handle):
     def resources(self) -> Tuple[Resource, ...]:
         """Every :class:`Resource`, as listed (read once, then cached)."""
         if self._resources is None:
-            h = self._handle()
-            n = lib.aios_manifest_resource_count(h)
-            items = []
-            name = ctypes.c_char_p()
-            start = ctypes.c_uint64()
-            end = ctypes.c_uint64()
-            digest = ctypes.c_void_p()
-            dlen = ctypes.c_size_t()
-            for i in range(n):
-                lib.aios_manifest_resource_at(
-                    h, i, ctypes.byref(name), ctypes.byref(start), ctypes.byref(end), ctypes.byref(digest),
-                    ctypes.byref(dlen),
-                )
-                items.append(Resource(_name(name.value), int(start.value), int(end.value),
-                                      ctypes.string_at(digest.value, dlen.value) if dlen.value else b""))
+            h = self._ref()  # up to a million calls: another thread may close meanwhile
+            try:
+                n = lib.aios_manifest_resource_count(h)
+                items = []
+                name = ctypes.c_char_p()
+                start = ctypes.c_uint64()
+                end = ctypes.c_uint64()
+                digest = ctypes.c_void_p()
+                dlen = ctypes.c_size_t()
+                for i in range(n):
+                    lib.aios_manifest_resource_at(
+                        h, i, ctypes.byref(name), ctypes.byref(start), ctypes.byref(end),
+                        ctypes.byref(digest), ctypes.byref(dlen),
+                    )
+                    items.append(Resource(_name(name.value), int(start.value), int(end.value),
+                                          ctypes.string_at(digest.value, dlen.value) if dlen.value else b""))
+            finally:
+                lib.aios_manifest_unref(h)
             self._resources = tuple(items)
         return self._resources
 
@@ -821,7 +836,7 @@ class Manifest(_Handle):
         vo, progress = _verify_options(keep, **opts)
         path = _path_arg(model_path)
         out = _ffi.aios_manifest_diff_p()
-        handle = self._handle()
+        handle = self._ref()
         try:
             _run(progress, lambda: fn(handle, path, ctypes.byref(out), ctypes.byref(vo)))
         except ManifestMismatchError as exc:
@@ -832,6 +847,8 @@ class Manifest(_Handle):
             if out:
                 lib.aios_manifest_diff_free(out)
             raise
+        finally:
+            lib.aios_manifest_unref(handle)
         return Diff._take(out) if out else Diff()
 
     def verify_dir(
@@ -921,9 +938,12 @@ class Manifest(_Handle):
         keep: List[Any] = []
         opts, wrapper = _bare_hash_options(threads, read_size, progress, keep)
         rel = _path_arg(rel_path)
-        handle = self._handle()
         with _Root(root) as fd:
-            _run(wrapper, lambda: lib.aios_manifest_verify_file(handle, fd, rel, ctypes.byref(opts)))
+            handle = self._ref()
+            try:
+                _run(wrapper, lambda: lib.aios_manifest_verify_file(handle, fd, rel, ctypes.byref(opts)))
+            finally:
+                lib.aios_manifest_unref(handle)
 
     def verify_range(
         self,
@@ -944,9 +964,13 @@ class Manifest(_Handle):
         rel = _path_arg(rel_path)
         off = _uint(offset, "offset", _U64_MAX)
         n = _uint(length, "length", _U64_MAX)
-        handle = self._handle()
         with _Root(root) as fd:
-            _run(wrapper, lambda: lib.aios_manifest_verify_range(handle, fd, rel, off, n, ctypes.byref(opts)))
+            handle = self._ref()
+            try:
+                _run(wrapper, lambda: lib.aios_manifest_verify_range(handle, fd, rel, off, n,
+                                                                     ctypes.byref(opts)))
+            finally:
+                lib.aios_manifest_unref(handle)
 
     def stream(self, root: RootArg, rel_path: PathLike, *, threads: Optional[int] = 1) -> "ManifestStream":
         """Open a signed file for reading through the verifier (:class:`ManifestStream`).
@@ -1009,17 +1033,23 @@ class ManifestStream(_Handle):
             raise TypeError(f"manifest must be an aios.manifest.Manifest, not {type(manifest).__name__}")
         rel = _path_arg(rel_path)
         out = _ffi.aios_manifest_stream_p()
-        if threads == 1:
-            with _Root(root) as fd:
-                lib.aios_manifest_stream_open(ctypes.byref(out), manifest._handle(), fd, rel)
-        else:
+        opts = None
+        if threads != 1:
             opts = _ffi.aios_manifest_stream_options()
             lib.aios_manifest_stream_options_init(ctypes.byref(opts), _OPTIONS_VERSION)
             opts.threads = _uint(threads or 0, "threads", _U32_MAX)
-            with _Root(root) as fd:
-                lib.aios_manifest_stream_new(ctypes.byref(out), manifest._handle(), fd, rel,
-                                             ctypes.byref(opts))
-        self._manifest = manifest  # the manifest outlives the stream
+        with _Root(root) as fd:
+            # The stream takes a reference of its own; ours covers the call
+            # (another thread may close the manifest meanwhile).
+            handle = manifest._ref()
+            try:
+                if opts is None:
+                    lib.aios_manifest_stream_open(ctypes.byref(out), handle, fd, rel)
+                else:
+                    lib.aios_manifest_stream_new(ctypes.byref(out), handle, fd, rel, ctypes.byref(opts))
+            finally:
+                lib.aios_manifest_unref(handle)
+        self._manifest = manifest
         self._own(out, _free_stream)
 
     @property
@@ -1170,7 +1200,9 @@ def sign(
     path = _path_arg(model_path)
     bundle = _ffi.aios_buffer_p()
     out = _ffi.aios_manifest_p()
-    kh = key._handle()
+    # A reference of our own: the progress callback (or another thread)
+    # may close the Key while the model is hashed, before C signs with it.
+    kh = key._borrow(lib.aios_key_ref)
     try:
         _run(progress_w, lambda: lib.aios_manifest_sign(
             ctypes.byref(bundle), ctypes.byref(out), path, kh, ctypes.byref(opts)))
@@ -1180,6 +1212,8 @@ def sign(
         if out:
             lib.aios_manifest_unref(out)
         raise
+    finally:
+        lib.aios_key_unref(kh)
     manifest = Manifest._adopt(out)
     return _take_bytes(bundle), manifest
 
@@ -1245,7 +1279,11 @@ def verify_key(
                               bundle_max=bundle_max)
     pb, nb = _ffi.bytes_in(bundle)
     out = _ffi.aios_manifest_p()
-    lib.aios_manifest_verify_key(ctypes.byref(out), pb, nb, public_key._handle(), ctypes.byref(opts))
+    kh = public_key._borrow(lib.aios_key_ref)  # another thread may close the Key meanwhile
+    try:
+        lib.aios_manifest_verify_key(ctypes.byref(out), pb, nb, kh, ctypes.byref(opts))
+    finally:
+        lib.aios_key_unref(kh)
     return Manifest._adopt(out)
 
 

@@ -533,6 +533,54 @@ def test_progress_cancel_and_raise(model: Path, keys: Any) -> None:
         am.sign(model, p256, progress=42)  # type: ignore[arg-type]
 
 
+def test_close_from_the_progress_callback(model: Path, keys: Any) -> None:
+    """A call holds its own reference: closing the Manifest (or sign's Key)
+    from the progress callback cannot free it under the running call."""
+    p256, _, _, pub = keys
+    bundle, signed = am.sign(model, p256)
+    signed.close()
+
+    def closing(m: am.Manifest) -> Any:
+        def progress(done: int, total: int, path: str) -> None:
+            m.close()
+        return progress
+
+    calls = [
+        lambda m, p: m.verify_dir(model, threads=1, progress=p),
+        lambda m, p: m.verify_dir(model, threads=2, read_size=64 * 1024, progress=p),
+        lambda m, p: m.compare_dir(model, threads=1, progress=p),
+        lambda m, p: m.verify_file(model, "weights/part-1.bin", read_size=64 * 1024, progress=p),
+        lambda m, p: m.verify_range(model, "weights/part-1.bin", 5, 100, progress=p),
+    ]
+    for call in calls:
+        m = am.verify_key(bundle, pub)
+        result = call(m, closing(m))
+        assert result is None or result.ok
+        assert m.closed
+        with pytest.raises(aios.StateError):
+            m.verify_dir(model)
+        with pytest.raises(aios.StateError):
+            m.stream(model, "config.json")
+        with pytest.raises(aios.StateError):
+            copy.copy(m)
+
+    # sign hashes, then signs with the key the callback closed meanwhile
+    key = copy.copy(p256)
+
+    def close_key(done: int, total: int, path: str) -> None:
+        key.close()
+
+    bundle2, signed2 = am.sign(model, key, threads=1, progress=close_key)
+    assert key.closed
+    with signed2, am.verify_key(bundle2, pub) as again:
+        assert again.root_digest == signed2.root_digest
+    with pytest.raises(aios.StateError):
+        am.sign(model, key)
+    with pytest.raises(aios.StateError):
+        am.verify_key(bundle2, key)
+    assert not p256.closed  # its own reference
+
+
 # ------------------------------------------------------------- bundle file, provenance
 
 
