@@ -41,7 +41,15 @@ may run on the library's hashing threads (never two at once); returning
 with :class:`aios.CancelledError`; any other exception stops it too and
 the call raises :class:`aios.CallbackError` chained from it (its
 ``host_exception``); ``KeyboardInterrupt`` and ``SystemExit`` propagate
-as they are.
+as they are.  That includes Ctrl-C while the model is hashed with a
+``progress`` callback: Python raises the ``KeyboardInterrupt`` as the
+callback is entered on the calling thread, where no code of the callback
+can catch it, and ctypes only reports it ("Exception ignored on calling
+ctypes callback function") and hands C an undefined value; when C stops
+although the callback never asked it to, the call (made on the main
+thread) raises ``KeyboardInterrupt``.  Should that value happen to be 0,
+the operation goes on and that Ctrl-C is lost.  Without a ``progress``
+callback, Ctrl-C takes effect when the call returns.
 """
 
 from __future__ import annotations
@@ -426,42 +434,62 @@ class _Progress:
     non-zero (libaios stops with ``AIOS_E_CANCELLED``) and :meth:`check`
     raises, on the calling thread, what the C call should.  The CFUNCTYPE
     object lives as long as this object, which the call keeps.
+
+    libaios never runs the callback on two threads at once, so ``stopped``
+    and ``exc`` need no lock.  :meth:`_call` makes no Python call outside
+    its ``try`` (a pending signal is raised at the next call or function
+    entry), so an exception raised after its first line is always kept.
+    One raised *at* its entry is not: the main thread runs a pending
+    signal's handler (SIGINT: ``KeyboardInterrupt``) as the frame starts,
+    before the ``try``; ctypes then reports it to ``sys.unraisablehook``
+    ("Exception ignored on calling ctypes callback function"), drops it and
+    gives C an undefined int.  :meth:`check` recognises that case when C
+    stopped with ``AIOS_E_CANCELLED`` although the callback never asked
+    to: on the main thread it raises ``KeyboardInterrupt``.
+
+    A module-level ``sys.unraisablehook`` that picks out our callbacks
+    would catch the exception itself, but a library should not replace a
+    process-wide hook (pytest and others swap it per test, so it would not
+    even run there), and Python 3.13 reports a ctypes callback's exception
+    with ``object=None`` and the callable only in the message text.
     """
 
-    __slots__ = ("fn", "exc", "stopped", "lock", "cfunc")
+    __slots__ = ("fn", "exc", "stopped", "cfunc")
 
     def __init__(self, fn: ProgressFn) -> None:
         if not callable(fn):
             raise TypeError(f"progress must be callable, not {type(fn).__name__}")
         self.fn = fn
         self.exc: Optional[BaseException] = None
-        self.stopped = False
-        self.lock = threading.Lock()
+        self.stopped = False  # the callback asked to stop, or raised
         self.cfunc = _ffi.aios_manifest_progress_cb(self._call)
 
     def _call(self, done: int, total: int, path: Optional[bytes], payload: Any) -> int:
-        if self.stopped:
-            return 1
+        # Everything that calls (and so may run a signal handler) stays inside
+        # the try; the handler only stores attributes.
         try:
+            if self.stopped:
+                return 1
             go_on = self.fn(int(done), int(total), _name(path))
-        except BaseException as exc:  # noqa: BLE001 - nothing may unwind through C
-            with self.lock:
-                if self.exc is None:
-                    self.exc = exc
+            if go_on is False:
                 self.stopped = True
-            return 1
-        if go_on is False:
+                return 1
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - nothing may unwind through C
             self.stopped = True
+            if self.exc is None:
+                self.exc = exc
             return 1
-        return 0
 
     def check(self, error: Optional[AiosError]) -> None:
         """After the C call: raise what it must (``error``: what the errcheck raised, or None)."""
         exc = self.exc
         if exc is None:
-            if error is not None:
-                raise error
-            return
+            if error is None:
+                return
+            if error.status == Status.E_CANCELLED and not self.stopped:
+                self._escaped(error)
+            raise error
         self.exc = None
         if not isinstance(exc, Exception):
             raise exc  # KeyboardInterrupt, SystemExit: not ours to wrap
@@ -475,6 +503,20 @@ class _Progress:
             )
         err.host_exception = exc
         raise err from exc
+
+    def _escaped(self, error: AiosError) -> None:
+        """C cancelled, yet the callback neither asked to nor raised in its
+        body: an exception escaped as it was entered (see the class doc)."""
+        self.stopped = True
+        if threading.current_thread() is threading.main_thread():
+            # Only the main thread runs signal handlers: in practice Ctrl-C.
+            raise KeyboardInterrupt from None
+        err = _ffi.error_for_status(
+            Status.E_CALLBACK,
+            f"{error.message}: the progress callback raised before its first line ran "
+            "(Python reported it as an exception ignored in a ctypes callback)",
+        )
+        raise err from None
 
 
 def _run(progress: Optional[_Progress], call: Callable[[], Any]) -> Any:

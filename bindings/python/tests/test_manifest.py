@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import pickle
+import signal
 import threading
 import time
 from pathlib import Path
@@ -579,6 +580,84 @@ def test_close_from_the_progress_callback(model: Path, keys: Any) -> None:
     with pytest.raises(aios.StateError):
         am.verify_key(bundle2, key)
     assert not p256.closed  # its own reference
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # ctypes' report
+def test_ctrl_c_during_verify_dir_is_keyboard_interrupt(model: Path, keys: Any) -> None:
+    """SIGINT while C hashes with a progress callback: Python raises it as
+    the callback is entered, where the callback cannot catch it; the call
+    must still raise KeyboardInterrupt, not an aios error."""
+    p256, _, _, pub = keys
+    m = sign_verify(model, p256, pub)
+    # the signed file becomes 4 GiB (sparse): seconds to hash, on one thread
+    with open(model / "weights" / "part-1.bin", "r+b") as f:
+        f.truncate(4 << 30)
+    calls = [0]
+
+    def progress(done: int, total: int, path: str) -> None:
+        calls[0] += 1
+
+    in_call = threading.Event()
+
+    def interrupt() -> None:
+        if in_call.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.3, interrupt)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            in_call.set()
+            timer.start()
+            try:
+                m.verify_dir(model, threads=1, read_size=1 << 20, progress=progress)
+            finally:
+                in_call.clear()
+    finally:
+        timer.cancel()
+        timer.join()
+        m.close()
+    assert calls[0] > 0 and time.monotonic() - started < 30
+
+
+def test_exception_escaping_the_callback_entry(model: Path, keys: Any, monkeypatch: Any) -> None:
+    """What C sees when an exception escapes before the callback's first
+    line (ctypes drops it and returns an undefined value, here non-zero):
+    KeyboardInterrupt on the main thread, a CallbackError elsewhere; a
+    callback that asked to stop still gives CancelledError."""
+    p256, _, _, pub = keys
+    m = sign_verify(model, p256, pub)
+
+    def escaped(self: Any, done: int, total: int, path: Any, payload: Any) -> int:
+        return 1  # as after "Exception ignored on calling ctypes callback function"
+
+    with m:
+        with monkeypatch.context() as mp:
+            mp.setattr(am._Progress, "_call", escaped)
+            with pytest.raises(KeyboardInterrupt):
+                m.verify_dir(model, threads=1, progress=lambda d, t, p: None)
+            with pytest.raises(KeyboardInterrupt):
+                am.sign(model, p256, progress=lambda d, t, p: None)
+            caught: List[BaseException] = []
+
+            def worker() -> None:
+                try:
+                    m.verify_file(model, "config.json", progress=lambda d, t, p: None)
+                except BaseException as exc:  # noqa: BLE001
+                    caught.append(exc)
+
+            t = threading.Thread(target=worker)
+            t.start()
+            t.join()
+            assert len(caught) == 1 and isinstance(caught[0], aios.CallbackError), caught
+        with pytest.raises(aios.CancelledError):
+            m.verify_dir(model, threads=1, progress=lambda d, t, p: False)
+        # an interrupt raised inside the callback's body is kept and re-raised
+        def interrupted(done: int, total: int, path: str) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            m.verify_dir(model, threads=2, progress=interrupted)
 
 
 # ------------------------------------------------------------- bundle file, provenance
