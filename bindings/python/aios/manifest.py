@@ -1269,6 +1269,7 @@ def hash(  # noqa: A001 - aios.manifest.hash mirrors aios_manifest_hash
     hash_type: Optional[str] = None,
     allow_symlinks: bool = False,
     subject_name: Optional[str] = None,
+    bundle_path: Optional[PathLike] = None,
     stat_cache_path: Optional[PathLike] = None,
     threads: int = 0,
     read_size: int = 0,
@@ -1277,11 +1278,18 @@ def hash(  # noqa: A001 - aios.manifest.hash mirrors aios_manifest_hash
     progress: Optional[ProgressFn] = None,
 ) -> Manifest:
     """Hash without signing (``aios manifest digest``): an unsigned manifest
-    (flags 0) with the resources and root digest :func:`sign` would produce."""
+    (flags 0) with the resources and root digest :func:`sign` would produce
+    given the same arguments.
+
+    ``bundle_path``: where the bundle is (or will be) written, as for
+    :func:`sign`: a bundle inside the model is left out and recorded in the
+    ignore paths (nothing is written).  Without it, a ``model.sig`` already
+    in the model is hashed as one of its files, and the root differs from
+    the signed one."""
     keep: List[Any] = []
     opts, progress_w = _sign_options(
         keep, profile=profile, method=method, shard_size=shard_size, hash_type=hash_type,
-        allow_symlinks=allow_symlinks, subject_name=subject_name, bundle_path=None, provenance=None,
+        allow_symlinks=allow_symlinks, subject_name=subject_name, bundle_path=bundle_path, provenance=None,
         chain=None, stat_cache_path=stat_cache_path, threads=threads, read_size=read_size,
         ignore_paths=ignore_paths, include_git=include_git, progress=progress,
     )

@@ -445,6 +445,26 @@ def test_hash_matches_sign(model: Path, keys: Any) -> None:
         assert h.compare_dir(model).ok
 
 
+def test_hash_leaves_the_bundle_out(model: Path, keys: Any) -> None:
+    """hash(bundle_path=) gives the root sign() gives with a bundle inside
+    the model (``aios manifest digest``); without it model.sig is a file."""
+    p256, _, _, _ = keys
+    sig = model / "model.sig"
+    bundle, signed = am.sign(model, p256, bundle_path=sig)
+    with signed:
+        assert sig.read_bytes() == bundle
+        with am.hash(model, bundle_path=sig) as h:
+            assert h.root_digest == signed.root_digest
+            assert h.resources == signed.resources
+            assert "model.sig" not in [r.name for r in h.resources]
+        assert sig.read_bytes() == bundle  # hash writes nothing
+        with am.hash(model, bundle_path=str(sig), method="shards", shard_size=1 << 20) as h2:
+            assert h2.method is Method.SHARDS
+        with am.hash(model) as included:
+            assert "model.sig" in [r.name for r in included.resources]
+            assert included.root_digest != signed.root_digest
+
+
 def test_stat_cache(model: Path, keys: Any, tmp_path: Path) -> None:
     p256, _, _, _ = keys
     cache = tmp_path / "cache" / "stat.json"
