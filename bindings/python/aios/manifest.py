@@ -596,6 +596,10 @@ def _sign_options(
     if hash_type is not None:
         opts.hash_type = _text_arg(hash_type, "hash_type")
     opts.shard_size = 0 if shard_size is None else _uint(shard_size, "shard_size", _U64_MAX)
+    if opts.shard_size and opts.method != Method.SHARDS:
+        # as the CLI refuses --shard-size without --method shards (0, what
+        # Manifest.shard_size says of a files manifest, is "not given")
+        raise _invalid("shard_size needs method='shards'")
     opts.allow_symlinks = 1 if allow_symlinks else 0
     opts.subject_name = _opt_text(subject_name, "subject_name")
     opts.bundle_path = _opt_path(bundle_path)
@@ -603,7 +607,10 @@ def _sign_options(
         if isinstance(provenance, Mapping):
             text = json.dumps(dict(provenance), separators=(",", ":"), ensure_ascii=False)
         elif isinstance(provenance, (str, bytes, bytearray)):
-            text = provenance.decode("utf-8") if isinstance(provenance, (bytes, bytearray)) else provenance
+            try:
+                text = provenance.decode("utf-8") if isinstance(provenance, (bytes, bytearray)) else provenance
+            except UnicodeDecodeError as exc:
+                raise _invalid(f"provenance is not UTF-8: {exc.reason} at byte {exc.start}") from None
         else:
             raise TypeError(f"provenance must be a mapping or JSON text, not {type(provenance).__name__}")
         opts.provenance_json = _text_arg(text, "provenance")
@@ -1219,8 +1226,8 @@ def sign(
 
     Returns ``(bundle, manifest)``: the bundle JSON and the signed
     manifest (flags SIGNED, not VERIFIED: the signer's own view).
-    ``method``: ``"files"`` or ``"shards"`` (``shard_size``: default
-    1 000 000 000, 1 MiB .. 2**40); ``hash_type``: ``"sha256"`` (default)
+    ``method``: ``"files"`` or ``"shards"`` (``shard_size``, for shards
+    only: default 1 000 000 000, 1 MiB .. 2**40); ``hash_type``: ``"sha256"`` (default)
     or ``"blake2b"``; ``subject_name``: default the model's basename;
     ``bundle_path``: also write the bundle there, atomically (inside the
     model it is excluded and recorded in the ignore paths);

@@ -812,6 +812,30 @@ def test_bad_input(model: Path, keys: Any, tmp_path: Path) -> None:
         am.sign(model, p256, hash_type="md5")
     with pytest.raises(aios.InvalidInputError):
         am.sign(model, p256, subject_name="a\0b")
+    # text with no UTF-8 form (a lone surrogate), through every text argument
+    lone = "a\udcff"
+    for call in (
+        lambda: am.sign(model, p256, subject_name=lone),
+        lambda: am.hash(model, subject_name=lone),
+        lambda: am.hash(model, hash_type=lone),
+        lambda: am.sign(model, p256, provenance={"who": lone}),
+        lambda: am.sign(model, p256, provenance='{"who": "' + lone + '"}'),
+        lambda: am.sign(model, p256, provenance=b'{"who": "\xff"}'),
+        lambda: am.verify_sigstore(b"{}", "{}", identity=lone, oidc_issuer="https://issuer"),
+        lambda: am.verify_sigstore(b"{}", "{}", identity="me", oidc_issuer=lone),
+    ):
+        with pytest.raises(aios.InvalidInputError) as info:
+            call()
+        assert not isinstance(info.value, UnicodeError)
+    # shard_size belongs to the shards method (0, a files manifest's shard_size, is "not given")
+    for call in (
+        lambda: am.sign(model, p256, shard_size=1 << 20),
+        lambda: am.hash(model, method="files", shard_size=1 << 20),
+    ):
+        with pytest.raises(aios.InvalidInputError, match="shard_size"):
+            call()
+    with am.hash(model, method="files", shard_size=0) as files:
+        assert files.method is Method.FILES and files.shard_size == 0
     with pytest.raises(TypeError):
         am.sign(model, p256, chain=b"one certificate")
     with pytest.raises(aios.InvalidInputError):
