@@ -860,8 +860,31 @@ class Manifest(_Handle):
 
     @property
     def signer(self) -> Dict[str, Any]:
-        """Who signed: ``{"method": "key", "hint": ...}`` or the certificate's
-        ``subject``, ``issuer``, ``not_before``, ``not_after``, ``chain``."""
+        """Who signed (``aios_manifest_signer_json``), as a dict.
+
+        Its first member, ``"trust"``, says what the others rest on:
+
+        * ``"verified"``: the signature was verified against the caller's
+          trust (:func:`verify_key`, :func:`verify_certificate`,
+          :func:`verify_sigstore`);
+        * ``"signed-here"``: made by :func:`sign` in this process (the
+          signer's own view);
+        * ``"unverified"``: parsed by :func:`open_bundle`; the members only
+          repeat what the bundle claims: never trust them.
+
+        Then ``"method"``: ``"key"``, with ``"hint"`` (hex SHA-256 of the
+        signer's public key PEM, MANIFEST.md 4.3) when the bundle has one;
+        or ``"certificate"`` / ``"keyless"``, with the leaf certificate's
+        ``"subject"``, ``"issuer"``, ``"not_before"`` and ``"not_after"``
+        (unix seconds), ``"chain"`` (certificates in the bundle) and, only
+        once the chain was verified, ``"checked_at"``: the time (unix
+        seconds) it was found valid at, as the time policy chose it
+        (MANIFEST.md 7.4: by default the leaf's notBefore).  A keyless
+        bundle verified by :func:`verify_sigstore` adds ``"identity"``,
+        ``"oidc_issuer"``, ``"log_index"``, ``"integrated_time"`` (Rekor
+        v1) and ``"timestamp"`` (when an RFC 3161 timestamp verified).
+        A manifest from :func:`hash` has no signer:
+        :class:`aios.NotFoundError`."""
         out = _ffi.aios_buffer_p()
         lib.aios_manifest_signer_json(self._handle(), ctypes.byref(out))
         result: Dict[str, Any] = json.loads(_take_bytes(out).rstrip(b"\0").decode("utf-8"))

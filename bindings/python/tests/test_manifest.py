@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import signal
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -756,6 +757,49 @@ def test_golden_certificate(folder: str) -> None:
     # a certificate bundle is not a key bundle
     with _golden_key() as k, pytest.raises(am.ManifestMethodError):
         am.verify_key(bundle, k)
+
+
+def _cert_der(path: Path) -> bytes:
+    text = path.read_text()
+    text = text[text.index("-----BEGIN CERTIFICATE-----"):]
+    return ssl.PEM_cert_to_DER_cert(text[:text.index("-----END CERTIFICATE-----") + 25])
+
+
+def test_signer_trust_and_checked_at(model: Path, keys: Any, keyring: aios.Keyring) -> None:
+    """signer's "trust" (verified, signed-here, unverified) and "checked_at"
+    (only once a certificate chain was verified: the policy time)."""
+    p256, _, _, pub = keys
+    bundle, signed = am.sign(model, p256)
+    with signed, am.verify_key(bundle, pub) as verified, am.open_bundle(bundle) as opened:
+        hint = verified.signer["hint"]
+        assert len(hint) == 64
+        assert verified.signer == {"trust": "verified", "method": "key", "hint": hint}
+        assert signed.signer == {"trust": "signed-here", "method": "key", "hint": hint}
+        assert opened.signer == {"trust": "unverified", "method": "key", "hint": hint}
+    with am.hash(model) as h, pytest.raises(aios.NotFoundError):
+        h.signer
+
+    # the certificate method: signed here with a chain, verified, opened
+    certs = MT / "keys" / "certificate"
+    pem = (certs / "signing-key.pem").read_bytes()
+    leaf_key = keyring.import_key("leaf", "ecdsa-p384", pem[pem.index(b"-----BEGIN"):])
+    chain = [_cert_der(certs / "signing-key-cert.pem"), _cert_der(certs / "int-ca-cert.pem")]
+    anchor = (certs / "ca-cert.pem").read_bytes()
+    bundle, signed = am.sign(model, leaf_key, chain=chain)
+    leaf_key.close()
+    fixed = 1800000000
+    with signed, am.verify_certificate(bundle, [anchor]) as verified, \
+            am.verify_certificate(bundle, [anchor], fixed_time=fixed) as at_fixed, \
+            am.open_bundle(bundle) as opened:
+        claims = {k: v for k, v in opened.signer.items() if k != "trust"}
+        assert claims["method"] == "certificate" and claims["chain"] == 2
+        assert set(claims) == {"method", "subject", "issuer", "not_before", "not_after", "chain"}
+        assert opened.signer["trust"] == "unverified"
+        assert signed.signer == {"trust": "signed-here", **claims}
+        # model-signing-1: the chain is checked at the leaf's notBefore
+        assert verified.signer == {"trust": "verified", **claims, "checked_at": claims["not_before"]}
+        assert at_fixed.signer == {"trust": "verified", **claims, "checked_at": fixed}
+        assert list(verified.signer)[0] == "trust"
 
 
 def test_golden_sigstore_parses_unverified() -> None:
