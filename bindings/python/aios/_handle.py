@@ -15,6 +15,13 @@ them the same life:
   itself and raise ``_closed_error()`` on None);
 * :meth:`_Handle.close` is idempotent; a subclass may refuse it by raising
   ``BufferError`` from ``_check_close()`` (memoryviews still alive);
+* ``self._borrow(ref)`` takes a reference of its own to a reference-counted
+  C object (``ref`` is ``aios_<x>_ref``) for a call during which the
+  Python object may be closed: from a callback that the call runs, or from
+  another thread.  The caller drops it (``aios_<x>_unref``) in a
+  ``finally``; a close meanwhile only drops the object's own reference.
+  A lock orders it against a close's clearing of the slot, so a borrow
+  either raises StateError or gets a reference that outlives the close;
 * ``with`` enters only while open and closes on exit, never hiding the
   exception in flight behind a ``BufferError`` from a refused close (the
   finalizer releases the handle later).
@@ -22,6 +29,7 @@ them the same life:
 
 from __future__ import annotations
 
+import threading
 import weakref
 from types import TracebackType
 from typing import Any, Callable, ClassVar, Optional, Type, TypeVar
@@ -31,13 +39,20 @@ from .errors import Status
 
 _H = TypeVar("_H", bound="_Handle")
 
+#: Orders ``_borrow`` (read the slot, take a reference) against the
+#: finalizer's clearing of the slot.  Held for an atomic increment at most;
+#: re-entrant, since a garbage collection on the borrowing thread may run
+#: some other object's finalizer.
+_slot_lock = threading.RLock()
+
 
 def _release(release: Callable[[Any], Any], handle: Any, ref: "weakref.ReferenceType[_Handle]") -> None:
     """The finalizer: clear the owner's slot first (hot paths read
     ``_handle_`` directly, None saying closed), then release."""
     owner = ref()
     if owner is not None:
-        owner._handle_ = None
+        with _slot_lock:
+            owner._handle_ = None
     release(handle)
 
 
@@ -75,6 +90,15 @@ class _Handle:
         if handle is None:
             raise self._closed_error()
         return handle
+
+    def _borrow(self, ref: Callable[[Any], Any]) -> Any:
+        """``ref(handle)``: a reference of the caller's own, to drop in a
+        ``finally`` with the matching unref; StateError once closed."""
+        with _slot_lock:
+            handle = self._handle_
+            if handle is not None:
+                return ref(handle)
+        raise self._closed_error()
 
     def _closed_error(self) -> Exception:
         """The StateError of a use after close."""

@@ -360,9 +360,19 @@ class KeyInfo(NamedTuple):
 
 
 def _text_arg(value: Any, what: str) -> bytes:
-    """A str (UTF-8) or bytes argument as NUL-free bytes for ``const char *``."""
+    """A str (UTF-8) or bytes argument as NUL-free bytes for ``const char *``.
+
+    A str that has no UTF-8 form (a lone surrogate, such as
+    ``surrogateescape`` makes of an undecodable byte) is invalid input."""
     if isinstance(value, str):
-        data = value.encode("utf-8")
+        try:
+            data = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise _ffi.error_for_status(
+                Status.E_INVALID_ARGUMENT,
+                f"{what} is not valid text: {exc.reason} (U+{ord(exc.object[exc.start]):04X}) "
+                f"at index {exc.start}",
+            ) from None
     elif isinstance(value, (bytes, bytearray)):
         data = bytes(value)
     else:
@@ -791,7 +801,9 @@ class Key(_Handle):
     Metadata never changes; :attr:`state` is read live (a keyring may
     disable or destroy the version), and every operation checks it.  Keys
     may be used from any number of threads at once; do not :meth:`close`
-    one while another thread uses it.
+    one while another thread uses it (:func:`aios.manifest.sign` and
+    :func:`aios.manifest.verify_key` excepted: they hold a reference of
+    their own).
     """
 
     __slots__ = ()

@@ -29,13 +29,27 @@ incremental calls is a descriptor, an object with ``fileno()`` or a path
 
 Threads, as in the C header: a :class:`Manifest` is immutable and may be
 used by any number of threads at once; a :class:`ManifestStream` by one
-thread at a time.  A ``progress`` callback ``progress(done, total, path)``
+thread at a time.  The calls that hash (:meth:`Manifest.verify_dir`,
+:meth:`Manifest.compare_dir`, :meth:`Manifest.verify_file`,
+:meth:`Manifest.verify_range`, and :func:`sign` for its key), and
+:meth:`Manifest.stream`, :attr:`Manifest.resources` and :func:`verify_key`
+(its key), take a reference of their own for the call: the manifest or key
+may be closed meanwhile, from another thread or from the progress callback;
+the call completes and later use raises :class:`aios.StateError`.  A ``progress`` callback ``progress(done, total, path)``
 may run on the library's hashing threads (never two at once); returning
 ``False`` or raising :class:`aios.CancelledError` stops the operation
 with :class:`aios.CancelledError`; any other exception stops it too and
 the call raises :class:`aios.CallbackError` chained from it (its
 ``host_exception``); ``KeyboardInterrupt`` and ``SystemExit`` propagate
-as they are.
+as they are.  That includes Ctrl-C while the model is hashed with a
+``progress`` callback: Python raises the ``KeyboardInterrupt`` as the
+callback is entered on the calling thread, where no code of the callback
+can catch it, and ctypes only reports it ("Exception ignored on calling
+ctypes callback function") and hands C an undefined value; when C stops
+although the callback never asked it to, the call (made on the main
+thread) raises ``KeyboardInterrupt``.  Should that value happen to be 0,
+the operation goes on and that Ctrl-C is lost.  Without a ``progress``
+callback, Ctrl-C takes effect when the call returns.
 """
 
 from __future__ import annotations
@@ -420,42 +434,62 @@ class _Progress:
     non-zero (libaios stops with ``AIOS_E_CANCELLED``) and :meth:`check`
     raises, on the calling thread, what the C call should.  The CFUNCTYPE
     object lives as long as this object, which the call keeps.
+
+    libaios never runs the callback on two threads at once, so ``stopped``
+    and ``exc`` need no lock.  :meth:`_call` makes no Python call outside
+    its ``try`` (a pending signal is raised at the next call or function
+    entry), so an exception raised after its first line is always kept.
+    One raised *at* its entry is not: the main thread runs a pending
+    signal's handler (SIGINT: ``KeyboardInterrupt``) as the frame starts,
+    before the ``try``; ctypes then reports it to ``sys.unraisablehook``
+    ("Exception ignored on calling ctypes callback function"), drops it and
+    gives C an undefined int.  :meth:`check` recognises that case when C
+    stopped with ``AIOS_E_CANCELLED`` although the callback never asked
+    to: on the main thread it raises ``KeyboardInterrupt``.
+
+    A module-level ``sys.unraisablehook`` that picks out our callbacks
+    would catch the exception itself, but a library should not replace a
+    process-wide hook (pytest and others swap it per test, so it would not
+    even run there), and Python 3.13 reports a ctypes callback's exception
+    with ``object=None`` and the callable only in the message text.
     """
 
-    __slots__ = ("fn", "exc", "stopped", "lock", "cfunc")
+    __slots__ = ("fn", "exc", "stopped", "cfunc")
 
     def __init__(self, fn: ProgressFn) -> None:
         if not callable(fn):
             raise TypeError(f"progress must be callable, not {type(fn).__name__}")
         self.fn = fn
         self.exc: Optional[BaseException] = None
-        self.stopped = False
-        self.lock = threading.Lock()
+        self.stopped = False  # the callback asked to stop, or raised
         self.cfunc = _ffi.aios_manifest_progress_cb(self._call)
 
     def _call(self, done: int, total: int, path: Optional[bytes], payload: Any) -> int:
-        if self.stopped:
-            return 1
+        # Everything that calls (and so may run a signal handler) stays inside
+        # the try; the handler only stores attributes.
         try:
+            if self.stopped:
+                return 1
             go_on = self.fn(int(done), int(total), _name(path))
-        except BaseException as exc:  # noqa: BLE001 - nothing may unwind through C
-            with self.lock:
-                if self.exc is None:
-                    self.exc = exc
+            if go_on is False:
                 self.stopped = True
-            return 1
-        if go_on is False:
+                return 1
+            return 0
+        except BaseException as exc:  # noqa: BLE001 - nothing may unwind through C
             self.stopped = True
+            if self.exc is None:
+                self.exc = exc
             return 1
-        return 0
 
     def check(self, error: Optional[AiosError]) -> None:
         """After the C call: raise what it must (``error``: what the errcheck raised, or None)."""
         exc = self.exc
         if exc is None:
-            if error is not None:
-                raise error
-            return
+            if error is None:
+                return
+            if error.status == Status.E_CANCELLED and not self.stopped:
+                self._escaped(error)
+            raise error
         self.exc = None
         if not isinstance(exc, Exception):
             raise exc  # KeyboardInterrupt, SystemExit: not ours to wrap
@@ -469,6 +503,20 @@ class _Progress:
             )
         err.host_exception = exc
         raise err from exc
+
+    def _escaped(self, error: AiosError) -> None:
+        """C cancelled, yet the callback neither asked to nor raised in its
+        body: an exception escaped as it was entered (see the class doc)."""
+        self.stopped = True
+        if threading.current_thread() is threading.main_thread():
+            # Only the main thread runs signal handlers: in practice Ctrl-C.
+            raise KeyboardInterrupt from None
+        err = _ffi.error_for_status(
+            Status.E_CALLBACK,
+            f"{error.message}: the progress callback raised before its first line ran "
+            "(Python reported it as an exception ignored in a ctypes callback)",
+        )
+        raise err from None
 
 
 def _run(progress: Optional[_Progress], call: Callable[[], Any]) -> Any:
@@ -548,6 +596,10 @@ def _sign_options(
     if hash_type is not None:
         opts.hash_type = _text_arg(hash_type, "hash_type")
     opts.shard_size = 0 if shard_size is None else _uint(shard_size, "shard_size", _U64_MAX)
+    if opts.shard_size and opts.method != Method.SHARDS:
+        # as the CLI refuses --shard-size without --method shards (0, what
+        # Manifest.shard_size says of a files manifest, is "not given")
+        raise _invalid("shard_size needs method='shards'")
     opts.allow_symlinks = 1 if allow_symlinks else 0
     opts.subject_name = _opt_text(subject_name, "subject_name")
     opts.bundle_path = _opt_path(bundle_path)
@@ -555,7 +607,10 @@ def _sign_options(
         if isinstance(provenance, Mapping):
             text = json.dumps(dict(provenance), separators=(",", ":"), ensure_ascii=False)
         elif isinstance(provenance, (str, bytes, bytearray)):
-            text = provenance.decode("utf-8") if isinstance(provenance, (bytes, bytearray)) else provenance
+            try:
+                text = provenance.decode("utf-8") if isinstance(provenance, (bytes, bytearray)) else provenance
+            except UnicodeDecodeError as exc:
+                raise _invalid(f"provenance is not UTF-8: {exc.reason} at byte {exc.start}") from None
         else:
             raise TypeError(f"provenance must be a mapping or JSON text, not {type(provenance).__name__}")
         opts.provenance_json = _text_arg(text, "provenance")
@@ -691,8 +746,14 @@ class Manifest(_Handle):
         """Drop this reference (``aios_manifest_unref``).  Idempotent."""
         super().close()
 
+    def _ref(self) -> Any:
+        """A reference of the caller's own for a call that may outlive this
+        object's (a progress callback, or another thread, may close it
+        meanwhile): drop it with ``aios_manifest_unref`` in a ``finally``."""
+        return self._borrow(lib.aios_manifest_ref)
+
     def __copy__(self) -> "Manifest":
-        return Manifest._adopt(lib.aios_manifest_ref(self._handle()))
+        return Manifest._adopt(self._ref())
 
     def __deepcopy__(self, memo: Dict[int, Any]) -> "Manifest":
         return self.__copy__()  # immutable: another reference is a deep copy
@@ -757,21 +818,24 @@ class Manifest(_Handle):
     def resources(self) -> Tuple[Resource, ...]:
         """Every :class:`Resource`, as listed (read once, then cached)."""
         if self._resources is None:
-            h = self._handle()
-            n = lib.aios_manifest_resource_count(h)
-            items = []
-            name = ctypes.c_char_p()
-            start = ctypes.c_uint64()
-            end = ctypes.c_uint64()
-            digest = ctypes.c_void_p()
-            dlen = ctypes.c_size_t()
-            for i in range(n):
-                lib.aios_manifest_resource_at(
-                    h, i, ctypes.byref(name), ctypes.byref(start), ctypes.byref(end), ctypes.byref(digest),
-                    ctypes.byref(dlen),
-                )
-                items.append(Resource(_name(name.value), int(start.value), int(end.value),
-                                      ctypes.string_at(digest.value, dlen.value) if dlen.value else b""))
+            h = self._ref()  # up to a million calls: another thread may close meanwhile
+            try:
+                n = lib.aios_manifest_resource_count(h)
+                items = []
+                name = ctypes.c_char_p()
+                start = ctypes.c_uint64()
+                end = ctypes.c_uint64()
+                digest = ctypes.c_void_p()
+                dlen = ctypes.c_size_t()
+                for i in range(n):
+                    lib.aios_manifest_resource_at(
+                        h, i, ctypes.byref(name), ctypes.byref(start), ctypes.byref(end),
+                        ctypes.byref(digest), ctypes.byref(dlen),
+                    )
+                    items.append(Resource(_name(name.value), int(start.value), int(end.value),
+                                          ctypes.string_at(digest.value, dlen.value) if dlen.value else b""))
+            finally:
+                lib.aios_manifest_unref(h)
             self._resources = tuple(items)
         return self._resources
 
@@ -796,8 +860,31 @@ class Manifest(_Handle):
 
     @property
     def signer(self) -> Dict[str, Any]:
-        """Who signed: ``{"method": "key", "hint": ...}`` or the certificate's
-        ``subject``, ``issuer``, ``not_before``, ``not_after``, ``chain``."""
+        """Who signed (``aios_manifest_signer_json``), as a dict.
+
+        Its first member, ``"trust"``, says what the others rest on:
+
+        * ``"verified"``: the signature was verified against the caller's
+          trust (:func:`verify_key`, :func:`verify_certificate`,
+          :func:`verify_sigstore`);
+        * ``"signed-here"``: made by :func:`sign` in this process (the
+          signer's own view);
+        * ``"unverified"``: parsed by :func:`open_bundle`; the members only
+          repeat what the bundle claims: never trust them.
+
+        Then ``"method"``: ``"key"``, with ``"hint"`` (hex SHA-256 of the
+        signer's public key PEM, MANIFEST.md 4.3) when the bundle has one;
+        or ``"certificate"`` / ``"keyless"``, with the leaf certificate's
+        ``"subject"``, ``"issuer"``, ``"not_before"`` and ``"not_after"``
+        (unix seconds), ``"chain"`` (certificates in the bundle) and, only
+        once the chain was verified, ``"checked_at"``: the time (unix
+        seconds) it was found valid at, as the time policy chose it
+        (MANIFEST.md 7.4: by default the leaf's notBefore).  A keyless
+        bundle verified by :func:`verify_sigstore` adds ``"identity"``,
+        ``"oidc_issuer"``, ``"log_index"``, ``"integrated_time"`` (Rekor
+        v1) and ``"timestamp"`` (when an RFC 3161 timestamp verified).
+        A manifest from :func:`hash` has no signer:
+        :class:`aios.NotFoundError`."""
         out = _ffi.aios_buffer_p()
         lib.aios_manifest_signer_json(self._handle(), ctypes.byref(out))
         result: Dict[str, Any] = json.loads(_take_bytes(out).rstrip(b"\0").decode("utf-8"))
@@ -821,7 +908,7 @@ class Manifest(_Handle):
         vo, progress = _verify_options(keep, **opts)
         path = _path_arg(model_path)
         out = _ffi.aios_manifest_diff_p()
-        handle = self._handle()
+        handle = self._ref()
         try:
             _run(progress, lambda: fn(handle, path, ctypes.byref(out), ctypes.byref(vo)))
         except ManifestMismatchError as exc:
@@ -832,6 +919,8 @@ class Manifest(_Handle):
             if out:
                 lib.aios_manifest_diff_free(out)
             raise
+        finally:
+            lib.aios_manifest_unref(handle)
         return Diff._take(out) if out else Diff()
 
     def verify_dir(
@@ -921,9 +1010,12 @@ class Manifest(_Handle):
         keep: List[Any] = []
         opts, wrapper = _bare_hash_options(threads, read_size, progress, keep)
         rel = _path_arg(rel_path)
-        handle = self._handle()
         with _Root(root) as fd:
-            _run(wrapper, lambda: lib.aios_manifest_verify_file(handle, fd, rel, ctypes.byref(opts)))
+            handle = self._ref()
+            try:
+                _run(wrapper, lambda: lib.aios_manifest_verify_file(handle, fd, rel, ctypes.byref(opts)))
+            finally:
+                lib.aios_manifest_unref(handle)
 
     def verify_range(
         self,
@@ -944,9 +1036,13 @@ class Manifest(_Handle):
         rel = _path_arg(rel_path)
         off = _uint(offset, "offset", _U64_MAX)
         n = _uint(length, "length", _U64_MAX)
-        handle = self._handle()
         with _Root(root) as fd:
-            _run(wrapper, lambda: lib.aios_manifest_verify_range(handle, fd, rel, off, n, ctypes.byref(opts)))
+            handle = self._ref()
+            try:
+                _run(wrapper, lambda: lib.aios_manifest_verify_range(handle, fd, rel, off, n,
+                                                                     ctypes.byref(opts)))
+            finally:
+                lib.aios_manifest_unref(handle)
 
     def stream(self, root: RootArg, rel_path: PathLike, *, threads: Optional[int] = 1) -> "ManifestStream":
         """Open a signed file for reading through the verifier (:class:`ManifestStream`).
@@ -1009,17 +1105,23 @@ class ManifestStream(_Handle):
             raise TypeError(f"manifest must be an aios.manifest.Manifest, not {type(manifest).__name__}")
         rel = _path_arg(rel_path)
         out = _ffi.aios_manifest_stream_p()
-        if threads == 1:
-            with _Root(root) as fd:
-                lib.aios_manifest_stream_open(ctypes.byref(out), manifest._handle(), fd, rel)
-        else:
+        opts = None
+        if threads != 1:
             opts = _ffi.aios_manifest_stream_options()
             lib.aios_manifest_stream_options_init(ctypes.byref(opts), _OPTIONS_VERSION)
             opts.threads = _uint(threads or 0, "threads", _U32_MAX)
-            with _Root(root) as fd:
-                lib.aios_manifest_stream_new(ctypes.byref(out), manifest._handle(), fd, rel,
-                                             ctypes.byref(opts))
-        self._manifest = manifest  # the manifest outlives the stream
+        with _Root(root) as fd:
+            # The stream takes a reference of its own; ours covers the call
+            # (another thread may close the manifest meanwhile).
+            handle = manifest._ref()
+            try:
+                if opts is None:
+                    lib.aios_manifest_stream_open(ctypes.byref(out), handle, fd, rel)
+                else:
+                    lib.aios_manifest_stream_new(ctypes.byref(out), handle, fd, rel, ctypes.byref(opts))
+            finally:
+                lib.aios_manifest_unref(handle)
+        self._manifest = manifest
         self._own(out, _free_stream)
 
     @property
@@ -1147,8 +1249,8 @@ def sign(
 
     Returns ``(bundle, manifest)``: the bundle JSON and the signed
     manifest (flags SIGNED, not VERIFIED: the signer's own view).
-    ``method``: ``"files"`` or ``"shards"`` (``shard_size``: default
-    1 000 000 000, 1 MiB .. 2**40); ``hash_type``: ``"sha256"`` (default)
+    ``method``: ``"files"`` or ``"shards"`` (``shard_size``, for shards
+    only: default 1 000 000 000, 1 MiB .. 2**40); ``hash_type``: ``"sha256"`` (default)
     or ``"blake2b"``; ``subject_name``: default the model's basename;
     ``bundle_path``: also write the bundle there, atomically (inside the
     model it is excluded and recorded in the ignore paths);
@@ -1170,7 +1272,9 @@ def sign(
     path = _path_arg(model_path)
     bundle = _ffi.aios_buffer_p()
     out = _ffi.aios_manifest_p()
-    kh = key._handle()
+    # A reference of our own: the progress callback (or another thread)
+    # may close the Key while the model is hashed, before C signs with it.
+    kh = key._borrow(lib.aios_key_ref)
     try:
         _run(progress_w, lambda: lib.aios_manifest_sign(
             ctypes.byref(bundle), ctypes.byref(out), path, kh, ctypes.byref(opts)))
@@ -1180,6 +1284,8 @@ def sign(
         if out:
             lib.aios_manifest_unref(out)
         raise
+    finally:
+        lib.aios_key_unref(kh)
     manifest = Manifest._adopt(out)
     return _take_bytes(bundle), manifest
 
@@ -1193,6 +1299,7 @@ def hash(  # noqa: A001 - aios.manifest.hash mirrors aios_manifest_hash
     hash_type: Optional[str] = None,
     allow_symlinks: bool = False,
     subject_name: Optional[str] = None,
+    bundle_path: Optional[PathLike] = None,
     stat_cache_path: Optional[PathLike] = None,
     threads: int = 0,
     read_size: int = 0,
@@ -1201,11 +1308,18 @@ def hash(  # noqa: A001 - aios.manifest.hash mirrors aios_manifest_hash
     progress: Optional[ProgressFn] = None,
 ) -> Manifest:
     """Hash without signing (``aios manifest digest``): an unsigned manifest
-    (flags 0) with the resources and root digest :func:`sign` would produce."""
+    (flags 0) with the resources and root digest :func:`sign` would produce
+    given the same arguments.
+
+    ``bundle_path``: where the bundle is (or will be) written, as for
+    :func:`sign`: a bundle inside the model is left out and recorded in the
+    ignore paths (nothing is written).  Without it, a ``model.sig`` already
+    in the model is hashed as one of its files, and the root differs from
+    the signed one."""
     keep: List[Any] = []
     opts, progress_w = _sign_options(
         keep, profile=profile, method=method, shard_size=shard_size, hash_type=hash_type,
-        allow_symlinks=allow_symlinks, subject_name=subject_name, bundle_path=None, provenance=None,
+        allow_symlinks=allow_symlinks, subject_name=subject_name, bundle_path=bundle_path, provenance=None,
         chain=None, stat_cache_path=stat_cache_path, threads=threads, read_size=read_size,
         ignore_paths=ignore_paths, include_git=include_git, progress=progress,
     )
@@ -1245,7 +1359,11 @@ def verify_key(
                               bundle_max=bundle_max)
     pb, nb = _ffi.bytes_in(bundle)
     out = _ffi.aios_manifest_p()
-    lib.aios_manifest_verify_key(ctypes.byref(out), pb, nb, public_key._handle(), ctypes.byref(opts))
+    kh = public_key._borrow(lib.aios_key_ref)  # another thread may close the Key meanwhile
+    try:
+        lib.aios_manifest_verify_key(ctypes.byref(out), pb, nb, kh, ctypes.byref(opts))
+    finally:
+        lib.aios_key_unref(kh)
     return Manifest._adopt(out)
 
 

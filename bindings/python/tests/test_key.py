@@ -260,6 +260,8 @@ def test_bad_ids_and_arguments(keyring: Keyring) -> None:
         keyring.add("x" * 257, KeyType.AES256)
     with pytest.raises(aios.InvalidInputError, match="NUL"):
         keyring.add("a\0b", KeyType.AES256)
+    with pytest.raises(aios.InvalidInputError, match="not valid text"):
+        keyring.add("a\udcff", KeyType.AES256)  # a lone surrogate has no UTF-8 form
     with pytest.raises(aios.InvalidInputError):
         keyring.get("x", -1)
     with pytest.raises(aios.InvalidInputError):

@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import pickle
+import signal
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -444,6 +446,26 @@ def test_hash_matches_sign(model: Path, keys: Any) -> None:
         assert h.compare_dir(model).ok
 
 
+def test_hash_leaves_the_bundle_out(model: Path, keys: Any) -> None:
+    """hash(bundle_path=) gives the root sign() gives with a bundle inside
+    the model (``aios manifest digest``); without it model.sig is a file."""
+    p256, _, _, _ = keys
+    sig = model / "model.sig"
+    bundle, signed = am.sign(model, p256, bundle_path=sig)
+    with signed:
+        assert sig.read_bytes() == bundle
+        with am.hash(model, bundle_path=sig) as h:
+            assert h.root_digest == signed.root_digest
+            assert h.resources == signed.resources
+            assert "model.sig" not in [r.name for r in h.resources]
+        assert sig.read_bytes() == bundle  # hash writes nothing
+        with am.hash(model, bundle_path=str(sig), method="shards", shard_size=1 << 20) as h2:
+            assert h2.method is Method.SHARDS
+        with am.hash(model) as included:
+            assert "model.sig" in [r.name for r in included.resources]
+            assert included.root_digest != signed.root_digest
+
+
 def test_stat_cache(model: Path, keys: Any, tmp_path: Path) -> None:
     p256, _, _, _ = keys
     cache = tmp_path / "cache" / "stat.json"
@@ -533,6 +555,132 @@ def test_progress_cancel_and_raise(model: Path, keys: Any) -> None:
         am.sign(model, p256, progress=42)  # type: ignore[arg-type]
 
 
+def test_close_from_the_progress_callback(model: Path, keys: Any) -> None:
+    """A call holds its own reference: closing the Manifest (or sign's Key)
+    from the progress callback cannot free it under the running call."""
+    p256, _, _, pub = keys
+    bundle, signed = am.sign(model, p256)
+    signed.close()
+
+    def closing(m: am.Manifest) -> Any:
+        def progress(done: int, total: int, path: str) -> None:
+            m.close()
+        return progress
+
+    calls = [
+        lambda m, p: m.verify_dir(model, threads=1, progress=p),
+        lambda m, p: m.verify_dir(model, threads=2, read_size=64 * 1024, progress=p),
+        lambda m, p: m.compare_dir(model, threads=1, progress=p),
+        lambda m, p: m.verify_file(model, "weights/part-1.bin", read_size=64 * 1024, progress=p),
+        lambda m, p: m.verify_range(model, "weights/part-1.bin", 5, 100, progress=p),
+    ]
+    for call in calls:
+        m = am.verify_key(bundle, pub)
+        result = call(m, closing(m))
+        assert result is None or result.ok
+        assert m.closed
+        with pytest.raises(aios.StateError):
+            m.verify_dir(model)
+        with pytest.raises(aios.StateError):
+            m.stream(model, "config.json")
+        with pytest.raises(aios.StateError):
+            copy.copy(m)
+
+    # sign hashes, then signs with the key the callback closed meanwhile
+    key = copy.copy(p256)
+
+    def close_key(done: int, total: int, path: str) -> None:
+        key.close()
+
+    bundle2, signed2 = am.sign(model, key, threads=1, progress=close_key)
+    assert key.closed
+    with signed2, am.verify_key(bundle2, pub) as again:
+        assert again.root_digest == signed2.root_digest
+    with pytest.raises(aios.StateError):
+        am.sign(model, key)
+    with pytest.raises(aios.StateError):
+        am.verify_key(bundle2, key)
+    assert not p256.closed  # its own reference
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # ctypes' report
+def test_ctrl_c_during_verify_dir_is_keyboard_interrupt(model: Path, keys: Any) -> None:
+    """SIGINT while C hashes with a progress callback: Python raises it as
+    the callback is entered, where the callback cannot catch it; the call
+    must still raise KeyboardInterrupt, not an aios error."""
+    p256, _, _, pub = keys
+    m = sign_verify(model, p256, pub)
+    # the signed file becomes 4 GiB (sparse): seconds to hash, on one thread
+    with open(model / "weights" / "part-1.bin", "r+b") as f:
+        f.truncate(4 << 30)
+    calls = [0]
+
+    def progress(done: int, total: int, path: str) -> None:
+        calls[0] += 1
+
+    in_call = threading.Event()
+
+    def interrupt() -> None:
+        if in_call.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(0.3, interrupt)
+    started = time.monotonic()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            in_call.set()
+            timer.start()
+            try:
+                m.verify_dir(model, threads=1, read_size=1 << 20, progress=progress)
+            finally:
+                in_call.clear()
+    finally:
+        timer.cancel()
+        timer.join()
+        m.close()
+    assert calls[0] > 0 and time.monotonic() - started < 30
+
+
+def test_exception_escaping_the_callback_entry(model: Path, keys: Any, monkeypatch: Any) -> None:
+    """What C sees when an exception escapes before the callback's first
+    line (ctypes drops it and returns an undefined value, here non-zero):
+    KeyboardInterrupt on the main thread, a CallbackError elsewhere; a
+    callback that asked to stop still gives CancelledError."""
+    p256, _, _, pub = keys
+    m = sign_verify(model, p256, pub)
+
+    def escaped(self: Any, done: int, total: int, path: Any, payload: Any) -> int:
+        return 1  # as after "Exception ignored on calling ctypes callback function"
+
+    with m:
+        with monkeypatch.context() as mp:
+            mp.setattr(am._Progress, "_call", escaped)
+            with pytest.raises(KeyboardInterrupt):
+                m.verify_dir(model, threads=1, progress=lambda d, t, p: None)
+            with pytest.raises(KeyboardInterrupt):
+                am.sign(model, p256, progress=lambda d, t, p: None)
+            caught: List[BaseException] = []
+
+            def worker() -> None:
+                try:
+                    m.verify_file(model, "config.json", progress=lambda d, t, p: None)
+                except BaseException as exc:  # noqa: BLE001
+                    caught.append(exc)
+
+            t = threading.Thread(target=worker)
+            t.start()
+            t.join()
+            assert len(caught) == 1 and isinstance(caught[0], aios.CallbackError), caught
+        with pytest.raises(aios.CancelledError):
+            m.verify_dir(model, threads=1, progress=lambda d, t, p: False)
+        # an interrupt raised inside the callback's body is kept and re-raised
+        def interrupted(done: int, total: int, path: str) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            m.verify_dir(model, threads=2, progress=interrupted)
+
+
 # ------------------------------------------------------------- bundle file, provenance
 
 
@@ -611,6 +759,49 @@ def test_golden_certificate(folder: str) -> None:
         am.verify_key(bundle, k)
 
 
+def _cert_der(path: Path) -> bytes:
+    text = path.read_text()
+    text = text[text.index("-----BEGIN CERTIFICATE-----"):]
+    return ssl.PEM_cert_to_DER_cert(text[:text.index("-----END CERTIFICATE-----") + 25])
+
+
+def test_signer_trust_and_checked_at(model: Path, keys: Any, keyring: aios.Keyring) -> None:
+    """signer's "trust" (verified, signed-here, unverified) and "checked_at"
+    (only once a certificate chain was verified: the policy time)."""
+    p256, _, _, pub = keys
+    bundle, signed = am.sign(model, p256)
+    with signed, am.verify_key(bundle, pub) as verified, am.open_bundle(bundle) as opened:
+        hint = verified.signer["hint"]
+        assert len(hint) == 64
+        assert verified.signer == {"trust": "verified", "method": "key", "hint": hint}
+        assert signed.signer == {"trust": "signed-here", "method": "key", "hint": hint}
+        assert opened.signer == {"trust": "unverified", "method": "key", "hint": hint}
+    with am.hash(model) as h, pytest.raises(aios.NotFoundError):
+        h.signer
+
+    # the certificate method: signed here with a chain, verified, opened
+    certs = MT / "keys" / "certificate"
+    pem = (certs / "signing-key.pem").read_bytes()
+    leaf_key = keyring.import_key("leaf", "ecdsa-p384", pem[pem.index(b"-----BEGIN"):])
+    chain = [_cert_der(certs / "signing-key-cert.pem"), _cert_der(certs / "int-ca-cert.pem")]
+    anchor = (certs / "ca-cert.pem").read_bytes()
+    bundle, signed = am.sign(model, leaf_key, chain=chain)
+    leaf_key.close()
+    fixed = 1800000000
+    with signed, am.verify_certificate(bundle, [anchor]) as verified, \
+            am.verify_certificate(bundle, [anchor], fixed_time=fixed) as at_fixed, \
+            am.open_bundle(bundle) as opened:
+        claims = {k: v for k, v in opened.signer.items() if k != "trust"}
+        assert claims["method"] == "certificate" and claims["chain"] == 2
+        assert set(claims) == {"method", "subject", "issuer", "not_before", "not_after", "chain"}
+        assert opened.signer["trust"] == "unverified"
+        assert signed.signer == {"trust": "signed-here", **claims}
+        # model-signing-1: the chain is checked at the leaf's notBefore
+        assert verified.signer == {"trust": "verified", **claims, "checked_at": claims["not_before"]}
+        assert at_fixed.signer == {"trust": "verified", **claims, "checked_at": fixed}
+        assert list(verified.signer)[0] == "trust"
+
+
 def test_golden_sigstore_parses_unverified() -> None:
     d = MT / "v1.1.0-sigstore"
     with am.open_bundle(am.read_bundle(d / "model.sig")) as m:
@@ -665,6 +856,30 @@ def test_bad_input(model: Path, keys: Any, tmp_path: Path) -> None:
         am.sign(model, p256, hash_type="md5")
     with pytest.raises(aios.InvalidInputError):
         am.sign(model, p256, subject_name="a\0b")
+    # text with no UTF-8 form (a lone surrogate), through every text argument
+    lone = "a\udcff"
+    for call in (
+        lambda: am.sign(model, p256, subject_name=lone),
+        lambda: am.hash(model, subject_name=lone),
+        lambda: am.hash(model, hash_type=lone),
+        lambda: am.sign(model, p256, provenance={"who": lone}),
+        lambda: am.sign(model, p256, provenance='{"who": "' + lone + '"}'),
+        lambda: am.sign(model, p256, provenance=b'{"who": "\xff"}'),
+        lambda: am.verify_sigstore(b"{}", "{}", identity=lone, oidc_issuer="https://issuer"),
+        lambda: am.verify_sigstore(b"{}", "{}", identity="me", oidc_issuer=lone),
+    ):
+        with pytest.raises(aios.InvalidInputError) as info:
+            call()
+        assert not isinstance(info.value, UnicodeError)
+    # shard_size belongs to the shards method (0, a files manifest's shard_size, is "not given")
+    for call in (
+        lambda: am.sign(model, p256, shard_size=1 << 20),
+        lambda: am.hash(model, method="files", shard_size=1 << 20),
+    ):
+        with pytest.raises(aios.InvalidInputError, match="shard_size"):
+            call()
+    with am.hash(model, method="files", shard_size=0) as files:
+        assert files.method is Method.FILES and files.shard_size == 0
     with pytest.raises(TypeError):
         am.sign(model, p256, chain=b"one certificate")
     with pytest.raises(aios.InvalidInputError):
