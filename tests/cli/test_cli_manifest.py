@@ -249,6 +249,40 @@ class SignVerify(ManifestBase):
         names = [r["name"] for r in self.show(doc["signature"])["resources"]]
         self.assertIn(".git/HEAD", names)
 
+    def test_include_git_verify(self):
+        self.write("model/.git/HEAD", b"ref: refs/heads/main\n")
+        self.write("model/.gitattributes", b"*.bin filter=lfs\n")
+        doc = self.sign("--include-git")
+        # The signature does not record --include-git: verify needs it too.
+        rc, out, err = self.verify("--include-git")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(doc["root_digest"], out)
+        rc, v, err = self.verify_json("--include-git")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(v["diff"]["missing"], [])
+        # Without it the git files are left out of the walk: reported missing.
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 4, err)
+        self.assertRegex(out, r"missing\s+\.git/HEAD")
+        self.assertRegex(out, r"missing\s+\.gitattributes")
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 4, err)
+        self.assertEqual(sorted(v["diff"]["missing"]), [".git/HEAD", ".gitattributes"])
+        # digest matches the signature given the same --include-git (and --ignore).
+        self.assertEqual(self.digest("--include-git"), doc["root_digest"])
+        self.assertNotEqual(self.digest(), doc["root_digest"])
+        # --ignore works on verify the same way: an unsigned folder left out.
+        self.write("model/scratch/tmp.txt", b"scratch\n")
+        rc, out, err = self.verify("--include-git")
+        self.assertEqual(rc, 4, err)
+        self.assertRegex(out, r"extra\s+scratch/tmp\.txt")
+        rc, _, err = self.verify("--include-git", "--ignore", "scratch")
+        self.assertEqual(rc, 0, err)
+        doc2 = self.sign("--include-git", "--ignore", "scratch")
+        self.assertEqual(doc2["root_digest"], doc["root_digest"])
+        self.assertEqual(self.digest("--include-git", "--ignore", "scratch"),
+                         doc["root_digest"])
+
 
 class Tamper(ManifestBase):
     def setUp(self):

@@ -128,7 +128,10 @@ static const char verify_usage[] =
     "  -s, --signature SIG       the signature file\n"
     "  --ignore-unsigned         do not report files the manifest does not name\n"
     "  --strict-empty            shards: an extra empty file is a difference too\n"
-    "  --ignore PATH             leave PATH out of the comparison (repeatable)\n"
+    "  --ignore PATH             leave PATH out of the comparison (repeatable), besides\n"
+    "                            the ignore paths the signature names\n"
+    "  --include-git             also compare .git, .gitattributes, .github, .gitignore\n"
+    "                            (left out by default): for a model signed --include-git\n"
     "  --profile P               model-signing-1 (default) or oms-1.0 (stricter reading)\n"
     "  --threads N               hashing threads, 1..256 (default: every CPU)\n"
     "  --json                    {\"ok\", \"root_digest\", \"diff\", \"signer\", ...} on stdout\n"
@@ -143,7 +146,8 @@ static const char digest_usage[] =
     "Hash MODEL as 'aios manifest sign' would (no key) and print its root digest\n"
     "in hex: the model's identity (the OMS subject digest), equal to the\n"
     "root_digest that 'aios manifest show' prints for its signature (given the\n"
-    "same --method, --hash, --shard-size and --profile).  The signature file\n"
+    "same --method, --hash, --shard-size, --profile, --include-git, --ignore and\n"
+    "--allow-symlinks as sign had).  The signature file\n"
     "(MODEL/model.sig, or --signature SIG) is left out, as sign leaves it out.\n"
     "\n"
     "Options:\n"
@@ -360,10 +364,10 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         case O_PUBKEY: case O_ANCHOR: case O_TIME: case O_SIGSTORE: case O_IDENTITY:
         case O_OIDC_ISSUER:
             allowed = A_VERIFY | A_SHOW; break;
-        case O_METHOD: case O_SHARD_SIZE: case O_HASH: case O_SYMLINKS: case O_INCLUDE_GIT:
-        case O_CACHE:
+        case O_METHOD: case O_SHARD_SIZE: case O_HASH: case O_SYMLINKS: case O_CACHE:
             allowed = A_SIGN | A_DIGEST; break;
-        case O_IGNORE: case O_THREADS: allowed = A_SIGN | A_VERIFY | A_DIGEST; break;
+        case O_IGNORE: case O_INCLUDE_GIT: case O_THREADS:
+            allowed = A_SIGN | A_VERIFY | A_DIGEST; break;
         case 'o': case O_SUBJECT: case O_PROVENANCE: case O_SET: case O_CHAIN:
             allowed = A_SIGN; break;
         case 's': allowed = A_VERIFY | A_DIGEST; break;
@@ -1276,8 +1280,7 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
         goto done;
 
     progress_init(&p, ctx);
-    hash_options_from(&vo.hash, a, &p);
-    vo.hash.flags = 0;
+    hash_options_from(&vo.hash, a, &p);     /* --include-git, --ignore, --threads */
     st = aios_manifest_verify_dir(m, a->operands[0], &diff, &vo);
     progress_end(&p);
     root_hex(m, root);
