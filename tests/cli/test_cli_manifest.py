@@ -103,6 +103,28 @@ class ManifestBase(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         return out.strip()
 
+    def run_on_pty(self, *args):
+        """Run with stderr on a terminal: (exit code, stdout, stderr)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:
+            r, _, _ = select.select([master], [], [], 60)
+            if not r:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        out = p.stdout.read()
+        p.stdout.close()
+        return p.wait(timeout=60), out, b"".join(chunks).decode("utf-8", "replace")
+
     def assert_no_temporaries(self, folder):
         left = [n for n in os.listdir(folder) if n.startswith(".") and "model.sig" in n]
         self.assertEqual(left, [], "temporary signature files left behind")
@@ -350,6 +372,79 @@ class Tamper(ManifestBase):
             f.write("not json")
         rc, _, err = self.verify()
         self.assertEqual(rc, 3, err)
+
+
+class HostileNames(ManifestBase):
+    """File names are the model's to choose: printed for a person, their
+    control characters are escaped (a name cannot forge a line of the diff
+    or reach the terminal as an escape sequence); --json keeps them exact."""
+
+    FORGED = "evil\n  modified     config.json"
+    ESC = "esc\x1b]0;pwned\x07\x1b[31m.bin"
+    C1 = "c1\u0085\u009bx.bin"
+    BIDI = "bidi\u202etxt.exe"
+
+    def test_diff_text_escapes_names(self):
+        self.sign()
+        for name in (self.FORGED, self.ESC, self.C1, self.BIDI):
+            self.write(os.path.join("model", name), b"x")
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 4, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(":")[-1].strip(), "4 differences")
+        self.assertEqual(len(lines), 5, out)                 # header + 4, none forged
+        self.assertNotIn("\x1b", out)
+        self.assertNotIn("\x07", out)
+        self.assertNotIn("\u0085", out)
+        self.assertNotIn("\u009b", out)
+        self.assertNotIn("\u202e", out)
+        self.assertIn("  extra        evil\\n  modified     config.json\n", out)
+        self.assertIn("  extra        esc\\x1b]0;pwned\\x07\\x1b[31m.bin\n", out)
+        self.assertIn("  extra        c1\\u0085\\u009bx.bin\n", out)
+        self.assertIn("  extra        bidi\\u202etxt.exe\n", out)
+        self.assertNotRegex(out, r"(?m)^\s+modified")
+        # --json: the exact names, JSON-escaped
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 4, err)
+        self.assertEqual(sorted(v["diff"]["extra"]),
+                         sorted([self.FORGED, self.ESC, self.C1, self.BIDI]))
+        self.assertEqual(v["diff"]["modified"], [])
+
+    def test_error_message_escapes_names(self):
+        os.symlink("config.json", os.path.join(self.model, "l\n\x1b[2Jx"))
+        rc, out, err = run("manifest", "sign", self.model, *self.kr, "--key", "signer")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("AIOS_E_MANIFEST_SYMLINK", err)
+        self.assertIn("l\\n\\x1b[2Jx", err)
+        self.assertNotIn("\x1b", err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        rc, out, _ = run("manifest", "sign", self.model, *self.kr, "--key", "signer", "--json")
+        self.assertEqual(rc, 3)
+        self.assertIn("l\n\x1b[2Jx", json.loads(out)["error"]["message"])
+
+    def test_bytes_that_are_not_utf8(self):
+        # A model path that is not UTF-8: \xNN in text, and still JSON.
+        bad = self.path("no-such-\udcff-model")        # b"...\xff..." on disk
+        rc, _, err = run("manifest", "verify", bad, "--public-key", self.pem)
+        self.assertEqual(rc, 5, err)
+        self.assertIn("no-such-\\xff-model", err)
+        rc, out, _ = run("manifest", "verify", bad, "--public-key", self.pem, "--json")
+        self.assertEqual(rc, 5)
+        doc = json.loads(out)
+        self.assertEqual(doc["error"]["status"], "AIOS_E_NOT_FOUND")
+        self.assertIn("no-such-\\xff-model", doc["error"]["message"])
+
+    def test_progress_bar_escapes_names(self):
+        os.mkdir(self.path("solo"))
+        self.write(os.path.join("solo", "e\x1b]0;p\x07\x1b[31m.bin"), os.urandom(4 << 20))
+        rc, _, raw = self.run_on_pty("manifest", "sign", self.path("solo"), *self.kr,
+                                         "--key", "signer", "--threads", "1")
+        self.assertEqual(rc, 0, raw)
+        self.assertIn("100%", raw)
+        self.assertIn("e\\x1b]0;p\\x07\\x1b[31m.bin", raw)
+        self.assertNotIn("\x1b]", raw)
+        self.assertNotIn("\x07", raw)
+        self.assertNotIn("\x1b[31m", raw)
 
 
 class DigestShow(ManifestBase):
@@ -692,27 +787,6 @@ class Errors(ManifestBase):
 
 class Terminal(ManifestBase):
     """Progress on a terminal, and Ctrl-C."""
-
-    def run_on_pty(self, *args):
-        master, slave = pty.openpty()
-        p = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            r, _, _ = select.select([master], [], [], 60)
-            if not r:
-                break
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        out = p.stdout.read()
-        p.stdout.close()
-        return p.wait(timeout=60), out, b"".join(chunks).decode("utf-8", "replace")
 
     def test_progress_bar_on_terminal_only(self):
         self.write("model/weights/big.bin", os.urandom(8 << 20))

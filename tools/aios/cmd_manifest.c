@@ -754,6 +754,7 @@ typedef struct progress {
     int bar;                    /* draw on stderr */
     int drawn;                  /* a bar is on screen */
     struct timespec start, last;
+    char name[CLI_TEXT_CAP];    /* the path in progress, escaped (cli_text) */
 } progress;
 
 static double since(const struct timespec *a, const struct timespec *b)
@@ -796,8 +797,8 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
     }
     if (total == 0 && done == 0) {
         p->last = now;
-        snprintf(line, sizeof(line), "listing %s", path ? path : "");
-        fprintf(stderr, "\r\033[K%.*s", 200, line);
+        snprintf(line, sizeof(line), "listing %s", cli_text(p->name, 200, path));
+        fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         p->drawn = 1;
         pthread_mutex_unlock(&p->lock);
@@ -821,12 +822,18 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
         bar[20] = '\0';
         n = snprintf(line, sizeof(line), "[%s] %3d%%  %s / %s  %s/s  ", bar, pct, d, t, rate);
         if (n > 0 && n < width) {
-            /* the file, its end kept when it is too long */
-            size_t room = (size_t)(width - 1 - n), pl = path ? strlen(path) : 0;
-            if (pl > room && room > 3)
-                snprintf(line + n, sizeof(line) - (size_t)n, "...%s", path + pl - (room - 3));
-            else if (pl <= room && path)
-                snprintf(line + n, sizeof(line) - (size_t)n, "%s", path);
+            /* the file (escaped), its end kept when it is too long, from
+             * the start of a character */
+            const char *name = cli_text(p->name, sizeof(p->name), path);
+            size_t room = (size_t)(width - 1 - n), pl = strlen(name);
+            if (pl > room && room > 3) {
+                const char *tail = name + pl - (room - 3);
+                while (((unsigned char)*tail & 0xc0) == 0x80)
+                    tail++;
+                snprintf(line + n, sizeof(line) - (size_t)n, "...%s", tail);
+            } else if (pl <= room) {
+                snprintf(line + n, sizeof(line) - (size_t)n, "%s", name);
+            }
         }
         line[width - 1 < (int)sizeof(line) ? width - 1 : (int)sizeof(line) - 1] = '\0';
     }
@@ -913,6 +920,13 @@ static json_t *signer_of(const aios_manifest *m)
     aios_buffer *b = NULL;
     int rc = aios_manifest_signer_json(m, &b);
     return lib_json(rc, b);
+}
+
+/* A string member of the signer's JSON, or dflt. */
+static const char *signer_str(const json_t *sg, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(sg, key));
+    return v ? v : dflt;
 }
 
 /* The default signature path: MODEL/model.sig or MODEL.sig. */
@@ -1099,18 +1113,20 @@ static int sign_run(cli_ctx *ctx, mf_args *a)
             goto done;
         }
     } else if (ctx->json) {
-        json_t *doc = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}",
-            "ok", 1, "command", verb, "model", a->operands[0], "signature", sig,
+        json_t *doc = json_pack("{s:b, s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o}",
+            "ok", 1, "command", verb, "model", cli_json_text(a->operands[0]),
+            "signature", cli_json_text(sig),
             "subject", aios_manifest_subject_name(m), "root_digest", root,
             "method", aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS ? "shards" : "files",
             "resources", (json_int_t)aios_manifest_resource_count(m),
             "hash_type", aios_manifest_hash_type(m), "signer", signer_of(m));
         cli_print_json(doc);
     } else if (!ctx->quiet) {
-        printf("signed %s: %zu %s, root digest %s\nsignature: %s\n", a->operands[0],
-               aios_manifest_resource_count(m),
+        char t1[CLI_TEXT_CAP], t2[CLI_TEXT_CAP];
+        printf("signed %s: %zu %s, root digest %s\nsignature: %s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), aios_manifest_resource_count(m),
                aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS ? "shards" : "files", root,
-               sig);
+               cli_text(t2, sizeof(t2), sig));
     }
     rc = CLI_EXIT_OK;
 done:
@@ -1230,15 +1246,19 @@ static const char *change_name(aios_manifest_change k)
     }
 }
 
+/* One line per change.  The paths come from the model and the signature:
+ * escaped (cli_text), so that no name can start a line of its own. */
 static void print_diff_text(const aios_manifest_diff *d, int shards)
 {
     size_t n = aios_manifest_diff_count(d);
+    char buf[CLI_TEXT_CAP];
     for (size_t i = 0; i < n; i++) {
         aios_manifest_change k;
         const char *path;
         uint64_t off;
         if (aios_manifest_diff_at(d, i, &k, &path, &off) != AIOS_OK)
             continue;
+        path = cli_text(buf, sizeof(buf), path);
         if (k == AIOS_MANIFEST_MODIFIED && !shards)
             printf("  %-12s %s\n", change_name(k), path);
         else if (k == AIOS_MANIFEST_MODIFIED)
@@ -1298,8 +1318,9 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
             int jrc = aios_manifest_diff_json(diff, &b);
             dj = lib_json(jrc, b);
         }
-        doc = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
-            "ok", st == AIOS_OK, "command", verb, "model", a->operands[0], "signature", sig,
+        doc = json_pack("{s:b, s:s, s:o, s:o, s:s, s:s, s:o, s:o}",
+            "ok", st == AIOS_OK, "command", verb, "model", cli_json_text(a->operands[0]),
+            "signature", cli_json_text(sig),
             "subject", aios_manifest_subject_name(m), "root_digest", root,
             "diff", dj ? dj : json_null(), "signer", signer_of(m));
         if (doc && err)
@@ -1312,7 +1333,9 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
     }
     if (st == AIOS_E_MANIFEST_MISMATCH) {
         size_t n = diff ? aios_manifest_diff_count(diff) : 0;
-        printf("%s does NOT match its signature %s: %zu difference%s\n", a->operands[0], sig, n,
+        char t1[CLI_TEXT_CAP], t2[CLI_TEXT_CAP];
+        printf("%s does NOT match its signature %s: %zu difference%s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), cli_text(t2, sizeof(t2), sig), n,
                n == 1 ? "" : "s");
         if (diff)
             print_diff_text(diff, aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS);
@@ -1327,21 +1350,24 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
                 "a shard manifest cannot name; --strict-empty refuses them):\n", ctx->prog, verb);
         for (size_t i = 0; i < aios_manifest_diff_count(diff); i++) {
             const char *path;
-            if (aios_manifest_diff_at(diff, i, NULL, &path, NULL) == AIOS_OK)
-                fprintf(stderr, "  %s\n", path);
+            if (aios_manifest_diff_at(diff, i, NULL, &path, NULL) == AIOS_OK) {
+                fputs("  ", stderr);
+                cli_put_text(stderr, path);
+                fputc('\n', stderr);
+            }
         }
     }
     if (!ctx->quiet) {
+        /* The signer's names come from the bundle: escaped as paths are. */
         json_t *sg = signer_of(m);
         const char *method = json_string_value(json_object_get(sg, "method"));
-        printf("verified %s: %zu resources match, root digest %s\n", a->operands[0],
-               aios_manifest_resource_count(m), root);
+        char t1[CLI_TEXT_CAP], t2[1024];
+        printf("verified %s: %zu resources match, root digest %s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), aios_manifest_resource_count(m), root);
         if (method && !strcmp(method, "certificate"))
             printf("signer: certificate %s (issuer %s)\n",
-                   json_string_value(json_object_get(sg, "subject")) ?
-                       json_string_value(json_object_get(sg, "subject")) : "?",
-                   json_string_value(json_object_get(sg, "issuer")) ?
-                       json_string_value(json_object_get(sg, "issuer")) : "?");
+                   cli_text(t1, sizeof(t1), signer_str(sg, "subject", "?")),
+                   cli_text(t2, sizeof(t2), signer_str(sg, "issuer", "?")));
         else if (method && !strcmp(method, "keyless")) {
             /* the time of signing: the Rekor v1 log's, else the timestamp's */
             json_int_t t = json_integer_value(json_object_get(sg, "integrated_time"));
@@ -1351,17 +1377,15 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
                 how = "timestamped";
             }
             printf("signer: keyless %s (issuer %s), Rekor index %lld, %s at %lld\n",
-                   json_string_value(json_object_get(sg, "identity")) ?
-                       json_string_value(json_object_get(sg, "identity")) : "?",
-                   json_string_value(json_object_get(sg, "oidc_issuer")) ?
-                       json_string_value(json_object_get(sg, "oidc_issuer")) : "?",
+                   cli_text(t1, sizeof(t1), signer_str(sg, "identity", "?")),
+                   cli_text(t2, sizeof(t2), signer_str(sg, "oidc_issuer", "?")),
                    (long long)json_integer_value(json_object_get(sg, "log_index")), how,
                    (long long)t);
-        } else if (method)
-            printf("signer: key%s%s\n", json_string_value(json_object_get(sg, "hint")) ?
-                       " " : "",
-                   json_string_value(json_object_get(sg, "hint")) ?
-                       json_string_value(json_object_get(sg, "hint")) : "");
+        } else if (method) {
+            const char *hint = signer_str(sg, "hint", NULL);
+            printf("signer: key%s%s\n", hint ? " " : "",
+                   hint ? cli_text(t1, sizeof(t1), hint) : "");
+        }
         json_decref(sg);
     }
     rc = CLI_EXIT_OK;
