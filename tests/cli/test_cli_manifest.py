@@ -781,6 +781,32 @@ class Errors(ManifestBase):
         rc, out, _ = run("help", "manifest")
         self.assertEqual(rc, 0)
         self.assertIn("sign", out)
+        # The help says what the code does (and docs/CLI.md).
+        rc, out, _ = run("manifest", "--help")
+        self.assertEqual(rc, 0)
+        verify = out[out.index("  verify "):out.index("  digest ")]
+        for opt in ("--public-key", "--key", "--trust-anchor", "--sigstore-root",
+                    "--identity", "--oidc-issuer"):
+            self.assertIn(opt, verify)
+        codes = out[out.index("Exit status:"):]
+        for code in range(12):
+            self.assertRegex(codes, rf"(?m)^  {code} +\S", f"exit code {code}")
+        self.assertRegex(codes, r"(?m)^  8 +a limit exceeded")
+        self.assertRegex(codes, r"(?m)^  9 +not allowed in the current state")
+        for action in ("sign", "digest"):
+            rc, out, _ = run("manifest", action, "--help")
+            self.assertIn("suffix K, M or G", out)
+        rc, out, _ = run("manifest", "verify", "--help")
+        self.assertIn("--include-git", out)
+        self.assertIn("--ignore PATH", out)
+        rc, out, _ = run("manifest", "show", "--help")
+        self.assertIn("--sigstore-root", out)
+        # G is accepted, as the help says: 2^30 bytes (2^40 = 1024G is the most).
+        sh = ("--method", "shards", "--shard-size")
+        self.assertEqual(self.digest(*sh, "1G"), self.digest(*sh, str(1 << 30)))
+        self.digest(*sh, "1024G")
+        rc, _, err = run("manifest", "digest", self.model, *sh, "1025G")
+        self.assertEqual(rc, 2, err)
         rc, out, _ = run("--help")
         self.assertIn("manifest", out)
 

@@ -48,8 +48,8 @@
 #define HASH_HELP \
     "  --method M                files (default: one digest per file) or shards (one\n" \
     "                            digest per fixed-size piece of every file)\n" \
-    "  --shard-size N            shards: bytes per shard, 1M..2^40 (suffix K or M;\n" \
-    "                            default 1000000000)\n" \
+    "  --shard-size N            shards: bytes per shard, 1M..2^40 (suffix K, M or G,\n" \
+    "                            1024-based; default 1000000000)\n" \
     "  --hash H                  sha256 (default) or blake2b\n" \
     "  --profile P               model-signing-1 (default: what model_signing 1.x\n" \
     "                            accepts) or oms-1.0 (the OMS specification v1.0)\n" \
@@ -138,7 +138,9 @@ static const char verify_usage[] =
     "  --quiet                   no progress bar, nothing on stderr but errors\n"
     "\n"
     "Exit status: 0 verified; 4 the signature, key, chain or content does not\n"
-    "match (the diff says how); 3 a malformed signature; 5 MODEL does not exist.\n";
+    "match (the diff says how); 3 a malformed signature; 5 MODEL or SIG does not\n"
+    "exist; 8 a limit exceeded; 11 interrupted; the others as 'aios manifest --help'\n"
+    "lists them.\n";
 
 static const char digest_usage[] =
     "Usage: aios manifest digest MODEL [options]\n"
@@ -158,7 +160,8 @@ static const char digest_usage[] =
     "  --quiet                   no progress bar\n";
 
 static const char show_usage[] =
-    "Usage: aios manifest show SIG [--public-key PEM | --key KEY | --trust-anchor CA.pem...]\n"
+    "Usage: aios manifest show SIG [--public-key PEM | --key KEY | --trust-anchor CA.pem... |\n"
+    "                               --sigstore-root ROOT.json --identity ID --oidc-issuer URL]\n"
     "\n"
     "Print the manifest in the signature file SIG as JSON: subject, root digest,\n"
     "method, signer, signed provenance and every resource.  Without trust options\n"
@@ -166,7 +169,8 @@ static const char show_usage[] =
     "checked first (as 'aios manifest verify' does, without reading the model).\n"
     "\n"
     "Options:\n"
-    "  --public-key PEM, --key KEY, --trust-anchor CA.pem, --time T   as for verify\n"
+    "  --public-key PEM, --key KEY, --trust-anchor CA.pem, --time T,\n"
+    "  --sigstore-root ROOT.json, --identity ID, --oidc-issuer URL     as for verify\n"
     "  --profile P               model-signing-1 (default) or oms-1.0\n"
     "  --json                    the same document, with \"ok\": true (for scripts)\n"
     "\n"
@@ -179,15 +183,28 @@ static const char manifest_usage_head[] =
     "\n"
     "Actions:\n"
     "  sign MODEL --key KEY [-o SIG]        hash and sign a model directory or file\n"
-    "  verify MODEL [--signature SIG] (--public-key PEM | --key KEY | --trust-anchor CA)\n"
+    "  verify MODEL [--signature SIG] (--public-key PEM | --key KEY | --trust-anchor CA |\n"
+    "                --sigstore-root ROOT.json --identity ID --oidc-issuer URL)\n"
     "                                       verify the signature, then the model's files\n"
     "  digest MODEL                         the model's root digest (its identity)\n"
     "  show SIG [trust options]             the manifest in a signature, as JSON\n"
     "\n"
     "'aios manifest <action> --help' shows an action's options.\n"
     "\n"
-    "Exit status: 0 success; 2 usage; 3 malformed input; 4 a signature, key, chain or\n"
-    "content mismatch; 5 not found; 7 I/O error; 11 interrupted (Ctrl-C).\n";
+    "Exit status:\n"
+    "  0   success\n"
+    "  1   internal error\n"
+    "  2   usage error (bad command line)\n"
+    "  3   invalid input: a malformed signature, key, certificate or provenance file, a\n"
+    "      bundle of another method, a symlink, special file or bad name in the model\n"
+    "  4   a signature, key, chain or content mismatch (or a wrong keyring passphrase)\n"
+    "  5   not found (the model, the signature, a key)\n"
+    "  6   denied by policy\n"
+    "  7   I/O error (a PKCS#11 token's too)\n"
+    "  8   a limit exceeded (too many files, too deep, a file or bundle too large)\n"
+    "  9   not allowed in the current state (a disabled, destroyed or expired key)\n"
+    "  10  out of memory\n"
+    "  11  interrupted (Ctrl-C), or a provider or hook failed\n";
 
 /* ------------------------------------------------------------ arguments */
 
@@ -1486,8 +1503,8 @@ static int show_run(cli_ctx *ctx, mf_args *a)
             doc = full;
         }
     } else if (!aios_manifest_is_verified(m) && !ctx->quiet) {
-        fprintf(stderr, "%s %s: NOT verified (give --public-key, --key or --trust-anchor to "
-                "check the signature)\n", ctx->prog, verb);
+        fprintf(stderr, "%s %s: NOT verified (give --public-key, --key, --trust-anchor or "
+                "--sigstore-root to check the signature)\n", ctx->prog, verb);
     }
     cli_print_json(doc);
     aios_manifest_unref(m);
