@@ -472,6 +472,27 @@ class DigestShow(ManifestBase):
         self.assertNotEqual(self.digest("--method", "shards", "--hash", "blake2b"),
                             self.digest())
 
+    def test_json_command_member(self):
+        doc = self.sign()
+        self.assertEqual(doc["command"], "manifest sign")
+        shown = self.show(doc["signature"])
+        self.assertEqual((shown["ok"], shown["command"]), (True, "manifest show"))
+        self.assertEqual(list(shown)[:2], ["ok", "command"])
+        self.assertFalse(shown["verified"])
+        shown = self.show(doc["signature"], "--public-key", self.pem)
+        self.assertEqual(shown["command"], "manifest show")
+        self.assertTrue(shown["verified"])
+        rc, out, err = run("manifest", "digest", self.model, "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["command"], "manifest digest")
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(v["command"], "manifest verify")
+        # show without --json prints the library's document alone
+        rc, out, err = run("manifest", "show", doc["signature"], "--public-key", self.pem)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("command", json.loads(out))
+
     def test_show_text_warns_unverified(self):
         doc = self.sign()
         rc, out, err = run("manifest", "show", doc["signature"])
@@ -739,7 +760,24 @@ class Errors(ManifestBase):
         # --json errors are JSON on stdout
         rc, out, _ = run("manifest", "sign", m, *self.kr, "--json", "--method", "trees")
         self.assertEqual(rc, 2)
-        self.assertEqual(json.loads(out)["error"]["status"], "usage")
+        doc = json.loads(out)
+        self.assertEqual(doc, {"ok": False, "command": "manifest sign", "error": {
+            "status": "usage", "code": None, "kind": "usage",
+            "message": "--method is files or shards"}})
+        # the members of every error object (docs/CLI.md, Errors)
+        rc, out, _ = run("manifest", "verify", self.path("none"), "--public-key", self.pem,
+                         "--json")
+        self.assertEqual(rc, 5)
+        lib = json.loads(out)
+        self.assertEqual(list(lib), list(doc))
+        self.assertEqual(list(lib["error"]), list(doc["error"]))
+        self.assertEqual((lib["error"]["kind"], lib["command"]), ("not_found", "manifest verify"))
+        for argv in (("manifest", "--json", "frobnicate"),
+                     ("manifest", "show", "--json", "--bogus")):
+            rc, out, _ = run(*argv)
+            self.assertEqual(rc, 2, argv)
+            e = json.loads(out)["error"]
+            self.assertEqual((e["status"], e["code"], e["kind"]), ("usage", None, "usage"))
         self.assertFalse(os.path.exists(os.path.join(m, "model.sig")))
 
     def test_not_found(self):

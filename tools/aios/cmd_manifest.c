@@ -1496,7 +1496,7 @@ static int show_run(cli_ctx *ctx, mf_args *a)
         return env_fail(ctx, verb, AIOS_E_INTERNAL, "the library's manifest JSON does not parse");
     }
     if (ctx->json) {
-        json_t *full = json_pack("{s:b}", "ok", 1);
+        json_t *full = json_pack("{s:b, s:s}", "ok", 1, "command", verb);
         if (full) {
             json_object_update_missing(full, doc);
             json_decref(doc);

@@ -227,8 +227,11 @@ json_t *cli_json_text(const char *s)
 
 void cli_print_json(json_t *doc)
 {
-    if (!doc) {
-        fputs("{\"ok\":false,\"error\":{\"status\":\"AIOS_E_NOMEM\"}}\n", stdout);
+    if (!doc) {     /* jansson ran out of memory: the error object, by hand */
+        printf("{\"ok\":false,\"error\":{\"status\":\"%s\",\"code\":%d,\"kind\":\"%s\","
+               "\"message\":\"%s\"}}\n", aios_status_name(AIOS_E_NOMEM), AIOS_E_NOMEM,
+               aios_error_kind_name(aios_status_kind(AIOS_E_NOMEM)),
+               aios_status_str(AIOS_E_NOMEM));
         return;
     }
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
@@ -263,9 +266,11 @@ int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if (ctx->json) {
-        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:o}}", "ok", 0, "command",
-                                 verb ? verb : "", "error", "status", "usage", "message",
-                                 cli_json_text(buf)));
+        /* The members of every error object (docs/CLI.md, Errors); no
+         * libaios status, so no code. */
+        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:n, s:s, s:o}}", "ok", 0, "command",
+                                 verb ? verb : "", "error", "status", "usage", "code",
+                                 "kind", "usage", "message", cli_json_text(buf)));
     } else {
         fprintf(stderr, "%s%s%s: ", ctx->prog, verb ? " " : "", verb ? verb : "");
         cli_put_text(stderr, buf);      /* it may quote an argument */
