@@ -42,6 +42,10 @@ class TopLevel(unittest.TestCase):
         doc = json.loads(out)
         self.assertFalse(doc["ok"])
         self.assertEqual(doc["error"]["status"], "usage")
+        # the members of every error object (docs/CLI.md, Errors)
+        self.assertEqual(doc["error"]["code"], None)
+        self.assertEqual(doc["error"]["kind"], "usage")
+        self.assertIn("frobnicate", doc["error"]["message"])
 
     def test_unknown_global_option(self):
         rc, _, err = run("--bogus", "version")

@@ -103,6 +103,28 @@ class ManifestBase(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         return out.strip()
 
+    def run_on_pty(self, *args):
+        """Run with stderr on a terminal: (exit code, stdout, stderr)."""
+        master, slave = pty.openpty()
+        p = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:
+            r, _, _ = select.select([master], [], [], 60)
+            if not r:
+                break
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        os.close(master)
+        out = p.stdout.read()
+        p.stdout.close()
+        return p.wait(timeout=60), out, b"".join(chunks).decode("utf-8", "replace")
+
     def assert_no_temporaries(self, folder):
         left = [n for n in os.listdir(folder) if n.startswith(".") and "model.sig" in n]
         self.assertEqual(left, [], "temporary signature files left behind")
@@ -249,6 +271,40 @@ class SignVerify(ManifestBase):
         names = [r["name"] for r in self.show(doc["signature"])["resources"]]
         self.assertIn(".git/HEAD", names)
 
+    def test_include_git_verify(self):
+        self.write("model/.git/HEAD", b"ref: refs/heads/main\n")
+        self.write("model/.gitattributes", b"*.bin filter=lfs\n")
+        doc = self.sign("--include-git")
+        # The signature does not record --include-git: verify needs it too.
+        rc, out, err = self.verify("--include-git")
+        self.assertEqual(rc, 0, err)
+        self.assertIn(doc["root_digest"], out)
+        rc, v, err = self.verify_json("--include-git")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(v["diff"]["missing"], [])
+        # Without it the git files are left out of the walk: reported missing.
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 4, err)
+        self.assertRegex(out, r"missing\s+\.git/HEAD")
+        self.assertRegex(out, r"missing\s+\.gitattributes")
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 4, err)
+        self.assertEqual(sorted(v["diff"]["missing"]), [".git/HEAD", ".gitattributes"])
+        # digest matches the signature given the same --include-git (and --ignore).
+        self.assertEqual(self.digest("--include-git"), doc["root_digest"])
+        self.assertNotEqual(self.digest(), doc["root_digest"])
+        # --ignore works on verify the same way: an unsigned folder left out.
+        self.write("model/scratch/tmp.txt", b"scratch\n")
+        rc, out, err = self.verify("--include-git")
+        self.assertEqual(rc, 4, err)
+        self.assertRegex(out, r"extra\s+scratch/tmp\.txt")
+        rc, _, err = self.verify("--include-git", "--ignore", "scratch")
+        self.assertEqual(rc, 0, err)
+        doc2 = self.sign("--include-git", "--ignore", "scratch")
+        self.assertEqual(doc2["root_digest"], doc["root_digest"])
+        self.assertEqual(self.digest("--include-git", "--ignore", "scratch"),
+                         doc["root_digest"])
+
 
 class Tamper(ManifestBase):
     def setUp(self):
@@ -318,6 +374,79 @@ class Tamper(ManifestBase):
         self.assertEqual(rc, 3, err)
 
 
+class HostileNames(ManifestBase):
+    """File names are the model's to choose: printed for a person, their
+    control characters are escaped (a name cannot forge a line of the diff
+    or reach the terminal as an escape sequence); --json keeps them exact."""
+
+    FORGED = "evil\n  modified     config.json"
+    ESC = "esc\x1b]0;pwned\x07\x1b[31m.bin"
+    C1 = "c1\u0085\u009bx.bin"
+    BIDI = "bidi\u202etxt.exe"
+
+    def test_diff_text_escapes_names(self):
+        self.sign()
+        for name in (self.FORGED, self.ESC, self.C1, self.BIDI):
+            self.write(os.path.join("model", name), b"x")
+        rc, out, err = self.verify()
+        self.assertEqual(rc, 4, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0].split(":")[-1].strip(), "4 differences")
+        self.assertEqual(len(lines), 5, out)                 # header + 4, none forged
+        self.assertNotIn("\x1b", out)
+        self.assertNotIn("\x07", out)
+        self.assertNotIn("\u0085", out)
+        self.assertNotIn("\u009b", out)
+        self.assertNotIn("\u202e", out)
+        self.assertIn("  extra        evil\\n  modified     config.json\n", out)
+        self.assertIn("  extra        esc\\x1b]0;pwned\\x07\\x1b[31m.bin\n", out)
+        self.assertIn("  extra        c1\\u0085\\u009bx.bin\n", out)
+        self.assertIn("  extra        bidi\\u202etxt.exe\n", out)
+        self.assertNotRegex(out, r"(?m)^\s+modified")
+        # --json: the exact names, JSON-escaped
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 4, err)
+        self.assertEqual(sorted(v["diff"]["extra"]),
+                         sorted([self.FORGED, self.ESC, self.C1, self.BIDI]))
+        self.assertEqual(v["diff"]["modified"], [])
+
+    def test_error_message_escapes_names(self):
+        os.symlink("config.json", os.path.join(self.model, "l\n\x1b[2Jx"))
+        rc, out, err = run("manifest", "sign", self.model, *self.kr, "--key", "signer")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("AIOS_E_MANIFEST_SYMLINK", err)
+        self.assertIn("l\\n\\x1b[2Jx", err)
+        self.assertNotIn("\x1b", err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        rc, out, _ = run("manifest", "sign", self.model, *self.kr, "--key", "signer", "--json")
+        self.assertEqual(rc, 3)
+        self.assertIn("l\n\x1b[2Jx", json.loads(out)["error"]["message"])
+
+    def test_bytes_that_are_not_utf8(self):
+        # A model path that is not UTF-8: \xNN in text, and still JSON.
+        bad = self.path("no-such-\udcff-model")        # b"...\xff..." on disk
+        rc, _, err = run("manifest", "verify", bad, "--public-key", self.pem)
+        self.assertEqual(rc, 5, err)
+        self.assertIn("no-such-\\xff-model", err)
+        rc, out, _ = run("manifest", "verify", bad, "--public-key", self.pem, "--json")
+        self.assertEqual(rc, 5)
+        doc = json.loads(out)
+        self.assertEqual(doc["error"]["status"], "AIOS_E_NOT_FOUND")
+        self.assertIn("no-such-\\xff-model", doc["error"]["message"])
+
+    def test_progress_bar_escapes_names(self):
+        os.mkdir(self.path("solo"))
+        self.write(os.path.join("solo", "e\x1b]0;p\x07\x1b[31m.bin"), os.urandom(4 << 20))
+        rc, _, raw = self.run_on_pty("manifest", "sign", self.path("solo"), *self.kr,
+                                         "--key", "signer", "--threads", "1")
+        self.assertEqual(rc, 0, raw)
+        self.assertIn("100%", raw)
+        self.assertIn("e\\x1b]0;p\\x07\\x1b[31m.bin", raw)
+        self.assertNotIn("\x1b]", raw)
+        self.assertNotIn("\x07", raw)
+        self.assertNotIn("\x1b[31m", raw)
+
+
 class DigestShow(ManifestBase):
     def test_digest_stable_and_equal_to_show(self):
         d1 = self.digest()
@@ -342,6 +471,27 @@ class DigestShow(ManifestBase):
         # Method and profile take part, as for sign.
         self.assertNotEqual(self.digest("--method", "shards", "--hash", "blake2b"),
                             self.digest())
+
+    def test_json_command_member(self):
+        doc = self.sign()
+        self.assertEqual(doc["command"], "manifest sign")
+        shown = self.show(doc["signature"])
+        self.assertEqual((shown["ok"], shown["command"]), (True, "manifest show"))
+        self.assertEqual(list(shown)[:2], ["ok", "command"])
+        self.assertFalse(shown["verified"])
+        shown = self.show(doc["signature"], "--public-key", self.pem)
+        self.assertEqual(shown["command"], "manifest show")
+        self.assertTrue(shown["verified"])
+        rc, out, err = run("manifest", "digest", self.model, "--json")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["command"], "manifest digest")
+        rc, v, err = self.verify_json()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(v["command"], "manifest verify")
+        # show without --json prints the library's document alone
+        rc, out, err = run("manifest", "show", doc["signature"], "--public-key", self.pem)
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("command", json.loads(out))
 
     def test_show_text_warns_unverified(self):
         doc = self.sign()
@@ -610,7 +760,24 @@ class Errors(ManifestBase):
         # --json errors are JSON on stdout
         rc, out, _ = run("manifest", "sign", m, *self.kr, "--json", "--method", "trees")
         self.assertEqual(rc, 2)
-        self.assertEqual(json.loads(out)["error"]["status"], "usage")
+        doc = json.loads(out)
+        self.assertEqual(doc, {"ok": False, "command": "manifest sign", "error": {
+            "status": "usage", "code": None, "kind": "usage",
+            "message": "--method is files or shards"}})
+        # the members of every error object (docs/CLI.md, Errors)
+        rc, out, _ = run("manifest", "verify", self.path("none"), "--public-key", self.pem,
+                         "--json")
+        self.assertEqual(rc, 5)
+        lib = json.loads(out)
+        self.assertEqual(list(lib), list(doc))
+        self.assertEqual(list(lib["error"]), list(doc["error"]))
+        self.assertEqual((lib["error"]["kind"], lib["command"]), ("not_found", "manifest verify"))
+        for argv in (("manifest", "--json", "frobnicate"),
+                     ("manifest", "show", "--json", "--bogus")):
+            rc, out, _ = run(*argv)
+            self.assertEqual(rc, 2, argv)
+            e = json.loads(out)["error"]
+            self.assertEqual((e["status"], e["code"], e["kind"]), ("usage", None, "usage"))
         self.assertFalse(os.path.exists(os.path.join(m, "model.sig")))
 
     def test_not_found(self):
@@ -652,33 +819,38 @@ class Errors(ManifestBase):
         rc, out, _ = run("help", "manifest")
         self.assertEqual(rc, 0)
         self.assertIn("sign", out)
+        # The help says what the code does (and docs/CLI.md).
+        rc, out, _ = run("manifest", "--help")
+        self.assertEqual(rc, 0)
+        verify = out[out.index("  verify "):out.index("  digest ")]
+        for opt in ("--public-key", "--key", "--trust-anchor", "--sigstore-root",
+                    "--identity", "--oidc-issuer"):
+            self.assertIn(opt, verify)
+        codes = out[out.index("Exit status:"):]
+        for code in range(12):
+            self.assertRegex(codes, rf"(?m)^  {code} +\S", f"exit code {code}")
+        self.assertRegex(codes, r"(?m)^  8 +a limit exceeded")
+        self.assertRegex(codes, r"(?m)^  9 +not allowed in the current state")
+        for action in ("sign", "digest"):
+            rc, out, _ = run("manifest", action, "--help")
+            self.assertIn("suffix K, M or G", out)
+        rc, out, _ = run("manifest", "verify", "--help")
+        self.assertIn("--include-git", out)
+        self.assertIn("--ignore PATH", out)
+        rc, out, _ = run("manifest", "show", "--help")
+        self.assertIn("--sigstore-root", out)
+        # G is accepted, as the help says: 2^30 bytes (2^40 = 1024G is the most).
+        sh = ("--method", "shards", "--shard-size")
+        self.assertEqual(self.digest(*sh, "1G"), self.digest(*sh, str(1 << 30)))
+        self.digest(*sh, "1024G")
+        rc, _, err = run("manifest", "digest", self.model, *sh, "1025G")
+        self.assertEqual(rc, 2, err)
         rc, out, _ = run("--help")
         self.assertIn("manifest", out)
 
 
 class Terminal(ManifestBase):
     """Progress on a terminal, and Ctrl-C."""
-
-    def run_on_pty(self, *args):
-        master, slave = pty.openpty()
-        p = subprocess.Popen([CLI, *args], stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            r, _, _ = select.select([master], [], [], 60)
-            if not r:
-                break
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        out = p.stdout.read()
-        p.stdout.close()
-        return p.wait(timeout=60), out, b"".join(chunks).decode("utf-8", "replace")
 
     def test_progress_bar_on_terminal_only(self):
         self.write("model/weights/big.bin", os.urandom(8 << 20))

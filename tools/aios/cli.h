@@ -60,6 +60,28 @@ int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Text that a model, a signature, the library or the command line chose
+ * (file names, subjects, error messages), made safe to print for a person:
+ * C0 controls, DEL, C1 controls (U+0080..U+009F), the Unicode line and
+ * paragraph separators and bidirectional controls, and bytes that are not
+ * UTF-8 become visible escapes (\n, \r, \t, \x1b, \u0085, \u202e, \xff),
+ * so that a name can neither start a line of its own (forging a line of a
+ * diff) nor send escape sequences to the terminal.  Other characters,
+ * UTF-8 included, are kept; a backslash is not escaped, so the text is for
+ * reading, not for parsing back (the --json output is exact).
+ *
+ * cli_text writes into buf (cap > 0; always NUL-terminated: what does not
+ * fit is cut at a character or escape and ends in "...") and returns buf.
+ * CLI_TEXT_CAP holds any path of a model (4096 bytes, escaped). */
+#define CLI_TEXT_CAP (4 * 4096 + 8)
+char *cli_text(char *buf, size_t cap, const char *s);
+/* The same, written to f, whatever its length. */
+void cli_put_text(FILE *f, const char *s);
+/* s as a JSON string: s itself when it is UTF-8 (JSON escapes its
+ * controls), else with each byte that is not UTF-8 written as \xNN text
+ * (a JSON string cannot hold such bytes).  NULL only without memory. */
+json_t *cli_json_text(const char *s);
+
 /* Print a JSON document (steals the reference) followed by a newline. */
 void cli_print_json(json_t *doc);
 

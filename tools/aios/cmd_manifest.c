@@ -48,8 +48,8 @@
 #define HASH_HELP \
     "  --method M                files (default: one digest per file) or shards (one\n" \
     "                            digest per fixed-size piece of every file)\n" \
-    "  --shard-size N            shards: bytes per shard, 1M..2^40 (suffix K or M;\n" \
-    "                            default 1000000000)\n" \
+    "  --shard-size N            shards: bytes per shard, 1M..2^40 (suffix K, M or G,\n" \
+    "                            1024-based; default 1000000000)\n" \
     "  --hash H                  sha256 (default) or blake2b\n" \
     "  --profile P               model-signing-1 (default: what model_signing 1.x\n" \
     "                            accepts) or oms-1.0 (the OMS specification v1.0)\n" \
@@ -128,14 +128,19 @@ static const char verify_usage[] =
     "  -s, --signature SIG       the signature file\n"
     "  --ignore-unsigned         do not report files the manifest does not name\n"
     "  --strict-empty            shards: an extra empty file is a difference too\n"
-    "  --ignore PATH             leave PATH out of the comparison (repeatable)\n"
+    "  --ignore PATH             leave PATH out of the comparison (repeatable), besides\n"
+    "                            the ignore paths the signature names\n"
+    "  --include-git             also compare .git, .gitattributes, .github, .gitignore\n"
+    "                            (left out by default): for a model signed --include-git\n"
     "  --profile P               model-signing-1 (default) or oms-1.0 (stricter reading)\n"
     "  --threads N               hashing threads, 1..256 (default: every CPU)\n"
     "  --json                    {\"ok\", \"root_digest\", \"diff\", \"signer\", ...} on stdout\n"
     "  --quiet                   no progress bar, nothing on stderr but errors\n"
     "\n"
     "Exit status: 0 verified; 4 the signature, key, chain or content does not\n"
-    "match (the diff says how); 3 a malformed signature; 5 MODEL does not exist.\n";
+    "match (the diff says how); 3 a malformed signature; 5 MODEL or SIG does not\n"
+    "exist; 8 a limit exceeded; 11 interrupted; the others as 'aios manifest --help'\n"
+    "lists them.\n";
 
 static const char digest_usage[] =
     "Usage: aios manifest digest MODEL [options]\n"
@@ -143,7 +148,8 @@ static const char digest_usage[] =
     "Hash MODEL as 'aios manifest sign' would (no key) and print its root digest\n"
     "in hex: the model's identity (the OMS subject digest), equal to the\n"
     "root_digest that 'aios manifest show' prints for its signature (given the\n"
-    "same --method, --hash, --shard-size and --profile).  The signature file\n"
+    "same --method, --hash, --shard-size, --profile, --include-git, --ignore and\n"
+    "--allow-symlinks as sign had).  The signature file\n"
     "(MODEL/model.sig, or --signature SIG) is left out, as sign leaves it out.\n"
     "\n"
     "Options:\n"
@@ -154,7 +160,8 @@ static const char digest_usage[] =
     "  --quiet                   no progress bar\n";
 
 static const char show_usage[] =
-    "Usage: aios manifest show SIG [--public-key PEM | --key KEY | --trust-anchor CA.pem...]\n"
+    "Usage: aios manifest show SIG [--public-key PEM | --key KEY | --trust-anchor CA.pem... |\n"
+    "                               --sigstore-root ROOT.json --identity ID --oidc-issuer URL]\n"
     "\n"
     "Print the manifest in the signature file SIG as JSON: subject, root digest,\n"
     "method, signer, signed provenance and every resource.  Without trust options\n"
@@ -162,7 +169,8 @@ static const char show_usage[] =
     "checked first (as 'aios manifest verify' does, without reading the model).\n"
     "\n"
     "Options:\n"
-    "  --public-key PEM, --key KEY, --trust-anchor CA.pem, --time T   as for verify\n"
+    "  --public-key PEM, --key KEY, --trust-anchor CA.pem, --time T,\n"
+    "  --sigstore-root ROOT.json, --identity ID, --oidc-issuer URL     as for verify\n"
     "  --profile P               model-signing-1 (default) or oms-1.0\n"
     "  --json                    the same document, with \"ok\": true (for scripts)\n"
     "\n"
@@ -175,15 +183,28 @@ static const char manifest_usage_head[] =
     "\n"
     "Actions:\n"
     "  sign MODEL --key KEY [-o SIG]        hash and sign a model directory or file\n"
-    "  verify MODEL [--signature SIG] (--public-key PEM | --key KEY | --trust-anchor CA)\n"
+    "  verify MODEL [--signature SIG] (--public-key PEM | --key KEY | --trust-anchor CA |\n"
+    "                --sigstore-root ROOT.json --identity ID --oidc-issuer URL)\n"
     "                                       verify the signature, then the model's files\n"
     "  digest MODEL                         the model's root digest (its identity)\n"
     "  show SIG [trust options]             the manifest in a signature, as JSON\n"
     "\n"
     "'aios manifest <action> --help' shows an action's options.\n"
     "\n"
-    "Exit status: 0 success; 2 usage; 3 malformed input; 4 a signature, key, chain or\n"
-    "content mismatch; 5 not found; 7 I/O error; 11 interrupted (Ctrl-C).\n";
+    "Exit status:\n"
+    "  0   success\n"
+    "  1   internal error\n"
+    "  2   usage error (bad command line)\n"
+    "  3   invalid input: a malformed signature, key, certificate or provenance file, a\n"
+    "      bundle of another method, a symlink, special file or bad name in the model\n"
+    "  4   a signature, key, chain or content mismatch (or a wrong keyring passphrase)\n"
+    "  5   not found (the model, the signature, a key)\n"
+    "  6   denied by policy\n"
+    "  7   I/O error (a PKCS#11 token's too)\n"
+    "  8   a limit exceeded (too many files, too deep, a file or bundle too large)\n"
+    "  9   not allowed in the current state (a disabled, destroyed or expired key)\n"
+    "  10  out of memory\n"
+    "  11  interrupted (Ctrl-C), or a provider or hook failed\n";
 
 /* ------------------------------------------------------------ arguments */
 
@@ -360,10 +381,10 @@ static int mf_parse(cli_ctx *ctx, unsigned action, int argc, char **argv, mf_arg
         case O_PUBKEY: case O_ANCHOR: case O_TIME: case O_SIGSTORE: case O_IDENTITY:
         case O_OIDC_ISSUER:
             allowed = A_VERIFY | A_SHOW; break;
-        case O_METHOD: case O_SHARD_SIZE: case O_HASH: case O_SYMLINKS: case O_INCLUDE_GIT:
-        case O_CACHE:
+        case O_METHOD: case O_SHARD_SIZE: case O_HASH: case O_SYMLINKS: case O_CACHE:
             allowed = A_SIGN | A_DIGEST; break;
-        case O_IGNORE: case O_THREADS: allowed = A_SIGN | A_VERIFY | A_DIGEST; break;
+        case O_IGNORE: case O_INCLUDE_GIT: case O_THREADS:
+            allowed = A_SIGN | A_VERIFY | A_DIGEST; break;
         case 'o': case O_SUBJECT: case O_PROVENANCE: case O_SET: case O_CHAIN:
             allowed = A_SIGN; break;
         case 's': allowed = A_VERIFY | A_DIGEST; break;
@@ -750,6 +771,7 @@ typedef struct progress {
     int bar;                    /* draw on stderr */
     int drawn;                  /* a bar is on screen */
     struct timespec start, last;
+    char name[CLI_TEXT_CAP];    /* the path in progress, escaped (cli_text) */
 } progress;
 
 static double since(const struct timespec *a, const struct timespec *b)
@@ -792,8 +814,8 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
     }
     if (total == 0 && done == 0) {
         p->last = now;
-        snprintf(line, sizeof(line), "listing %s", path ? path : "");
-        fprintf(stderr, "\r\033[K%.*s", 200, line);
+        snprintf(line, sizeof(line), "listing %s", cli_text(p->name, 200, path));
+        fprintf(stderr, "\r\033[K%s", line);
         fflush(stderr);
         p->drawn = 1;
         pthread_mutex_unlock(&p->lock);
@@ -817,12 +839,18 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
         bar[20] = '\0';
         n = snprintf(line, sizeof(line), "[%s] %3d%%  %s / %s  %s/s  ", bar, pct, d, t, rate);
         if (n > 0 && n < width) {
-            /* the file, its end kept when it is too long */
-            size_t room = (size_t)(width - 1 - n), pl = path ? strlen(path) : 0;
-            if (pl > room && room > 3)
-                snprintf(line + n, sizeof(line) - (size_t)n, "...%s", path + pl - (room - 3));
-            else if (pl <= room && path)
-                snprintf(line + n, sizeof(line) - (size_t)n, "%s", path);
+            /* the file (escaped), its end kept when it is too long, from
+             * the start of a character */
+            const char *name = cli_text(p->name, sizeof(p->name), path);
+            size_t room = (size_t)(width - 1 - n), pl = strlen(name);
+            if (pl > room && room > 3) {
+                const char *tail = name + pl - (room - 3);
+                while (((unsigned char)*tail & 0xc0) == 0x80)
+                    tail++;
+                snprintf(line + n, sizeof(line) - (size_t)n, "...%s", tail);
+            } else if (pl <= room) {
+                snprintf(line + n, sizeof(line) - (size_t)n, "%s", name);
+            }
         }
         line[width - 1 < (int)sizeof(line) ? width - 1 : (int)sizeof(line) - 1] = '\0';
     }
@@ -909,6 +937,13 @@ static json_t *signer_of(const aios_manifest *m)
     aios_buffer *b = NULL;
     int rc = aios_manifest_signer_json(m, &b);
     return lib_json(rc, b);
+}
+
+/* A string member of the signer's JSON, or dflt. */
+static const char *signer_str(const json_t *sg, const char *key, const char *dflt)
+{
+    const char *v = json_string_value(json_object_get(sg, key));
+    return v ? v : dflt;
 }
 
 /* The default signature path: MODEL/model.sig or MODEL.sig. */
@@ -1095,18 +1130,20 @@ static int sign_run(cli_ctx *ctx, mf_args *a)
             goto done;
         }
     } else if (ctx->json) {
-        json_t *doc = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:o}",
-            "ok", 1, "command", verb, "model", a->operands[0], "signature", sig,
+        json_t *doc = json_pack("{s:b, s:s, s:o, s:o, s:s, s:s, s:s, s:I, s:s, s:o}",
+            "ok", 1, "command", verb, "model", cli_json_text(a->operands[0]),
+            "signature", cli_json_text(sig),
             "subject", aios_manifest_subject_name(m), "root_digest", root,
             "method", aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS ? "shards" : "files",
             "resources", (json_int_t)aios_manifest_resource_count(m),
             "hash_type", aios_manifest_hash_type(m), "signer", signer_of(m));
         cli_print_json(doc);
     } else if (!ctx->quiet) {
-        printf("signed %s: %zu %s, root digest %s\nsignature: %s\n", a->operands[0],
-               aios_manifest_resource_count(m),
+        char t1[CLI_TEXT_CAP], t2[CLI_TEXT_CAP];
+        printf("signed %s: %zu %s, root digest %s\nsignature: %s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), aios_manifest_resource_count(m),
                aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS ? "shards" : "files", root,
-               sig);
+               cli_text(t2, sizeof(t2), sig));
     }
     rc = CLI_EXIT_OK;
 done:
@@ -1226,15 +1263,19 @@ static const char *change_name(aios_manifest_change k)
     }
 }
 
+/* One line per change.  The paths come from the model and the signature:
+ * escaped (cli_text), so that no name can start a line of its own. */
 static void print_diff_text(const aios_manifest_diff *d, int shards)
 {
     size_t n = aios_manifest_diff_count(d);
+    char buf[CLI_TEXT_CAP];
     for (size_t i = 0; i < n; i++) {
         aios_manifest_change k;
         const char *path;
         uint64_t off;
         if (aios_manifest_diff_at(d, i, &k, &path, &off) != AIOS_OK)
             continue;
+        path = cli_text(buf, sizeof(buf), path);
         if (k == AIOS_MANIFEST_MODIFIED && !shards)
             printf("  %-12s %s\n", change_name(k), path);
         else if (k == AIOS_MANIFEST_MODIFIED)
@@ -1276,8 +1317,7 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
         goto done;
 
     progress_init(&p, ctx);
-    hash_options_from(&vo.hash, a, &p);
-    vo.hash.flags = 0;
+    hash_options_from(&vo.hash, a, &p);     /* --include-git, --ignore, --threads */
     st = aios_manifest_verify_dir(m, a->operands[0], &diff, &vo);
     progress_end(&p);
     root_hex(m, root);
@@ -1295,8 +1335,9 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
             int jrc = aios_manifest_diff_json(diff, &b);
             dj = lib_json(jrc, b);
         }
-        doc = json_pack("{s:b, s:s, s:s, s:s, s:s, s:s, s:o, s:o}",
-            "ok", st == AIOS_OK, "command", verb, "model", a->operands[0], "signature", sig,
+        doc = json_pack("{s:b, s:s, s:o, s:o, s:s, s:s, s:o, s:o}",
+            "ok", st == AIOS_OK, "command", verb, "model", cli_json_text(a->operands[0]),
+            "signature", cli_json_text(sig),
             "subject", aios_manifest_subject_name(m), "root_digest", root,
             "diff", dj ? dj : json_null(), "signer", signer_of(m));
         if (doc && err)
@@ -1309,7 +1350,9 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
     }
     if (st == AIOS_E_MANIFEST_MISMATCH) {
         size_t n = diff ? aios_manifest_diff_count(diff) : 0;
-        printf("%s does NOT match its signature %s: %zu difference%s\n", a->operands[0], sig, n,
+        char t1[CLI_TEXT_CAP], t2[CLI_TEXT_CAP];
+        printf("%s does NOT match its signature %s: %zu difference%s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), cli_text(t2, sizeof(t2), sig), n,
                n == 1 ? "" : "s");
         if (diff)
             print_diff_text(diff, aios_manifest_get_method(m) == AIOS_MANIFEST_SHARDS);
@@ -1324,21 +1367,24 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
                 "a shard manifest cannot name; --strict-empty refuses them):\n", ctx->prog, verb);
         for (size_t i = 0; i < aios_manifest_diff_count(diff); i++) {
             const char *path;
-            if (aios_manifest_diff_at(diff, i, NULL, &path, NULL) == AIOS_OK)
-                fprintf(stderr, "  %s\n", path);
+            if (aios_manifest_diff_at(diff, i, NULL, &path, NULL) == AIOS_OK) {
+                fputs("  ", stderr);
+                cli_put_text(stderr, path);
+                fputc('\n', stderr);
+            }
         }
     }
     if (!ctx->quiet) {
+        /* The signer's names come from the bundle: escaped as paths are. */
         json_t *sg = signer_of(m);
         const char *method = json_string_value(json_object_get(sg, "method"));
-        printf("verified %s: %zu resources match, root digest %s\n", a->operands[0],
-               aios_manifest_resource_count(m), root);
+        char t1[CLI_TEXT_CAP], t2[1024];
+        printf("verified %s: %zu resources match, root digest %s\n",
+               cli_text(t1, sizeof(t1), a->operands[0]), aios_manifest_resource_count(m), root);
         if (method && !strcmp(method, "certificate"))
             printf("signer: certificate %s (issuer %s)\n",
-                   json_string_value(json_object_get(sg, "subject")) ?
-                       json_string_value(json_object_get(sg, "subject")) : "?",
-                   json_string_value(json_object_get(sg, "issuer")) ?
-                       json_string_value(json_object_get(sg, "issuer")) : "?");
+                   cli_text(t1, sizeof(t1), signer_str(sg, "subject", "?")),
+                   cli_text(t2, sizeof(t2), signer_str(sg, "issuer", "?")));
         else if (method && !strcmp(method, "keyless")) {
             /* the time of signing: the Rekor v1 log's, else the timestamp's */
             json_int_t t = json_integer_value(json_object_get(sg, "integrated_time"));
@@ -1348,17 +1394,15 @@ static int verify_run(cli_ctx *ctx, mf_args *a)
                 how = "timestamped";
             }
             printf("signer: keyless %s (issuer %s), Rekor index %lld, %s at %lld\n",
-                   json_string_value(json_object_get(sg, "identity")) ?
-                       json_string_value(json_object_get(sg, "identity")) : "?",
-                   json_string_value(json_object_get(sg, "oidc_issuer")) ?
-                       json_string_value(json_object_get(sg, "oidc_issuer")) : "?",
+                   cli_text(t1, sizeof(t1), signer_str(sg, "identity", "?")),
+                   cli_text(t2, sizeof(t2), signer_str(sg, "oidc_issuer", "?")),
                    (long long)json_integer_value(json_object_get(sg, "log_index")), how,
                    (long long)t);
-        } else if (method)
-            printf("signer: key%s%s\n", json_string_value(json_object_get(sg, "hint")) ?
-                       " " : "",
-                   json_string_value(json_object_get(sg, "hint")) ?
-                       json_string_value(json_object_get(sg, "hint")) : "");
+        } else if (method) {
+            const char *hint = signer_str(sg, "hint", NULL);
+            printf("signer: key%s%s\n", hint ? " " : "",
+                   hint ? cli_text(t1, sizeof(t1), hint) : "");
+        }
         json_decref(sg);
     }
     rc = CLI_EXIT_OK;
@@ -1452,15 +1496,15 @@ static int show_run(cli_ctx *ctx, mf_args *a)
         return env_fail(ctx, verb, AIOS_E_INTERNAL, "the library's manifest JSON does not parse");
     }
     if (ctx->json) {
-        json_t *full = json_pack("{s:b}", "ok", 1);
+        json_t *full = json_pack("{s:b, s:s}", "ok", 1, "command", verb);
         if (full) {
             json_object_update_missing(full, doc);
             json_decref(doc);
             doc = full;
         }
     } else if (!aios_manifest_is_verified(m) && !ctx->quiet) {
-        fprintf(stderr, "%s %s: NOT verified (give --public-key, --key or --trust-anchor to "
-                "check the signature)\n", ctx->prog, verb);
+        fprintf(stderr, "%s %s: NOT verified (give --public-key, --key, --trust-anchor or "
+                "--sigstore-root to check the signature)\n", ctx->prog, verb);
     }
     cli_print_json(doc);
     aios_manifest_unref(m);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,10 +84,154 @@ int cli_exit(int status)
     return CLI_EXIT_INTERNAL;
 }
 
+/* ------------------------------------------------------------ text */
+
+/* The length of the UTF-8 character at s (1..4), its code point in *cp, or
+ * 0 when s does not start a well-formed one (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF). */
+static size_t utf8_char(const unsigned char *s, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n, i;
+    uint32_t v, min;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2; v = c & 0x1fu; min = 0x80;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3; v = c & 0x0fu; min = 0x800;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4; v = c & 0x07u; min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)      /* also stops at the NUL */
+            return 0;
+        v = (v << 6) | (s[i] & 0x3fu);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+/* One unit of s: the bytes it takes (at least 1), and in esc the escape to
+ * print instead (esc[0] == 0: print the bytes as they are). */
+static size_t text_unit(const char *s, char esc[8])
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    uint32_t cp = 0;
+    size_t n = utf8_char(u, &cp);
+
+    esc[0] = '\0';
+    if (n == 0) {                                       /* not UTF-8 */
+        snprintf(esc, 8, "\\x%c%c", digits[u[0] >> 4], digits[u[0] & 15]);
+        return 1;
+    }
+    if (cp == '\n')
+        memcpy(esc, "\\n", 3);
+    else if (cp == '\r')
+        memcpy(esc, "\\r", 3);
+    else if (cp == '\t')
+        memcpy(esc, "\\t", 3);
+    else if (cp < 0x20 || cp == 0x7f)
+        snprintf(esc, 8, "\\x%c%c", digits[cp >> 4], digits[cp & 15]);
+    else if ((cp >= 0x80 && cp <= 0x9f) ||              /* C1 controls */
+             cp == 0x200e || cp == 0x200f ||            /* LRM, RLM */
+             (cp >= 0x2028 && cp <= 0x202e) ||          /* LS, PS, LRE..RLO */
+             (cp >= 0x2066 && cp <= 0x2069))            /* LRI..PDI */
+        snprintf(esc, 8, "\\u%04x", (unsigned)(cp & 0xffffu));
+    return n;
+}
+
+char *cli_text(char *buf, size_t cap, const char *s)
+{
+    size_t o = 0, need = 0, room;
+    const char *p;
+    char esc[8];
+
+    if (cap == 0)
+        return buf;
+    for (p = s; p && *p;) {                 /* the whole text's length */
+        size_t n = text_unit(p, esc);
+        need += esc[0] ? strlen(esc) : n;
+        p += n;
+    }
+    /* too long: whole units up to room, then "..." */
+    room = need < cap ? cap - 1 : (cap > 4 ? cap - 4 : 0);
+    for (p = s; p && *p;) {
+        size_t n = text_unit(p, esc);
+        size_t len = esc[0] ? strlen(esc) : n;
+        if (o + len > room)
+            break;
+        memcpy(buf + o, esc[0] ? esc : p, len);
+        o += len;
+        p += n;
+    }
+    if (need >= cap && cap > 4) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+void cli_put_text(FILE *f, const char *s)
+{
+    char esc[8];
+
+    while (s && *s) {
+        size_t n = text_unit(s, esc);
+        if (esc[0])
+            fputs(esc, f);
+        else
+            fwrite(s, 1, n, f);
+        s += n;
+    }
+}
+
+json_t *cli_json_text(const char *s)
+{
+    json_t *j;
+    char *fixed, *o;
+    uint32_t cp;
+
+    if (!s)
+        return json_null();
+    if ((j = json_string(s)) != NULL)
+        return j;
+    fixed = malloc(4 * strlen(s) + 1);
+    if (!fixed)
+        return NULL;
+    for (o = fixed; *s;) {
+        size_t n = utf8_char((const unsigned char *)s, &cp);
+        if (n == 0) {
+            o += sprintf(o, "\\x%02x", (unsigned char)*s);
+            n = 1;
+        } else {
+            memcpy(o, s, n);
+            o += n;
+        }
+        s += n;
+    }
+    *o = '\0';
+    j = json_string(fixed);
+    free(fixed);
+    return j;
+}
+
 void cli_print_json(json_t *doc)
 {
-    if (!doc) {
-        fputs("{\"ok\":false,\"error\":{\"status\":\"AIOS_E_NOMEM\"}}\n", stdout);
+    if (!doc) {     /* jansson ran out of memory: the error object, by hand */
+        printf("{\"ok\":false,\"error\":{\"status\":\"%s\",\"code\":%d,\"kind\":\"%s\","
+               "\"message\":\"%s\"}}\n", aios_status_name(AIOS_E_NOMEM), AIOS_E_NOMEM,
+               aios_error_kind_name(aios_status_kind(AIOS_E_NOMEM)),
+               aios_status_str(AIOS_E_NOMEM));
         return;
     }
     json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
@@ -100,12 +245,15 @@ int cli_fail(cli_ctx *ctx, const char *verb, int status)
     if (!msg[0])
         msg = aios_status_str(status);
     if (ctx->json) {
-        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:i, s:s, s:s}}",
+        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:i, s:s, s:o}}",
             "ok", 0, "command", verb, "error",
             "status", aios_status_name(status), "code", status,
-            "kind", aios_error_kind_name(aios_status_kind(status)), "message", msg));
+            "kind", aios_error_kind_name(aios_status_kind(status)), "message",
+            cli_json_text(msg)));
     } else {
-        fprintf(stderr, "%s %s: %s (%s)\n", ctx->prog, verb, msg, aios_status_name(status));
+        fprintf(stderr, "%s %s: ", ctx->prog, verb);
+        cli_put_text(stderr, msg);      /* it may name a model's file */
+        fprintf(stderr, " (%s)\n", aios_status_name(status));
     }
     return cli_exit(status);
 }
@@ -117,12 +265,18 @@ int cli_usage_error(cli_ctx *ctx, const char *verb, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    if (ctx->json)
-        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:s}}", "ok", 0, "command",
-                                 verb ? verb : "", "error", "status", "usage", "message", buf));
-    else
-        fprintf(stderr, "%s%s%s: %s\nTry '%s %s%s--help'.\n", ctx->prog, verb ? " " : "",
-                verb ? verb : "", buf, ctx->prog, verb ? verb : "", verb ? " " : "");
+    if (ctx->json) {
+        /* The members of every error object (docs/CLI.md, Errors); no
+         * libaios status, so no code. */
+        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:n, s:s, s:o}}", "ok", 0, "command",
+                                 verb ? verb : "", "error", "status", "usage", "code",
+                                 "kind", "usage", "message", cli_json_text(buf)));
+    } else {
+        fprintf(stderr, "%s%s%s: ", ctx->prog, verb ? " " : "", verb ? verb : "");
+        cli_put_text(stderr, buf);      /* it may quote an argument */
+        fprintf(stderr, "\nTry '%s %s%s--help'.\n", ctx->prog, verb ? verb : "",
+                verb ? " " : "");
+    }
     return CLI_EXIT_USAGE;
 }
 
