@@ -461,9 +461,11 @@ func withProgress(fn ManifestProgress, finish func(C.int, *cErr) error,
 // A Manifest is immutable and safe for concurrent use by any number of
 // goroutines. It holds one reference to the library's object: Close drops
 // it, Ref returns another *Manifest with a reference of its own, and a
-// cleanup drops the reference of one garbage collected unclosed. After
-// Close, methods that can fail return an ErrState error and getters
-// return zero values.
+// cleanup drops the reference of one garbage collected unclosed. Close
+// returns at once, also from a Progress callback of the same Manifest:
+// calls already running (a VerifyDir, say) finish, and the reference is
+// dropped when the last of them returns. After Close, methods that can
+// fail return an ErrState error and getters return zero values.
 type Manifest struct {
 	h handle[*C.aios_manifest]
 }
