@@ -214,6 +214,10 @@ type ManifestVerifyOptions struct {
 	// TimePolicy is when a certificate chain must be valid.
 	TimePolicy ManifestTimePolicy
 	// FixedTime is the time for ManifestTimeFixed (one-second resolution).
+	// Setting it with TimePolicy left at its zero value
+	// (ManifestTimeProfile) selects ManifestTimeFixed, as Python's
+	// fixed_time does; with another TimePolicy it is an ErrInvalid error,
+	// and so is ManifestTimeFixed without it.
 	FixedTime time.Time
 	Flags     ManifestVerifyFlags
 	// BundleMax lowers the largest bundle accepted (0: ManifestBundleMax).
@@ -359,9 +363,24 @@ func (o *ManifestVerifyOptions) c(m *cMem, what string, progress C.uintptr_t) (*
 	if o.BundleMax < 0 {
 		return nil, newError(StatusInvalidArgument, "aios: "+what+": negative BundleMax")
 	}
+	// A FixedTime is never ignored: it selects the fixed policy, or
+	// contradicts an explicit other one.
+	policy := o.TimePolicy
+	if !o.FixedTime.IsZero() {
+		switch policy {
+		case ManifestTimeProfile:
+			policy = ManifestTimeFixed
+		case ManifestTimeFixed:
+		default:
+			return nil, newError(StatusInvalidArgument, "aios: "+what+": FixedTime is set but TimePolicy is "+
+				strconv.FormatInt(int64(policy), 10)+", not ManifestTimeFixed")
+		}
+	} else if policy == ManifestTimeFixed {
+		return nil, newError(StatusInvalidArgument, "aios: "+what+": TimePolicy ManifestTimeFixed needs FixedTime")
+	}
 	c := &C.aiosgo_mverify_opts{
 		profile:     C.int32_t(o.Profile),
-		time_policy: C.int32_t(o.TimePolicy),
+		time_policy: C.int32_t(policy),
 		flags:       C.uint32_t(o.Flags),
 		bundle_max:  C.size_t(o.BundleMax),
 	}

@@ -901,6 +901,39 @@ func TestManifestCertificate(t *testing.T) {
 	}); err != nil {
 		t.Errorf("time now: %v", err)
 	}
+	// FixedTime is never ignored: alone it selects ManifestTimeFixed, so a
+	// time a year after the leaf's notAfter fails, and one inside the
+	// validity passes.
+	later := time.Now().Add(365 * 24 * time.Hour)
+	_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{FixedTime: later})
+	wantStatus(t, "FixedTime after notAfter, TimePolicy unset", err, StatusManifestChain)
+	_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{
+		TimePolicy: ManifestTimeFixed, FixedTime: later,
+	})
+	wantStatus(t, "FixedTime after notAfter, ManifestTimeFixed", err, StatusManifestChain)
+	if fm, err := VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{
+		FixedTime: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Errorf("FixedTime within the validity: %v", err)
+	} else {
+		fm.Close()
+	}
+	// With another explicit policy it contradicts it; and the fixed
+	// policy needs a time. Both before any C call, VerifyDir too.
+	for _, o := range []*ManifestVerifyOptions{
+		{TimePolicy: ManifestTimeNow, FixedTime: later},
+		{TimePolicy: ManifestTimeLeafNotBefore, FixedTime: later},
+		{TimePolicy: ManifestTimeFixed},
+	} {
+		_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, o)
+		wantStatus(t, "TimePolicy "+itoa(uint64(o.TimePolicy))+" with FixedTime "+o.FixedTime.String(), err,
+			StatusInvalidArgument)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v is not ErrInvalid", err)
+		}
+		_, err = m.VerifyDir(f.model, o)
+		wantStatus(t, "VerifyDir with a contradicting time", err, StatusInvalidArgument)
+	}
 }
 
 // The golden bundles of model_signing (../shared/vectors/oms,
