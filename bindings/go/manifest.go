@@ -1003,8 +1003,28 @@ func (m *Manifest) Provenance() (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
+// ManifestTrust says what a ManifestSigner's fields rest on (the "trust"
+// member of aios_manifest_signer_json).
+type ManifestTrust string
+
+// The trust words.
+const (
+	// ManifestTrustVerified: the signature was verified against the
+	// caller's key, anchors or Sigstore root (ManifestFlagVerified).
+	ManifestTrustVerified ManifestTrust = "verified"
+	// ManifestTrustSignedHere: this process signed it (SignManifest): the
+	// signer's own view (ManifestFlagSigned).
+	ManifestTrustSignedHere ManifestTrust = "signed-here"
+	// ManifestTrustUnverified: OpenManifest; the fields only repeat what
+	// the bundle claims: never trust them.
+	ManifestTrustUnverified ManifestTrust = "unverified"
+)
+
 // ManifestSigner says who signed a manifest (aios_manifest_signer_json).
 type ManifestSigner struct {
+	// Trust says what the fields below rest on: verified, signed here, or
+	// only what an unverified bundle claims.
+	Trust ManifestTrust `json:"trust"`
 	// Method is "key", "certificate" or "keyless".
 	Method string `json:"method"`
 	// Hint is the key method's key hint (hex SHA-256 of the public key
@@ -1020,6 +1040,10 @@ type ManifestSigner struct {
 	NotAfter  int64 `json:"not_after,omitempty"`
 	// Chain is the number of certificates in the bundle.
 	Chain int `json:"chain,omitempty"`
+	// CheckedAt is the time the chain was found valid at (the time
+	// policy's T, MANIFEST.md 7.4), in seconds since the epoch; 0 when no
+	// chain was verified (the key method, SignManifest, OpenManifest).
+	CheckedAt int64 `json:"checked_at,omitempty"`
 	// Legacy marks a model_signing 0.2 bundle (legacy PAE).
 	Legacy bool `json:"legacy,omitempty"`
 	// Keyless bundles verified by VerifyManifestSigstore: the certificate's
@@ -1035,10 +1059,11 @@ type ManifestSigner struct {
 	Raw json.RawMessage `json:"-"` // the whole JSON text
 }
 
-// Signer returns who signed the manifest (aios_manifest_signer_json): for
-// the key method the key hint, for certificates the leaf's subject,
-// issuer and validity. An error matching ErrNotFound for a manifest that
-// was hashed, not signed.
+// Signer returns who signed the manifest (aios_manifest_signer_json): what
+// it rests on (Trust: check it before relying on the rest), for the key
+// method the key hint, for certificates the leaf's subject, issuer and
+// validity and the time the chain was checked at. An error matching
+// ErrNotFound for a manifest that was hashed, not signed.
 func (m *Manifest) Signer() (ManifestSigner, error) {
 	b, err := m.json(1)
 	if err != nil {

@@ -281,15 +281,25 @@ func TestManifestSignVerifyDir(t *testing.T) {
 
 	// The public key alone verifies; another key does not, and no
 	// manifest comes back.
-	bundle, _, err := SignManifest(f.model, f.p256, nil)
+	bundle, signed, err := SignManifest(f.model, f.p256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer signed.Close()
 	m, err := VerifyManifestKey(bundle, f.pub256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := m.RootDigest()
+	// The signer's trust: verified here, the signer's own view there
+	// (the key method checks no chain: no checked_at).
+	sg, err := m.Signer()
+	if err != nil || sg.Trust != ManifestTrustVerified || sg.Method != "key" || len(sg.Hint) != 64 || sg.CheckedAt != 0 {
+		t.Errorf("verified signer %+v, %v", sg, err)
+	}
+	if ss, err := signed.Signer(); err != nil || ss.Trust != ManifestTrustSignedHere || ss.Hint != sg.Hint || ss.CheckedAt != 0 {
+		t.Errorf("signed-here signer %+v, %v", ss, err)
+	}
 	m.Close()
 	m, err = VerifyManifestKey(bundle, f.p384, nil)
 	wantStatus(t, "another key", err, StatusManifestKeyMismatch)
@@ -312,6 +322,9 @@ func TestManifestSignVerifyDir(t *testing.T) {
 	defer om.Close()
 	if om.Verified() || om.Flags() != 0 || om.RootDigest() != root {
 		t.Errorf("OpenManifest: verified %v, flags %#x", om.Verified(), om.Flags())
+	}
+	if us, err := om.Signer(); err != nil || us.Trust != ManifestTrustUnverified || us.Method != "key" || us.Hint != sg.Hint {
+		t.Errorf("unverified signer %+v, %v", us, err)
 	}
 	if _, err := om.VerifyDir(f.model, nil); !errors.Is(err, StatusManifestUnverified) {
 		t.Errorf("VerifyDir of an unverified manifest: %v", err)
@@ -862,10 +875,11 @@ func TestManifestCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, _, err := SignManifest(f.model, f.p256, &ManifestSignOptions{Chain: [][]byte{leafDER}})
+	bundle, signed, err := SignManifest(f.model, f.p256, &ManifestSignOptions{Chain: [][]byte{leafDER}})
 	if err != nil {
 		t.Fatalf("SignManifest with a chain: %v", err)
 	}
+	defer signed.Close()
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	m, err := VerifyManifestCertificate(bundle, [][]byte{otherDER, caPEM}, nil)
 	if err != nil {
@@ -877,6 +891,42 @@ func TestManifestCertificate(t *testing.T) {
 		!strings.Contains(sg.Issuer, "test root") || sg.Chain != 1 || sg.NotAfter <= sg.NotBefore {
 		t.Errorf("signer %+v, %v", sg, err)
 	}
+	// What the signer rests on, and when the chain was found valid: the
+	// leaf's notBefore by default (model-signing-1), else the policy's time.
+	if sg.Trust != ManifestTrustVerified || sg.CheckedAt != leafTmpl.NotBefore.Unix() {
+		t.Errorf("verified: trust %q, checked at %d, want %d", sg.Trust, sg.CheckedAt, leafTmpl.NotBefore.Unix())
+	}
+	fixed := time.Now().Add(time.Hour).Truncate(time.Second)
+	for _, c := range []struct {
+		opts     *ManifestVerifyOptions
+		min, max int64
+	}{
+		{&ManifestVerifyOptions{FixedTime: fixed}, fixed.Unix(), fixed.Unix()},
+		{&ManifestVerifyOptions{TimePolicy: ManifestTimeNow}, time.Now().Unix(), time.Now().Unix() + 60},
+	} {
+		vm, err := VerifyManifestCertificate(bundle, [][]byte{caDER}, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vs, err := vm.Signer(); err != nil || vs.Trust != ManifestTrustVerified || vs.CheckedAt < c.min || vs.CheckedAt > c.max {
+			t.Errorf("policy %d: signer %+v, %v; want checked_at in %d..%d", c.opts.TimePolicy, vs, err, c.min, c.max)
+		}
+		vm.Close()
+	}
+	// The signer's own view and an unverified bundle: no chain checked.
+	if ss, err := signed.Signer(); err != nil || ss.Trust != ManifestTrustSignedHere || ss.CheckedAt != 0 ||
+		ss.Method != "certificate" || ss.Subject != sg.Subject {
+		t.Errorf("signed here: %+v, %v", ss, err)
+	}
+	om, err := OpenManifest(bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us, err := om.Signer(); err != nil || us.Trust != ManifestTrustUnverified || us.CheckedAt != 0 ||
+		us.Method != "certificate" || us.Subject != sg.Subject {
+		t.Errorf("opened: %+v, %v", us, err)
+	}
+	om.Close()
 	if _, err := m.VerifyDir(f.model, nil); err != nil {
 		t.Errorf("VerifyDir: %v", err)
 	}
@@ -1103,7 +1153,7 @@ func TestManifestGolden(t *testing.T) {
 			}
 			// who and when: the log's time, and the timestamp authority's
 			// where the bundle carries an RFC 3161 timestamp (1.1.0 on)
-			if sg, err := v.Signer(); err != nil || sg.Method != "keyless" ||
+			if sg, err := v.Signer(); err != nil || sg.Method != "keyless" || sg.Trust != ManifestTrustVerified ||
 				sg.Identity != sigstoreIdentity || sg.OIDCIssuer != sigstoreIssuer ||
 				sg.LogIndex <= 0 || sg.IntegratedTime < sg.NotBefore || sg.IntegratedTime > sg.NotAfter ||
 				(bytes.Contains(bundle, []byte("rfc3161Timestamps")) &&
