@@ -609,8 +609,12 @@ func goFailure(err error, e *cErr) C.int {
 
 // HashManifest hashes the model at modelPath without signing
 // (aios_manifest_hash): an unsigned manifest (Flags 0) with the resources
-// and root digest SignManifest would produce. opts.BundlePath and
-// opts.Chain play no part.
+// and root digest SignManifest would produce with the same opts. Nothing
+// is written to opts.BundlePath, but, as when signing, a BundlePath inside
+// the model is left out of the hashing and recorded in the ignore paths:
+// with the bundle file present, the root digest is the signed one, and
+// differs from hashing without BundlePath. opts.Chain plays no part;
+// opts.StatCachePath is used and rewritten.
 func HashManifest(modelPath string, opts *ManifestSignOptions) (*Manifest, error) {
 	const what = "aios.HashManifest"
 	cpath, err := cString(what+": modelPath", modelPath)

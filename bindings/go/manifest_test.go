@@ -817,6 +817,33 @@ func TestManifestBundlePathAndProvenance(t *testing.T) {
 	if sg.Method != "key" || len(sg.Hint) != 64 || !json.Valid(sg.Raw) {
 		t.Errorf("signer %+v", sg)
 	}
+	// HashManifest honours BundlePath too: the bundle file inside the model
+	// is left out (the root digest is the signed one), and nothing is
+	// written; without it the file is one more resource.
+	hb, err := HashManifest(f.model, &ManifestSignOptions{BundlePath: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hn, err := HashManifest(f.model, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.RootDigest() != m.RootDigest() || hb.ResourceCount() != m.ResourceCount() ||
+		hn.ResourceCount() != m.ResourceCount()+1 || hn.RootDigest() == m.RootDigest() {
+		t.Errorf("HashManifest: with BundlePath %d resources, without %d, signed %d; roots equal: %v, %v",
+			hb.ResourceCount(), hn.ResourceCount(), m.ResourceCount(), hb.RootDigest() == m.RootDigest(),
+			hn.RootDigest() == m.RootDigest())
+	}
+	for _, r := range hb.Resources() {
+		if r.Name == "model.sig" {
+			t.Error("HashManifest with BundlePath hashed the bundle")
+		}
+	}
+	if again, err := ReadManifestBundle(sig, nil); err != nil || !bytes.Equal(again, bundle) {
+		t.Errorf("HashManifest changed the bundle file: %v", err)
+	}
+	hb.Close()
+	hn.Close()
 	// The cap on reading, before anything is read.
 	_, err = ReadManifestBundle(sig, &ManifestVerifyOptions{BundleMax: len(bundle) - 1})
 	wantStatus(t, "BundleMax", err, StatusLimit)
