@@ -70,7 +70,10 @@ func (p Protection) String() string {
 // values; nothing crashes.
 //
 // A Buffer is safe for concurrent use by several goroutines: reads may run
-// together; Protect, Mutate and Close wait for the others.
+// together; Protect and Mutate wait for the others and run alone. Close
+// never waits: calls already running (a View, say) finish on the buffer,
+// which is wiped and freed when the last of them returns; later calls get
+// an ErrState error.
 type Buffer struct {
 	h handle[*C.aios_buffer]
 }
@@ -263,8 +266,9 @@ func (b *Buffer) Protect(prot Protection) error {
 	return err
 }
 
-// Close wipes and frees b (aios_buffer_free). It is idempotent and always
-// returns nil.
+// Close wipes and frees b (aios_buffer_free): at once, or, if calls are
+// still running on b (a View, say), when the last of them returns. It
+// does not wait. It is idempotent and always returns nil.
 func (b *Buffer) Close() error {
 	if b == nil {
 		return nil

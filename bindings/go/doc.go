@@ -54,10 +54,14 @@
 // # Handles and memory
 //
 // Types that wrap a C object (Buffer, Key, Keyring, Provider,
-// DataKeyCache, CacheEntry; envelopes and manifests as they come) are released with Close, which is idempotent; a runtime
-// cleanup releases a forgotten one when it is garbage collected. Using a
-// handle after Close returns an error of kind ErrState instead of touching
-// freed memory. Handles are safe for concurrent use.
+// DataKeyCache, CacheEntry, the envelope handles, Manifest and
+// ManifestStream) are released with Close, which is idempotent; a runtime
+// cleanup releases a forgotten one when it is garbage collected. Handles
+// are safe for concurrent use. Close returns at once, from any goroutine
+// (also from a callback of a call on the same handle): calls already
+// running finish on the object, which is released when the last of them
+// returns; calls made after Close return an error of kind ErrState
+// instead of touching freed memory.
 //
 // Secrets the library returns live in secure Buffers (guarded, locked
 // memory, wiped on Close). Buffer.View gives access to them in place;

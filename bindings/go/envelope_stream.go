@@ -161,8 +161,8 @@ func (sw *SealWriter) Close() error {
 		}
 		putCErr(e)
 	}
+	sw.h.close(freeSealer) // freed by the unlock, unless another call runs
 	sw.h.unlock()
-	sw.h.close(freeSealer)
 	runtime.KeepAlive(sw)
 	return sw.err
 }
@@ -616,8 +616,10 @@ func (er *EnvelopeReader) Info() (*EnvelopeInfo, error) {
 	return infoFrom(out)
 }
 
-// Close releases the reader (aios_envelope_reader_free), waiting for reads
-// in progress. Idempotent; always nil.
+// Close releases the reader (aios_envelope_reader_free). It returns at
+// once: reads already running finish on the reader, which is freed when the
+// last of them returns; later calls get an ErrState error. Idempotent;
+// always nil.
 func (er *EnvelopeReader) Close() error {
 	if er == nil {
 		return nil

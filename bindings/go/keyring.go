@@ -194,8 +194,10 @@ func OpenKeyring(path string, opts KeyringOptions) (*Keyring, error) {
 }
 
 // Close releases the writer lock, wipes every key the Keyring holds in
-// memory and frees it (aios_keyring_free). Keys taken from it stay valid;
-// a Provider from its Provider method does not. Idempotent; always nil.
+// memory and frees it (aios_keyring_free): at once, or, if calls are still
+// running on the Keyring, when the last of them returns (Close does not
+// wait). Keys taken from it stay valid; a Provider from its Provider
+// method does not. Idempotent; always nil.
 func (kr *Keyring) Close() error {
 	if kr == nil {
 		return nil

@@ -214,6 +214,10 @@ type ManifestVerifyOptions struct {
 	// TimePolicy is when a certificate chain must be valid.
 	TimePolicy ManifestTimePolicy
 	// FixedTime is the time for ManifestTimeFixed (one-second resolution).
+	// Setting it with TimePolicy left at its zero value
+	// (ManifestTimeProfile) selects ManifestTimeFixed, as Python's
+	// fixed_time does; with another TimePolicy it is an ErrInvalid error,
+	// and so is ManifestTimeFixed without it.
 	FixedTime time.Time
 	Flags     ManifestVerifyFlags
 	// BundleMax lowers the largest bundle accepted (0: ManifestBundleMax).
@@ -359,9 +363,24 @@ func (o *ManifestVerifyOptions) c(m *cMem, what string, progress C.uintptr_t) (*
 	if o.BundleMax < 0 {
 		return nil, newError(StatusInvalidArgument, "aios: "+what+": negative BundleMax")
 	}
+	// A FixedTime is never ignored: it selects the fixed policy, or
+	// contradicts an explicit other one.
+	policy := o.TimePolicy
+	if !o.FixedTime.IsZero() {
+		switch policy {
+		case ManifestTimeProfile:
+			policy = ManifestTimeFixed
+		case ManifestTimeFixed:
+		default:
+			return nil, newError(StatusInvalidArgument, "aios: "+what+": FixedTime is set but TimePolicy is "+
+				strconv.FormatInt(int64(policy), 10)+", not ManifestTimeFixed")
+		}
+	} else if policy == ManifestTimeFixed {
+		return nil, newError(StatusInvalidArgument, "aios: "+what+": TimePolicy ManifestTimeFixed needs FixedTime")
+	}
 	c := &C.aiosgo_mverify_opts{
 		profile:     C.int32_t(o.Profile),
-		time_policy: C.int32_t(o.TimePolicy),
+		time_policy: C.int32_t(policy),
 		flags:       C.uint32_t(o.Flags),
 		bundle_max:  C.size_t(o.BundleMax),
 	}
@@ -461,9 +480,11 @@ func withProgress(fn ManifestProgress, finish func(C.int, *cErr) error,
 // A Manifest is immutable and safe for concurrent use by any number of
 // goroutines. It holds one reference to the library's object: Close drops
 // it, Ref returns another *Manifest with a reference of its own, and a
-// cleanup drops the reference of one garbage collected unclosed. After
-// Close, methods that can fail return an ErrState error and getters
-// return zero values.
+// cleanup drops the reference of one garbage collected unclosed. Close
+// returns at once, also from a Progress callback of the same Manifest:
+// calls already running (a VerifyDir, say) finish, and the reference is
+// dropped when the last of them returns. After Close, methods that can
+// fail return an ErrState error and getters return zero values.
 type Manifest struct {
 	h handle[*C.aios_manifest]
 }
@@ -588,8 +609,12 @@ func goFailure(err error, e *cErr) C.int {
 
 // HashManifest hashes the model at modelPath without signing
 // (aios_manifest_hash): an unsigned manifest (Flags 0) with the resources
-// and root digest SignManifest would produce. opts.BundlePath and
-// opts.Chain play no part.
+// and root digest SignManifest would produce with the same opts. Nothing
+// is written to opts.BundlePath, but, as when signing, a BundlePath inside
+// the model is left out of the hashing and recorded in the ignore paths:
+// with the bundle file present, the root digest is the signed one, and
+// differs from hashing without BundlePath. opts.Chain plays no part;
+// opts.StatCachePath is used and rewritten.
 func HashManifest(modelPath string, opts *ManifestSignOptions) (*Manifest, error) {
 	const what = "aios.HashManifest"
 	cpath, err := cString(what+": modelPath", modelPath)
@@ -982,8 +1007,28 @@ func (m *Manifest) Provenance() (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
+// ManifestTrust says what a ManifestSigner's fields rest on (the "trust"
+// member of aios_manifest_signer_json).
+type ManifestTrust string
+
+// The trust words.
+const (
+	// ManifestTrustVerified: the signature was verified against the
+	// caller's key, anchors or Sigstore root (ManifestFlagVerified).
+	ManifestTrustVerified ManifestTrust = "verified"
+	// ManifestTrustSignedHere: this process signed it (SignManifest): the
+	// signer's own view (ManifestFlagSigned).
+	ManifestTrustSignedHere ManifestTrust = "signed-here"
+	// ManifestTrustUnverified: OpenManifest; the fields only repeat what
+	// the bundle claims: never trust them.
+	ManifestTrustUnverified ManifestTrust = "unverified"
+)
+
 // ManifestSigner says who signed a manifest (aios_manifest_signer_json).
 type ManifestSigner struct {
+	// Trust says what the fields below rest on: verified, signed here, or
+	// only what an unverified bundle claims.
+	Trust ManifestTrust `json:"trust"`
 	// Method is "key", "certificate" or "keyless".
 	Method string `json:"method"`
 	// Hint is the key method's key hint (hex SHA-256 of the public key
@@ -999,6 +1044,10 @@ type ManifestSigner struct {
 	NotAfter  int64 `json:"not_after,omitempty"`
 	// Chain is the number of certificates in the bundle.
 	Chain int `json:"chain,omitempty"`
+	// CheckedAt is the time the chain was found valid at (the time
+	// policy's T, MANIFEST.md 7.4), in seconds since the epoch; 0 when no
+	// chain was verified (the key method, SignManifest, OpenManifest).
+	CheckedAt int64 `json:"checked_at,omitempty"`
 	// Legacy marks a model_signing 0.2 bundle (legacy PAE).
 	Legacy bool `json:"legacy,omitempty"`
 	// Keyless bundles verified by VerifyManifestSigstore: the certificate's
@@ -1014,10 +1063,11 @@ type ManifestSigner struct {
 	Raw json.RawMessage `json:"-"` // the whole JSON text
 }
 
-// Signer returns who signed the manifest (aios_manifest_signer_json): for
-// the key method the key hint, for certificates the leaf's subject,
-// issuer and validity. An error matching ErrNotFound for a manifest that
-// was hashed, not signed.
+// Signer returns who signed the manifest (aios_manifest_signer_json): what
+// it rests on (Trust: check it before relying on the rest), for the key
+// method the key hint, for certificates the leaf's subject, issuer and
+// validity and the time the chain was checked at. An error matching
+// ErrNotFound for a manifest that was hashed, not signed.
 func (m *Manifest) Signer() (ManifestSigner, error) {
 	b, err := m.json(1)
 	if err != nil {

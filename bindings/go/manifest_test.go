@@ -281,15 +281,25 @@ func TestManifestSignVerifyDir(t *testing.T) {
 
 	// The public key alone verifies; another key does not, and no
 	// manifest comes back.
-	bundle, _, err := SignManifest(f.model, f.p256, nil)
+	bundle, signed, err := SignManifest(f.model, f.p256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer signed.Close()
 	m, err := VerifyManifestKey(bundle, f.pub256, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := m.RootDigest()
+	// The signer's trust: verified here, the signer's own view there
+	// (the key method checks no chain: no checked_at).
+	sg, err := m.Signer()
+	if err != nil || sg.Trust != ManifestTrustVerified || sg.Method != "key" || len(sg.Hint) != 64 || sg.CheckedAt != 0 {
+		t.Errorf("verified signer %+v, %v", sg, err)
+	}
+	if ss, err := signed.Signer(); err != nil || ss.Trust != ManifestTrustSignedHere || ss.Hint != sg.Hint || ss.CheckedAt != 0 {
+		t.Errorf("signed-here signer %+v, %v", ss, err)
+	}
 	m.Close()
 	m, err = VerifyManifestKey(bundle, f.p384, nil)
 	wantStatus(t, "another key", err, StatusManifestKeyMismatch)
@@ -312,6 +322,9 @@ func TestManifestSignVerifyDir(t *testing.T) {
 	defer om.Close()
 	if om.Verified() || om.Flags() != 0 || om.RootDigest() != root {
 		t.Errorf("OpenManifest: verified %v, flags %#x", om.Verified(), om.Flags())
+	}
+	if us, err := om.Signer(); err != nil || us.Trust != ManifestTrustUnverified || us.Method != "key" || us.Hint != sg.Hint {
+		t.Errorf("unverified signer %+v, %v", us, err)
 	}
 	if _, err := om.VerifyDir(f.model, nil); !errors.Is(err, StatusManifestUnverified) {
 		t.Errorf("VerifyDir of an unverified manifest: %v", err)
@@ -804,6 +817,33 @@ func TestManifestBundlePathAndProvenance(t *testing.T) {
 	if sg.Method != "key" || len(sg.Hint) != 64 || !json.Valid(sg.Raw) {
 		t.Errorf("signer %+v", sg)
 	}
+	// HashManifest honours BundlePath too: the bundle file inside the model
+	// is left out (the root digest is the signed one), and nothing is
+	// written; without it the file is one more resource.
+	hb, err := HashManifest(f.model, &ManifestSignOptions{BundlePath: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hn, err := HashManifest(f.model, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.RootDigest() != m.RootDigest() || hb.ResourceCount() != m.ResourceCount() ||
+		hn.ResourceCount() != m.ResourceCount()+1 || hn.RootDigest() == m.RootDigest() {
+		t.Errorf("HashManifest: with BundlePath %d resources, without %d, signed %d; roots equal: %v, %v",
+			hb.ResourceCount(), hn.ResourceCount(), m.ResourceCount(), hb.RootDigest() == m.RootDigest(),
+			hn.RootDigest() == m.RootDigest())
+	}
+	for _, r := range hb.Resources() {
+		if r.Name == "model.sig" {
+			t.Error("HashManifest with BundlePath hashed the bundle")
+		}
+	}
+	if again, err := ReadManifestBundle(sig, nil); err != nil || !bytes.Equal(again, bundle) {
+		t.Errorf("HashManifest changed the bundle file: %v", err)
+	}
+	hb.Close()
+	hn.Close()
 	// The cap on reading, before anything is read.
 	_, err = ReadManifestBundle(sig, &ManifestVerifyOptions{BundleMax: len(bundle) - 1})
 	wantStatus(t, "BundleMax", err, StatusLimit)
@@ -862,10 +902,11 @@ func TestManifestCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, _, err := SignManifest(f.model, f.p256, &ManifestSignOptions{Chain: [][]byte{leafDER}})
+	bundle, signed, err := SignManifest(f.model, f.p256, &ManifestSignOptions{Chain: [][]byte{leafDER}})
 	if err != nil {
 		t.Fatalf("SignManifest with a chain: %v", err)
 	}
+	defer signed.Close()
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	m, err := VerifyManifestCertificate(bundle, [][]byte{otherDER, caPEM}, nil)
 	if err != nil {
@@ -877,6 +918,42 @@ func TestManifestCertificate(t *testing.T) {
 		!strings.Contains(sg.Issuer, "test root") || sg.Chain != 1 || sg.NotAfter <= sg.NotBefore {
 		t.Errorf("signer %+v, %v", sg, err)
 	}
+	// What the signer rests on, and when the chain was found valid: the
+	// leaf's notBefore by default (model-signing-1), else the policy's time.
+	if sg.Trust != ManifestTrustVerified || sg.CheckedAt != leafTmpl.NotBefore.Unix() {
+		t.Errorf("verified: trust %q, checked at %d, want %d", sg.Trust, sg.CheckedAt, leafTmpl.NotBefore.Unix())
+	}
+	fixed := time.Now().Add(time.Hour).Truncate(time.Second)
+	for _, c := range []struct {
+		opts     *ManifestVerifyOptions
+		min, max int64
+	}{
+		{&ManifestVerifyOptions{FixedTime: fixed}, fixed.Unix(), fixed.Unix()},
+		{&ManifestVerifyOptions{TimePolicy: ManifestTimeNow}, time.Now().Unix(), time.Now().Unix() + 60},
+	} {
+		vm, err := VerifyManifestCertificate(bundle, [][]byte{caDER}, c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vs, err := vm.Signer(); err != nil || vs.Trust != ManifestTrustVerified || vs.CheckedAt < c.min || vs.CheckedAt > c.max {
+			t.Errorf("policy %d: signer %+v, %v; want checked_at in %d..%d", c.opts.TimePolicy, vs, err, c.min, c.max)
+		}
+		vm.Close()
+	}
+	// The signer's own view and an unverified bundle: no chain checked.
+	if ss, err := signed.Signer(); err != nil || ss.Trust != ManifestTrustSignedHere || ss.CheckedAt != 0 ||
+		ss.Method != "certificate" || ss.Subject != sg.Subject {
+		t.Errorf("signed here: %+v, %v", ss, err)
+	}
+	om, err := OpenManifest(bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if us, err := om.Signer(); err != nil || us.Trust != ManifestTrustUnverified || us.CheckedAt != 0 ||
+		us.Method != "certificate" || us.Subject != sg.Subject {
+		t.Errorf("opened: %+v, %v", us, err)
+	}
+	om.Close()
 	if _, err := m.VerifyDir(f.model, nil); err != nil {
 		t.Errorf("VerifyDir: %v", err)
 	}
@@ -900,6 +977,39 @@ func TestManifestCertificate(t *testing.T) {
 		TimePolicy: ManifestTimeNow,
 	}); err != nil {
 		t.Errorf("time now: %v", err)
+	}
+	// FixedTime is never ignored: alone it selects ManifestTimeFixed, so a
+	// time a year after the leaf's notAfter fails, and one inside the
+	// validity passes.
+	later := time.Now().Add(365 * 24 * time.Hour)
+	_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{FixedTime: later})
+	wantStatus(t, "FixedTime after notAfter, TimePolicy unset", err, StatusManifestChain)
+	_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{
+		TimePolicy: ManifestTimeFixed, FixedTime: later,
+	})
+	wantStatus(t, "FixedTime after notAfter, ManifestTimeFixed", err, StatusManifestChain)
+	if fm, err := VerifyManifestCertificate(bundle, [][]byte{caDER}, &ManifestVerifyOptions{
+		FixedTime: time.Now().Add(time.Hour),
+	}); err != nil {
+		t.Errorf("FixedTime within the validity: %v", err)
+	} else {
+		fm.Close()
+	}
+	// With another explicit policy it contradicts it; and the fixed
+	// policy needs a time. Both before any C call, VerifyDir too.
+	for _, o := range []*ManifestVerifyOptions{
+		{TimePolicy: ManifestTimeNow, FixedTime: later},
+		{TimePolicy: ManifestTimeLeafNotBefore, FixedTime: later},
+		{TimePolicy: ManifestTimeFixed},
+	} {
+		_, err = VerifyManifestCertificate(bundle, [][]byte{caDER}, o)
+		wantStatus(t, "TimePolicy "+itoa(uint64(o.TimePolicy))+" with FixedTime "+o.FixedTime.String(), err,
+			StatusInvalidArgument)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%v is not ErrInvalid", err)
+		}
+		_, err = m.VerifyDir(f.model, o)
+		wantStatus(t, "VerifyDir with a contradicting time", err, StatusInvalidArgument)
 	}
 }
 
@@ -1070,7 +1180,7 @@ func TestManifestGolden(t *testing.T) {
 			}
 			// who and when: the log's time, and the timestamp authority's
 			// where the bundle carries an RFC 3161 timestamp (1.1.0 on)
-			if sg, err := v.Signer(); err != nil || sg.Method != "keyless" ||
+			if sg, err := v.Signer(); err != nil || sg.Method != "keyless" || sg.Trust != ManifestTrustVerified ||
 				sg.Identity != sigstoreIdentity || sg.OIDCIssuer != sigstoreIssuer ||
 				sg.LogIndex <= 0 || sg.IntegratedTime < sg.NotBefore || sg.IntegratedTime > sg.NotAfter ||
 				(bytes.Contains(bundle, []byte("rfc3161Timestamps")) &&
