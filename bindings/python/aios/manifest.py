@@ -656,6 +656,9 @@ def _verify_options(
     if fixed_time is not None:
         if policy is TimePolicy.PROFILE:
             policy = TimePolicy.FIXED
+        elif policy is not TimePolicy.FIXED:
+            # a time the chosen policy would ignore: say so, as Go does
+            raise _invalid(f"fixed_time given with time_policy {policy.name}, which does not use it")
         opts.fixed_time = _unix_seconds(fixed_time, "fixed_time")
     elif policy is TimePolicy.FIXED:
         raise _invalid("time_policy FIXED needs fixed_time")

@@ -800,6 +800,12 @@ def test_signer_trust_and_checked_at(model: Path, keys: Any, keyring: aios.Keyri
         assert verified.signer == {"trust": "verified", **claims, "checked_at": claims["not_before"]}
         assert at_fixed.signer == {"trust": "verified", **claims, "checked_at": fixed}
         assert list(verified.signer)[0] == "trust"
+    # a fixed time the chosen policy would ignore is refused, not dropped
+    for policy in ("now", "leaf-not-before"):
+        with pytest.raises(aios.InvalidInputError, match="does not use it"):
+            am.verify_certificate(bundle, [anchor], time_policy=policy, fixed_time=fixed)
+    with pytest.raises(aios.InvalidInputError, match="needs fixed_time"):
+        am.verify_certificate(bundle, [anchor], time_policy="fixed")
 
 
 def test_golden_sigstore_parses_unverified() -> None:
