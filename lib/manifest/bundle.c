@@ -297,11 +297,16 @@ static int parse_material(aios__mb_bundle *b, const json_t *vm, int profile)
         if (hint && !json_is_null(hint) && !json_is_string(hint))
             return aios__fail(AIOS_E_FORMAT, "bundle: publicKey.hint is not a string");
         if (hint && json_is_string(hint) && json_string_length(hint) > 0) {
-            if (json_string_length(hint) > 256)
-                return aios__fail(AIOS__MB_E_KEY_MISMATCH, "bundle: publicKey.hint is not 64 "
-                                  "hex digits");
-            if ((b->hint = aios__strdup(json_string_value(hint))) == NULL)
+            /* Kept (its first 65 bytes at most: never 64 hex digits when
+             * longer) for the key-identity step, which AIOS__MB_IGNORE_HINT
+             * skips: an over-long hint is a mismatch only there. */
+            size_t n = json_string_length(hint) > 65 ? 65 : json_string_length(hint);
+            if ((b->hint = aios__malloc(n + 1)) == NULL)
                 return aios__nomem("bundle: publicKey.hint");
+            memcpy(b->hint, json_string_value(hint), n);
+            b->hint[n] = '\0';
+            if (memchr(json_string_value(hint), 0, json_string_length(hint)) != NULL)
+                b->hint[0] = '?';   /* a NUL inside: never a valid hint either */
         }
         if (raw && (rc = aios__mb_b64_member(&b->raw_key, &b->raw_key_len, raw,
                                              AIOS__MB_RAWKEY_MAX,
@@ -663,6 +668,26 @@ static int comp_cmp(const void *a, const void *b)
     return x->path_len < y->path_len ? -1 : x->path_len > y->path_len;
 }
 
+/* The same two orders over strings (ignore paths): code points, and
+ * components ('/' as 0x00). */
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int str_comp_cmp(const void *a, const void *b)
+{
+    const unsigned char *x = *(const unsigned char *const *)a;
+    const unsigned char *y = *(const unsigned char *const *)b;
+    for (;; x++, y++) {
+        unsigned c = *x == '/' ? 0u : *x, d = *y == '/' ? 0u : *y;
+        if (*x == 0 || *y == 0)
+            return (*x != 0) - (*y != 0);
+        if (c != d)
+            return c < d ? -1 : 1;
+    }
+}
+
 /* A new array of pointers to res[0..n), sorted by cmp. */
 static const aios__mb_resource **sorted_ptrs(const aios__mb_resource *res, size_t n,
                                              int (*cmp)(const void *, const void *))
@@ -904,18 +929,83 @@ static int parse_serialization(stmt *s, const json_t *ser, int profile)
     return AIOS_OK;
 }
 
-static int parse_provenance(stmt *s, const json_t *subj)
+/* A string of at most max bytes without NUL. */
+static int prov_text(const json_t *v, size_t min, size_t max)
 {
-    const json_t *ann = json_object_get(subj, "annotations"), *pv, *v;
-    if (ann == NULL || !json_is_object(ann) || (pv = json_object_get(ann, "aios_provenance")) == NULL)
-        return AIOS_OK;
+    size_t n;
+    if (!json_is_string(v))
+        return 0;
+    n = json_string_length(v);
+    return n >= min && n <= max && memchr(json_string_value(v), 0, n) == NULL;
+}
+
+/* The rules of MANIFEST.md 5.7, for a provenance object read (bad: status
+ * AIOS_E_FORMAT) or about to be signed (AIOS_E_INVALID_ARGUMENT, so that
+ * sign never writes a bundle its own reader refuses).  Too large:
+ * AIOS_E_LIMIT either way. */
+static int provenance_check(const json_t *pv, int bad, const char *what)
+{
+    static const char *const texts[] = { "model", "version", "approver", "approved_at" };
+    const json_t *v;
+    const char *key;
+    size_t i;
+
     if (!json_is_object(pv) || !json_is_integer(v = json_object_get(pv, "v")) ||
         json_integer_value(v) != 1)
-        return aios__fail(AIOS_E_FORMAT, "statement: aios_provenance is not an object with v = 1");
+        return aios__fail(bad, "%s is not an object with v = 1", what);
     if (json_dumpb(pv, NULL, 0, DUMP_FLAGS) > AIOS__MB_PROVENANCE_MAX)
-        return aios__fail(AIOS_E_LIMIT, "statement: aios_provenance over %zu bytes",
-                          AIOS__MB_PROVENANCE_MAX);
-    /* TODO(manifest provenance): the member rules of MANIFEST.md 5.7 */
+        return aios__fail(AIOS_E_LIMIT, "%s over %zu bytes", what, AIOS__MB_PROVENANCE_MAX);
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        if ((v = json_object_get(pv, texts[i])) != NULL && !prov_text(v, 0, AIOS__MB_PROVENANCE_MAX))
+            return aios__fail(bad, "%s: \"%s\" is not a string without NUL", what, texts[i]);
+    if ((v = json_object_get(pv, "datasets")) != NULL) {
+        const json_t *d;
+        if (!json_is_array(v))
+            return aios__fail(bad, "%s: \"datasets\" is not an array", what);
+        json_array_foreach(v, i, d)
+            if (!prov_text(d, 0, AIOS__MB_PROVENANCE_MAX))
+                return aios__fail(bad, "%s: datasets[%zu] is not a string without NUL", what, i);
+    }
+    if ((v = json_object_get(pv, "labels")) != NULL) {
+        const json_t *l;
+        if (!json_is_object(v))
+            return aios__fail(bad, "%s: \"labels\" is not an object", what);
+        if (json_object_size(v) > 256)
+            return aios__fail(AIOS_E_LIMIT, "%s: %zu labels (at most 256)", what,
+                              json_object_size(v));
+        json_object_foreach((json_t *)v, key, l) {
+            size_t kn = strlen(key);
+            if (kn < 1 || kn > 256)
+                return aios__fail(bad, "%s: a label's key of %zu bytes (1 to 256)", what, kn);
+            if (!prov_text(l, 0, 4096))
+                return aios__fail(bad, "%s: the label \"%.64s\" is not a string of at most "
+                                  "4096 bytes without NUL", what, key);
+        }
+    }
+    return AIOS_OK;
+}
+
+int aios__mb_provenance_check_text(const char *json, const char *what)
+{
+    json_error_t err;
+    json_t *pv = json_loads(json, LOAD_FLAGS, &err);
+    int rc;
+    if (pv == NULL)
+        return aios__fail(AIOS_E_INVALID_ARGUMENT, "%s is not JSON (line %d: %.80s)", what,
+                          err.line, err.text);
+    rc = provenance_check(pv, AIOS_E_INVALID_ARGUMENT, what);
+    json_decref(pv);
+    return rc;
+}
+
+static int parse_provenance(stmt *s, const json_t *subj)
+{
+    const json_t *ann = json_object_get(subj, "annotations"), *pv;
+    int rc;
+    if (ann == NULL || !json_is_object(ann) || (pv = json_object_get(ann, "aios_provenance")) == NULL)
+        return AIOS_OK;
+    if ((rc = provenance_check(pv, AIOS_E_FORMAT, "statement: aios_provenance")) != AIOS_OK)
+        return rc;
     if ((s->prov = json_dumps(pv, DUMP_FLAGS)) == NULL)
         return aios__nomem("statement: aios_provenance");
     s->pub.provenance_json = s->prov;
@@ -1067,10 +1157,13 @@ int aios__mb_statement_parse(aios__mb_statement **out, const uint8_t *payload, s
     if ((rc = alloc_resources(s, res, 0)) != AIOS_OK)
         goto done;
     for (i = 0; i < s->pub.resource_count; i++) {
-        const json_t *o = json_array_get(res, i);
-        if ((rc = fill_resource(s, &s->res[i], i, json_object_get(o, "name"),
-                                json_object_get(o, "algorithm"), json_object_get(o, "digest"),
-                                &pos)) != AIOS_OK)
+        const json_t *o = json_array_get(res, i), *alg = json_object_get(o, "algorithm");
+        if (alg == NULL) {   /* NULL below means the legacy predicate */
+            rc = aios__fail(AIOS_E_FORMAT, "statement: resources[%zu] has no algorithm", i);
+            goto done;
+        }
+        if ((rc = fill_resource(s, &s->res[i], i, json_object_get(o, "name"), alg,
+                                json_object_get(o, "digest"), &pos)) != AIOS_OK)
             goto done;
     }
     if ((rc = check_resources(s, profile)) != AIOS_OK)
@@ -1185,6 +1278,11 @@ static int verify_legacy(aios__keyenc_alg alg, const uint8_t *pub, size_t pub_le
     int rc;
 
     if (alg != AIOS__KEYENC_P256 && alg != AIOS__KEYENC_P384)
+        return AIOS_E_AUTH;
+    /* Only model_signing 0.2.0's Digests/v0.1 statements were signed over
+     * the legacy PAE (4.6): a payload that cannot be one is not worth the
+     * legacy encoding (up to 4x its size) of every bad signature. */
+    if (memmem(b->payload, b->payload_len, "Digests", 7) == NULL)
         return AIOS_E_AUTH;
     if ((rc = aios__mb_pae_legacy(&pae, &pae_len, b->payload, b->payload_len)) != AIOS_OK)
         return rc;
@@ -1555,6 +1653,17 @@ int aios__mb_statement_encode(aios_buffer **out, const aios__mb_statement *st, i
             return aios__fail(AIOS_E_INVALID_ARGUMENT, "statement: provenance is not a JSON "
                               "object");
         }
+        if ((rc = provenance_check(pv, AIOS_E_INVALID_ARGUMENT, "provenance")) != AIOS_OK) {
+            json_decref(pv);
+            json_decref(ann);
+            json_decref(s0);
+            json_decref(subj);
+            json_decref(pred);
+            json_decref(ser);
+            json_decref(res);
+            json_decref(root);
+            return rc;
+        }
         bad |= json_object_set_new(ann, "aios_provenance", pv);
         bad |= json_object_set_new(s0, "annotations", ann);
     }
@@ -1568,9 +1677,22 @@ int aios__mb_statement_encode(aios_buffer **out, const aios__mb_statement *st, i
         bad |= json_object_set_new(ser, "shard_size", json_integer((json_int_t)st->shard_size));
     bad |= json_object_set_new(ser, "allow_symlinks", json_boolean(st->allow_symlinks));
     if (st->ignore_count > 0) {
+        /* A set (5.2): written sorted in the profile's order, without
+         * repeats, so that one model and one set of options always give
+         * the same statement bytes. */
+        const char **v = aios__calloc(st->ignore_count, sizeof(*v));
         ig = json_array();
-        for (i = 0; i < st->ignore_count; i++)
-            bad |= json_array_append_new(ig, json_string(st->ignore_paths[i]));
+        if (v == NULL) {
+            bad = 1;
+        } else {
+            memcpy(v, st->ignore_paths, st->ignore_count * sizeof(*v));
+            qsort(v, st->ignore_count, sizeof(*v),
+                  profile == AIOS__MB_PROFILE_OMS_1_0 ? str_cmp : str_comp_cmp);
+            for (i = 0; i < st->ignore_count; i++)
+                if (i == 0 || strcmp(v[i], v[i - 1]) != 0)
+                    bad |= json_array_append_new(ig, json_string(v[i]));
+            aios__free(v);
+        }
         bad |= json_object_set_new(ser, "ignore_paths", ig);
     }
     bad |= json_object_set_new(pred, "serialization", ser);

@@ -168,6 +168,11 @@ int  aios__mb_statement_parse(aios__mb_statement **out, const uint8_t *payload, 
                               int profile, int legacy);
 void aios__mb_statement_free(aios__mb_statement *st);   /* NULL ok */
 
+/* Check provenance JSON text about to be signed against MANIFEST.md 5.7
+ * (AIOS_E_INVALID_ARGUMENT, AIOS_E_LIMIT), so that sign fails before it
+ * hashes rather than write a bundle its own reader refuses. */
+int aios__mb_provenance_check_text(const char *json, const char *what);
+
 /* Who signed a verified bundle, for reporting (all text printable ASCII,
  * NUL-terminated; fields of the other method are zero). */
 #define AIOS__MB_DN_MAX 256
@@ -217,8 +222,7 @@ int aios__mb_verify_key_ex(aios__mb_statement **out, aios__mb_signer *signer_out
                            uint32_t flags);
 
 /* Steps 1-9 for the certificate method (7.2-7.4): the bundle must hold
- * x509CertificateChain (publicKey: AIOS__MB_E_METHOD; keyless:
- * AIOS_E_UNSUPPORTED).  anchors: anchors_n (1..256) trusted certificates,
+ * x509CertificateChain (publicKey or keyless: AIOS__MB_E_METHOD).  anchors: anchors_n (1..256) trusted certificates,
  * each PEM or DER (lib/crypto aios__x509_chain_verify); none:
  * AIOS_E_INVALID_ARGUMENT.  time_policy: AIOS__MB_TIME_*, fixed_time read
  * for FIXED only.  The DSSE signature is verified with the leaf's key over

@@ -165,6 +165,11 @@ static int sign_opts(aios_manifest_sign_options *out, const aios_manifest_sign_o
     if (out->chain_len > 0 && (out->chain_der == NULL || out->chain_der_lens == NULL))
         return aios__fail(AIOS_E_INVALID_ARGUMENT, "aios_manifest_sign_options: chain_der or "
                           "chain_der_lens is NULL");
+    if (out->provenance_json != NULL &&
+        (rc = aios__mb_provenance_check_text(out->provenance_json,
+                                             "aios_manifest_sign_options.provenance_json")) !=
+        AIOS_OK)
+        return rc;
     return hash_opts_check(&out->hash, "aios_manifest_sign_options.hash");
 }
 

@@ -810,6 +810,75 @@ static void test_bundle_path_and_provenance(void **state)
     aios_buffer_free(p);
     aios_buffer_free(b);
     aios_manifest_unref(m);
+    /* provenance the reader would refuse is refused before hashing, not
+     * written into a bundle nobody can verify (MANIFEST.md 5.7) */
+    {
+        static const struct {
+            const char *json;
+            int status;
+        } bad[] = {
+            { "{\"model\":\"x\"}", AIOS_E_INVALID_ARGUMENT },            /* no v */
+            { "{\"v\":2}", AIOS_E_INVALID_ARGUMENT },
+            { "[1]", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"model\":5}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"datasets\":\"d\"}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"datasets\":[\"a\",1]}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"labels\":{\"\":\"x\"}}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"labels\":{\"k\":1}}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"approver\":\"a\\u0000b\"}", AIOS_E_INVALID_ARGUMENT },
+            { "{\"v\":1,\"v\":1}", AIOS_E_INVALID_ARGUMENT },          /* duplicate */
+        };
+        uint64_t hashed = 0;
+        char labels[300 * 16 + 64], *o = labels;
+        size_t i;
+        so.bundle_path = NULL;
+        so.hash.progress = count_progress;
+        so.hash.progress_payload = &hashed;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            so.provenance_json = bad[i].json;
+            tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), bad[i].status);
+            assert_null(b);
+        }
+        o += sprintf(o, "{\"v\":1,\"labels\":{");
+        for (i = 0; i < 257; i++)
+            o += sprintf(o, "%s\"k%zu\":\"v\"", i ? "," : "", i);
+        sprintf(o, "}}");
+        so.provenance_json = labels;
+        tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_LIMIT);
+        assert_int_equal(hashed, 0);   /* nothing was hashed for any of them */
+        /* 256 labels and unknown members are fine */
+        strcpy(strstr(labels, ",\"k256\""), "},\"extra\":{\"any\":[1]}}");
+        so.provenance_json = labels;
+        tu_assert_ok(aios_manifest_sign(&b, &m, f->model, f->p256, &so));
+        tu_assert_ok(aios_manifest_provenance_json(m, &p));
+        assert_non_null(strstr((const char *)aios_buffer_data(p), "\"k255\":\"v\""));
+        aios_buffer_free(p);
+        aios_buffer_free(b);
+        aios_manifest_unref(m);
+    }
+    /* signed ignore_paths are a set: sorted in the profile's order, once */
+    {
+        const char *ig[] = { "z", "a-b", "d", "z", "a/b" };
+        so.provenance_json = NULL;
+        so.hash.progress = NULL;
+        so.hash.ignore_paths = ig;
+        so.hash.ignore_paths_len = 5;
+        tu_assert_ok(aios_manifest_sign(&b, &m, f->model, f->p256, &so));
+        tu_assert_ok(aios_manifest_to_json(m, &j));
+        assert_non_null(strstr((const char *)aios_buffer_data(j),
+                               "\"ignore_paths\":[\"a/b\",\"a-b\",\"d\",\"z\"]"));
+        aios_buffer_free(j);
+        aios_buffer_free(b);
+        aios_manifest_unref(m);
+        so.profile = AIOS_MANIFEST_PROFILE_OMS_1_0;
+        tu_assert_ok(aios_manifest_sign(&b, &m, f->model, f->p256, &so));
+        tu_assert_ok(aios_manifest_to_json(m, &j));
+        assert_non_null(strstr((const char *)aios_buffer_data(j),
+                               "\"ignore_paths\":[\"a-b\",\"a/b\",\"d\",\"z\"]"));
+        aios_buffer_free(j);
+        aios_buffer_free(b);
+        aios_manifest_unref(m);
+    }
 }
 
 static void test_golden(void **state)
@@ -921,7 +990,7 @@ static void test_bundle_inside(void **state)
         aios_buffer *j = NULL;
         tu_assert_ok(aios_manifest_to_json(m, &j));
         assert_non_null(strstr((const char *)aios_buffer_data(j),
-                               "\"ignore_paths\":[\"model.sig\",\".aios-cache\"]"));
+                               "\"ignore_paths\":[\".aios-cache\",\"model.sig\"]"));
         aios_buffer_free(j);
     }
     vo.bundle_path = sig;
