@@ -335,6 +335,20 @@ static void test_golden_edits(void **state)
         tu_assert_status(verify_buf(out, m, k, MS1, 0), AIOS__MB_E_KEY_MISMATCH);
         tu_assert_ok(verify_buf(out, m, k, MS1, AIOS__MB_IGNORE_HINT));
         free(out);
+        /* an over-long hint, or one with a NUL after 64 good digits: a
+         * mismatch, unless the hint is ignored */
+        {
+            char longhint[301];
+            memset(longhint, 'a', 300);
+            longhint[300] = 0;
+            j = jload(buf, n);
+            json_object_set_new(jpath(j, "verificationMaterial", "publicKey"), "hint",
+                                json_string(longhint));
+            out = jdump(j, &m);
+            tu_assert_status(verify_buf(out, m, k, MS1, 0), AIOS__MB_E_KEY_MISMATCH);
+            tu_assert_ok(verify_buf(out, m, k, MS1, AIOS__MB_IGNORE_HINT));
+            free(out);
+        }
         free(pay);
         free(sig);
         free(buf);
@@ -752,6 +766,10 @@ static void test_statement_rules(void **state)
     tu_assert_status(parse_text(STMT(T1, P1, SUBJ(ROOT_S1N), SERF,
                                      "[{\"name\":\"a\",\"algorithm\":\"blake2b\",\"digest\":\""
                                      D_S1N "\"}]"), MS1), AIOS_E_FORMAT);
+    /* a resource without its algorithm (the schema requires it) */
+    tu_assert_status(parse_text(STMT(T1, P1, SUBJ(ROOT_S1N), SERF,
+                                     "[{\"name\":\"signme-1\",\"digest\":\"" D_S1N "\"}]"),
+                                MS1), AIOS_E_FORMAT);
     /* a NUL in a name: refused by the JSON parser */
     tu_assert_status(parse_text(STMT(T1, P1, SUBJ(ROOT_S1N), SERF,
                                      "[{\"name\":\"a\\u0000b\",\"algorithm\":\"sha256\",\"digest\":\""
