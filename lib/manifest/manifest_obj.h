@@ -97,9 +97,11 @@ int aios__mf_inside_model(char **rel, const char *model_path, const char *path, 
 /* A new buffer holding s[0..n) (manifest.c). */
 int aios__mf_text_buffer(aios_buffer **out, const char *s, size_t n, const char *what);
 
-/* Write data to path atomically and durably (temp file, fsync, rename,
- * fsync the directory). */
+/* Write data to path atomically and durably (an unnamed O_TMPFILE file,
+ * else a mkostemp one; fsync, rename, fsync the directory).  Tests set
+ * aios__mf_atomic_portable to take the mkostemp way. */
 int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len,
                                const char *what, mode_t mode);
+extern int aios__mf_atomic_portable;
 
 #endif /* AIOS_LIB_MANIFEST_MANIFEST_OBJ_H */

@@ -790,7 +790,18 @@ static void test_bundle_path_and_provenance(void **state)
     so.bundle_path = sig;
     so.subject_name = "my-model";
     so.provenance_json = "{\"v\":1,\"model\":\"m\",\"version\":\"2.0\",\"approver\":\"alice\"}";
-    tu_assert_ok(aios_manifest_sign(NULL, NULL, f->model, f->p256, &so));
+    /* the bundle is written whole, both ways (an unnamed O_TMPFILE file,
+     * linked and renamed; a mkostemp one), leaving no temporary behind */
+    for (int way = 1; way >= 0; way--) {
+        DIR *d;
+        struct dirent *e;
+        aios__mf_atomic_portable = way;
+        tu_assert_ok(aios_manifest_sign(NULL, NULL, f->model, f->p256, &so));
+        assert_non_null(d = opendir(f->model));
+        while ((e = readdir(d)) != NULL)
+            assert_true(strncmp(e->d_name, "model.sig.", 10) != 0);
+        closedir(d);
+    }
     tu_assert_ok(aios_manifest_read_bundle(&b, sig, NULL));
     tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b), f->pub256,
                                           NULL));
