@@ -1641,19 +1641,12 @@ int aios__mb_statement_encode(aios_buffer **out, const aios__mb_statement *st, i
     if (st->provenance_json) {
         json_error_t err;
         json_t *pv = json_loads(st->provenance_json, LOAD_FLAGS, &err), *ann = json_object();
-        if (pv == NULL || !json_is_object(pv)) {
-            json_decref(pv);
-            json_decref(ann);
-            json_decref(s0);
-            json_decref(subj);
-            json_decref(pred);
-            json_decref(ser);
-            json_decref(res);
-            json_decref(root);
-            return aios__fail(AIOS_E_INVALID_ARGUMENT, "statement: provenance is not a JSON "
-                              "object");
-        }
-        if ((rc = provenance_check(pv, AIOS_E_INVALID_ARGUMENT, "provenance")) != AIOS_OK) {
+        if (pv == NULL || !json_is_object(pv))
+            rc = aios__fail(AIOS_E_INVALID_ARGUMENT, "statement: provenance is not a JSON "
+                            "object");
+        else
+            rc = provenance_check(pv, AIOS_E_INVALID_ARGUMENT, "provenance");
+        if (rc != AIOS_OK) {
             json_decref(pv);
             json_decref(ann);
             json_decref(s0);

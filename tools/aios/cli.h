@@ -51,6 +51,8 @@ int cli_exit(int status);
 /* Report a libaios failure: on stderr as "aios <verb>: <message>", or as a
  * JSON error object on stdout with --json.  Returns the exit code. */
 int cli_fail(cli_ctx *ctx, const char *verb, int status);
+/* The same with the caller's message (printed escaped). */
+int cli_fail_msg(cli_ctx *ctx, const char *verb, int status, const char *msg);
 /* Report a usage error and return CLI_EXIT_USAGE. */
 /* A decimal unsigned 64-bit number, nothing else (no sign, space or
  * suffix): 0, or -1 if s is not one. */

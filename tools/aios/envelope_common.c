@@ -24,18 +24,7 @@ int env_fail(cli_ctx *ctx, const char *verb, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (ctx->json) {
-        cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:i, s:s, s:o}}",
-            "ok", 0, "command", verb, "error",
-            "status", aios_status_name(status), "code", status,
-            "kind", aios_error_kind_name(aios_status_kind(status)), "message",
-            cli_json_text(msg)));
-    } else {
-        fprintf(stderr, "%s %s: ", ctx->prog, verb);
-        cli_put_text(stderr, msg);      /* it may name a model's file */
-        fprintf(stderr, " (%s)\n", aios_status_name(status));
-    }
-    return cli_exit(status);
+    return cli_fail_msg(ctx, verb, status, msg);
 }
 
 const char *env_lib_msg(int status)

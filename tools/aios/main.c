@@ -242,8 +242,11 @@ void cli_print_json(json_t *doc)
 int cli_fail(cli_ctx *ctx, const char *verb, int status)
 {
     const char *msg = aios_last_error_message();
-    if (!msg[0])
-        msg = aios_status_str(status);
+    return cli_fail_msg(ctx, verb, status, msg[0] ? msg : aios_status_str(status));
+}
+
+int cli_fail_msg(cli_ctx *ctx, const char *verb, int status, const char *msg)
+{
     if (ctx->json) {
         cli_print_json(json_pack("{s:b, s:s, s:{s:s, s:i, s:s, s:o}}",
             "ok", 0, "command", verb, "error",
