@@ -939,6 +939,38 @@ static int prov_text(const json_t *v, size_t min, size_t max)
     return n >= min && n <= max && memchr(json_string_value(v), 0, n) == NULL;
 }
 
+/* The nesting depth of v (a scalar 0, an object or array 1 + its deepest
+ * member), counted up to limit + 1 at most. */
+static size_t json_depth(const json_t *v, size_t limit)
+{
+    size_t d = 0, i;
+    const char *k;
+    const json_t *m;
+    if (limit == 0)
+        return json_is_object(v) || json_is_array(v);
+    if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, m) {
+            size_t c = json_depth(m, limit - 1);
+            if (c > d && (d = c) >= limit)
+                break;
+        }
+        return d + 1;
+    }
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            size_t c = json_depth(m, limit - 1);
+            if (c > d && (d = c) >= limit)
+                break;
+        }
+        return d + 1;
+    }
+    return 0;
+}
+
+/* The statement's object, its subject array, the subject, its annotations:
+ * four levels above the provenance object within the reader's limit. */
+#define PROVENANCE_DEPTH_MAX (AIOS__MB_DEPTH_MAX - 4)
+
 /* The rules of MANIFEST.md 5.7, for a provenance object read (bad: status
  * AIOS_E_FORMAT) or about to be signed (AIOS_E_INVALID_ARGUMENT, so that
  * sign never writes a bundle its own reader refuses).  Too large:
@@ -955,6 +987,9 @@ static int provenance_check(const json_t *pv, int bad, const char *what)
         return aios__fail(bad, "%s is not an object with v = 1", what);
     if (json_dumpb(pv, NULL, 0, DUMP_FLAGS) > AIOS__MB_PROVENANCE_MAX)
         return aios__fail(AIOS_E_LIMIT, "%s over %zu bytes", what, AIOS__MB_PROVENANCE_MAX);
+    if (json_depth(pv, PROVENANCE_DEPTH_MAX) > PROVENANCE_DEPTH_MAX)
+        return aios__fail(AIOS_E_LIMIT, "%s nested deeper than %d levels", what,
+                          PROVENANCE_DEPTH_MAX);
     for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
         if ((v = json_object_get(pv, texts[i])) != NULL && !prov_text(v, 0, AIOS__MB_PROVENANCE_MAX))
             return aios__fail(bad, "%s: \"%s\" is not a string without NUL", what, texts[i]);

@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1297,6 +1298,8 @@ static int write_sync(int fd, const uint8_t *data, size_t len, mode_t mode, cons
     return AIOS_OK;
 }
 
+static atomic_ulong tmpfile_writes;
+
 #ifdef O_TMPFILE
 /* The kernel's way (Linux 3.11+, most local file systems): an unnamed
  * file in dir, written and synced, then linked under a fresh temporary
@@ -1317,19 +1320,38 @@ static int write_tmpfile(int *rc, const char *dir, const char *path, char *tmp, 
         close(fd);
         return 1;
     }
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    /* This thread's descriptor (/proc/self is the thread-group leader's
+     * table, another file if this thread unshared its table); /proc/self
+     * on kernels before 3.17, and either way the linked file must be
+     * ours (same device and inode) or it is unlinked again. */
     for (attempt = 0; attempt < 32 && !linked; attempt++) {
         uint8_t r[6];
         size_t i, n = strlen(path);
+        struct stat mine, got;
+        int ok;
         aios__random_bytes(r, sizeof(r));
         snprintf(tmp, tmp_cap, "%s.", path);
         for (i = 0; i < sizeof(r); i++)
             tmp[n + 1 + i] = az[r[i] % (sizeof(az) - 1)];
         tmp[n + 1 + sizeof(r)] = 0;
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
-            linked = 1;
-        else if (errno != EEXIST)
+        snprintf(proc, sizeof(proc), "/proc/thread-self/fd/%d", fd);
+        ok = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0;
+        if (!ok && errno == ENOENT) {
+            snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+            ok = linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0;
+        }
+        if (!ok) {
+            if (errno == EEXIST)
+                continue;   /* a name in use: another one */
             break;
+        }
+        if (lstat(tmp, &got) == 0 && fstat(fd, &mine) == 0 && got.st_dev == mine.st_dev &&
+            got.st_ino == mine.st_ino) {
+            linked = 1;
+        } else {
+            (void)unlink(tmp);   /* another file: never put it in place */
+            break;
+        }
     }
     close(fd);
     if (!linked)
@@ -1337,12 +1359,19 @@ static int write_tmpfile(int *rc, const char *dir, const char *path, char *tmp, 
     if (rename(tmp, path) != 0) {
         *rc = aios__fail_errno(AIOS_E_IO, errno, "%s: cannot rename into %s", what, path);
         (void)unlink(tmp);
+    } else {
+        atomic_fetch_add(&tmpfile_writes, 1);
     }
     return 1;
 }
 #endif
 
 int aios__mf_atomic_portable;
+
+unsigned long aios__mf_atomic_tmpfile_writes(void)
+{
+    return atomic_load(&tmpfile_writes);
+}
 
 int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len, const char *what,
                                mode_t mode)

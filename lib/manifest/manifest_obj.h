@@ -103,5 +103,7 @@ int aios__mf_text_buffer(aios_buffer **out, const char *s, size_t n, const char 
 int aios__mf_write_file_atomic(const char *path, const uint8_t *data, size_t len,
                                const char *what, mode_t mode);
 extern int aios__mf_atomic_portable;
+/* Writes that went the O_TMPFILE way (for tests). */
+unsigned long aios__mf_atomic_tmpfile_writes(void);
 
 #endif /* AIOS_LIB_MANIFEST_MANIFEST_OBJ_H */

@@ -795,8 +795,14 @@ static void test_bundle_path_and_provenance(void **state)
     for (int way = 1; way >= 0; way--) {
         DIR *d;
         struct dirent *e;
+        unsigned long before = aios__mf_atomic_tmpfile_writes();
+        int probe = open(f->model, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
         aios__mf_atomic_portable = way;
         tu_assert_ok(aios_manifest_sign(NULL, NULL, f->model, f->p256, &so));
+        /* the way taken: O_TMPFILE wherever this file system has it */
+        assert_int_equal(aios__mf_atomic_tmpfile_writes() - before, !way && probe >= 0);
+        if (probe >= 0)
+            close(probe);
         assert_non_null(d = opendir(f->model));
         while ((e = readdir(d)) != NULL)
             assert_true(strncmp(e->d_name, "model.sig.", 10) != 0);
@@ -850,13 +856,39 @@ static void test_bundle_path_and_provenance(void **state)
             tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), bad[i].status);
             assert_null(b);
         }
+        /* nested deeper than the reader takes inside a statement (64 in
+         * all, four of them above the provenance) */
+        for (int depth = 59; depth <= 60; depth++) {
+            char *q;
+            q = labels + sprintf(labels, "{\"v\":1,\"x\":");
+            for (i = 0; i < (size_t)depth; i++)
+                *q++ = '[';
+            for (i = 0; i < (size_t)depth; i++)
+                *q++ = ']';
+            strcpy(q, "}");
+            so.provenance_json = labels;
+            if (depth == 60) {
+                tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so),
+                                 AIOS_E_LIMIT);
+            } else {   /* the deepest that signs also verifies */
+                so.hash.progress = NULL;
+                tu_assert_ok(aios_manifest_sign(&b, NULL, f->model, f->p256, &so));
+                tu_assert_ok(aios_manifest_verify_key(&m, aios_buffer_data(b), aios_buffer_len(b),
+                                                      f->pub256, NULL));
+                aios_manifest_unref(m);
+                aios_buffer_free(b);
+                b = NULL;
+                hashed = 0;
+                so.hash.progress = count_progress;
+            }
+        }
         o += sprintf(o, "{\"v\":1,\"labels\":{");
         for (i = 0; i < 257; i++)
             o += sprintf(o, "%s\"k%zu\":\"v\"", i ? "," : "", i);
         sprintf(o, "}}");
         so.provenance_json = labels;
         tu_assert_status(aios_manifest_sign(&b, NULL, f->model, f->p256, &so), AIOS_E_LIMIT);
-        assert_int_equal(hashed, 0);   /* nothing was hashed for any of them */
+        assert_int_equal(hashed, 0);   /* nothing was hashed for any refused one */
         /* 256 labels and unknown members are fine */
         strcpy(strstr(labels, ",\"k256\""), "},\"extra\":{\"any\":[1]}}");
         so.provenance_json = labels;
