@@ -201,7 +201,8 @@ type ManifestSignOptions struct {
 	// StatCachePath, if set, names a stat cache (a file libaios owns,
 	// MANIFEST.md 12.8) for incremental re-signing: files whose device,
 	// inode, size, mtime and ctime match the cache reuse its digests. The
-	// cache is rewritten after signing.
+	// cache is rewritten after signing. Only a cache owned by this user and
+	// writable by no one else is used (its digests are signed unread).
 	StatCachePath string
 	// Hash tunes the hashing.
 	Hash ManifestHashOptions

@@ -134,7 +134,8 @@ typedef struct aios_manifest_sign_options {
     const char           *bundle_path;      /* if set: the bundle is also written there
                                                (atomically); inside the model it is excluded
                                                and recorded in ignore_paths */
-    const char           *provenance_json;  /* NULL or a JSON object (MANIFEST.md 5.7), signed */
+    const char           *provenance_json;  /* NULL or a JSON object (MANIFEST.md 5.7), signed;
+                                               checked against 5.7 before hashing */
     /* Certificate method: the leaf certificate (whose public key is the
      * signing key's) and intermediates, DER, leaf first, no root. */
     const uint8_t *const *chain_der;
@@ -143,7 +144,9 @@ typedef struct aios_manifest_sign_options {
     /* Incremental re-signing: a stat cache (a file libaios owns, MANIFEST.md
      * 12.8).  Files whose device, inode, size, mtime and ctime match the
      * cache's reuse its digests; the cache is rewritten after signing (and
-     * by aios_manifest_hash). */
+     * by aios_manifest_hash).  Only a cache owned by the effective user and
+     * writable by neither group nor others is used (its digests are signed
+     * unread); keep it where only that user can write. */
     const char           *stat_cache_path;
     aios_manifest_hash_options hash;
 } aios_manifest_sign_options;

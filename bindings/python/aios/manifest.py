@@ -1261,7 +1261,9 @@ def sign(
     statement (MANIFEST.md 5.7); ``chain``: DER certificates, leaf first
     (whose public key is ``key``'s), no root: the certificate method;
     ``stat_cache_path``: re-sign incrementally, hashing only files whose
-    device, inode, size, mtime or ctime changed.
+    device, inode, size, mtime or ctime changed (only a cache owned by this
+    user and writable by no one else is used: its digests are signed
+    unread).
     """
     if not isinstance(key, Key):
         raise TypeError(f"key must be an aios.Key, not {type(key).__name__}")
