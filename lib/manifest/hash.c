@@ -455,7 +455,10 @@ static int lane_read(lane *L)
 }
 
 /* After the hash took L->n bytes: advance, and finish the item at its
- * end (digest, then the after-read check of a file not read in one go). */
+ * end (digest, then the after-read check: of every shard of a shared
+ * descriptor, whose stat was taken when the file's first shard opened it,
+ * and of a file not read in one go; a whole file read in one go was
+ * stat'ed just before that read). */
 static int lane_advance(job *j, lane *L)
 {
     int rc = AIOS_OK;
@@ -466,7 +469,7 @@ static int lane_advance(job *j, lane *L)
     if (L->off < L->r->end)
         return AIOS_OK;
     h_final(&L->h, L->r->digest);
-    if (!L->one_go)
+    if (!L->one_go || L->fi != SIZE_MAX)
         rc = check_after(L->r->entry, L->fd, &L->st);
     lane_release(j, L);
     return rc;

@@ -624,6 +624,10 @@ typedef struct prog {
     const char *truncate;   /* on the first call, truncate this file ... */
     off_t truncate_to;      /* ... to this size */
     const char *append;     /* or append a byte to it */
+    const char *overwrite;  /* or, once done passes overwrite_after, write 16 bytes at 0 and at
+                             * overwrite_at (the size stays) */
+    uint64_t overwrite_after;
+    off_t overwrite_at;
     int monotonic;
 } prog;
 
@@ -643,6 +647,15 @@ static int on_progress(uint64_t done, uint64_t total, const char *path, void *pa
         assert_true(fd >= 0);
         assert_int_equal(write(fd, "!", 1), 1);
         close(fd);
+    }
+    if (p->overwrite != NULL && done >= p->overwrite_after) {
+        int fd = open(p->overwrite, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        usleep(20000);   /* a later timestamp tick than the file's last write */
+        assert_int_equal(pwrite(fd, "ZZZZZZZZZZZZZZZZ", 16, 0), 16);
+        assert_int_equal(pwrite(fd, "ZZZZZZZZZZZZZZZZ", 16, p->overwrite_at), 16);
+        close(fd);
+        p->overwrite = NULL;
     }
     return p->cancel_at != 0 && p->calls >= (uint64_t)p->cancel_at;
 }
@@ -754,6 +767,31 @@ static void test_changed_files(void **state)
         assert_int_equal(unlink(mt_path(d, "small")), 0);
         aios__mf_walk_free(w);
         mt_write_pattern(d, "small", 1000, 2);
+    }
+
+    /* shards: a same-size write in place while the file's shards are
+     * hashed, to a shard already done and to the last one, still to come
+     * (read in one go on the shared descriptor: its after-read check is
+     * what catches it) */
+    ho.method = AIOS__MF_SHARDS;
+    ho.shard_size = 1u << 20;
+    ho.read_size = 256u << 10;
+    {
+        char *d3 = mt_tmpdir();
+        mt_write_pattern(d3, "three", (2u << 20) + 1000, 4);
+        tu_assert_ok(aios__mf_walk_path(&w, d3, NULL));
+        memset(&p, 0, sizeof(p));
+        p.overwrite = mt_path(d3, "three");
+        p.overwrite_after = 2u << 20;   /* its first two shards (two lanes) are done */
+        p.overwrite_at = 2u << 20;
+        ho.progress = on_progress;
+        ho.progress_payload = &p;
+        tu_assert_status(aios__mf_hash(&r, w, &ho), AIOS__E_MANIFEST_CHANGED);
+        assert_non_null(strstr(aios_last_error_message(), "'three'"));
+        assert_null(p.overwrite);   /* the write happened */
+        ho.progress = NULL;
+        aios__mf_walk_free(w);
+        mt_rmtree(d3);
     }
 
     /* a single-file model truncated after the walk */
